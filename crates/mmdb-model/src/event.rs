@@ -1,0 +1,123 @@
+//! Model events: one operation of one task on one CPU at one time, the only input the model accepts.
+
+use serde::{Deserialize, Serialize};
+
+/// A process or thread id as the kernel prints it.
+pub type Pid = u32;
+/// A physical page frame number.
+pub type Pfn = u64;
+
+/// The kind of memory access that faulted (the WRITE and INSTR bits of the x86 error code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl Access {
+    /// The name used in the event format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Exec => "exec",
+        }
+    }
+}
+
+/// A file backing a mapping: its identity and the byte offset of the mapping's start.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileRef {
+    /// The file's name (a path, or any stable identity such as `memfd:x`).
+    pub name: String,
+    /// `offset` in bytes, page aligned.
+    pub offset: u64,
+}
+
+/// One model operation. Each variant is one line of the mm event format and mirrors a kernel entry point.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// A new process with a fresh, empty `mm_struct` (the model's stand-in for a task it did not see being born).
+    Spawn { comm: String },
+    /// `kernel_clone()`: a child process (copy of the mm) or, with `thread`, a thread sharing the mm.
+    Fork { child: Pid, thread: bool },
+    /// `execve()`: the task gets a fresh mm; the old one is released (`exec_mmap` → `mmput`).
+    Exec { filename: String },
+    /// `do_exit()` of one task; the mm is torn down when its last user exits.
+    Exit,
+    /// `mmap()`; `addr` is a hint (or the exact place with `MAP_FIXED`), `None` lets the model choose.
+    Mmap { addr: Option<u64>, len: u64, prot: u64, flags: u64, file: Option<FileRef> },
+    /// `munmap()`.
+    Munmap { addr: u64, len: u64 },
+    /// `mprotect()`.
+    Mprotect { addr: u64, len: u64, prot: u64 },
+    /// `mremap()`.
+    Mremap { addr: u64, old_len: u64, new_len: u64, flags: u64, new_addr: Option<u64> },
+    /// `brk()`.
+    Brk { brk: u64 },
+    /// A user page fault at `addr` (`handle_mm_fault`). `pfn` names the page the kernel allocated, if known.
+    Fault { addr: u64, access: Access, pfn: Option<Pfn> },
+    /// `madvise()`.
+    Madvise { addr: u64, len: u64, advice: i64 },
+    /// `mlock()`.
+    Mlock { addr: u64, len: u64 },
+    /// `munlock()`.
+    Munlock { addr: u64, len: u64 },
+    /// `lru_add_drain()`: drain the per-CPU folio batches of this event's CPU.
+    LruAddDrain,
+    /// `lru_add_drain_all()`: drain every CPU's batches.
+    LruAddDrainAll,
+    /// Global reclaim (`try_to_free_pages`/kswapd) asked to free `nr` pages.
+    Reclaim { nr: u64 },
+    /// Creates a memory cgroup with `memory.limit_in_bytes = limit` (0 = unlimited).
+    MemcgCreate { id: u32, limit: u64 },
+    /// Moves this event's task, and the mm it owns, into memcg `id`.
+    MemcgAttach { id: u32 },
+    /// `swapon()` of a swap device of `size` bytes.
+    Swapon { size: u64 },
+}
+
+impl Op {
+    /// The event name as written in the mm event format.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Spawn { .. } => "spawn",
+            Op::Fork { .. } => "fork",
+            Op::Exec { .. } => "exec",
+            Op::Exit => "exit",
+            Op::Mmap { .. } => "mmap",
+            Op::Munmap { .. } => "munmap",
+            Op::Mprotect { .. } => "mprotect",
+            Op::Mremap { .. } => "mremap",
+            Op::Brk { .. } => "brk",
+            Op::Fault { .. } => "fault",
+            Op::Madvise { .. } => "madvise",
+            Op::Mlock { .. } => "mlock",
+            Op::Munlock { .. } => "munlock",
+            Op::LruAddDrain => "lru_add_drain",
+            Op::LruAddDrainAll => "lru_add_drain_all",
+            Op::Reclaim { .. } => "reclaim",
+            Op::MemcgCreate { .. } => "memcg_create",
+            Op::MemcgAttach { .. } => "memcg_attach",
+            Op::Swapon { .. } => "swapon",
+        }
+    }
+}
+
+/// One event: who did what, where and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The task's command name (informational; the model keys tasks by pid).
+    pub comm: String,
+    /// The acting task.
+    pub pid: Pid,
+    /// The CPU it ran on; selects the per-CPU folio batches.
+    pub cpu: u32,
+    /// Timestamp in nanoseconds (trace clock).
+    pub ts_ns: u64,
+    /// The operation.
+    pub op: Op,
+}

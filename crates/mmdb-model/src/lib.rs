@@ -1,0 +1,22 @@
+//! mmdb-model: a pure, deterministic model of the Linux 6.18 memory manager for anonymous memory.
+//!
+//! State is named as the kernel names it (`mm_struct`, `vm_area_struct`, folios with `_mapcount` and
+//! `_refcount`, PTEs, the reverse map, lruvecs and per-CPU folio batches). It changes only through
+//! [`Model::apply`], one [`Event`] at a time; each operation's doc comment names the kernel function it mirrors
+//! and the section of `kernel-semantics.md` it follows.
+//!
+//! Architecture invariant: this crate does no I/O, reads no clock and uses no randomness. Time comes only from
+//! event timestamps, and every map iterated for output is ordered.
+
+pub mod consts;
+pub mod event;
+pub mod flags;
+pub mod report;
+
+pub use consts::*;
+pub use event::{Access, Event, FileRef, Op, Pfn, Pid};
+pub use flags::{PageFlag, PageFlags, VmFlags};
+pub use report::*;
+
+mod api_stub;
+pub use api_stub::{Config, Model, Outcome};

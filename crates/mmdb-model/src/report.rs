@@ -1,0 +1,179 @@
+//! The replay report: a serialisable snapshot of model state (per-process VMAs, RSS, smaps rollup, page totals).
+//!
+//! The JSON form of [`Report`] is a stable interface: fields are only ever added, never renamed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Everything `mmdb replay` prints, computed from model state by [`crate::Model::report`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// How many events were applied.
+    pub events: u64,
+    /// Timestamp of the last applied event, in nanoseconds.
+    pub last_ts_ns: u64,
+    /// The live processes, by pid.
+    pub processes: Vec<ProcessReport>,
+    /// Page totals by state, over every live folio.
+    pub pages: PageTotals,
+    /// The vm event counters (`/proc/vmstat` names), only the non-zero ones.
+    pub vmstat: BTreeMap<String, u64>,
+    /// Memory cgroups other than the root.
+    pub memcgs: Vec<MemcgReport>,
+    /// The swap device, if one was switched on.
+    pub swap: Option<SwapReport>,
+    /// Invariant violations found by the checker (empty unless checking was on or a check ran).
+    pub violations: Vec<Violation>,
+    /// Diagnostics: trace anomalies and failed operations.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One process (thread-group leader or thread) and its mm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessReport {
+    pub pid: u32,
+    pub tgid: u32,
+    pub comm: String,
+    /// The model's `mm->mm_id`; threads of one process show the same id.
+    pub mm_id: u32,
+    /// The memcg the mm is charged to (0 = root).
+    pub memcg: u32,
+    pub vmas: Vec<VmaReport>,
+    /// `mm->rss_stat`, in pages.
+    pub rss: RssCounters,
+    /// `/proc/PID/smaps_rollup`, in kB.
+    pub smaps: SmapsRollup,
+}
+
+/// One `vm_area_struct`, as `/proc/PID/maps` would show it, plus its smaps Rss.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmaReport {
+    pub start: u64,
+    pub end: u64,
+    /// `rw-p`-style permissions.
+    pub perms: String,
+    /// Names of the `VM_*` flags beyond the permissions (`VM_LOCKED`, `VM_HUGEPAGE`, …).
+    pub flags: Vec<String>,
+    /// Byte offset into the file (0 for anonymous memory).
+    pub offset: u64,
+    /// `[anon]`, `[heap]`, or the file name.
+    pub name: String,
+    /// smaps of this VMA alone.
+    pub smaps: SmapsRollup,
+}
+
+/// `mm->rss_stat[]`: `MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`, in pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RssCounters {
+    pub file: i64,
+    pub anon: i64,
+    pub swapents: i64,
+    pub shmem: i64,
+}
+
+/// The smaps fields mmdb computes, in kB, the way `fs/proc/task_mmu.c` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmapsRollup {
+    pub rss_kb: u64,
+    pub pss_kb: u64,
+    pub shared_clean_kb: u64,
+    pub shared_dirty_kb: u64,
+    pub private_clean_kb: u64,
+    pub private_dirty_kb: u64,
+    pub referenced_kb: u64,
+    pub anon_kb: u64,
+    pub lazyfree_kb: u64,
+    pub anonhuge_kb: u64,
+    pub swap_kb: u64,
+    pub locked_kb: u64,
+}
+
+/// Live folios and pages by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageTotals {
+    /// Allocated folios (pages in brackets below are 4 KiB pages).
+    pub folios: u64,
+    /// Allocated pages.
+    pub pages: u64,
+    /// Anonymous pages.
+    pub anon: u64,
+    /// Page-cache pages (file and shmem).
+    pub file: u64,
+    /// Pages of mapped folios.
+    pub mapped: u64,
+    /// Pages of folios that are allocated but mapped by no page table.
+    pub unmapped: u64,
+    /// Anonymous pages with `PG_swapbacked` clear (lazyfree).
+    pub lazyfree: u64,
+    /// Pages in large folios.
+    pub thp: u64,
+    /// Pages in the swap cache.
+    pub swapcache: u64,
+    /// Pages of folios held by a per-CPU batch.
+    pub in_batch: u64,
+    /// Pages isolated from the LRU.
+    pub isolated: u64,
+    pub inactive_anon: u64,
+    pub active_anon: u64,
+    pub inactive_file: u64,
+    pub active_file: u64,
+    pub unevictable: u64,
+    /// Mappings of the shared zero page (PTEs), which are not counted in RSS.
+    pub zero_page_ptes: u64,
+    /// Mappings of the huge zero page (PMDs).
+    pub huge_zero_pmds: u64,
+}
+
+/// One memory cgroup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemcgReport {
+    pub id: u32,
+    /// `memory.limit_in_bytes` in pages (0 = unlimited).
+    pub limit_pages: u64,
+    /// `memory.usage_in_bytes` in pages.
+    pub usage_pages: u64,
+    /// The highest usage seen.
+    pub max_usage_pages: u64,
+    /// How often the limit forced reclaim.
+    pub reclaims: u64,
+    /// How many tasks the memcg OOM killer killed.
+    pub oom_kills: u64,
+}
+
+/// The swap device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapReport {
+    pub total_pages: u64,
+    pub used_pages: u64,
+}
+
+/// A broken model invariant: a bug in the model, reported with the event that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// Index (0-based) of the event after which the check failed.
+    pub event: u64,
+    /// Which invariant (`mapcount-rmap`, `rss-walk`, `refcount`, `free-page`, `lru`).
+    pub invariant: String,
+    pub message: String,
+}
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something the user may want to know (an operation returned an error code, an OOM kill).
+    Info,
+    /// The trace asked for something the model cannot do as stated (fault outside any VMA, unknown pid).
+    Warning,
+}
+
+/// A finding about the input, tied to the event that produced it. Never a panic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// Index (0-based) of the event.
+    pub event: u64,
+    pub severity: Severity,
+    /// A short stable kind (`unknown-pid`, `segv`, `einval`, `oom-kill`, …).
+    pub kind: String,
+    pub message: String,
+}

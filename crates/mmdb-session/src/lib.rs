@@ -1,0 +1,1 @@
+//! mmdb-session: the engine the CLI (and later the REPL) drives.
