@@ -11,12 +11,33 @@
 pub mod consts;
 pub mod event;
 pub mod flags;
+pub mod folio;
+pub mod history;
+pub mod lru;
+pub mod mm;
 pub mod report;
+pub mod vmstat;
+
+mod check;
+mod fork;
+mod huge_memory;
+mod madvise;
+mod memcg;
+mod memory;
+mod mmap;
+mod model;
+mod proc;
+mod rmap;
+mod swap;
+mod vmscan;
 
 pub use consts::*;
 pub use event::{Access, Event, FileRef, Op, Pfn, Pid};
 pub use flags::{PageFlag, PageFlags, VmFlags};
+pub use folio::{Folio, FolioMapping, LruList, MmId, Page, Rmap};
+pub use history::{Field, HistoryEntry};
+pub use memcg::Memcg;
+pub use model::{Config, Model, Outcome, ThpMode};
 pub use report::*;
-
-mod api_stub;
-pub use api_stub::{Config, Model, Outcome};
+pub use swap::SwapDevice;
+pub use vmstat::VmEvent;

@@ -1,0 +1,252 @@
+//! `struct page` and `struct folio`: flags, `_mapcount`, `_refcount` with its parts, large-folio mapcounts, rmap.
+
+use crate::event::Pfn;
+use crate::flags::PageFlags;
+use serde::{Deserialize, Serialize};
+
+/// Identifies a `struct mm_struct` in the model (the index of its slot; also its `mm->mm_id`).
+pub type MmId = u32;
+
+/// A file or shmem object whose page cache the model keeps (index into `Model::files`).
+pub type FileId = u32;
+
+/// One `struct page` of a folio: the per-page state the kernel keeps even inside large folios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// `page->_mapcount`, stored as the kernel stores it: -1 means not mapped by any PTE.
+    pub mapcount: i32,
+    /// `PG_anon_exclusive` (per page since 5.19).
+    pub anon_exclusive: bool,
+}
+
+impl Page {
+    pub(crate) const UNMAPPED: Page = Page { mapcount: -1, anon_exclusive: false };
+}
+
+/// The LRU lists of a lruvec (`enum lru_list`), with the kernel's numbering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LruList {
+    InactiveAnon = 0,
+    ActiveAnon = 1,
+    InactiveFile = 2,
+    ActiveFile = 3,
+    Unevictable = 4,
+}
+
+impl LruList {
+    /// All five lists, in `enum lru_list` order.
+    pub const ALL: [LruList; 5] =
+        [LruList::InactiveAnon, LruList::ActiveAnon, LruList::InactiveFile, LruList::ActiveFile, LruList::Unevictable];
+    /// The name `/proc/vmstat` uses (`inactive_anon`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            LruList::InactiveAnon => "inactive_anon",
+            LruList::ActiveAnon => "active_anon",
+            LruList::InactiveFile => "inactive_file",
+            LruList::ActiveFile => "active_file",
+            LruList::Unevictable => "unevictable",
+        }
+    }
+}
+
+/// What a folio's `->mapping` points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FolioMapping {
+    /// An anonymous folio (`FOLIO_MAPPING_ANON`).
+    Anon,
+    /// A page-cache folio of a regular file, at page index `index`.
+    File { file: FileId, index: u64 },
+    /// A shmem folio (MAP_SHARED|MAP_ANONYMOUS, memfd), at page index `index`.
+    Shmem { file: FileId, index: u64 },
+}
+
+/// One entry of the reverse map: a page table entry (or PMD) of `mm` at `addr` maps this folio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rmap {
+    pub mm: MmId,
+    /// The virtual address of the mapped page (of the PMD's start for a PMD mapping).
+    pub addr: u64,
+    /// Index of the mapped page inside the folio (0 for a PMD mapping).
+    pub page: u32,
+    /// A PMD mapping of the whole folio.
+    pub pmd: bool,
+}
+
+/// The references that make up `folio->_refcount` (kernel-semantics §2.3). The model keeps them apart so the
+/// invariant checker can prove `_refcount` equals their sum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefParts {
+    /// One per mapping PTE, or per PMD mapping.
+    pub mappings: i32,
+    /// One per per-CPU folio batch slot holding the folio.
+    pub batch: i32,
+    /// One while isolated from the LRU (reclaim, MADV_PAGEOUT).
+    pub isolated: i32,
+    /// `nr_pages` while in the swap cache.
+    pub swapcache: i32,
+    /// `nr_pages` while in a file's page cache.
+    pub pagecache: i32,
+    /// Short-lived references held inside one operation (the `folio_get` of `do_wp_page` before a copy).
+    pub temp: i32,
+}
+
+impl RefParts {
+    /// The sum the refcount must equal.
+    pub fn total(&self) -> i32 {
+        self.mappings + self.batch + self.isolated + self.swapcache + self.pagecache + self.temp
+    }
+}
+
+/// A swap entry: `swp_entry_t` (type 0, offset).
+pub type SwapEntry = u64;
+
+/// `struct folio`: one allocated block of 2^order pages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folio {
+    /// The head page's pfn.
+    pub pfn: Pfn,
+    pub order: u32,
+    /// Folio-level `PG_*` flags (the head page's `flags`).
+    pub flags: PageFlags,
+    /// `folio->_refcount`.
+    pub refcount: i32,
+    /// What the refcount is made of.
+    pub refs: RefParts,
+    /// The pages, head first; `pages.len() == 1 << order`.
+    pub pages: Vec<Page>,
+    /// `folio->_large_mapcount` (large folios only; -1 = unmapped).
+    pub large_mapcount: i32,
+    /// `folio->_entire_mapcount`: PMD mappings, -1 = none.
+    pub entire_mapcount: i32,
+    /// `folio->_nr_pages_mapped` without the ENTIRELY_MAPPED bit: pages mapped by at least one PTE.
+    pub nr_pages_mapped: i32,
+    /// `folio->_mm_id[2]` (0 = `MM_ID_DUMMY`).
+    pub mm_id: [u32; 2],
+    /// `folio->_mm_id_mapcount[2]` (-1 = slot unused).
+    pub mm_id_mapcount: [i32; 2],
+    /// `FOLIO_MM_IDS_SHARED_BIT`.
+    pub mm_ids_shared: bool,
+    /// `folio->mapping`.
+    pub mapping: FolioMapping,
+    /// The memcg charged for this folio (`memcg_data`; 0 = root).
+    pub memcg: u32,
+    /// Which LRU list it is on, if `PG_lru`.
+    pub lru: Option<LruList>,
+    pub(crate) lru_prev: Option<Pfn>,
+    pub(crate) lru_next: Option<Pfn>,
+    /// `folio->swap` while in the swap cache.
+    pub swap: Option<SwapEntry>,
+    /// On the deferred split queue.
+    pub deferred_split: bool,
+    /// The reverse map: every mapping of the folio. Its length is the folio's number of mappings.
+    pub rmap: Vec<Rmap>,
+}
+
+impl Folio {
+    pub(crate) fn new(pfn: Pfn, order: u32, mapping: FolioMapping, memcg: u32) -> Folio {
+        let mut flags = PageFlags::default();
+        if order > 0 {
+            flags.set_head();
+        }
+        Folio {
+            pfn,
+            order,
+            flags,
+            refcount: 0,
+            refs: RefParts::default(),
+            pages: vec![Page::UNMAPPED; 1 << order],
+            large_mapcount: -1,
+            entire_mapcount: -1,
+            nr_pages_mapped: 0,
+            mm_id: [0, 0],
+            mm_id_mapcount: [-1, -1],
+            mm_ids_shared: false,
+            mapping,
+            memcg,
+            lru: None,
+            lru_prev: None,
+            lru_next: None,
+            swap: None,
+            deferred_split: false,
+            rmap: Vec::new(),
+        }
+    }
+
+    /// `folio_nr_pages()`.
+    #[inline]
+    pub fn nr_pages(&self) -> u64 {
+        1 << self.order
+    }
+    /// `folio_test_large()`.
+    #[inline]
+    pub fn is_large(&self) -> bool {
+        self.order > 0
+    }
+    /// `folio_test_anon()`.
+    #[inline]
+    pub fn is_anon(&self) -> bool {
+        matches!(self.mapping, FolioMapping::Anon)
+    }
+    /// Lazy-free: anonymous with `PG_swapbacked` clear (7.2's `folio_test_lazyfree`).
+    #[inline]
+    pub fn is_lazyfree(&self) -> bool {
+        self.is_anon() && !self.flags.test_swapbacked()
+    }
+    /// `folio_is_file_lru()`: `!PG_swapbacked`.
+    #[inline]
+    pub fn is_file_lru(&self) -> bool {
+        !self.flags.test_swapbacked()
+    }
+    /// `folio_mapcount()`: `_mapcount + 1` for small folios, `_large_mapcount + 1` for large ones.
+    #[inline]
+    pub fn mapcount(&self) -> i32 {
+        if self.is_large() {
+            self.large_mapcount + 1
+        } else {
+            self.pages[0].mapcount + 1
+        }
+    }
+    /// `folio_mapped()`.
+    #[inline]
+    pub fn mapped(&self) -> bool {
+        self.mapcount() > 0
+    }
+    /// `folio_precise_page_mapcount(folio, page)`: the page's PTE mappings plus the folio's PMD mappings. This is
+    /// what `/proc/kpagecount` reports on 6.18 with `CONFIG_PAGE_MAPCOUNT`.
+    #[inline]
+    pub fn page_mapcount(&self, idx: usize) -> i32 {
+        let pte = self.pages[idx].mapcount + 1;
+        if self.is_large() {
+            pte + self.entire_mapcount + 1
+        } else {
+            pte
+        }
+    }
+    /// `folio_maybe_mapped_shared()` (7.2:include/linux/mm.h:2890).
+    pub fn maybe_mapped_shared(&self) -> bool {
+        let mapcount = self.mapcount();
+        if !self.is_large() {
+            return mapcount > 1;
+        }
+        if mapcount <= 1 {
+            return false;
+        }
+        self.mm_ids_shared
+    }
+    /// The lru list the folio belongs on given its flags (`folio_lru_list()`).
+    pub fn lru_list(&self) -> LruList {
+        if self.flags.test_unevictable() {
+            return LruList::Unevictable;
+        }
+        let base = if self.is_file_lru() { LruList::InactiveFile } else { LruList::InactiveAnon };
+        if self.flags.test_active() {
+            match base {
+                LruList::InactiveFile => LruList::ActiveFile,
+                _ => LruList::ActiveAnon,
+            }
+        } else {
+            base
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Memory cgroups (mm/memcontrol.c, v1 semantics): charging at allocation, reclaim inside the limit, and the
+//! memcg OOM killer (kernel-semantics §11.1).
+
+use crate::consts::*;
+use crate::event::Pid;
+use crate::model::Model;
+use crate::report::Severity;
+use crate::vmstat::VmEvent;
+
+/// One memory cgroup: its limit and `page_counter` usage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memcg {
+    pub id: u32,
+    /// `memory.limit_in_bytes` in pages; 0 = unlimited.
+    pub limit: u64,
+    pub usage: u64,
+    pub max_usage: u64,
+    pub reclaims: u64,
+    pub oom_kills: u64,
+}
+
+impl Memcg {
+    pub(crate) fn new(id: u32, limit: u64) -> Memcg {
+        Memcg { id, limit, ..Default::default() }
+    }
+}
+
+impl Model {
+    pub(crate) fn memcg_create(&mut self, id: u32, limit: u64) -> i64 {
+        if id == 0 {
+            return -EINVAL;
+        }
+        if self.memcgs.contains_key(&id) {
+            return -EEXIST;
+        }
+        self.memcgs.insert(id, Memcg::new(id, limit / PAGE_SIZE));
+        self.lruvecs.entry(id).or_default();
+        0
+    }
+
+    /// Moves the task's mm to memcg `id` (v1 without `move_charge_at_immigrate`: existing pages stay charged
+    /// where they are).
+    pub(crate) fn memcg_attach(&mut self, pid: Pid, id: u32) -> i64 {
+        if !self.memcgs.contains_key(&id) {
+            return -EINVAL;
+        }
+        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
+        self.mm_mut(mm).memcg = id;
+        0
+    }
+
+    /// `mem_cgroup_charge()` → `try_charge_memcg()`: charge `nr` pages, reclaiming inside the memcg up to
+    /// `MAX_RECLAIM_RETRIES` times; when nothing more can be reclaimed the memcg OOM killer picks a victim
+    /// and the charge fails.
+    pub(crate) fn mem_cgroup_charge(&mut self, id: u32, nr: u64) -> bool {
+        let mut retries = 0;
+        loop {
+            let Some(m) = self.memcgs.get_mut(&id) else { return true };
+            if m.limit == 0 || m.usage + nr <= m.limit {
+                m.usage += nr;
+                m.max_usage = m.max_usage.max(m.usage);
+                return true;
+            }
+            m.reclaims += 1;
+            let reclaimed = self.try_to_free_pages(nr.max(SWAP_CLUSTER_MAX), Some(id));
+            if reclaimed == 0 {
+                retries += 1;
+                if retries >= MAX_RECLAIM_RETRIES || self.memcg_reclaimable(id) == 0 {
+                    // mem_cgroup_oom(): costly orders (THP) fail without invoking the OOM killer.
+                    if nr <= 8 {
+                        self.mem_cgroup_out_of_memory(id);
+                    }
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn memcg_reclaimable(&self, id: u32) -> u64 {
+        self.lruvecs.get(&id).map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum()).unwrap_or(0)
+    }
+
+    /// `uncharge_batch()`.
+    pub(crate) fn memcg_uncharge(&mut self, id: u32, nr: u64) {
+        if let Some(m) = self.memcgs.get_mut(&id) {
+            m.usage = m.usage.saturating_sub(nr);
+        }
+    }
+
+    /// `mem_cgroup_out_of_memory()` → `oom_kill_process()`: the task of the memcg with the highest badness
+    /// (RSS + swap entries; the last one wins a tie, as in `oom_evaluate_task`) is killed with its thread group.
+    fn mem_cgroup_out_of_memory(&mut self, id: u32) {
+        let mut victim: Option<(i64, Pid)> = None;
+        for t in self.tasks.values() {
+            let Some(mm) = t.mm else { continue };
+            let m = self.mm(mm);
+            if m.memcg != id || t.pid != t.tgid {
+                continue;
+            }
+            let points = m.rss.iter().sum::<i64>();
+            if victim.is_none_or(|(p, _)| points >= p) {
+                victim = Some((points, t.pid));
+            }
+        }
+        let Some((points, tgid)) = victim else {
+            self.diag(Severity::Info, "memcg-oom", format!("memcg {id} is out of memory and has no task to kill"));
+            return;
+        };
+        self.count(VmEvent::OOM_KILL, 1);
+        if let Some(m) = self.memcgs.get_mut(&id) {
+            m.oom_kills += 1;
+        }
+        self.diag(Severity::Info, "oom-kill", format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"));
+        let group: Vec<Pid> = self.tasks.values().filter(|t| t.tgid == tgid).map(|t| t.pid).collect();
+        for p in group {
+            self.do_exit(p);
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The `Model`: all state, the single entry point `apply`, page allocation and freeing, history and diagnostics.
+
+use crate::consts::*;
+use crate::event::{Event, Op, Pfn, Pid};
+use crate::folio::{FileId, Folio, FolioMapping, MmId};
+use crate::history::{HistoryEntry, Snapshot};
+use crate::lru::{CpuBatches, Lruvec};
+use crate::memcg::Memcg;
+use crate::mm::{MmStruct, Task};
+use crate::report::{Diagnostic, Severity};
+use crate::swap::SwapDevice;
+use crate::vmstat::{VmEvent, VmStat};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `/sys/kernel/mm/transparent_hugepage/enabled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThpMode {
+    Always,
+    /// Only in `VM_HUGEPAGE` VMAs (the default on the machines mmdb was measured on).
+    Madvise,
+    Never,
+}
+
+/// Model configuration: the machine's settings that change semantics.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Record per-page history (costs memory on long traces).
+    pub history: bool,
+    /// THP policy for PMD-sized folios.
+    pub thp: ThpMode,
+    /// `transparent_hugepage/use_zero_page`.
+    pub thp_use_zero_page: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true }
+    }
+}
+
+/// What one applied event returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The syscall's return value where the operation is a syscall (`mmap` address, 0, or `-errno`).
+    pub ret: Option<i64>,
+}
+
+/// A file or shmem object: its page cache.
+#[derive(Clone, Debug, Default)]
+pub struct FileObj {
+    pub name: String,
+    pub shmem: bool,
+    /// Page index → pfn of the page-cache folio.
+    pub pages: BTreeMap<u64, Pfn>,
+}
+
+/// The kernel model. See the crate documentation.
+#[derive(Debug)]
+pub struct Model {
+    pub(crate) cfg: Config,
+    pub(crate) tasks: BTreeMap<Pid, Task>,
+    pub(crate) mms: BTreeMap<MmId, MmStruct>,
+    pub(crate) next_mm_id: MmId,
+    pub(crate) next_anon_vma: u32,
+    pub(crate) folios: FxHashMap<Pfn, Folio>,
+    pub(crate) tails: FxHashMap<Pfn, Pfn>,
+    free_order0: Vec<Pfn>,
+    free_huge: Vec<Pfn>,
+    next_pfn: Pfn,
+    pub(crate) lruvecs: BTreeMap<u32, Lruvec>,
+    pub(crate) cpus: Vec<CpuBatches>,
+    pub(crate) memcgs: BTreeMap<u32, Memcg>,
+    pub(crate) swap: Option<SwapDevice>,
+    pub(crate) files: Vec<FileObj>,
+    pub(crate) huge_zero: Option<Pfn>,
+    pub(crate) deferred_split: BTreeSet<Pfn>,
+    pub(crate) vmstat: VmStat,
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    history: FxHashMap<Pfn, Vec<HistoryEntry>>,
+    pending: FxHashMap<Pfn, (Snapshot, Option<u64>)>,
+    pub(crate) events: u64,
+    pub(crate) ev_ts: u64,
+    pub(crate) cur_pid: Pid,
+    pub(crate) cur_cpu: usize,
+    pub(crate) cur_op: &'static str,
+    /// The virtual address the current operation is working on, for history.
+    pub(crate) ctx_addr: Option<u64>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new(Config::default())
+    }
+}
+
+impl Model {
+    /// A fresh machine: no processes, no memory in use, the root memcg, no swap.
+    pub fn new(cfg: Config) -> Model {
+        let mut lruvecs = BTreeMap::new();
+        lruvecs.insert(0, Lruvec::default());
+        let mut memcgs = BTreeMap::new();
+        memcgs.insert(0, Memcg::new(0, 0));
+        Model {
+            cfg,
+            tasks: BTreeMap::new(),
+            mms: BTreeMap::new(),
+            next_mm_id: 1,
+            next_anon_vma: 1,
+            folios: FxHashMap::default(),
+            tails: FxHashMap::default(),
+            free_order0: Vec::new(),
+            free_huge: Vec::new(),
+            next_pfn: FIRST_PFN,
+            lruvecs,
+            cpus: Vec::new(),
+            memcgs,
+            swap: None,
+            files: Vec::new(),
+            huge_zero: None,
+            deferred_split: BTreeSet::new(),
+            vmstat: VmStat::default(),
+            diagnostics: Vec::new(),
+            history: FxHashMap::default(),
+            pending: FxHashMap::default(),
+            events: 0,
+            ev_ts: 0,
+            cur_pid: 0,
+            cur_cpu: 0,
+            cur_op: "",
+            ctx_addr: None,
+        }
+    }
+
+    /// The configuration the model runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Applies one event: the only way model state changes.
+    pub fn apply(&mut self, ev: &Event) -> Outcome {
+        self.ev_ts = ev.ts_ns;
+        self.cur_pid = ev.pid;
+        self.cur_cpu = ev.cpu as usize;
+        self.cur_op = ev.op.name();
+        self.ctx_addr = None;
+        while self.cpus.len() <= self.cur_cpu {
+            self.cpus.push(CpuBatches::default());
+        }
+        let ret = self.dispatch(ev);
+        self.flush_history();
+        self.events += 1;
+        Outcome { ret }
+    }
+
+    fn dispatch(&mut self, ev: &Event) -> Option<i64> {
+        let pid = ev.pid;
+        if !matches!(ev.op, Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. })
+            && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
+            && !self.tasks.contains_key(&pid)
+        {
+            self.diag(Severity::Warning, "unknown-pid", format!("{} by pid {pid}, which the model has not seen", ev.op.name()));
+            return Some(-ESRCH);
+        }
+        match &ev.op {
+            Op::Spawn { comm } => self.spawn(pid, comm),
+            Op::Fork { child, thread } => self.fork(pid, *child, *thread, &ev.comm),
+            Op::Exec { filename } => self.exec(pid, filename),
+            Op::Exit => {
+                self.do_exit(pid);
+                None
+            }
+            Op::Mmap { addr, len, prot, flags, file } => Some(self.do_mmap(pid, *addr, *len, *prot, *flags, file.as_ref())),
+            Op::Munmap { addr, len } => Some(self.do_munmap_syscall(pid, *addr, *len)),
+            Op::Mprotect { addr, len, prot } => Some(self.do_mprotect(pid, *addr, *len, *prot)),
+            Op::Mremap { addr, old_len, new_len, flags, new_addr } => {
+                Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr))
+            }
+            Op::Brk { brk } => Some(self.do_brk(pid, *brk)),
+            Op::Fault { addr, access, pfn } => {
+                self.user_fault(pid, *addr, *access, *pfn);
+                None
+            }
+            Op::Madvise { addr, len, advice } => Some(self.do_madvise(pid, *addr, *len, *advice)),
+            Op::Mlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, true)),
+            Op::Munlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, false)),
+            Op::LruAddDrain => {
+                self.lru_add_drain_cpu(self.cur_cpu);
+                None
+            }
+            Op::LruAddDrainAll => {
+                self.lru_add_drain_all();
+                None
+            }
+            Op::Reclaim { nr } => Some(self.try_to_free_pages(*nr, None) as i64),
+            Op::MemcgCreate { id, limit } => Some(self.memcg_create(*id, *limit)),
+            Op::MemcgAttach { id } => Some(self.memcg_attach(pid, *id)),
+            Op::Swapon { size } => Some(self.swapon(*size)),
+        }
+    }
+
+    // ---- diagnostics ------------------------------------------------------------------------------------
+
+    pub(crate) fn diag(&mut self, severity: Severity, kind: &str, message: String) {
+        self.diagnostics.push(Diagnostic { event: self.events, severity, kind: kind.to_string(), message });
+    }
+
+    /// Every diagnostic so far.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// How many events have been applied.
+    pub fn events_applied(&self) -> u64 {
+        self.events
+    }
+
+    /// `count_vm_events()`.
+    #[inline]
+    pub(crate) fn count(&mut self, e: VmEvent, n: u64) {
+        self.vmstat.count(e, n);
+    }
+
+    /// The value of a vm event counter.
+    pub fn vm_event(&self, e: VmEvent) -> u64 {
+        self.vmstat.get(e)
+    }
+
+    // ---- folio access -----------------------------------------------------------------------------------
+
+    /// The head pfn of the folio containing `pfn`.
+    #[inline]
+    pub fn folio_head(&self, pfn: Pfn) -> Option<Pfn> {
+        if self.folios.contains_key(&pfn) {
+            Some(pfn)
+        } else {
+            self.tails.get(&pfn).copied()
+        }
+    }
+
+    /// The folio containing `pfn` (`page_folio(pfn_to_page(pfn))`), if allocated.
+    pub fn folio(&self, pfn: Pfn) -> Option<&Folio> {
+        self.folio_head(pfn).and_then(|h| self.folios.get(&h))
+    }
+
+    /// Every mutation of a folio goes through here, so that history sees it.
+    pub(crate) fn folio_mut(&mut self, head: Pfn) -> &mut Folio {
+        self.touch(head);
+        self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug")
+    }
+
+    pub(crate) fn touch(&mut self, head: Pfn) {
+        if self.cfg.history && !self.pending.contains_key(&head) {
+            let snap = Snapshot::of(self.folios.get(&head), head);
+            self.pending.insert(head, (snap, self.ctx_addr));
+        }
+    }
+
+    fn page_state(&self, pfn: Pfn) -> (i32, bool) {
+        match self.folio_head(pfn).and_then(|h| self.folios.get(&h).map(|f| (h, f))) {
+            Some((h, f)) => {
+                let p = f.pages[(pfn - h) as usize];
+                (p.mapcount, p.anon_exclusive)
+            }
+            None => (-1, false),
+        }
+    }
+
+    fn flush_history(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending: Vec<_> = self.pending.drain().collect();
+        pending.sort_unstable_by_key(|(pfn, _)| *pfn);
+        for (head, (before, addr)) in pending {
+            let mut after = Snapshot::of(self.folios.get(&head), head);
+            // Pages may have moved to other folios (split) or been freed: read each page on its own.
+            let n = before.mapcounts.len().max(after.mapcounts.len());
+            after.mapcounts = (0..n).map(|i| self.page_state(head + i as u64).0).collect();
+            after.exclusive = (0..n).map(|i| self.page_state(head + i as u64).1).collect();
+            for (pfn, field, old, new) in Snapshot::diff(&before, &after) {
+                let entry = HistoryEntry {
+                    event: self.events,
+                    ts_ns: self.ev_ts,
+                    op: self.cur_op,
+                    pid: self.cur_pid,
+                    addr,
+                    field,
+                    old,
+                    new,
+                };
+                self.history.entry(pfn).or_default().push(entry);
+            }
+        }
+    }
+
+    /// The history of one page: its own entries and, for a page of a large folio, the folio's (head) entries.
+    pub fn page_history(&self, pfn: Pfn) -> Vec<HistoryEntry> {
+        let mut out: Vec<HistoryEntry> = self.history.get(&pfn).cloned().unwrap_or_default();
+        if let Some(head) = self.folio_head(pfn).filter(|h| *h != pfn) {
+            out.extend(self.history.get(&head).into_iter().flatten().filter(|e| {
+                !matches!(e.field, crate::history::Field::Mapcount | crate::history::Field::AnonExclusive)
+            }));
+            out.sort_by_key(|e| e.event);
+        }
+        out
+    }
+
+    // ---- page allocator ---------------------------------------------------------------------------------
+
+    /// Allocates a folio (`__alloc_pages` → `mm_page_alloc`). `want` is the pfn the trace says the kernel
+    /// handed out; without it the model's allocator picks (order-0 frees are reused LIFO, like the per-CPU
+    /// page lists). The folio starts with refcount 1, charged to nobody.
+    pub(crate) fn alloc_folio(&mut self, order: u32, want: Option<Pfn>, mapping: FolioMapping, memcg: u32) -> Pfn {
+        let nr = 1u64 << order;
+        let pfn = match want {
+            Some(p) if self.range_is_free(p, nr) => p,
+            Some(p) => {
+                self.diag(Severity::Warning, "pfn-in-use", format!("the trace allocates pfn {p:#x}, which the model still holds; using another pfn"));
+                self.pick_pfn(order)
+            }
+            None => self.pick_pfn(order),
+        };
+        let mut f = Folio::new(pfn, order, mapping, memcg);
+        f.refcount = 0;
+        self.touch(pfn);
+        self.folios.insert(pfn, f);
+        for i in 1..nr {
+            self.tails.insert(pfn + i, pfn);
+        }
+        self.count(VmEvent::PGALLOC, nr);
+        pfn
+    }
+
+    fn range_is_free(&self, pfn: Pfn, nr: u64) -> bool {
+        (0..nr).all(|i| self.folio_head(pfn + i).is_none()) && pfn != ZERO_PFN
+    }
+
+    fn pick_pfn(&mut self, order: u32) -> Pfn {
+        if order == 0 {
+            while let Some(p) = self.free_order0.pop() {
+                if self.range_is_free(p, 1) {
+                    return p;
+                }
+            }
+        } else if order == HPAGE_PMD_ORDER {
+            while let Some(p) = self.free_huge.pop() {
+                if self.range_is_free(p, HPAGE_PMD_NR) {
+                    return p;
+                }
+            }
+        }
+        let nr = 1u64 << order;
+        loop {
+            let p = (self.next_pfn + nr - 1) & !(nr - 1);
+            self.next_pfn = p + nr;
+            if self.range_is_free(p, nr) {
+                return p;
+            }
+        }
+    }
+
+    /// Drops `n` references to a folio (`folio_put`/`folio_put_refs`); frees it at zero.
+    pub(crate) fn folio_put_refs(&mut self, head: Pfn, n: i32) {
+        let f = self.folio_mut(head);
+        f.refcount -= n;
+        if f.refcount <= 0 {
+            self.free_folio(head);
+        }
+    }
+
+    /// Frees a folio whose refcount reached zero: `__folio_put` → `__page_cache_release` (off the LRU) →
+    /// memcg uncharge → `free_pages_prepare` (`mm_page_free`, PGFREE) → back to the free lists.
+    pub(crate) fn free_folio(&mut self, head: Pfn) {
+        self.touch(head);
+        if self.folios.get(&head).is_some_and(|f| f.lru.is_some()) {
+            self.lruvec_del_folio(head);
+        }
+        let Some(f) = self.folios.remove(&head) else { return };
+        let nr = f.nr_pages();
+        for i in 1..nr {
+            self.tails.remove(&(head + i));
+        }
+        self.deferred_split.remove(&head);
+        self.memcg_uncharge(f.memcg, nr);
+        self.count(VmEvent::PGFREE, nr);
+        match f.order {
+            0 => self.free_order0.push(head),
+            HPAGE_PMD_ORDER => self.free_huge.push(head),
+            _ => {}
+        }
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------
+
+    pub(crate) fn task_mm(&self, pid: Pid) -> Option<MmId> {
+        self.tasks.get(&pid).and_then(|t| t.mm)
+    }
+
+    pub(crate) fn mm(&self, id: MmId) -> &MmStruct {
+        self.mms.get(&id).expect("mm id without mm_struct: model bug")
+    }
+
+    pub(crate) fn mm_mut(&mut self, id: MmId) -> &mut MmStruct {
+        self.mms.get_mut(&id).expect("mm id without mm_struct: model bug")
+    }
+
+    /// `add_mm_counter()`.
+    pub(crate) fn add_mm_counter(&mut self, mm: MmId, member: usize, n: i64) {
+        self.mm_mut(mm).rss[member] += n;
+    }
+
+    /// `mm_counter(folio)`: the RSS counter a folio's pages are accounted in.
+    pub(crate) fn mm_counter(&self, head: Pfn) -> usize {
+        match self.folios.get(&head).map(|f| f.mapping) {
+            Some(FolioMapping::Anon) | None => crate::mm::MM_ANONPAGES,
+            Some(FolioMapping::File { .. }) => crate::mm::MM_FILEPAGES,
+            Some(FolioMapping::Shmem { .. }) => crate::mm::MM_SHMEMPAGES,
+        }
+    }
+
+    pub(crate) fn file_id(&mut self, name: &str, shmem: bool) -> FileId {
+        if let Some(i) = self.files.iter().position(|f| f.name == name) {
+            return i as FileId;
+        }
+        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new() });
+        (self.files.len() - 1) as FileId
+    }
+
+    /// Tasks, by pid.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    /// A task by pid.
+    pub fn task(&self, pid: Pid) -> Option<&Task> {
+        self.tasks.get(&pid)
+    }
+
+    /// An mm_struct by id.
+    pub fn mm_struct(&self, id: MmId) -> Option<&MmStruct> {
+        self.mms.get(&id)
+    }
+
+    /// Every live folio, in pfn order.
+    pub fn folios_sorted(&self) -> Vec<&Folio> {
+        let mut v: Vec<&Folio> = self.folios.values().collect();
+        v.sort_unstable_by_key(|f| f.pfn);
+        v
+    }
+}

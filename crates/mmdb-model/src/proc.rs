@@ -1,0 +1,282 @@
+//! What `/proc` would show: smaps rollups computed like fs/proc/task_mmu.c (`smaps_account`,
+//! `smaps_page_accumulate`), and the replay [`Report`].
+
+use crate::consts::*;
+use crate::flags::VmFlags;
+use crate::folio::{Folio, LruList, MmId};
+use crate::mm::{Pte, Vma};
+use crate::model::Model;
+use crate::report::*;
+use crate::vmstat::VmEvent;
+
+/// `PSS_SHIFT`: Pss is accumulated in fixed point.
+const PSS_SHIFT: u32 = 12;
+
+#[derive(Default)]
+struct Mss {
+    rss: u64,
+    pss: u64,
+    shared_clean: u64,
+    shared_dirty: u64,
+    private_clean: u64,
+    private_dirty: u64,
+    referenced: u64,
+    anon: u64,
+    lazyfree: u64,
+    anonhuge: u64,
+    swap: u64,
+    pss_locked: u64,
+}
+
+impl Mss {
+    /// `smaps_page_accumulate()`.
+    fn accumulate(&mut self, size: u64, pss: u64, dirty: bool, locked: bool, private: bool) {
+        self.pss += pss;
+        if locked {
+            self.pss_locked += pss;
+        }
+        match (dirty, private) {
+            (true, true) => self.private_dirty += size,
+            (true, false) => self.shared_dirty += size,
+            (false, true) => self.private_clean += size,
+            (false, false) => self.shared_clean += size,
+        }
+    }
+
+    /// `smaps_account()` (7.2:947).
+    #[allow(clippy::too_many_arguments)]
+    fn account(&mut self, f: &Folio, first_page: usize, compound: bool, young: bool, dirty: bool, locked: bool) {
+        let nr = if compound { f.nr_pages() } else { 1 };
+        let size = nr * PAGE_SIZE;
+        if f.is_anon() {
+            self.anon += size;
+            if !f.flags.test_swapbacked() && !dirty && !f.flags.test_dirty() {
+                self.lazyfree += size;
+            }
+        }
+        self.rss += size;
+        if young || f.flags.test_young() || f.flags.test_referenced() {
+            self.referenced += size;
+        }
+        let dirty = dirty || f.flags.test_dirty();
+        if f.refcount == 1 {
+            self.accumulate(size, size << PSS_SHIFT, dirty, locked, true);
+            return;
+        }
+        for i in 0..nr as usize {
+            let mapcount = f.page_mapcount(first_page + i).max(1) as u64;
+            let pss = (PAGE_SIZE << PSS_SHIFT) / mapcount;
+            self.accumulate(PAGE_SIZE, pss, dirty, locked, mapcount < 2);
+        }
+    }
+
+    fn rollup(&self) -> SmapsRollup {
+        SmapsRollup {
+            rss_kb: self.rss >> 10,
+            pss_kb: self.pss >> (10 + PSS_SHIFT),
+            shared_clean_kb: self.shared_clean >> 10,
+            shared_dirty_kb: self.shared_dirty >> 10,
+            private_clean_kb: self.private_clean >> 10,
+            private_dirty_kb: self.private_dirty >> 10,
+            referenced_kb: self.referenced >> 10,
+            anon_kb: self.anon >> 10,
+            lazyfree_kb: self.lazyfree >> 10,
+            anonhuge_kb: self.anonhuge >> 10,
+            swap_kb: self.swap >> 10,
+            locked_kb: self.pss_locked >> (10 + PSS_SHIFT),
+        }
+    }
+
+    fn add(&mut self, o: &Mss) {
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.shared_clean += o.shared_clean;
+        self.shared_dirty += o.shared_dirty;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+        self.referenced += o.referenced;
+        self.anon += o.anon;
+        self.lazyfree += o.lazyfree;
+        self.anonhuge += o.anonhuge;
+        self.swap += o.swap;
+        self.pss_locked += o.pss_locked;
+    }
+}
+
+impl Model {
+    fn smaps_vma(&self, mm: MmId, v: &Vma) -> Mss {
+        let m = self.mm(mm);
+        let locked = v.flags.contains(VmFlags::VM_LOCKED);
+        let mut mss = Mss::default();
+        for (_, h) in m.huge_pmds_in(v.start, v.end) {
+            if h.huge_zero {
+                continue;
+            }
+            if let Some(f) = self.folios.get(&h.pfn) {
+                if f.is_anon() {
+                    mss.anonhuge += f.nr_pages() * PAGE_SIZE;
+                }
+                mss.account(f, 0, true, h.young, h.dirty, locked);
+            }
+        }
+        for (_, pte) in m.populated_ptes(v.start, v.end) {
+            match pte {
+                Pte::Present(p) if !p.special => {
+                    if let Some(f) = self.folio(p.pfn) {
+                        mss.account(f, (p.pfn - f.pfn) as usize, false, p.young, p.dirty, locked);
+                    }
+                }
+                Pte::Swap { .. } => mss.swap += PAGE_SIZE,
+                _ => {}
+            }
+        }
+        mss
+    }
+
+    /// `/proc/PID/smaps_rollup` for the process `pid`.
+    pub fn smaps_rollup(&self, pid: u32) -> Option<SmapsRollup> {
+        let mm = self.task_mm(pid)?;
+        let mut total = Mss::default();
+        for v in self.mm(mm).vmas.values() {
+            total.add(&self.smaps_vma(mm, v));
+        }
+        Some(total.rollup())
+    }
+
+    /// `mm->rss_stat` of the process `pid`, in pages.
+    pub fn rss(&self, pid: u32) -> Option<RssCounters> {
+        let mm = self.task_mm(pid)?;
+        let r = self.mm(mm).rss;
+        Some(RssCounters { file: r[0], anon: r[1], swapents: r[2], shmem: r[3] })
+    }
+
+    fn vma_name(&self, v: &Vma) -> String {
+        if let Some(n) = &v.special_name {
+            return n.clone();
+        }
+        match v.file {
+            Some(f) => self.files[f as usize].name.clone(),
+            None => "[anon]".to_string(),
+        }
+    }
+
+    /// The report of the current state.
+    pub fn report(&self) -> Report {
+        let mut processes = Vec::new();
+        for t in self.tasks.values() {
+            let Some(mm) = t.mm else { continue };
+            // One entry per thread group: the leader, or the lowest pid left of the group.
+            if t.pid != t.tgid && self.tasks.contains_key(&t.tgid) {
+                continue;
+            }
+            if t.pid != t.tgid && self.tasks.values().any(|o| o.tgid == t.tgid && o.pid < t.pid) {
+                continue;
+            }
+            let m = self.mm(mm);
+            let mut total = Mss::default();
+            let mut vmas = Vec::new();
+            for v in m.vmas.values() {
+                let mss = self.smaps_vma(mm, v);
+                total.add(&mss);
+                let extra: Vec<String> = v
+                    .flags
+                    .names()
+                    .into_iter()
+                    .filter(|n| !matches!(*n, "VM_READ" | "VM_WRITE" | "VM_EXEC" | "VM_SHARED" | "VM_MAYREAD" | "VM_MAYWRITE" | "VM_MAYEXEC" | "VM_MAYSHARE"))
+                    .map(str::to_string)
+                    .collect();
+                vmas.push(VmaReport {
+                    start: v.start,
+                    end: v.end,
+                    perms: v.flags.perms(),
+                    flags: extra,
+                    offset: if v.file.is_some() { v.pgoff << PAGE_SHIFT } else { 0 },
+                    name: self.vma_name(v),
+                    smaps: mss.rollup(),
+                });
+            }
+            processes.push(ProcessReport {
+                pid: t.pid,
+                tgid: t.tgid,
+                comm: t.comm.clone(),
+                mm_id: mm,
+                memcg: m.memcg,
+                vmas,
+                rss: RssCounters { file: m.rss[0], anon: m.rss[1], swapents: m.rss[2], shmem: m.rss[3] },
+                smaps: total.rollup(),
+            });
+        }
+        let mut pages = PageTotals::default();
+        for f in self.folios.values() {
+            if Some(f.pfn) == self.huge_zero {
+                continue;
+            }
+            let nr = f.nr_pages();
+            pages.folios += 1;
+            pages.pages += nr;
+            if f.is_anon() {
+                pages.anon += nr;
+            } else {
+                pages.file += nr;
+            }
+            if f.mapped() {
+                pages.mapped += nr;
+            } else {
+                pages.unmapped += nr;
+            }
+            if f.is_lazyfree() {
+                pages.lazyfree += nr;
+            }
+            if f.is_large() {
+                pages.thp += nr;
+            }
+            if f.flags.test_swapcache() {
+                pages.swapcache += nr;
+            }
+            if f.refs.batch > 0 {
+                pages.in_batch += nr;
+            }
+            if f.refs.isolated > 0 {
+                pages.isolated += nr;
+            }
+            match f.lru {
+                Some(LruList::InactiveAnon) => pages.inactive_anon += nr,
+                Some(LruList::ActiveAnon) => pages.active_anon += nr,
+                Some(LruList::InactiveFile) => pages.inactive_file += nr,
+                Some(LruList::ActiveFile) => pages.active_file += nr,
+                Some(LruList::Unevictable) => pages.unevictable += nr,
+                None => {}
+            }
+        }
+        for mm in self.mms.values() {
+            for slot in mm.pmds.values() {
+                match slot {
+                    crate::mm::Pmd::Huge(h) if h.huge_zero => pages.huge_zero_pmds += 1,
+                    crate::mm::Pmd::Table(t) => {
+                        pages.zero_page_ptes += t.iter().filter(|p| matches!(p, Pte::Present(x) if x.special)).count() as u64
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let vmstat = VmEvent::ALL.iter().filter(|e| self.vmstat.get(**e) != 0).map(|e| (e.name().to_string(), self.vmstat.get(*e))).collect();
+        let memcgs = self
+            .memcgs
+            .values()
+            .filter(|m| m.id != 0)
+            .map(|m| MemcgReport { id: m.id, limit_pages: m.limit, usage_pages: m.usage, max_usage_pages: m.max_usage, reclaims: m.reclaims, oom_kills: m.oom_kills })
+            .collect();
+        let swap = self.swap.as_ref().map(|s| SwapReport { total_pages: s.total(), used_pages: s.used });
+        Report {
+            events: self.events,
+            last_ts_ns: self.ev_ts,
+            processes,
+            pages,
+            vmstat,
+            memcgs,
+            swap,
+            violations: Vec::new(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The reverse map and mapcounts: `folio_add_*_rmap_*`, `folio_remove_rmap_*`, and the large-folio mm_id slots
+//! (mm/rmap.c, include/linux/rmap.h; kernel-semantics §4.5, §10.2).
+
+use crate::consts::HPAGE_PMD_ORDER;
+use crate::event::Pfn;
+use crate::folio::{FolioMapping, MmId, Rmap};
+use crate::model::Model;
+use crate::vmstat::VmEvent;
+
+impl Model {
+    /// Takes `n` mapping references (the `folio_get`/`folio_ref_add` that goes with each new mapping).
+    pub(crate) fn folio_ref_add_mapping(&mut self, head: Pfn, n: i32) {
+        let f = self.folio_mut(head);
+        f.refcount += n;
+        f.refs.mappings += n;
+    }
+
+    /// Drops `n` mapping references (the zap's or COW's `folio_put`), freeing the folio at zero.
+    pub(crate) fn folio_put_mapping(&mut self, head: Pfn, n: i32) {
+        self.folio_mut(head).refs.mappings -= n;
+        self.folio_put_refs(head, n);
+    }
+
+    /// `folio_add_return_large_mapcount()` (7.2:include/linux/rmap.h): the total and this mm's slot.
+    fn folio_add_large_mapcount(&mut self, head: Pfn, diff: i32, mm: MmId) {
+        let f = self.folio_mut(head);
+        let new = f.large_mapcount + diff;
+        f.large_mapcount = new;
+        if f.mm_id[0] == mm {
+            f.mm_id_mapcount[0] += diff;
+        } else if f.mm_id[1] == mm {
+            f.mm_id_mapcount[1] += diff;
+        } else if f.mm_id[0] == 0 {
+            f.mm_id[0] = mm;
+            f.mm_id_mapcount[0] = diff - 1;
+            if new != diff - 1 {
+                f.mm_ids_shared = true;
+            }
+        } else if f.mm_id[1] == 0 {
+            f.mm_id[1] = mm;
+            f.mm_id_mapcount[1] = diff - 1;
+            f.mm_ids_shared = true;
+        }
+    }
+
+    /// `folio_sub_return_large_mapcount()`: a slot that goes negative is freed; when one slot then owns every
+    /// mapping the folio is exclusive again.
+    fn folio_sub_large_mapcount(&mut self, head: Pfn, diff: i32, mm: MmId) {
+        let f = self.folio_mut(head);
+        let new = f.large_mapcount - diff;
+        f.large_mapcount = new;
+        for i in 0..2 {
+            if f.mm_id[i] == mm {
+                f.mm_id_mapcount[i] -= diff;
+                if f.mm_id_mapcount[i] >= 0 {
+                    return;
+                }
+                f.mm_id_mapcount[i] = -1;
+                f.mm_id[i] = 0;
+                break;
+            }
+        }
+        if f.mm_id_mapcount[0] == new || f.mm_id_mapcount[1] == new {
+            f.mm_ids_shared = false;
+        }
+    }
+
+    /// `folio_add_new_anon_rmap()` (7.2:mm/rmap.c:1646): the first mapping of a new anonymous folio, by PTE
+    /// (`pmd == false`, order-0 folios) or by PMD. Sets `PG_swapbacked`, the anon mapping, `_mapcount = 0` (or
+    /// `_entire_mapcount = 0`) and, if `exclusive`, `PG_anon_exclusive`.
+    pub(crate) fn folio_add_new_anon_rmap(&mut self, head: Pfn, mm: MmId, addr: u64, exclusive: bool, pmd: bool) {
+        let f = self.folio_mut(head);
+        f.flags.set_swapbacked();
+        f.mapping = FolioMapping::Anon;
+        if pmd {
+            f.entire_mapcount = 0;
+            f.large_mapcount = 0;
+            f.mm_id = [mm, 0];
+            f.mm_id_mapcount = [0, -1];
+            f.mm_ids_shared = false;
+            f.pages[0].anon_exclusive = exclusive;
+        } else {
+            debug_assert!(!f.is_large(), "PTE-mapping a new large folio: the model only maps PMD-sized ones by PMD");
+            f.pages[0].mapcount = 0;
+            f.pages[0].anon_exclusive = exclusive;
+        }
+        f.rmap.push(Rmap { mm, addr, page: 0, pmd });
+        self.sync_head_exclusive(head);
+    }
+
+    /// `folio_add_anon_rmap_ptes()`/`folio_add_file_rmap_ptes()` for one page, and the mapcount half of
+    /// `folio_try_dup_anon_rmap_pte()`: `_mapcount++` (and the large mapcount for large folios).
+    pub(crate) fn folio_add_rmap_pte(&mut self, head: Pfn, idx: usize, mm: MmId, addr: u64, exclusive: bool) {
+        let f = self.folio_mut(head);
+        let large = f.is_large();
+        let p = &mut f.pages[idx];
+        p.mapcount += 1;
+        if p.mapcount == 0 && large {
+            f.nr_pages_mapped += 1;
+        }
+        if exclusive {
+            f.pages[idx].anon_exclusive = true;
+        }
+        f.rmap.push(Rmap { mm, addr, page: idx as u32, pmd: false });
+        if large {
+            self.folio_add_large_mapcount(head, 1, mm);
+        }
+        self.sync_head_exclusive(head);
+    }
+
+    /// The PMD half of `folio_try_dup_anon_rmap_pmd()` (fork of a PMD-mapped THP): `_entire_mapcount++`.
+    pub(crate) fn folio_add_rmap_pmd(&mut self, head: Pfn, mm: MmId, addr: u64) {
+        let f = self.folio_mut(head);
+        f.entire_mapcount += 1;
+        f.rmap.push(Rmap { mm, addr, page: 0, pmd: true });
+        self.folio_add_large_mapcount(head, 1, mm);
+    }
+
+    fn rmap_remove(&mut self, head: Pfn, mm: MmId, addr: u64, pmd: bool) {
+        let f = self.folio_mut(head);
+        if let Some(i) = f.rmap.iter().position(|r| r.mm == mm && r.addr == addr && r.pmd == pmd) {
+            f.rmap.swap_remove(i);
+        }
+    }
+
+    /// `folio_remove_rmap_pte()` → `__folio_remove_rmap(RMAP_LEVEL_PTE)` (7.2:mm/rmap.c:1780): `_mapcount--`;
+    /// a large anon folio left partially mapped is queued for deferred split. Does not drop the reference.
+    pub(crate) fn folio_remove_rmap_pte(&mut self, head: Pfn, idx: usize, mm: MmId, addr: u64) {
+        self.rmap_remove(head, mm, addr, false);
+        let f = self.folio_mut(head);
+        f.pages[idx].mapcount -= 1;
+        if !f.is_large() {
+            return;
+        }
+        let last = f.pages[idx].mapcount < 0;
+        if last {
+            f.nr_pages_mapped -= 1;
+        }
+        let partially_mapped = last && f.entire_mapcount < 0 && f.nr_pages_mapped > 0;
+        self.folio_sub_large_mapcount(head, 1, mm);
+        if partially_mapped {
+            self.deferred_split_folio(head, true);
+        }
+        self.sync_head_exclusive(head);
+    }
+
+    /// `folio_remove_rmap_pmd()` → `__folio_remove_rmap(RMAP_LEVEL_PMD)`.
+    pub(crate) fn folio_remove_rmap_pmd(&mut self, head: Pfn, mm: MmId, addr: u64) {
+        self.rmap_remove(head, mm, addr, true);
+        let f = self.folio_mut(head);
+        f.entire_mapcount -= 1;
+        let last = f.entire_mapcount < 0;
+        let nr = f.nr_pages() as i32;
+        let partially_mapped = last && f.nr_pages_mapped > 0 && f.nr_pages_mapped < nr;
+        self.folio_sub_large_mapcount(head, 1, mm);
+        if partially_mapped {
+            self.deferred_split_folio(head, true);
+        }
+    }
+
+    /// `deferred_split_folio()` (7.2:mm/huge_memory.c:4467): queue a partially mapped anon large folio.
+    pub(crate) fn deferred_split_folio(&mut self, head: Pfn, partially_mapped: bool) {
+        let f = &self.folios[&head];
+        if f.order <= 1 || !f.is_anon() || f.flags.test_swapcache() {
+            return;
+        }
+        if partially_mapped && !f.flags.test_partially_mapped() {
+            let order = f.order;
+            let f = self.folio_mut(head);
+            f.flags.set_partially_mapped();
+            f.deferred_split = true;
+            if order == HPAGE_PMD_ORDER {
+                self.count(VmEvent::THP_DEFERRED_SPLIT_PAGE, 1);
+            }
+            self.deferred_split.insert(head);
+        }
+    }
+
+    /// kpageflags reads `PG_anon_exclusive` of the head page through the folio flags; keep that view in sync.
+    pub(crate) fn sync_head_exclusive(&mut self, head: Pfn) {
+        let f = self.folios.get_mut(&head).expect("folio vanished");
+        if f.pages[0].anon_exclusive && f.is_anon() {
+            f.flags.set_anon_exclusive();
+        } else {
+            f.flags.clear_anon_exclusive();
+        }
+    }
+
+    /// Sets or clears `PG_anon_exclusive` on one page.
+    pub(crate) fn set_page_anon_exclusive(&mut self, head: Pfn, idx: usize, on: bool) {
+        self.folio_mut(head).pages[idx].anon_exclusive = on;
+        self.sync_head_exclusive(head);
+    }
+
+    /// The mappings of the page `pfn` (for a PMD-mapped folio, the PMD mappings too): `rmap_walk` restricted
+    /// to one page. Costs time proportional to the folio's mappings.
+    pub fn page_rmap(&self, pfn: Pfn) -> Vec<Rmap> {
+        let Some(head) = self.folio_head(pfn) else { return Vec::new() };
+        let idx = (pfn - head) as u32;
+        let mut v: Vec<Rmap> = self.folios[&head].rmap.iter().filter(|r| r.pmd || r.page == idx).copied().collect();
+        v.sort_by_key(|r| (r.mm, r.addr));
+        v
+    }
+}
