@@ -14,7 +14,10 @@ impl Model {
     /// `thp_vma_allowable_order(PMD_ORDER)` for a fault: anonymous private VMAs, per the THP mode and
     /// `VM_HUGEPAGE`/`VM_NOHUGEPAGE`.
     pub(crate) fn thp_vma_allowable(&self, vma: &Vma) -> bool {
-        if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || vma.flags.contains(VmFlags::VM_NOHUGEPAGE) {
+        if !vma.is_anonymous()
+            || vma.flags.contains(VmFlags::VM_SHARED)
+            || vma.flags.contains(VmFlags::VM_NOHUGEPAGE)
+        {
             return false;
         }
         match self.cfg.thp {
@@ -45,12 +48,27 @@ impl Model {
     }
 
     /// `do_huge_pmd_anonymous_page()` (7.2:mm/huge_memory.c:1561). Returns false when it fell back to PTEs.
-    pub(crate) fn do_huge_pmd_anonymous_page(&mut self, mm: MmId, vma: &Vma, haddr: u64, write: bool, want: Option<Pfn>) -> Result<bool, FaultError> {
+    pub(crate) fn do_huge_pmd_anonymous_page(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        haddr: u64,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<bool, FaultError> {
         self.anon_vma_prepare(mm, vma.start);
         if !write && self.cfg.thp_use_zero_page {
             let pfn = self.get_huge_zero_folio(mm);
-            let h = HugePmd { pfn, write: false, dirty: false, young: true, huge_zero: true };
-            self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Huge(h));
+            let h = HugePmd {
+                pfn,
+                write: false,
+                dirty: false,
+                young: true,
+                huge_zero: true,
+            };
+            self.mm_mut(mm)
+                .pmds
+                .insert(pmd_index(haddr).0, Pmd::Huge(h));
             return Ok(true);
         }
         Ok(self.map_new_thp(mm, vma, haddr, want))
@@ -73,8 +91,16 @@ impl Model {
         self.folio_ref_add_mapping(head, 1);
         self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
         let w = vma.flags.contains(VmFlags::VM_WRITE);
-        let h = HugePmd { pfn: head, write: w, dirty: true, young: true, huge_zero: false };
-        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Huge(h));
+        let h = HugePmd {
+            pfn: head,
+            write: w,
+            dirty: true,
+            young: true,
+            huge_zero: false,
+        };
+        self.mm_mut(mm)
+            .pmds
+            .insert(pmd_index(haddr).0, Pmd::Huge(h));
         self.add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR as i64);
         self.count(VmEvent::THP_FAULT_ALLOC, 1);
         true
@@ -82,7 +108,13 @@ impl Model {
 
     /// `do_huge_zero_wp_pmd()` (7.2:mm/huge_memory.c:2172, 6.18 behaviour): a write to the huge zero PMD
     /// allocates a new THP; if that fails, the PMD is split into zero-page PTEs and the fault retried.
-    pub(crate) fn do_huge_zero_wp_pmd(&mut self, mm: MmId, vma: &Vma, haddr: u64, want: Option<Pfn>) -> Result<bool, FaultError> {
+    pub(crate) fn do_huge_zero_wp_pmd(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        haddr: u64,
+        want: Option<Pfn>,
+    ) -> Result<bool, FaultError> {
         self.mm_mut(mm).pmds.remove(&pmd_index(haddr).0);
         if self.map_new_thp(mm, vma, haddr, want) {
             return Ok(true);
@@ -96,9 +128,17 @@ impl Model {
     fn install_zero_ptes(&mut self, mm: MmId, haddr: u64, young: bool) {
         let mut t = Box::new([Pte::None; PTRS_PER_PTE]);
         for pte in t.iter_mut() {
-            *pte = Pte::Present(PresentPte { pfn: ZERO_PFN, write: false, dirty: false, young, special: true });
+            *pte = Pte::Present(PresentPte {
+                pfn: ZERO_PFN,
+                write: false,
+                dirty: false,
+                young,
+                special: true,
+            });
         }
-        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm)
+            .pmds
+            .insert(pmd_index(haddr).0, Pmd::Table(t));
     }
 
     /// `huge_pmd_set_accessed()`: a read (or a write to a writable PMD) only marks it young (and dirty).
@@ -115,11 +155,19 @@ impl Model {
     /// (no PGREUSE on this path); otherwise split the PMD and let the PTE path copy one page. Returns true
     /// when the fault was handled at PMD level.
     pub(crate) fn do_huge_pmd_wp_page(&mut self, mm: MmId, haddr: u64) -> bool {
-        let Some(h) = self.mm(mm).huge_pmd(haddr) else { return false };
+        let Some(h) = self.mm(mm).huge_pmd(haddr) else {
+            return false;
+        };
         let head = h.pfn;
         let reuse = {
             let f = &self.folios[&head];
-            f.pages[0].anon_exclusive || f.refcount == 1 + if f.flags.test_swapcache() { f.nr_pages() as i32 } else { 0 }
+            f.pages[0].anon_exclusive
+                || f.refcount
+                    == 1 + if f.flags.test_swapcache() {
+                        f.nr_pages() as i32
+                    } else {
+                        0
+                    }
         };
         if reuse {
             if self.folios[&head].flags.test_swapcache() {
@@ -142,7 +190,9 @@ impl Model {
     /// `PG_anon_exclusive` goes to every page if the head had it; RSS is unchanged.
     pub(crate) fn split_huge_pmd(&mut self, mm: MmId, haddr: u64) {
         let haddr = haddr & !(HPAGE_PMD_SIZE - 1);
-        let Some(h) = self.mm(mm).huge_pmd(haddr) else { return };
+        let Some(h) = self.mm(mm).huge_pmd(haddr) else {
+            return;
+        };
         self.count(VmEvent::THP_SPLIT_PMD, 1);
         if h.huge_zero {
             self.install_zero_ptes(mm, haddr, h.young);
@@ -158,9 +208,17 @@ impl Model {
         for (i, pte) in t.iter_mut().enumerate() {
             let addr = haddr + ((i as u64) << PAGE_SHIFT);
             self.folio_add_rmap_pte(head, i, mm, addr, exclusive);
-            *pte = Pte::Present(PresentPte { pfn: head + i as u64, write: h.write, dirty: h.dirty, young: h.young, special: false });
+            *pte = Pte::Present(PresentPte {
+                pfn: head + i as u64,
+                write: h.write,
+                dirty: h.dirty,
+                young: h.young,
+                special: false,
+            });
         }
-        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm)
+            .pmds
+            .insert(pmd_index(haddr).0, Pmd::Table(t));
         // The PMD mapping's reference is now one of the 512 PTE references.
         self.folio_remove_rmap_pmd(head, mm, haddr);
     }
@@ -169,8 +227,15 @@ impl Model {
     /// that keep each page's mapcount and `PG_anon_exclusive` and the head's flags; unmapped pages are freed.
     /// PMD mappings are split first. Fails (returns false) while extra references (batch, isolation) exist.
     pub(crate) fn split_folio(&mut self, head: Pfn) -> bool {
-        let Some(f) = self.folios.get(&head) else { return false };
-        if !f.is_large() || !f.is_anon() || f.refs.batch > 0 || f.refs.isolated > 0 || f.refs.swapcache > 0 {
+        let Some(f) = self.folios.get(&head) else {
+            return false;
+        };
+        if !f.is_large()
+            || !f.is_anon()
+            || f.refs.batch > 0
+            || f.refs.isolated > 0
+            || f.refs.swapcache > 0
+        {
             return false;
         }
         let pmd_maps: Vec<Rmap> = f.rmap.iter().filter(|r| r.pmd).copied().collect();
@@ -178,7 +243,8 @@ impl Model {
             self.split_huge_pmd(r.mm, r.addr);
         }
         self.touch(head);
-        if self.folios[&head].lru.is_some() {
+        let was_on_lru = self.folios[&head].lru.is_some();
+        if was_on_lru {
             self.lruvec_del_folio(head);
         }
         let old: Folio = self.folios.remove(&head).expect("folio vanished");
@@ -186,7 +252,6 @@ impl Model {
             self.tails.remove(&(head + i));
         }
         self.deferred_split.remove(&head);
-        let was_on_lru = old.lru.is_some();
         let mut inherit = old.flags;
         inherit.clear_head();
         inherit.clear_partially_mapped();
@@ -194,7 +259,12 @@ impl Model {
         let mut freed = 0;
         for (i, page) in old.pages.iter().enumerate() {
             let pfn = head + i as u64;
-            let rmap: Vec<Rmap> = old.rmap.iter().filter(|r| !r.pmd && r.page == i as u32).map(|r| Rmap { page: 0, ..*r }).collect();
+            let rmap: Vec<Rmap> = old
+                .rmap
+                .iter()
+                .filter(|r| !r.pmd && r.page == i as u32)
+                .map(|r| Rmap { page: 0, ..*r })
+                .collect();
             if page.mapcount < 0 {
                 // Nobody maps this page: freed by the split.
                 self.touch(pfn);
@@ -204,7 +274,10 @@ impl Model {
             }
             let mut nf = Folio::new(pfn, 0, old.mapping, old.memcg);
             nf.flags = inherit;
-            nf.pages = vec![Page { mapcount: page.mapcount, anon_exclusive: page.anon_exclusive }];
+            nf.pages = vec![Page {
+                mapcount: page.mapcount,
+                anon_exclusive: page.anon_exclusive,
+            }];
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;

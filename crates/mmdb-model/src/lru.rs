@@ -109,13 +109,19 @@ impl Model {
             f.lru_prev = old_tail;
             f.lru_next = None;
             if let Some(t) = old_tail {
-                self.folios.get_mut(&t).expect("lru link to a freed folio: model bug").lru_next = Some(head);
+                self.folios
+                    .get_mut(&t)
+                    .expect("lru link to a freed folio: model bug")
+                    .lru_next = Some(head);
             }
         } else {
             f.lru_next = old_head;
             f.lru_prev = None;
             if let Some(h) = old_head {
-                self.folios.get_mut(&h).expect("lru link to a freed folio: model bug").lru_prev = Some(head);
+                self.folios
+                    .get_mut(&h)
+                    .expect("lru link to a freed folio: model bug")
+                    .lru_prev = Some(head);
             }
         }
     }
@@ -127,11 +133,21 @@ impl Model {
         f.flags.clear_lru();
         let (prev, next, memcg, nr) = (f.lru_prev.take(), f.lru_next.take(), f.memcg, f.nr_pages());
         match prev {
-            Some(p) => self.folios.get_mut(&p).expect("lru link: model bug").lru_next = next,
+            Some(p) => {
+                self.folios
+                    .get_mut(&p)
+                    .expect("lru link: model bug")
+                    .lru_next = next
+            }
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].head = next,
         }
         match next {
-            Some(n) => self.folios.get_mut(&n).expect("lru link: model bug").lru_prev = prev,
+            Some(n) => {
+                self.folios
+                    .get_mut(&n)
+                    .expect("lru link: model bug")
+                    .lru_prev = prev
+            }
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].tail = prev,
         }
         self.lruvecs.entry(memcg).or_default().lists[list as usize].nr_pages -= nr;
@@ -140,7 +156,10 @@ impl Model {
     /// The folios on one list of one memcg, from tail (oldest, scanned first by reclaim) to head.
     pub(crate) fn lru_from_tail(&self, memcg: u32, list: LruList) -> Vec<Pfn> {
         let mut out = Vec::new();
-        let mut cur = self.lruvecs.get(&memcg).and_then(|lv| lv.lists[list as usize].tail);
+        let mut cur = self
+            .lruvecs
+            .get(&memcg)
+            .and_then(|lv| lv.lists[list as usize].tail);
         while let Some(p) = cur {
             out.push(p);
             cur = self.folios.get(&p).and_then(|f| f.lru_prev);
@@ -217,7 +236,11 @@ impl Model {
     /// `PG_active`, `PG_referenced` and `PG_swapbacked`; counts PGLAZYFREE.
     fn lru_lazyfree(&mut self, head: Pfn) {
         let f = &self.folios[&head];
-        if !f.is_anon() || !f.flags.test_swapbacked() || f.flags.test_swapcache() || f.flags.test_unevictable() {
+        if !f.is_anon()
+            || !f.flags.test_swapbacked()
+            || f.flags.test_swapcache()
+            || f.flags.test_unevictable()
+        {
             return;
         }
         let nr = f.nr_pages();
@@ -338,7 +361,12 @@ impl Model {
     /// the swap cache and not unevictable go to the lazyfree batch; others are silently left alone.
     pub(crate) fn folio_mark_lazyfree(&mut self, head: Pfn) {
         let f = &self.folios[&head];
-        if f.is_anon() && f.flags.test_swapbacked() && f.flags.test_lru() && !f.flags.test_swapcache() && !f.flags.test_unevictable() {
+        if f.is_anon()
+            && f.flags.test_swapbacked()
+            && f.flags.test_lru()
+            && !f.flags.test_swapcache()
+            && !f.flags.test_unevictable()
+        {
             self.batch_add(head, BatchKind::LruLazyfree);
         }
     }
@@ -357,7 +385,13 @@ impl Model {
         if cpu >= self.cpus.len() {
             return;
         }
-        for kind in [BatchKind::LruAdd, BatchKind::LruDeactivate, BatchKind::LruLazyfree, BatchKind::LruActivate, BatchKind::Mlock] {
+        for kind in [
+            BatchKind::LruAdd,
+            BatchKind::LruDeactivate,
+            BatchKind::LruLazyfree,
+            BatchKind::LruActivate,
+            BatchKind::Mlock,
+        ] {
             if !self.cpus[cpu].batch(kind).is_empty() {
                 self.batch_move(cpu, kind);
             }

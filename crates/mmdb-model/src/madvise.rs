@@ -13,19 +13,29 @@ impl Model {
     /// `do_madvise()` → `madvise_walk_vmas()`: each VMA piece in the range is handled in order; the first
     /// error stops the walk; unmapped gaps give -ENOMEM after the mapped parts were processed.
     pub(crate) fn do_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: i64) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
-        if addr % PAGE_SIZE != 0 || madv_name(advice).is_none() {
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
+        if !addr.is_multiple_of(PAGE_SIZE) || madv_name(advice).is_none() {
             return -EINVAL;
         }
         let len = page_align(len);
-        let Some(end) = addr.checked_add(len) else { return -EINVAL };
+        let Some(end) = addr.checked_add(len) else {
+            return -EINVAL;
+        };
         if len == 0 {
             return 0;
         }
         self.ctx_addr = Some(addr);
         let mut unmapped = false;
         let mut cur = addr;
-        let vmas: Vec<Vma> = self.mm(mm).vmas.range(..end).map(|(_, v)| v.clone()).filter(|v| v.end > addr).collect();
+        let vmas: Vec<Vma> = self
+            .mm(mm)
+            .vmas
+            .range(..end)
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.end > addr)
+            .collect();
         for v in vmas {
             if v.start > cur {
                 unmapped = true;
@@ -60,7 +70,8 @@ impl Model {
                 self.zap_page_range(mm, vma, start, end, ZapKind::Dontneed);
             }
             MADV_FREE => {
-                if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || locked || pfnmap {
+                if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || locked || pfnmap
+                {
                     return -EINVAL;
                 }
                 self.madvise_free_single_vma(mm, start, end);
@@ -81,7 +92,12 @@ impl Model {
                 };
                 self.split_vma(mm, start);
                 self.split_vma(mm, end);
-                let keys: Vec<u64> = self.mm(mm).vmas.range(start..end).map(|(k, _)| *k).collect();
+                let keys: Vec<u64> = self
+                    .mm(mm)
+                    .vmas
+                    .range(start..end)
+                    .map(|(k, _)| *k)
+                    .collect();
                 for k in keys {
                     let v = self.mm_mut(mm).vmas.get_mut(&k).expect("vma vanished");
                     v.flags.insert(set);
@@ -242,7 +258,11 @@ impl Model {
                 }
             }
             let f = &self.folios[&head];
-            let nr = if f.is_large() { f.nr_pages() as usize } else { 1 };
+            let nr = if f.is_large() {
+                f.nr_pages() as usize
+            } else {
+                1
+            };
             if !f.flags.test_lru() || f.maybe_mapped_shared() || list.contains(&head) {
                 i += nr;
                 continue;
@@ -287,9 +307,13 @@ impl Model {
     /// `mlock()`/`munlock()` (mm/mlock.c): set or clear `VM_LOCKED` on the range, mlock or munlock the
     /// present folios, and populate the rest through GUP.
     pub(crate) fn do_mlock(&mut self, pid: Pid, addr: u64, len: u64, lock: bool) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
         let start = addr & !(PAGE_SIZE - 1);
-        let Some(end) = addr.checked_add(len).map(page_align) else { return -EINVAL };
+        let Some(end) = addr.checked_add(len).map(page_align) else {
+            return -EINVAL;
+        };
         if start >= end {
             return 0;
         }
@@ -310,7 +334,12 @@ impl Model {
         }
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        let keys: Vec<u64> = self.mm(mm).vmas.range(start..end).map(|(k, _)| *k).collect();
+        let keys: Vec<u64> = self
+            .mm(mm)
+            .vmas
+            .range(start..end)
+            .map(|(k, _)| *k)
+            .collect();
         for k in &keys {
             let v = self.mm_mut(mm).vmas.get_mut(k).expect("vma vanished");
             if lock {

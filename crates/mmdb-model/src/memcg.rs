@@ -21,7 +21,11 @@ pub struct Memcg {
 
 impl Memcg {
     pub(crate) fn new(id: u32, limit: u64) -> Memcg {
-        Memcg { id, limit, ..Default::default() }
+        Memcg {
+            id,
+            limit,
+            ..Default::default()
+        }
     }
 }
 
@@ -44,7 +48,9 @@ impl Model {
         if !self.memcgs.contains_key(&id) {
             return -EINVAL;
         }
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
         self.mm_mut(mm).memcg = id;
         0
     }
@@ -55,7 +61,9 @@ impl Model {
     pub(crate) fn mem_cgroup_charge(&mut self, id: u32, nr: u64) -> bool {
         let mut retries = 0;
         loop {
-            let Some(m) = self.memcgs.get_mut(&id) else { return true };
+            let Some(m) = self.memcgs.get_mut(&id) else {
+                return true;
+            };
             if m.limit == 0 || m.usage + nr <= m.limit {
                 m.usage += nr;
                 m.max_usage = m.max_usage.max(m.usage);
@@ -77,7 +85,10 @@ impl Model {
     }
 
     fn memcg_reclaimable(&self, id: u32) -> u64 {
-        self.lruvecs.get(&id).map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum()).unwrap_or(0)
+        self.lruvecs
+            .get(&id)
+            .map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum())
+            .unwrap_or(0)
     }
 
     /// `uncharge_batch()`.
@@ -103,15 +114,28 @@ impl Model {
             }
         }
         let Some((points, tgid)) = victim else {
-            self.diag(Severity::Info, "memcg-oom", format!("memcg {id} is out of memory and has no task to kill"));
+            self.diag(
+                Severity::Info,
+                "memcg-oom",
+                format!("memcg {id} is out of memory and has no task to kill"),
+            );
             return;
         };
         self.count(VmEvent::OOM_KILL, 1);
         if let Some(m) = self.memcgs.get_mut(&id) {
             m.oom_kills += 1;
         }
-        self.diag(Severity::Info, "oom-kill", format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"));
-        let group: Vec<Pid> = self.tasks.values().filter(|t| t.tgid == tgid).map(|t| t.pid).collect();
+        self.diag(
+            Severity::Info,
+            "oom-kill",
+            format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"),
+        );
+        let group: Vec<Pid> = self
+            .tasks
+            .values()
+            .filter(|t| t.tgid == tgid)
+            .map(|t| t.pid)
+            .collect();
         for p in group {
             self.do_exit(p);
         }

@@ -5,7 +5,7 @@ use crate::consts::*;
 use crate::event::{Access, Pfn, Pid};
 use crate::flags::VmFlags;
 use crate::folio::{FolioMapping, MmId};
-use crate::mm::{Pte, PresentPte, Vma, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS};
+use crate::mm::{PresentPte, Pte, Vma, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, MM_SWAPENTS};
 use crate::model::Model;
 use crate::report::Severity;
 use crate::vmstat::VmEvent;
@@ -30,41 +30,75 @@ impl Model {
     /// SIGSEGV without calling `handle_mm_fault`, then `handle_mm_fault` and `mm_account_fault` (PGFAULT).
     pub(crate) fn user_fault(&mut self, pid: Pid, addr: u64, access: Access, want: Option<Pfn>) {
         let Some(mm) = self.task_mm(pid) else {
-            self.diag(Severity::Warning, "no-mm", format!("fault by pid {pid}, which has no mm"));
+            self.diag(
+                Severity::Warning,
+                "no-mm",
+                format!("fault by pid {pid}, which has no mm"),
+            );
             return;
         };
         self.ctx_addr = Some(addr);
         let Some(vma) = self.mm(mm).vma_lookup(addr).cloned() else {
-            self.diag(Severity::Warning, "segv", format!("fault at {addr:#x} by pid {pid} outside any VMA (SIGSEGV)"));
+            self.diag(
+                Severity::Warning,
+                "segv",
+                format!("fault at {addr:#x} by pid {pid} outside any VMA (SIGSEGV)"),
+            );
             return;
         };
         let allowed = match access {
             Access::Write => vma.flags.contains(VmFlags::VM_WRITE),
             Access::Exec => vma.flags.contains(VmFlags::VM_EXEC),
-            Access::Read => vma.flags.0 & (VmFlags::VM_READ.0 | VmFlags::VM_WRITE.0 | VmFlags::VM_EXEC.0) != 0,
+            Access::Read => {
+                vma.flags.0 & (VmFlags::VM_READ.0 | VmFlags::VM_WRITE.0 | VmFlags::VM_EXEC.0) != 0
+            }
         };
         if !allowed {
             self.diag(
                 Severity::Warning,
                 "segv",
-                format!("{} fault at {addr:#x} by pid {pid} in a {} VMA (SIGSEGV, access error)", access.name(), vma.flags.perms()),
+                format!(
+                    "{} fault at {addr:#x} by pid {pid} in a {} VMA (SIGSEGV, access error)",
+                    access.name(),
+                    vma.flags.perms()
+                ),
             );
             return;
         }
         self.count(VmEvent::PGFAULT, 1);
-        if let Err(FaultError::Oom) = self.handle_mm_fault(mm, &vma, addr & !(PAGE_SIZE - 1), access == Access::Write, want) {
-            self.diag(Severity::Info, "fault-oom", format!("fault at {addr:#x} by pid {pid} failed: VM_FAULT_OOM"));
+        if let Err(FaultError::Oom) = self.handle_mm_fault(
+            mm,
+            &vma,
+            addr & !(PAGE_SIZE - 1),
+            access == Access::Write,
+            want,
+        ) {
+            self.diag(
+                Severity::Info,
+                "fault-oom",
+                format!("fault at {addr:#x} by pid {pid} failed: VM_FAULT_OOM"),
+            );
         }
     }
 
     /// `handle_mm_fault()` → `__handle_mm_fault()`: PMD-level THP handling, then `handle_pte_fault()`.
-    pub(crate) fn handle_mm_fault(&mut self, mm: MmId, vma: &Vma, addr: u64, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
+    pub(crate) fn handle_mm_fault(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         let haddr = addr & !(HPAGE_PMD_SIZE - 1);
         let pmd_none = !self.mm(mm).pmds.contains_key(&crate::mm::pmd_index(addr).0);
-        if pmd_none && self.thp_vma_allowable(vma) && haddr >= vma.start && haddr + HPAGE_PMD_SIZE <= vma.end {
-            if self.do_huge_pmd_anonymous_page(mm, vma, haddr, write, want)? {
-                return Ok(());
-            }
+        if pmd_none
+            && self.thp_vma_allowable(vma)
+            && haddr >= vma.start
+            && haddr + HPAGE_PMD_SIZE <= vma.end
+            && self.do_huge_pmd_anonymous_page(mm, vma, haddr, write, want)?
+        {
+            return Ok(());
         }
         if let Some(h) = self.mm(mm).huge_pmd(addr) {
             if write && !h.write {
@@ -85,7 +119,14 @@ impl Model {
     }
 
     /// `handle_pte_fault()` (6.12:mm/memory.c:5756).
-    fn handle_pte_fault(&mut self, mm: MmId, vma: &Vma, addr: u64, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
+    fn handle_pte_fault(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         match self.mm(mm).pte(addr).unwrap_or(Pte::None) {
             Pte::None => {
                 if vma.is_anonymous() {
@@ -94,7 +135,9 @@ impl Model {
                     self.do_fault(mm, vma, addr, write, want)
                 }
             }
-            Pte::Swap { entry, exclusive } => self.do_swap_page(mm, vma, addr, entry, exclusive, write, want),
+            Pte::Swap { entry, exclusive } => {
+                self.do_swap_page(mm, vma, addr, entry, exclusive, write, want)
+            }
             Pte::Present(p) => {
                 if write && !p.write {
                     self.do_wp_page(mm, vma, addr, p, want)
@@ -116,14 +159,26 @@ impl Model {
     /// neighbour's (`find_mergeable_anon_vma`) when there is one.
     pub(crate) fn anon_vma_prepare(&mut self, mm: MmId, vma_start: u64) {
         let m = self.mm(mm);
-        let Some(vma) = m.vmas.get(&vma_start) else { return };
+        let Some(vma) = m.vmas.get(&vma_start) else {
+            return;
+        };
         if vma.anon_vma.is_some() {
             return;
         }
-        let prev = m.vmas.range(..vma.start).next_back().map(|(_, v)| v).filter(|p| p.end == vma.start);
+        let prev = m
+            .vmas
+            .range(..vma.start)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|p| p.end == vma.start);
         let next = m.vmas.get(&vma.end);
-        let mergeable = |o: &Vma| o.anon_vma.is_some() && o.flags == vma.flags && o.file.is_none() && vma.file.is_none();
-        let reuse = prev.filter(|p| mergeable(p)).or(next.filter(|n| mergeable(n))).and_then(|v| v.anon_vma);
+        let mergeable = |o: &Vma| {
+            o.anon_vma.is_some() && o.flags == vma.flags && o.file.is_none() && vma.file.is_none()
+        };
+        let reuse = prev
+            .filter(|p| mergeable(p))
+            .or(next.filter(|n| mergeable(n)))
+            .and_then(|v| v.anon_vma);
         let id = match reuse {
             Some(id) => id,
             None => {
@@ -139,10 +194,26 @@ impl Model {
     /// `do_anonymous_page()` (6.12:mm/memory.c:4736): a read maps the shared zero page; a write allocates a
     /// zeroed order-0 folio, charges it, counts MM_ANONPAGES, adds an exclusive anon rmap and queues the
     /// folio on the lru_add batch (refcount 2, no `PG_lru` until the drain).
-    fn do_anonymous_page(&mut self, mm: MmId, vma: &Vma, addr: u64, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
+    fn do_anonymous_page(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         if !write {
-            let pte = PresentPte { pfn: ZERO_PFN, write: false, dirty: false, young: true, special: true };
-            *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
+            let pte = PresentPte {
+                pfn: ZERO_PFN,
+                write: false,
+                dirty: false,
+                young: true,
+                special: true,
+            };
+            *self
+                .mm_mut(mm)
+                .pte_alloc(addr)
+                .expect("PMD is not huge here") = Pte::Present(pte);
             return Ok(());
         }
         self.anon_vma_prepare(mm, vma.start);
@@ -153,14 +224,29 @@ impl Model {
         self.folio_ref_add_mapping(head, 1);
         self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
         let w = vma.flags.contains(VmFlags::VM_WRITE);
-        let pte = PresentPte { pfn: head, write: w, dirty: w, young: true, special: false };
-        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte {
+            pfn: head,
+            write: w,
+            dirty: w,
+            young: true,
+            special: false,
+        };
+        *self
+            .mm_mut(mm)
+            .pte_alloc(addr)
+            .expect("PMD is not huge here") = Pte::Present(pte);
         Ok(())
     }
 
     /// Allocates a folio for `mm` and charges its memcg (`folio_prealloc`/`mem_cgroup_charge`); on charge
     /// failure the folio is freed again and the fault fails with `VM_FAULT_OOM`.
-    pub(crate) fn alloc_charged(&mut self, order: u32, want: Option<Pfn>, mapping: FolioMapping, mm: MmId) -> Result<Pfn, FaultError> {
+    pub(crate) fn alloc_charged(
+        &mut self,
+        order: u32,
+        want: Option<Pfn>,
+        mapping: FolioMapping,
+        mm: MmId,
+    ) -> Result<Pfn, FaultError> {
         let memcg = self.mm(mm).memcg;
         let head = self.alloc_folio(order, want, mapping, memcg);
         if !self.mem_cgroup_charge(memcg, 1 << order) {
@@ -174,7 +260,14 @@ impl Model {
 
     /// `do_fault()`: a file or shmem page. A read (or a shared write) maps the page-cache folio; a private
     /// write copies it into a new anonymous folio (`do_cow_fault`).
-    fn do_fault(&mut self, mm: MmId, vma: &Vma, addr: u64, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
+    fn do_fault(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         let Some(file) = vma.file else { return Ok(()) };
         let index = vma.linear_page_index(addr);
         let shared = vma.flags.contains(VmFlags::VM_SHARED);
@@ -188,8 +281,17 @@ impl Model {
             self.folio_add_new_anon_rmap(head, mm, addr, true, false);
             self.folio_ref_add_mapping(head, 1);
             self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
-            let pte = PresentPte { pfn: head, write: true, dirty: true, young: true, special: false };
-            *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
+            let pte = PresentPte {
+                pfn: head,
+                write: true,
+                dirty: true,
+                young: true,
+                special: false,
+            };
+            *self
+                .mm_mut(mm)
+                .pte_alloc(addr)
+                .expect("PMD is not huge here") = Pte::Present(pte);
             return Ok(());
         }
         let head = self.filemap_get_folio(file, index, want, mm)?;
@@ -204,18 +306,37 @@ impl Model {
         if w {
             self.folio_mut(head).flags.set_dirty();
         }
-        let pte = PresentPte { pfn: head, write: w, dirty: w, young: true, special: false };
-        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte {
+            pfn: head,
+            write: w,
+            dirty: w,
+            young: true,
+            special: false,
+        };
+        *self
+            .mm_mut(mm)
+            .pte_alloc(addr)
+            .expect("PMD is not huge here") = Pte::Present(pte);
         Ok(())
     }
 
     /// `filemap_get_folio()` + `filemap_add_folio()` on a miss: the page-cache folio at `index`.
-    fn filemap_get_folio(&mut self, file: u32, index: u64, want: Option<Pfn>, mm: MmId) -> Result<Pfn, FaultError> {
+    fn filemap_get_folio(
+        &mut self,
+        file: u32,
+        index: u64,
+        want: Option<Pfn>,
+        mm: MmId,
+    ) -> Result<Pfn, FaultError> {
         if let Some(&pfn) = self.files[file as usize].pages.get(&index) {
             return Ok(pfn);
         }
         let shmem = self.files[file as usize].shmem;
-        let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
+        let mapping = if shmem {
+            FolioMapping::Shmem { file, index }
+        } else {
+            FolioMapping::File { file, index }
+        };
         let head = self.alloc_charged(0, want, mapping, mm)?;
         let f = self.folio_mut(head);
         f.flags.set_uptodate();
@@ -232,12 +353,26 @@ impl Model {
     /// `do_wp_page()` (6.12:3656): a write to a present, write-protected PTE. Shared mappings are made
     /// writable; a private anon page is reused when `PG_anon_exclusive` or `wp_can_reuse_anon_folio()` says
     /// so (PGREUSE), otherwise copied by `wp_page_copy()`.
-    fn do_wp_page(&mut self, mm: MmId, vma: &Vma, addr: u64, p: PresentPte, want: Option<Pfn>) -> Result<(), FaultError> {
+    fn do_wp_page(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        p: PresentPte,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         if p.special {
             return self.wp_page_copy(mm, vma, addr, None, want);
         }
         let Some(head) = self.folio_head(p.pfn) else {
-            self.diag(Severity::Warning, "pte-no-folio", format!("PTE at {addr:#x} maps pfn {:#x}, which is not allocated", p.pfn));
+            self.diag(
+                Severity::Warning,
+                "pte-no-folio",
+                format!(
+                    "PTE at {addr:#x} maps pfn {:#x}, which is not allocated",
+                    p.pfn
+                ),
+            );
             return Ok(());
         };
         let idx = (p.pfn - head) as usize;
@@ -273,14 +408,16 @@ impl Model {
     fn wp_can_reuse_anon_folio(&mut self, head: Pfn, mm: MmId) -> bool {
         if self.folios[&head].is_large() {
             let f = &self.folios[&head];
-            if f.large_mapcount + 1 <= 1 || f.mm_ids_shared {
+            if f.large_mapcount < 1 || f.mm_ids_shared {
                 return false;
             }
             if f.flags.test_swapcache() {
                 self.folio_free_swap(head);
             }
             let f = &self.folios[&head];
-            return f.large_mapcount + 1 == f.refcount && f.entire_mapcount < 0 && (f.mm_id[0] == mm || f.mm_id[1] == mm);
+            return f.large_mapcount + 1 == f.refcount
+                && f.entire_mapcount < 0
+                && (f.mm_id[0] == mm || f.mm_id[1] == mm);
         }
         if self.folios[&head].refcount > 3 {
             return false;
@@ -288,7 +425,9 @@ impl Model {
         if !self.folios[&head].flags.test_lru() {
             self.lru_add_drain();
         }
-        let Some(f) = self.folios.get(&head) else { return false };
+        let Some(f) = self.folios.get(&head) else {
+            return false;
+        };
         if f.refcount > 1 + f.flags.test_swapcache() as i32 {
             return false;
         }
@@ -300,7 +439,14 @@ impl Model {
 
     /// `wp_page_copy()` (6.12:3332): a new anonymous folio (zeroed for the zero page), exclusive to this mm,
     /// replaces the old mapping; the old folio loses a mapping and a reference and may be freed.
-    fn wp_page_copy(&mut self, mm: MmId, vma: &Vma, addr: u64, old: Option<(Pfn, usize)>, want: Option<Pfn>) -> Result<(), FaultError> {
+    fn wp_page_copy(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        old: Option<(Pfn, usize)>,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
         self.anon_vma_prepare(mm, vma.start);
         // do_wp_page() holds a reference on the old folio across the allocation (which may reclaim).
         if let Some((head, _)) = old {
@@ -315,7 +461,10 @@ impl Model {
             self.folio_put_refs(head, 1);
         }
         let new = alloc?;
-        if !self.mms.contains_key(&mm) || self.mm(mm).pte(addr) != orig || old.is_some_and(|(h, _)| !self.folios.contains_key(&h)) {
+        if !self.mms.contains_key(&mm)
+            || self.mm(mm).pte(addr) != orig
+            || old.is_some_and(|(h, _)| !self.folios.contains_key(&h))
+        {
             // !pte_same(): reclaim changed the PTE while we allocated; the fault is retried by the next event.
             self.free_folio(new);
             return Ok(());
@@ -334,13 +483,25 @@ impl Model {
         self.folio_add_new_anon_rmap(new, mm, addr, true, false);
         self.folio_ref_add_mapping(new, 1);
         self.folio_add_lru_vma(new, vma.flags.contains(VmFlags::VM_LOCKED));
-        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") =
-            Pte::Present(PresentPte { pfn: new, write: w, dirty: w, young: true, special: false });
+        *self
+            .mm_mut(mm)
+            .pte_alloc(addr)
+            .expect("PMD is not huge here") = Pte::Present(PresentPte {
+            pfn: new,
+            write: w,
+            dirty: w,
+            young: true,
+            special: false,
+        });
         if let Some((head, idx)) = old {
             self.folio_remove_rmap_pte(head, idx, mm, addr);
             self.folio_put_mapping(head, 1);
             // free_swap_cache(): drop the swap cache of a folio nobody maps any more.
-            if self.folios.get(&head).is_some_and(|f| f.flags.test_swapcache() && !f.mapped()) {
+            if self
+                .folios
+                .get(&head)
+                .is_some_and(|f| f.flags.test_swapcache() && !f.mapped())
+            {
                 self.folio_free_swap(head);
             }
         }
@@ -350,8 +511,20 @@ impl Model {
     /// `do_swap_page()` (6.12:4201; kernel-semantics §7): swap-in from the swap cache or, for a swap entry
     /// with count 1, straight into a fresh folio (the `SWP_SYNCHRONOUS_IO` path). PGMAJFAULT on a cache miss.
     #[allow(clippy::too_many_arguments)]
-    fn do_swap_page(&mut self, mm: MmId, vma: &Vma, addr: u64, entry: u64, swp_exclusive: bool, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
-        let cached = self.swap.as_ref().and_then(|s| s.cache.get(&entry).copied());
+    fn do_swap_page(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        entry: u64,
+        swp_exclusive: bool,
+        write: bool,
+        want: Option<Pfn>,
+    ) -> Result<(), FaultError> {
+        let cached = self
+            .swap
+            .as_ref()
+            .and_then(|s| s.cache.get(&entry).copied());
         let head = match cached {
             Some(h) => h,
             None => {
@@ -369,7 +542,8 @@ impl Model {
                 h
             }
         };
-        let fresh = !self.folios[&head].is_anon() || self.folios[&head].rmap.is_empty() && !self.folios[&head].flags.test_swapcache();
+        let fresh = !self.folios[&head].is_anon()
+            || self.folios[&head].rmap.is_empty() && !self.folios[&head].flags.test_swapcache();
         if let Some(s) = self.swap.as_mut() {
             s.swap_free(entry);
         }
@@ -393,8 +567,17 @@ impl Model {
             self.folio_add_rmap_pte(head, 0, mm, addr, exclusive);
         }
         self.folio_ref_add_mapping(head, 1);
-        let pte = PresentPte { pfn: head, write: w, dirty: w && write, young: true, special: false };
-        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte {
+            pfn: head,
+            write: w,
+            dirty: w && write,
+            young: true,
+            special: false,
+        };
+        *self
+            .mm_mut(mm)
+            .pte_alloc(addr)
+            .expect("PMD is not huge here") = Pte::Present(pte);
         if write && !w {
             return self.do_wp_page(mm, vma, addr, pte, None);
         }
@@ -405,7 +588,14 @@ impl Model {
     /// `[start, end)` of one VMA: whole PMD THPs go to `zap_huge_pmd`, partial ones are split first; anon PTE
     /// dirtiness is dropped; rmaps are removed at once, references at the TLB flush. No `lru_add_drain` on
     /// 6.18, so folios still in a batch survive with refcount 1.
-    pub(crate) fn zap_page_range(&mut self, mm: MmId, vma: &Vma, start: u64, end: u64, _kind: ZapKind) {
+    pub(crate) fn zap_page_range(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        start: u64,
+        end: u64,
+        _kind: ZapKind,
+    ) {
         let locked = vma.flags.contains(VmFlags::VM_LOCKED);
         let mut to_put: Vec<Pfn> = Vec::new();
         for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
@@ -434,7 +624,11 @@ impl Model {
                 Pte::Present(p) if p.special => {}
                 Pte::Present(p) => {
                     let Some(head) = self.folio_head(p.pfn) else {
-                        self.diag(Severity::Warning, "pte-no-folio", format!("zap of {addr:#x}: pfn {:#x} is not allocated", p.pfn));
+                        self.diag(
+                            Severity::Warning,
+                            "pte-no-folio",
+                            format!("zap of {addr:#x}: pfn {:#x} is not allocated", p.pfn),
+                        );
                         continue;
                     };
                     let counter = self.mm_counter(head);
@@ -454,8 +648,16 @@ impl Model {
                 }
             }
         }
-        // tlb_finish_mmu(): the mmu_gather drops the page references.
+        // tlb_finish_mmu() → free_pages_and_swap_cache(): free_swap_cache() drops the swap cache of folios
+        // nobody maps any more, then the mmu_gather drops the page references.
         for head in to_put {
+            if self
+                .folios
+                .get(&head)
+                .is_some_and(|f| f.flags.test_swapcache() && !f.mapped())
+            {
+                self.folio_free_swap(head);
+            }
             self.folio_put_mapping(head, 1);
         }
         self.free_empty_pte_tables(mm, start, end);
@@ -472,7 +674,9 @@ impl Model {
         let empty: Vec<u64> = m
             .pmds
             .range(first..=last)
-            .filter(|(_, s)| matches!(s, crate::mm::Pmd::Table(t) if t.iter().all(|p| *p == Pte::None)))
+            .filter(
+                |(_, s)| matches!(s, crate::mm::Pmd::Table(t) if t.iter().all(|p| *p == Pte::None)),
+            )
             .map(|(k, _)| *k)
             .collect();
         for k in empty {

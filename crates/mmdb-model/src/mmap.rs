@@ -35,11 +35,20 @@ impl Model {
     /// `get_unmapped_area()`: the hint if it is free, else the highest free gap below `mmap_base`
     /// (`vm_unmapped_area` top-down), aligned to 2 MiB for anonymous lengths that are a multiple of it
     /// (`__thp_get_unmapped_area`).
-    pub(crate) fn get_unmapped_area(&self, mm: MmId, hint: Option<u64>, len: u64, align: u64) -> Option<u64> {
+    pub(crate) fn get_unmapped_area(
+        &self,
+        mm: MmId,
+        hint: Option<u64>,
+        len: u64,
+        align: u64,
+    ) -> Option<u64> {
         let m = self.mm(mm);
         let free = |start: u64| -> bool {
             start.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
-                && m.vmas.range(..start.saturating_add(len)).next_back().is_none_or(|(_, v)| v.end <= start)
+                && m.vmas
+                    .range(..start.saturating_add(len))
+                    .next_back()
+                    .is_none_or(|(_, v)| v.end <= start)
         };
         if let Some(h) = hint.filter(|h| *h != 0) {
             let h = h & !(PAGE_SIZE - 1);
@@ -65,8 +74,18 @@ impl Model {
     }
 
     /// `do_mmap()` → `mmap_region()`. MAP_SHARED|MAP_ANONYMOUS creates a shmem object.
-    pub(crate) fn do_mmap(&mut self, pid: Pid, addr: Option<u64>, len: u64, prot: u64, flags: u64, file: Option<&FileRef>) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
+    pub(crate) fn do_mmap(
+        &mut self,
+        pid: Pid,
+        addr: Option<u64>,
+        len: u64,
+        prot: u64,
+        flags: u64,
+        file: Option<&FileRef>,
+    ) -> i64 {
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
         if len == 0 {
             return -EINVAL;
         }
@@ -88,7 +107,10 @@ impl Model {
             (false, Some(f)) => (Some(self.file_id(&f.name, false)), f.offset >> PAGE_SHIFT),
             _ if flags & MAP_SHARED != 0 => {
                 let n = self.files.len();
-                (Some(self.file_id(&format!("/dev/zero (deleted) #{n}"), true)), 0)
+                (
+                    Some(self.file_id(&format!("/dev/zero (deleted) #{n}"), true)),
+                    0,
+                )
             }
             _ => (None, 0),
         };
@@ -98,7 +120,13 @@ impl Model {
                 return -ENOMEM;
             }
             if flags & MAP_FIXED_NOREPLACE != 0 {
-                if self.mm(mm).vmas.range(..a + len).next_back().is_some_and(|(_, v)| v.end > a) {
+                if self
+                    .mm(mm)
+                    .vmas
+                    .range(..a + len)
+                    .next_back()
+                    .is_some_and(|(_, v)| v.end > a)
+                {
                     return -EEXIST;
                 }
             } else {
@@ -106,7 +134,11 @@ impl Model {
             }
             a
         } else {
-            let align = if file_id.is_none() && len % HPAGE_PMD_SIZE == 0 { HPAGE_PMD_SIZE } else { PAGE_SIZE };
+            let align = if file_id.is_none() && len.is_multiple_of(HPAGE_PMD_SIZE) {
+                HPAGE_PMD_SIZE
+            } else {
+                PAGE_SIZE
+            };
             match self.get_unmapped_area(mm, addr, len, align) {
                 Some(a) => a,
                 None => return -ENOMEM,
@@ -116,7 +148,19 @@ impl Model {
             // Private file mappings: VM_MAYWRITE stays, VM_SHARED does not.
             vm_flags.remove(VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE);
         }
-        let vma = Vma { start, end: start + len, flags: vm_flags, pgoff: if file_id.is_some() { pgoff } else { start >> PAGE_SHIFT }, file: file_id, anon_vma: None, special_name: None };
+        let vma = Vma {
+            start,
+            end: start + len,
+            flags: vm_flags,
+            pgoff: if file_id.is_some() {
+                pgoff
+            } else {
+                start >> PAGE_SHIFT
+            },
+            file: file_id,
+            anon_vma: None,
+            special_name: None,
+        };
         self.mm_mut(mm).vmas.insert(start, vma);
         self.vma_merge_around(mm, start, start + len);
         if flags & MAP_POPULATE != 0 || vm_flags.contains(VmFlags::VM_LOCKED) {
@@ -128,11 +172,13 @@ impl Model {
     /// `__split_vma()`: splits the VMA containing `addr` so that a VMA starts at `addr`. A huge PMD that
     /// straddles the split is split first (`vma_adjust_trans_huge`).
     pub(crate) fn split_vma(&mut self, mm: MmId, addr: u64) {
-        let Some(v) = self.mm(mm).vma_lookup(addr).cloned() else { return };
+        let Some(v) = self.mm(mm).vma_lookup(addr).cloned() else {
+            return;
+        };
         if v.start == addr {
             return;
         }
-        if addr % HPAGE_PMD_SIZE != 0 && self.mm(mm).huge_pmd(addr).is_some() {
+        if !addr.is_multiple_of(HPAGE_PMD_SIZE) && self.mm(mm).huge_pmd(addr).is_some() {
             self.split_huge_pmd(mm, addr);
         }
         let m = self.mm_mut(mm);
@@ -147,7 +193,13 @@ impl Model {
     /// contiguous offsets, compatible anon_vmas).
     pub(crate) fn vma_merge_around(&mut self, mm: MmId, start: u64, end: u64) {
         let m = self.mm_mut(mm);
-        let keys: Vec<u64> = m.vmas.range(..=end).rev().take_while(|(_, v)| v.end >= start).map(|(k, _)| *k).collect();
+        let keys: Vec<u64> = m
+            .vmas
+            .range(..=end)
+            .rev()
+            .take_while(|(_, v)| v.end >= start)
+            .map(|(k, _)| *k)
+            .collect();
         let mut keys = keys;
         keys.sort_unstable();
         if let Some(first) = keys.first().copied() {
@@ -185,7 +237,12 @@ impl Model {
         let end = start + len;
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        let inside: Vec<Vma> = self.mm(mm).vmas.range(start..end).map(|(_, v)| v.clone()).collect();
+        let inside: Vec<Vma> = self
+            .mm(mm)
+            .vmas
+            .range(start..end)
+            .map(|(_, v)| v.clone())
+            .collect();
         for v in inside {
             self.zap_page_range(mm, &v, v.start, v.end, ZapKind::Munmap);
             self.mm_mut(mm).vmas.remove(&v.start);
@@ -195,8 +252,10 @@ impl Model {
 
     /// `munmap()`.
     pub(crate) fn do_munmap_syscall(&mut self, pid: Pid, addr: u64, len: u64) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return -EINVAL;
         }
         let len = page_align(len);
@@ -225,14 +284,22 @@ impl Model {
         }
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        Some(self.mm(mm).vmas.range(start..end).map(|(_, v)| v.clone()).collect())
+        Some(
+            self.mm(mm)
+                .vmas
+                .range(start..end)
+                .map(|(_, v)| v.clone())
+                .collect(),
+        )
     }
 
     /// `mprotect()` → `mprotect_fixup()` → `change_protection()`: removing write write-protects every PTE;
     /// adding it makes exclusive anon pages writable again (`can_change_pte_writable`).
     pub(crate) fn do_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u64) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
-        if addr % PAGE_SIZE != 0 || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
+        if !addr.is_multiple_of(PAGE_SIZE) || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
             return -EINVAL;
         }
         let len = page_align(len);
@@ -241,16 +308,29 @@ impl Model {
         }
         let end = addr.saturating_add(len);
         self.ctx_addr = Some(addr);
-        let Some(vmas) = self.vmas_covering(mm, addr, end) else { return -ENOMEM };
+        let Some(vmas) = self.vmas_covering(mm, addr, end) else {
+            return -ENOMEM;
+        };
         for v in vmas {
             let mut nf = v.flags;
             nf.remove(VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC);
-            nf.insert(Self::vm_flags_for(prot, 0) & (VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC));
-            self.mm_mut(mm).vmas.get_mut(&v.start).expect("vma vanished").flags = nf;
+            nf.insert(
+                Self::vm_flags_for(prot, 0)
+                    & (VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC),
+            );
+            self.mm_mut(mm)
+                .vmas
+                .get_mut(&v.start)
+                .expect("vma vanished")
+                .flags = nf;
             let private = !nf.contains(VmFlags::VM_SHARED);
             let writable = nf.contains(VmFlags::VM_WRITE);
             for (haddr, _) in self.mm(mm).huge_pmds_in(v.start, v.end) {
-                let head_excl = self.mm(mm).huge_pmd(haddr).and_then(|h| self.folios.get(&h.pfn)).is_some_and(|f| f.pages[0].anon_exclusive);
+                let head_excl = self
+                    .mm(mm)
+                    .huge_pmd(haddr)
+                    .and_then(|h| self.folios.get(&h.pfn))
+                    .is_some_and(|f| f.pages[0].anon_exclusive);
                 if let Some(Pmd::Huge(h)) = self.mm_mut(mm).pmds.get_mut(&pmd_index(haddr).0) {
                     h.write = writable && !h.huge_zero && (!private || head_excl);
                 }
@@ -260,12 +340,18 @@ impl Model {
                 let can_write = writable
                     && !p.special
                     && if private {
-                        self.folio(p.pfn).is_some_and(|f| f.is_anon() && f.pages[(p.pfn - f.pfn) as usize].anon_exclusive)
+                        self.folio(p.pfn).is_some_and(|f| {
+                            f.is_anon() && f.pages[(p.pfn - f.pfn) as usize].anon_exclusive
+                        })
                     } else {
                         p.dirty
                     };
                 if let Some(Pte::Present(pp)) = self.mm_mut(mm).pte_mut(a) {
-                    pp.write = if writable { pp.write || can_write } else { false };
+                    pp.write = if writable {
+                        pp.write || can_write
+                    } else {
+                        false
+                    };
                 }
             }
         }
@@ -275,9 +361,21 @@ impl Model {
 
     /// `mremap()`: shrink (unmap the tail), grow in place, or move (`move_vma` → `move_page_tables`: PTEs move
     /// with no refcount, mapcount or RSS change; the rmap follows).
-    pub(crate) fn do_mremap(&mut self, pid: Pid, addr: u64, old_len: u64, new_len: u64, flags: u64, new_addr: Option<u64>) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
-        if addr % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+    pub(crate) fn do_mremap(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: Option<u64>,
+    ) -> i64 {
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        {
             return -EINVAL;
         }
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
@@ -289,17 +387,28 @@ impl Model {
             return -EINVAL;
         }
         self.ctx_addr = Some(addr);
-        let Some(vma) = self.mm(mm).vma_lookup(addr).cloned() else { return -EFAULT };
+        let Some(vma) = self.mm(mm).vma_lookup(addr).cloned() else {
+            return -EFAULT;
+        };
         if addr + old_len > vma.end {
             return -EFAULT;
         }
         if flags & MREMAP_FIXED != 0 {
-            let Some(target) = new_addr.filter(|t| t % PAGE_SIZE == 0) else { return -EINVAL };
+            let Some(target) = new_addr.filter(|t| t % PAGE_SIZE == 0) else {
+                return -EINVAL;
+            };
             if new_len < old_len {
                 self.do_vmi_munmap(mm, addr + new_len, old_len - new_len);
             }
             self.do_vmi_munmap(mm, target, new_len);
-            return self.move_vma(mm, addr, old_len.min(new_len), target, new_len, flags & MREMAP_DONTUNMAP != 0);
+            return self.move_vma(
+                mm,
+                addr,
+                old_len.min(new_len),
+                target,
+                new_len,
+                flags & MREMAP_DONTUNMAP != 0,
+            );
         }
         if new_len <= old_len {
             if new_len < old_len {
@@ -312,7 +421,11 @@ impl Model {
             && grow_end <= TASK_SIZE
             && self.mm(mm).vmas.range(vma.end..grow_end).next().is_none();
         if room {
-            self.mm_mut(mm).vmas.get_mut(&vma.start).expect("vma vanished").end = grow_end;
+            self.mm_mut(mm)
+                .vmas
+                .get_mut(&vma.start)
+                .expect("vma vanished")
+                .end = grow_end;
             self.vma_merge_around(mm, vma.start, grow_end);
             if vma.flags.contains(VmFlags::VM_LOCKED) {
                 self.populate_range(mm, addr + old_len, grow_end);
@@ -322,16 +435,39 @@ impl Model {
         if flags & MREMAP_MAYMOVE == 0 {
             return -ENOMEM;
         }
-        let align = if vma.file.is_none() && new_len % HPAGE_PMD_SIZE == 0 { HPAGE_PMD_SIZE } else { PAGE_SIZE };
-        let Some(target) = self.get_unmapped_area(mm, None, new_len, align) else { return -ENOMEM };
-        self.move_vma(mm, addr, old_len, target, new_len, flags & MREMAP_DONTUNMAP != 0)
+        let align = if vma.file.is_none() && new_len.is_multiple_of(HPAGE_PMD_SIZE) {
+            HPAGE_PMD_SIZE
+        } else {
+            PAGE_SIZE
+        };
+        let Some(target) = self.get_unmapped_area(mm, None, new_len, align) else {
+            return -ENOMEM;
+        };
+        self.move_vma(
+            mm,
+            addr,
+            old_len,
+            target,
+            new_len,
+            flags & MREMAP_DONTUNMAP != 0,
+        )
     }
 
     /// `move_vma()`: a new VMA at `to` with the old one's flags, anon_vma and pgoff; page tables move over.
-    fn move_vma(&mut self, mm: MmId, from: u64, old_len: u64, to: u64, new_len: u64, dontunmap: bool) -> i64 {
+    fn move_vma(
+        &mut self,
+        mm: MmId,
+        from: u64,
+        old_len: u64,
+        to: u64,
+        new_len: u64,
+        dontunmap: bool,
+    ) -> i64 {
         self.split_vma(mm, from);
         self.split_vma(mm, from + old_len);
-        let Some(old) = self.mm(mm).vma_lookup(from).cloned() else { return -EFAULT };
+        let Some(old) = self.mm(mm).vma_lookup(from).cloned() else {
+            return -EFAULT;
+        };
         let mut nv = old.clone();
         nv.start = to;
         nv.end = to + new_len;
@@ -339,7 +475,10 @@ impl Model {
         // Huge PMDs move whole when both ends are PMD aligned (move_huge_pmd); otherwise they are split.
         for (haddr, _) in self.mm(mm).huge_pmds_in(from, from + old_len) {
             let dst = to + (haddr - from);
-            if haddr % HPAGE_PMD_SIZE == 0 && dst % HPAGE_PMD_SIZE == 0 && haddr + HPAGE_PMD_SIZE <= from + old_len {
+            if haddr % HPAGE_PMD_SIZE == 0
+                && dst.is_multiple_of(HPAGE_PMD_SIZE)
+                && haddr + HPAGE_PMD_SIZE <= from + old_len
+            {
                 if let Some(Pmd::Huge(h)) = self.mm_mut(mm).pmds.remove(&pmd_index(haddr).0) {
                     self.mm_mut(mm).pmds.insert(pmd_index(dst).0, Pmd::Huge(h));
                     if !h.huge_zero {
@@ -383,7 +522,9 @@ impl Model {
 
     /// `brk()`: grows or shrinks the `[heap]` VMA; returns the new break, or the old one on failure.
     pub(crate) fn do_brk(&mut self, pid: Pid, brk: u64) -> i64 {
-        let Some(mm) = self.task_mm(pid) else { return -EINVAL };
+        let Some(mm) = self.task_mm(pid) else {
+            return -EINVAL;
+        };
         let (start_brk, cur) = (self.mm(mm).start_brk, self.mm(mm).brk);
         if brk < start_brk || brk > TASK_SIZE {
             return cur as i64;
@@ -400,15 +541,41 @@ impl Model {
             self.mm_mut(mm).brk = brk;
             return brk as i64;
         }
-        if self.mm(mm).vmas.range(..newbrk).next_back().is_some_and(|(_, v)| v.end > oldbrk) {
+        if self
+            .mm(mm)
+            .vmas
+            .range(..newbrk)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > oldbrk)
+        {
             return cur as i64;
         }
-        let heap = self.mm(mm).vmas.range(..oldbrk).next_back().map(|(_, v)| v.clone()).filter(|v| v.end == oldbrk && v.special_name.as_deref() == Some("[heap]"));
+        let heap = self
+            .mm(mm)
+            .vmas
+            .range(..oldbrk)
+            .next_back()
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.end == oldbrk && v.special_name.as_deref() == Some("[heap]"));
         match heap {
-            Some(h) => self.mm_mut(mm).vmas.get_mut(&h.start).expect("vma vanished").end = newbrk,
+            Some(h) => {
+                self.mm_mut(mm)
+                    .vmas
+                    .get_mut(&h.start)
+                    .expect("vma vanished")
+                    .end = newbrk
+            }
             None => {
                 let flags = Self::vm_flags_for(PROT_READ | PROT_WRITE, MAP_PRIVATE);
-                let v = Vma { start: oldbrk, end: newbrk, flags, pgoff: oldbrk >> PAGE_SHIFT, file: None, anon_vma: None, special_name: Some("[heap]".into()) };
+                let v = Vma {
+                    start: oldbrk,
+                    end: newbrk,
+                    flags,
+                    pgoff: oldbrk >> PAGE_SHIFT,
+                    file: None,
+                    anon_vma: None,
+                    special_name: Some("[heap]".into()),
+                };
                 self.mm_mut(mm).vmas.insert(oldbrk, v);
             }
         }
@@ -425,7 +592,8 @@ impl Model {
                 addr += PAGE_SIZE;
                 continue;
             };
-            let write = vma.flags.0 & (VmFlags::VM_WRITE.0 | VmFlags::VM_SHARED.0) == VmFlags::VM_WRITE.0;
+            let write =
+                vma.flags.0 & (VmFlags::VM_WRITE.0 | VmFlags::VM_SHARED.0) == VmFlags::VM_WRITE.0;
             self.ctx_addr = Some(addr);
             let present = match self.mm(mm).huge_pmd(addr) {
                 Some(h) => !write || h.write,

@@ -35,7 +35,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true }
+        Config {
+            history: true,
+            thp: ThpMode::Madvise,
+            thp_use_zero_page: true,
+        }
     }
 }
 
@@ -155,11 +159,20 @@ impl Model {
 
     fn dispatch(&mut self, ev: &Event) -> Option<i64> {
         let pid = ev.pid;
-        if !matches!(ev.op, Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. })
-            && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
+        if !matches!(
+            ev.op,
+            Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. }
+        ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
-            self.diag(Severity::Warning, "unknown-pid", format!("{} by pid {pid}, which the model has not seen", ev.op.name()));
+            self.diag(
+                Severity::Warning,
+                "unknown-pid",
+                format!(
+                    "{} by pid {pid}, which the model has not seen",
+                    ev.op.name()
+                ),
+            );
             return Some(-ESRCH);
         }
         match &ev.op {
@@ -170,12 +183,22 @@ impl Model {
                 self.do_exit(pid);
                 None
             }
-            Op::Mmap { addr, len, prot, flags, file } => Some(self.do_mmap(pid, *addr, *len, *prot, *flags, file.as_ref())),
+            Op::Mmap {
+                addr,
+                len,
+                prot,
+                flags,
+                file,
+            } => Some(self.do_mmap(pid, *addr, *len, *prot, *flags, file.as_ref())),
             Op::Munmap { addr, len } => Some(self.do_munmap_syscall(pid, *addr, *len)),
             Op::Mprotect { addr, len, prot } => Some(self.do_mprotect(pid, *addr, *len, *prot)),
-            Op::Mremap { addr, old_len, new_len, flags, new_addr } => {
-                Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr))
-            }
+            Op::Mremap {
+                addr,
+                old_len,
+                new_len,
+                flags,
+                new_addr,
+            } => Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr)),
             Op::Brk { brk } => Some(self.do_brk(pid, *brk)),
             Op::Fault { addr, access, pfn } => {
                 self.user_fault(pid, *addr, *access, *pfn);
@@ -202,7 +225,12 @@ impl Model {
     // ---- diagnostics ------------------------------------------------------------------------------------
 
     pub(crate) fn diag(&mut self, severity: Severity, kind: &str, message: String) {
-        self.diagnostics.push(Diagnostic { event: self.events, severity, kind: kind.to_string(), message });
+        self.diagnostics.push(Diagnostic {
+            event: self.events,
+            severity,
+            kind: kind.to_string(),
+            message,
+        });
     }
 
     /// Every diagnostic so far.
@@ -246,7 +274,9 @@ impl Model {
     /// Every mutation of a folio goes through here, so that history sees it.
     pub(crate) fn folio_mut(&mut self, head: Pfn) -> &mut Folio {
         self.touch(head);
-        self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug")
+        self.folios
+            .get_mut(&head)
+            .expect("folio_mut on a pfn that is not a folio head: model bug")
     }
 
     pub(crate) fn touch(&mut self, head: Pfn) {
@@ -257,7 +287,10 @@ impl Model {
     }
 
     fn page_state(&self, pfn: Pfn) -> (i32, bool) {
-        match self.folio_head(pfn).and_then(|h| self.folios.get(&h).map(|f| (h, f))) {
+        match self
+            .folio_head(pfn)
+            .and_then(|h| self.folios.get(&h).map(|f| (h, f)))
+        {
             Some((h, f)) => {
                 let p = f.pages[(pfn - h) as usize];
                 (p.mapcount, p.anon_exclusive)
@@ -299,7 +332,10 @@ impl Model {
         let mut out: Vec<HistoryEntry> = self.history.get(&pfn).cloned().unwrap_or_default();
         if let Some(head) = self.folio_head(pfn).filter(|h| *h != pfn) {
             out.extend(self.history.get(&head).into_iter().flatten().filter(|e| {
-                !matches!(e.field, crate::history::Field::Mapcount | crate::history::Field::AnonExclusive)
+                !matches!(
+                    e.field,
+                    crate::history::Field::Mapcount | crate::history::Field::AnonExclusive
+                )
             }));
             out.sort_by_key(|e| e.event);
         }
@@ -311,7 +347,13 @@ impl Model {
     /// Allocates a folio (`__alloc_pages` → `mm_page_alloc`). `want` is the pfn the trace says the kernel
     /// handed out; without it the model's allocator picks (order-0 frees are reused LIFO, like the per-CPU
     /// page lists). The folio starts with refcount 1, charged to nobody.
-    pub(crate) fn alloc_folio(&mut self, order: u32, want: Option<Pfn>, mapping: FolioMapping, memcg: u32) -> Pfn {
+    pub(crate) fn alloc_folio(
+        &mut self,
+        order: u32,
+        want: Option<Pfn>,
+        mapping: FolioMapping,
+        memcg: u32,
+    ) -> Pfn {
         let nr = 1u64 << order;
         let pfn = match want {
             Some(p) if self.range_is_free(p, nr) => p,
@@ -376,7 +418,9 @@ impl Model {
         if self.folios.get(&head).is_some_and(|f| f.lru.is_some()) {
             self.lruvec_del_folio(head);
         }
-        let Some(f) = self.folios.remove(&head) else { return };
+        let Some(f) = self.folios.remove(&head) else {
+            return;
+        };
         let nr = f.nr_pages();
         for i in 1..nr {
             self.tails.remove(&(head + i));
@@ -398,11 +442,15 @@ impl Model {
     }
 
     pub(crate) fn mm(&self, id: MmId) -> &MmStruct {
-        self.mms.get(&id).expect("mm id without mm_struct: model bug")
+        self.mms
+            .get(&id)
+            .expect("mm id without mm_struct: model bug")
     }
 
     pub(crate) fn mm_mut(&mut self, id: MmId) -> &mut MmStruct {
-        self.mms.get_mut(&id).expect("mm id without mm_struct: model bug")
+        self.mms
+            .get_mut(&id)
+            .expect("mm id without mm_struct: model bug")
     }
 
     /// `add_mm_counter()`.
@@ -423,7 +471,11 @@ impl Model {
         if let Some(i) = self.files.iter().position(|f| f.name == name) {
             return i as FileId;
         }
-        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new() });
+        self.files.push(FileObj {
+            name: name.to_string(),
+            shmem,
+            pages: BTreeMap::new(),
+        });
         (self.files.len() - 1) as FileId
     }
 

@@ -45,7 +45,15 @@ impl Mss {
 
     /// `smaps_account()` (7.2:947).
     #[allow(clippy::too_many_arguments)]
-    fn account(&mut self, f: &Folio, first_page: usize, compound: bool, young: bool, dirty: bool, locked: bool) {
+    fn account(
+        &mut self,
+        f: &Folio,
+        first_page: usize,
+        compound: bool,
+        young: bool,
+        dirty: bool,
+        locked: bool,
+    ) {
         let nr = if compound { f.nr_pages() } else { 1 };
         let size = nr * PAGE_SIZE;
         if f.is_anon() {
@@ -147,7 +155,12 @@ impl Model {
     pub fn rss(&self, pid: u32) -> Option<RssCounters> {
         let mm = self.task_mm(pid)?;
         let r = self.mm(mm).rss;
-        Some(RssCounters { file: r[0], anon: r[1], swapents: r[2], shmem: r[3] })
+        Some(RssCounters {
+            file: r[0],
+            anon: r[1],
+            swapents: r[2],
+            shmem: r[3],
+        })
     }
 
     fn vma_name(&self, v: &Vma) -> String {
@@ -169,7 +182,12 @@ impl Model {
             if t.pid != t.tgid && self.tasks.contains_key(&t.tgid) {
                 continue;
             }
-            if t.pid != t.tgid && self.tasks.values().any(|o| o.tgid == t.tgid && o.pid < t.pid) {
+            if t.pid != t.tgid
+                && self
+                    .tasks
+                    .values()
+                    .any(|o| o.tgid == t.tgid && o.pid < t.pid)
+            {
                 continue;
             }
             let m = self.mm(mm);
@@ -182,7 +200,19 @@ impl Model {
                     .flags
                     .names()
                     .into_iter()
-                    .filter(|n| !matches!(*n, "VM_READ" | "VM_WRITE" | "VM_EXEC" | "VM_SHARED" | "VM_MAYREAD" | "VM_MAYWRITE" | "VM_MAYEXEC" | "VM_MAYSHARE"))
+                    .filter(|n| {
+                        !matches!(
+                            *n,
+                            "VM_READ"
+                                | "VM_WRITE"
+                                | "VM_EXEC"
+                                | "VM_SHARED"
+                                | "VM_MAYREAD"
+                                | "VM_MAYWRITE"
+                                | "VM_MAYEXEC"
+                                | "VM_MAYSHARE"
+                        )
+                    })
                     .map(str::to_string)
                     .collect();
                 vmas.push(VmaReport {
@@ -190,7 +220,11 @@ impl Model {
                     end: v.end,
                     perms: v.flags.perms(),
                     flags: extra,
-                    offset: if v.file.is_some() { v.pgoff << PAGE_SHIFT } else { 0 },
+                    offset: if v.file.is_some() {
+                        v.pgoff << PAGE_SHIFT
+                    } else {
+                        0
+                    },
                     name: self.vma_name(v),
                     smaps: mss.rollup(),
                 });
@@ -202,7 +236,12 @@ impl Model {
                 mm_id: mm,
                 memcg: m.memcg,
                 vmas,
-                rss: RssCounters { file: m.rss[0], anon: m.rss[1], swapents: m.rss[2], shmem: m.rss[3] },
+                rss: RssCounters {
+                    file: m.rss[0],
+                    anon: m.rss[1],
+                    swapents: m.rss[2],
+                    shmem: m.rss[3],
+                },
                 smaps: total.rollup(),
             });
         }
@@ -253,20 +292,37 @@ impl Model {
                 match slot {
                     crate::mm::Pmd::Huge(h) if h.huge_zero => pages.huge_zero_pmds += 1,
                     crate::mm::Pmd::Table(t) => {
-                        pages.zero_page_ptes += t.iter().filter(|p| matches!(p, Pte::Present(x) if x.special)).count() as u64
+                        pages.zero_page_ptes += t
+                            .iter()
+                            .filter(|p| matches!(p, Pte::Present(x) if x.special))
+                            .count() as u64
                     }
                     _ => {}
                 }
             }
         }
-        let vmstat = VmEvent::ALL.iter().filter(|e| self.vmstat.get(**e) != 0).map(|e| (e.name().to_string(), self.vmstat.get(*e))).collect();
+        let vmstat = VmEvent::ALL
+            .iter()
+            .filter(|e| self.vmstat.get(**e) != 0)
+            .map(|e| (e.name().to_string(), self.vmstat.get(*e)))
+            .collect();
         let memcgs = self
             .memcgs
             .values()
             .filter(|m| m.id != 0)
-            .map(|m| MemcgReport { id: m.id, limit_pages: m.limit, usage_pages: m.usage, max_usage_pages: m.max_usage, reclaims: m.reclaims, oom_kills: m.oom_kills })
+            .map(|m| MemcgReport {
+                id: m.id,
+                limit_pages: m.limit,
+                usage_pages: m.usage,
+                max_usage_pages: m.max_usage,
+                reclaims: m.reclaims,
+                oom_kills: m.oom_kills,
+            })
             .collect();
-        let swap = self.swap.as_ref().map(|s| SwapReport { total_pages: s.total(), used_pages: s.used });
+        let swap = self.swap.as_ref().map(|s| SwapReport {
+            total_pages: s.total(),
+            used_pages: s.used,
+        });
         Report {
             events: self.events,
             last_ts_ns: self.ev_ts,
@@ -278,5 +334,104 @@ impl Model {
             violations: Vec::new(),
             diagnostics: self.diagnostics.clone(),
         }
+    }
+}
+
+/// Everything the model knows about one page, for `page X` in the debugger and for tests.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PageInfo {
+    pub pfn: u64,
+    /// The folio's head pfn and order.
+    pub head: u64,
+    pub order: u32,
+    /// Folio flags by kernel name.
+    pub flags: Vec<&'static str>,
+    /// Raw `page->_mapcount` (-1 = unmapped).
+    pub raw_mapcount: i32,
+    /// `folio_precise_page_mapcount()`, what `/proc/kpagecount` shows.
+    pub mapcount: i32,
+    /// `folio_mapcount()`.
+    pub folio_mapcount: i32,
+    pub large_mapcount: Option<i32>,
+    pub entire_mapcount: Option<i32>,
+    pub refcount: i32,
+    pub refs: crate::folio::RefParts,
+    pub anon_exclusive: bool,
+    pub lazyfree: bool,
+    /// `inactive_anon`, …, or `None` when not on a list.
+    pub lru: Option<&'static str>,
+    /// The per-CPU batches holding the folio, as `cpuN:lru_add`.
+    pub batches: Vec<String>,
+    pub memcg: u32,
+    pub swap: Option<u64>,
+    /// `pid:vaddr` of every mapping of this page (PMD mappings marked `pmd`).
+    pub rmap: Vec<String>,
+}
+
+impl Model {
+    /// The state of the page at `pfn`, if it belongs to an allocated folio.
+    pub fn page_info(&self, pfn: u64) -> Option<PageInfo> {
+        let f = self.folio(pfn)?;
+        let idx = (pfn - f.pfn) as usize;
+        let owner = |mm: MmId| self.mms.get(&mm).map(|m| m.owner).unwrap_or(0);
+        let mut rmap: Vec<String> = self
+            .page_rmap(pfn)
+            .iter()
+            .map(|r| {
+                if r.pmd {
+                    format!("{}:{:#x} pmd", owner(r.mm), r.addr)
+                } else {
+                    format!("{}:{:#x}", owner(r.mm), r.addr)
+                }
+            })
+            .collect();
+        rmap.sort();
+        Some(PageInfo {
+            pfn,
+            head: f.pfn,
+            order: f.order,
+            flags: f.flags.names(),
+            raw_mapcount: f.pages[idx].mapcount,
+            mapcount: f.page_mapcount(idx),
+            folio_mapcount: f.mapcount(),
+            large_mapcount: f.is_large().then_some(f.large_mapcount),
+            entire_mapcount: f.is_large().then_some(f.entire_mapcount),
+            refcount: f.refcount,
+            refs: f.refs,
+            anon_exclusive: f.pages[idx].anon_exclusive,
+            lazyfree: f.is_lazyfree(),
+            lru: f.lru.map(|l| l.name()),
+            batches: self
+                .folio_batches(f.pfn)
+                .iter()
+                .map(|(c, k)| format!("cpu{c}:{}", k.name()))
+                .collect(),
+            memcg: f.memcg,
+            swap: f.swap,
+            rmap,
+        })
+    }
+
+    /// What the page table of `pid` holds at `vaddr`: the PTE (or a PTE built from a huge PMD).
+    pub fn lookup(&self, pid: u32, vaddr: u64) -> Option<Pte> {
+        let mm = self.mm(self.task_mm(pid)?);
+        if let Some(h) = mm.huge_pmd(vaddr) {
+            let off = (vaddr & (HPAGE_PMD_SIZE - 1)) >> PAGE_SHIFT;
+            return Some(Pte::Present(crate::mm::PresentPte {
+                pfn: h.pfn + off,
+                write: h.write,
+                dirty: h.dirty,
+                young: h.young,
+                special: h.huge_zero,
+            }));
+        }
+        mm.pte(vaddr)
+    }
+
+    /// The VMAs of `pid`'s mm.
+    pub fn vmas(&self, pid: u32) -> Vec<Vma> {
+        self.task_mm(pid)
+            .map(|m| self.mm(m).vmas.values().cloned().collect())
+            .unwrap_or_default()
     }
 }

@@ -75,13 +75,19 @@ impl Model {
         if slots < 2 {
             return -EINVAL;
         }
-        self.swap = Some(SwapDevice { map: vec![0; slots], has_cache: vec![false; slots], ..Default::default() });
+        self.swap = Some(SwapDevice {
+            map: vec![0; slots],
+            has_cache: vec![false; slots],
+            ..Default::default()
+        });
         0
     }
 
     /// `folio_alloc_swap()` + `add_to_swap_cache()`: a slot for the folio, `PG_swapcache`, +nr references.
     pub(crate) fn add_to_swap(&mut self, head: Pfn) -> bool {
-        let Some(entry) = self.swap.as_mut().and_then(|s| s.alloc()) else { return false };
+        let Some(entry) = self.swap.as_mut().and_then(|s| s.alloc()) else {
+            return false;
+        };
         self.add_to_swap_cache(head, entry);
         true
     }
@@ -116,7 +122,9 @@ impl Model {
 
     /// `folio_free_swap()`: frees the swap slot of a swap-cache folio that no swap PTE refers to any more.
     pub(crate) fn folio_free_swap(&mut self, head: Pfn) -> bool {
-        let Some(entry) = self.folios.get(&head).and_then(|f| f.swap) else { return false };
+        let Some(entry) = self.folios.get(&head).and_then(|f| f.swap) else {
+            return false;
+        };
         if self.swap.as_ref().is_some_and(|s| s.count(entry) > 0) {
             return false;
         }

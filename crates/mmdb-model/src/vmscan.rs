@@ -32,7 +32,11 @@ impl Model {
     /// lists only with swap, each priority level scanning `size >> priority` folios.
     pub(crate) fn try_to_free_pages(&mut self, nr_to_reclaim: u64, memcg: Option<u32>) -> u64 {
         self.lru_add_drain();
-        let mut reclaimed = if memcg.is_none() { self.deferred_split_scan() } else { 0 };
+        let mut reclaimed = if memcg.is_none() {
+            self.deferred_split_scan()
+        } else {
+            0
+        };
         let can_swap = self.swap.as_ref().is_some_and(|s| s.used < s.total());
         let ids: Vec<u32> = match memcg {
             Some(id) => vec![id],
@@ -40,11 +44,19 @@ impl Model {
         };
         for priority in (0..=12u32).rev() {
             for &id in &ids {
-                for (inactive, active) in [(LruList::InactiveFile, LruList::ActiveFile), (LruList::InactiveAnon, LruList::ActiveAnon)] {
+                for (inactive, active) in [
+                    (LruList::InactiveFile, LruList::ActiveFile),
+                    (LruList::InactiveAnon, LruList::ActiveAnon),
+                ] {
                     if inactive == LruList::InactiveAnon && !can_swap {
                         continue;
                     }
-                    let size = |m: &Model, l: LruList| m.lruvecs.get(&id).map(|lv| lv.lists[l as usize].nr_pages).unwrap_or(0);
+                    let size = |m: &Model, l: LruList| {
+                        m.lruvecs
+                            .get(&id)
+                            .map(|lv| lv.lists[l as usize].nr_pages)
+                            .unwrap_or(0)
+                    };
                     if size(self, inactive) < size(self, active) {
                         let n = (size(self, active) >> priority).max(1);
                         self.shrink_active_list(id, active, n);
@@ -63,7 +75,11 @@ impl Model {
     /// `shrink_active_list()`: moves folios from the active tail to the inactive list (PGDEACTIVATE), keeping
     /// referenced executable file folios active.
     fn shrink_active_list(&mut self, memcg: u32, list: LruList, nr: u64) {
-        let victims: Vec<Pfn> = self.lru_from_tail(memcg, list).into_iter().take(nr as usize).collect();
+        let victims: Vec<Pfn> = self
+            .lru_from_tail(memcg, list)
+            .into_iter()
+            .take(nr as usize)
+            .collect();
         for head in victims {
             self.count(VmEvent::PGREFILL, self.folios[&head].nr_pages());
             let (referenced, _, exec) = self.folio_referenced(head);
@@ -83,12 +99,23 @@ impl Model {
     /// `shrink_inactive_list()`: isolate from the tail, `shrink_folio_list()`, put survivors back
     /// (`move_folios_to_lru`, directly on the list their flags select).
     fn shrink_inactive_list(&mut self, memcg: u32, list: LruList, nr: u64) -> u64 {
-        let victims: Vec<Pfn> = self.lru_from_tail(memcg, list).into_iter().take(nr.min(SWAP_CLUSTER_MAX) as usize).collect();
+        let victims: Vec<Pfn> = self
+            .lru_from_tail(memcg, list)
+            .into_iter()
+            .take(nr.min(SWAP_CLUSTER_MAX) as usize)
+            .collect();
         let mut isolated = Vec::new();
         for head in victims {
             if self.folio_isolate_lru(head) {
                 let n = self.folios[&head].nr_pages();
-                self.count(if list == LruList::InactiveFile { VmEvent::PGSCAN_FILE } else { VmEvent::PGSCAN_ANON }, n);
+                self.count(
+                    if list == LruList::InactiveFile {
+                        VmEvent::PGSCAN_FILE
+                    } else {
+                        VmEvent::PGSCAN_ANON
+                    },
+                    n,
+                );
                 isolated.push(head);
             }
         }
@@ -136,7 +163,9 @@ impl Model {
         let rmaps: Vec<Rmap> = self.folios[&head].rmap.clone();
         let (mut young, mut locked, mut exec) = (0, false, false);
         for r in rmaps {
-            let Some(m) = self.mms.get_mut(&r.mm) else { continue };
+            let Some(m) = self.mms.get_mut(&r.mm) else {
+                continue;
+            };
             if let Some(v) = m.vma_lookup(r.addr) {
                 locked |= v.flags.contains(VmFlags::VM_LOCKED);
                 exec |= v.flags.contains(VmFlags::VM_EXEC);
@@ -242,8 +271,10 @@ impl Model {
             self.delete_from_swap_cache(head);
             return Fate::Freed(nr);
         }
-        if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping {
-            if f.refcount != 1 + f.refs.pagecache || matches!(f.mapping, FolioMapping::Shmem { .. }) {
+        if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping
+        {
+            if f.refcount != 1 + f.refs.pagecache || matches!(f.mapping, FolioMapping::Shmem { .. })
+            {
                 return Fate::Keep;
             }
             self.count(VmEvent::PGSTEAL_FILE, nr);
@@ -276,7 +307,9 @@ impl Model {
     /// `activate_locked`: `PG_active` (unless unevictable), PGACTIVATE; frees the swap slot when swap is
     /// more than half full.
     fn activate_locked(&mut self, head: Pfn) -> Fate {
-        let Some(f) = self.folios.get(&head) else { return Fate::Keep };
+        let Some(f) = self.folios.get(&head) else {
+            return Fate::Keep;
+        };
         let nr = f.nr_pages();
         if f.flags.test_swapcache() && self.swap.as_ref().is_some_and(|s| s.used * 2 > s.total()) {
             self.folio_free_swap(head);
@@ -294,7 +327,11 @@ impl Model {
     fn try_to_unmap(&mut self, head: Pfn) -> bool {
         let rmaps: Vec<Rmap> = self.folios[&head].rmap.clone();
         for r in rmaps {
-            let locked = self.mms.get(&r.mm).and_then(|m| m.vma_lookup(r.addr)).is_some_and(|v| v.flags.contains(VmFlags::VM_LOCKED));
+            let locked = self
+                .mms
+                .get(&r.mm)
+                .and_then(|m| m.vma_lookup(r.addr))
+                .is_some_and(|v| v.flags.contains(VmFlags::VM_LOCKED));
             if locked {
                 self.mlock_folio(head);
                 return false;
@@ -315,7 +352,9 @@ impl Model {
     /// `unmap_huge_pmd_locked()` → `__discard_anon_folio_pmd_locked()` for a lazyfree PMD THP; other PMD
     /// mappings are split (TTU_SPLIT_HUGE_PMD) and unmapped page by page.
     fn try_to_unmap_pmd(&mut self, head: Pfn, r: Rmap) -> bool {
-        let Some(h) = self.mm(r.mm).huge_pmd(r.addr) else { return true };
+        let Some(h) = self.mm(r.mm).huge_pmd(r.addr) else {
+            return true;
+        };
         let f = &self.folios[&head];
         if f.is_lazyfree() {
             if h.dirty || f.flags.test_dirty() {
@@ -333,12 +372,19 @@ impl Model {
             return true;
         }
         self.split_huge_pmd(r.mm, r.addr);
-        let ptes: Vec<Rmap> = self.folios[&head].rmap.iter().filter(|x| x.mm == r.mm && !x.pmd).copied().collect();
+        let ptes: Vec<Rmap> = self.folios[&head]
+            .rmap
+            .iter()
+            .filter(|x| x.mm == r.mm && !x.pmd)
+            .copied()
+            .collect();
         ptes.into_iter().all(|p| self.try_to_unmap_pte(head, p))
     }
 
     fn try_to_unmap_pte(&mut self, head: Pfn, r: Rmap) -> bool {
-        let Some(Pte::Present(p)) = self.mm(r.mm).pte(r.addr) else { return true };
+        let Some(Pte::Present(p)) = self.mm(r.mm).pte(r.addr) else {
+            return true;
+        };
         self.ctx_addr = Some(r.addr);
         let idx = r.page as usize;
         // ptep_clear_flush(); a dirty PTE dirties the folio.

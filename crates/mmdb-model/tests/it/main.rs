@@ -1,0 +1,9 @@
+//! Integration tests for mmdb-model: kernel-exact state after each operation, checked as rendered text.
+
+mod fork_cow;
+mod madvise;
+mod mmap;
+mod props;
+mod reclaim;
+mod sim;
+mod thp;

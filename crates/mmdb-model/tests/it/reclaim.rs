@@ -1,0 +1,121 @@
+//! Reclaim, memcg limits and swap (kernel-semantics §6, §7, §11).
+
+use crate::sim::*;
+use mmdb_model::*;
+
+#[test]
+fn global_reclaim_without_swap_frees_only_lazyfree_pages() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, 8 * PG);
+    s.write(1, a, 8 * PG);
+    s.madvise(1, a, 4 * PG, MADV_FREE);
+    s.drain();
+    // The first scan finds the young PTEs (the fault made them young): PG_referenced, kept.
+    let freed = s.ev(0, Op::Reclaim { nr: 32 }).unwrap();
+    assert_eq!(
+        freed, 4,
+        "MADV_FREE cleared young, so the lazyfree pages go at once"
+    );
+    assert_eq!(s.rss(1), (0, 4, 0, 0));
+    assert_eq!(s.vm(VmEvent::PGLAZYFREED), 4);
+    assert_eq!(
+        s.page(1, a + 4 * PG),
+        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
+    );
+}
+
+#[test]
+fn swap_out_and_swap_in() {
+    let mut s = Sim::new();
+    s.ev(0, Op::Swapon { size: 64 * PG });
+    s.spawn(1);
+    let a = s.mmap(1, 4 * PG);
+    s.write(1, a, 4 * PG);
+    s.drain();
+    // The first reclaim pass finds young PTEs and keeps the pages (PG_referenced); the second swaps them.
+    let freed = s.ev(0, Op::Reclaim { nr: 4 }).unwrap();
+    assert_eq!(freed, 4);
+    assert_eq!(s.rss(1), (0, 0, 4, 0));
+    assert_eq!(s.page(1, a), "swap entry=0x1 excl=1");
+    assert_eq!(s.vm(VmEvent::PSWPOUT), 4);
+    let r = s.m.smaps_rollup(1).unwrap();
+    assert_eq!((r.rss_kb, r.swap_kb), (0, 16));
+    // Swap-in of an exclusive entry maps a fresh folio writable (write fault: dirty too).
+    s.write(1, a, PG);
+    assert_eq!(
+        s.page(1, a),
+        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
+    );
+    assert_eq!((s.vm(VmEvent::PGMAJFAULT), s.vm(VmEvent::PSWPIN)), (1, 1));
+    assert_eq!(s.rss(1), (0, 1, 3, 0));
+    // A shared swap entry (after fork) goes through the swap cache; munmap releases the rest.
+    s.ev(
+        1,
+        Op::Fork {
+            child: 2,
+            thread: false,
+        },
+    );
+    s.read(2, a + PG, PG);
+    assert_eq!(
+        s.page(2, a + PG),
+        "--A map=1 ref=3 [swapcache swapbacked] lru=- batch=cpu0:lru_add"
+    );
+    // The parent finds it in the swap cache (a minor fault). The swap count is now 0 but a read fault with
+    // swap far from full does not free the cache (should_try_to_free_swap).
+    s.read(1, a + PG, PG);
+    assert_eq!(
+        s.page(1, a + PG),
+        "--A map=2 ref=4 [swapcache swapbacked] lru=- batch=cpu0:lru_add"
+    );
+    assert_eq!(s.vm(VmEvent::PGMAJFAULT), 2);
+    s.ev(
+        1,
+        Op::Munmap {
+            addr: a,
+            len: 4 * PG,
+        },
+    );
+    s.ev(
+        2,
+        Op::Munmap {
+            addr: a,
+            len: 4 * PG,
+        },
+    );
+    s.drain();
+    assert_eq!(s.m.report().swap.unwrap().used_pages, 0);
+    assert_eq!(s.m.report().pages.pages, 0);
+}
+
+#[test]
+fn memcg_limit_reclaims_then_oom_kills() {
+    let mut s = Sim::new();
+    s.ev(
+        0,
+        Op::MemcgCreate {
+            id: 1,
+            limit: 8 * PG,
+        },
+    );
+    s.spawn(1);
+    s.ev(1, Op::MemcgAttach { id: 1 });
+    let a = s.mmap(1, 16 * PG);
+    s.write(1, a, 4 * PG);
+    s.madvise(1, a, 4 * PG, MADV_FREE);
+    s.drain();
+    // 4 lazyfree pages + 4 more fill the limit; the next charge reclaims the lazyfree ones.
+    s.write(1, a + 4 * PG, 5 * PG);
+    let r = s.m.report();
+    assert_eq!(r.memcgs[0].usage_pages, 5);
+    assert_eq!(r.memcgs[0].reclaims, 1);
+    assert_eq!(s.vm(VmEvent::PGLAZYFREED), 4);
+    // Nothing reclaimable left (no swap): the memcg OOM killer takes the process.
+    s.write(1, a + 9 * PG, 4 * PG);
+    assert_eq!(s.vm(VmEvent::OOM_KILL), 1);
+    assert!(s.m.task(1).is_none());
+    assert!(s.m.diagnostics().iter().any(|d| d.kind == "oom-kill"));
+    s.drain();
+    assert_eq!(s.m.report().memcgs[0].usage_pages, 0);
+}
