@@ -1,0 +1,327 @@
+//! Lexer for the prefix that ftrace-style text lines share, up to and including the event name.
+//!
+//! ```text
+//!            basic-3175    [000] d....  1272.594494: page_fault_user: address=0x7f7c23d51c20 ip=...
+//!            <...>-3175    (   3175) [000] d....  1272.594494: page_fault_user: address=...
+//!      Web Content-2801    [001] .....    12.000100: sys_mmap(addr: 0, len: 2000, ...)
+//!              app-100     [000]     0.000100: mmap: addr=0x7f0000000000 len=0x40000 ...
+//! ```
+//!
+//! That is `<comm>-<pid> [(<tgid>)] [<cpu>] [<irq-info>] <secs>.<frac>: <event>`, then the rest of the line.
+//! The comm may contain spaces and dashes: as in the kernel's output, the pid is the digits after the last `-`
+//! before the CPU field. The lexer allocates nothing: it returns slices of the line and byte offsets.
+
+use memchr::memchr_iter;
+use nom::bytes::complete::take_while_m_n;
+use nom::character::complete::{char, digit1, space0, space1};
+use nom::sequence::{delimited, separated_pair, terminated};
+use nom::IResult;
+
+use crate::diag::LineError;
+
+/// One line of trace text, classified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// Empty, or only whitespace.
+    Blank,
+    /// A comment or header line: its first char is `#`. Holds the text after the `#`.
+    Comment(&'a str),
+    /// A record, with its prefix split into fields.
+    Record(Prefix<'a>),
+}
+
+/// How the event name ends, which tells how the rest of the line is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventSep {
+    /// `name: fields` (tracepoints, the mm event format); [`Prefix::rest`] starts after the colon and spaces.
+    Colon,
+    /// `name(args)` (ftrace's syscall entries); [`Prefix::rest`] starts at the `(`.
+    Paren,
+    /// `name -> value` (ftrace's syscall exits); [`Prefix::rest`] starts after the spaces.
+    Space,
+    /// The name ends the line; [`Prefix::rest`] is empty.
+    End,
+}
+
+/// The common prefix of one record line, split into its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix<'a> {
+    /// The task's comm as printed: may contain spaces and dashes, or be `<...>` when the kernel did not know it.
+    pub comm: &'a str,
+    /// The pid after the comm (a thread id for threads).
+    pub pid: u32,
+    /// The TGID column, when the trace has one (`options/record-tgid`) and it holds a number (not `(-------)`).
+    pub tgid: Option<u32>,
+    /// The CPU the event ran on.
+    pub cpu: u32,
+    /// The irq-info column (`d....`, `...1.`), when the trace has one.
+    pub irq: Option<&'a str>,
+    /// The timestamp in nanoseconds.
+    pub ts_ns: u64,
+    /// The event name (`page_fault_user`, `sys_mmap`, `mmap`, or `syscalls:sys_enter_mmap`).
+    pub event: &'a str,
+    /// Byte offset of the event name in the line.
+    pub event_offset: usize,
+    /// How the event name ends.
+    pub sep: EventSep,
+    /// The rest of the line after the event name and its separator.
+    pub rest: &'a str,
+    /// Byte offset of [`Prefix::rest`] in the line.
+    pub rest_offset: usize,
+}
+
+/// Classifies a line (without its line break) and lexes the prefix of a record line.
+pub fn lex_line(line: &str) -> Result<Line<'_>, LineError> {
+    if let Some(text) = line.strip_prefix('#') {
+        return Ok(Line::Comment(text));
+    }
+    if line.bytes().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Line::Blank);
+    }
+    lex_prefix(line).map(Line::Record)
+}
+
+/// Lexes the prefix of a record line (without its line break).
+///
+/// Each `[` that is preceded by `-<pid>` (and maybe a TGID column) is a candidate CPU field; the first candidate
+/// from which the whole prefix lexes wins, so a comm that itself contains `-1 [0]` still works. When none does,
+/// the error is that of the first candidate.
+pub fn lex_prefix(line: &str) -> Result<Prefix<'_>, LineError> {
+    let start = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let mut first_err = None;
+    for p in memchr_iter(b'[', line.as_bytes()) {
+        let Some(head) = lex_head(line, start, p) else {
+            continue;
+        };
+        match head.and_then(|head| lex_tail(line, p, head)) {
+            Ok(prefix) => return Ok(prefix),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_err.unwrap_or_else(|| {
+        LineError::at_token(
+            line,
+            start,
+            "a record `<comm>-<pid> [<cpu>] <secs>.<frac>: <event>: ...`",
+        )
+    }))
+}
+
+/// What precedes the CPU field.
+struct Head<'a> {
+    comm: &'a str,
+    pid: u32,
+    tgid: Option<u32>,
+}
+
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Matches `-<pid> [(<tgid>) ]` backwards from the `[` at `p`; `None` when this `[` is not a CPU field.
+fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineError>> {
+    let b = line.as_bytes();
+    let skip_blanks = |mut j: usize| {
+        while j > start && is_blank(b[j - 1]) {
+            j -= 1;
+        }
+        j
+    };
+    let mut j = skip_blanks(p);
+    if j == p {
+        return None;
+    }
+    let mut tgid = None;
+    if j > start && b[j - 1] == b')' {
+        let close = j - 1;
+        let mut k = close;
+        while k > start && matches!(b[k - 1], b'0'..=b'9' | b' ' | b'-') {
+            k -= 1;
+        }
+        if k == start || b[k - 1] != b'(' {
+            return None;
+        }
+        let inner = line[k..close].trim_matches(' ');
+        if inner.is_empty() {
+            return None;
+        } else if inner.bytes().all(|c| c.is_ascii_digit()) {
+            match inner.parse() {
+                Ok(n) => tgid = Some(n),
+                Err(_) => {
+                    let offset = close - inner.len();
+                    return Some(Err(LineError::new(
+                        offset,
+                        inner.len(),
+                        "a TGID that fits in 32 bits",
+                    )));
+                }
+            }
+        } else if !inner.bytes().all(|c| c == b'-') {
+            return None;
+        }
+        let open = k - 1;
+        j = skip_blanks(open);
+        if j == open {
+            return None;
+        }
+    }
+    let digits_end = j;
+    while j > start && b[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if j == digits_end || j == start || b[j - 1] != b'-' {
+        return None;
+    }
+    Some(match line[j..digits_end].parse() {
+        Ok(pid) => Ok(Head {
+            comm: &line[start..j - 1],
+            pid,
+            tgid,
+        }),
+        Err(_) => Err(LineError::new(
+            j,
+            digits_end - j,
+            "a pid that fits in 32 bits",
+        )),
+    })
+}
+
+type Res<'a, T> = IResult<&'a str, T>;
+
+fn cpu_field(i: &str) -> Res<'_, &str> {
+    delimited(char('['), digit1, char(']'))(i)
+}
+
+fn is_irq_char(c: char) -> bool {
+    matches!(
+        c,
+        '.' | 'd' | 'D' | 'n' | 'N' | 'h' | 'H' | 's' | 'S' | 'b' | 'B' | 'z' | 'Z' | '0'..='9'
+    )
+}
+
+/// The irq-info column: 5 flag chars (4 on older kernels), then blanks.
+fn irq_field(i: &str) -> Res<'_, &str> {
+    terminated(take_while_m_n(4, 5, is_irq_char), space1)(i)
+}
+
+fn timestamp(i: &str) -> Res<'_, (&str, &str)> {
+    separated_pair(digit1, char('.'), digit1)(i)
+}
+
+/// Lexes from the `[` of the CPU field at `p` to the end of the line.
+fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, LineError> {
+    let at = |i: &str| line.len() - i.len();
+    let i = &line[p..];
+    let (i, cpu) =
+        cpu_field(i).map_err(|_| LineError::at_token(line, p, "a CPU field `[<cpu>]`"))?;
+    let cpu = cpu
+        .parse()
+        .map_err(|_| LineError::new(p + 1, cpu.len(), "a CPU number that fits in 32 bits"))?;
+    let (i, _) = space1::<_, nom::error::Error<&str>>(i)
+        .map_err(|_| LineError::at_token(line, at(i), "a space after the CPU field"))?;
+    let (i, irq) = match irq_field(i) {
+        Ok((rest, irq)) => (rest, Some(irq)),
+        Err(_) => (i, None),
+    };
+    let ts_offset = at(i);
+    let (i, (secs, frac)) = timestamp(i)
+        .map_err(|_| LineError::at_token(line, ts_offset, "a timestamp `<secs>.<frac>`"))?;
+    let ts_len = at(i) - ts_offset;
+    if frac.len() > 9 {
+        let frac_offset = at(i) - frac.len();
+        return Err(LineError::new(
+            frac_offset,
+            frac.len(),
+            "at most 9 fractional digits (nanoseconds)",
+        ));
+    }
+    let ts_ns = secs
+        .parse::<u64>()
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .zip(frac.parse::<u64>().ok())
+        .and_then(|(s, f)| s.checked_add(f * 10u64.pow(9 - frac.len() as u32)))
+        .ok_or_else(|| LineError::new(ts_offset, ts_len, "a timestamp below 2^64 nanoseconds"))?;
+    let (i, _) = char::<_, nom::error::Error<&str>>(':')(i)
+        .map_err(|_| LineError::at_token(line, at(i), "`:` after the timestamp"))?;
+    let (i, _) = space0::<_, nom::error::Error<&str>>(i).unwrap_or((i, ""));
+    let event_offset = at(i);
+    let (event, sep, rest) = event_name(i);
+    if event.is_empty() {
+        return Err(LineError::at_token(line, event_offset, "an event name"));
+    }
+    Ok(Prefix {
+        comm: head.comm,
+        pid: head.pid,
+        tgid: head.tgid,
+        cpu,
+        irq,
+        ts_ns,
+        event,
+        event_offset,
+        sep,
+        rest,
+        rest_offset: at(rest),
+    })
+}
+
+/// Splits `name: rest`, `name(rest`, `name rest` or `name`; a `:` ends the name only before a blank or the end,
+/// so `syscalls:sys_enter_mmap: ...` names `syscalls:sys_enter_mmap`.
+fn event_name(i: &str) -> (&str, EventSep, &str) {
+    let b = i.as_bytes();
+    for (k, &c) in b.iter().enumerate() {
+        match c {
+            b':' if b.get(k + 1).is_none_or(|&n| is_blank(n)) => {
+                return (
+                    &i[..k],
+                    EventSep::Colon,
+                    i[k + 1..].trim_start_matches([' ', '\t']),
+                );
+            }
+            b'(' => return (&i[..k], EventSep::Paren, &i[k..]),
+            b' ' | b'\t' => {
+                return (
+                    &i[..k],
+                    EventSep::Space,
+                    i[k..].trim_start_matches([' ', '\t']),
+                )
+            }
+            _ => {}
+        }
+    }
+    (i, EventSep::End, &i[i.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_name_separators() {
+        assert_eq!(event_name("mmap: a=1"), ("mmap", EventSep::Colon, "a=1"));
+        assert_eq!(event_name("exit:"), ("exit", EventSep::Colon, ""));
+        assert_eq!(
+            event_name("sys_mmap(addr: 0)"),
+            ("sys_mmap", EventSep::Paren, "(addr: 0)")
+        );
+        assert_eq!(
+            event_name("sys_mmap -> 0x7f"),
+            ("sys_mmap", EventSep::Space, "-> 0x7f")
+        );
+        assert_eq!(
+            event_name("syscalls:sys_exit_mmap: 0x7f"),
+            ("syscalls:sys_exit_mmap", EventSep::Colon, "0x7f")
+        );
+        assert_eq!(event_name("exit"), ("exit", EventSep::End, ""));
+    }
+
+    #[test]
+    fn irq_column_needs_a_blank_after_it() {
+        assert!(irq_field("d.... 1.0:").is_ok());
+        assert!(irq_field("d..1 1.0:").is_ok());
+        assert!(irq_field("12345.000:").is_err());
+        assert!(irq_field("d.....  1.0:").is_err());
+    }
+}
