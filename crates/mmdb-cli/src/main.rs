@@ -1,2 +1,216 @@
 //! The `mmdb` binary: the only part of mmdb that touches files and the terminal.
-fn main() {}
+//!
+//! It parses the command line, reads the trace, hands the bytes to mmdb-session and writes what comes back.
+//! `main` maps the outcome to the exit status: 0 clean, 1 findings, 2 usage error or unreadable input; a closed
+//! stdout (`mmdb replay … | head`) counts as success.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use mmdb_session::{render_json, render_text, replay, ReplayOptions};
+
+/// How many parse errors stderr shows in full; a file in the wrong format would otherwise flood the terminal.
+const MAX_SHOWN_PARSE_ERRORS: usize = 100;
+
+/// Exit status when the replay found nothing wrong.
+const EXIT_CLEAN: u8 = 0;
+/// Exit status when the replay found parse errors, warnings or invariant violations.
+const EXIT_FINDINGS: u8 = 1;
+/// Exit status for a usage error or input that cannot be read.
+const EXIT_ERROR: u8 = 2;
+
+/// The long description of `mmdb --help`, wrapped for an 80-column terminal.
+const ABOUT_LONG: &str = "\
+A trace-replay debugger for the Linux memory manager.
+
+mmdb replays a trace of memory-management events (mmap, page faults, fork,
+madvise, reclaim, ...) into a model of the Linux 6.18 memory manager, then shows
+the resulting state the way the kernel would: per-process VMAs, RSS counters and
+smaps, folios by state and LRU list, and vmstat counters.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  mmdb replay traces/fork-cow.events
+  mmdb replay --check --until 18 traces/fork-cow.events
+  mmdb replay --format json trace.events | jq .report.pages
+
+Run `mmdb help replay` for what the report contains and the exit statuses.";
+
+/// The long description of `mmdb replay --help`.
+const REPLAY_LONG: &str = "\
+Replays a trace into the memory-manager model and prints the final state.
+
+Every event of FILE is applied, in order, to a fresh model. Lines that do not
+parse are reported on stderr as FILE:LINE:COLUMN with what was expected, then
+skipped; the replay goes on.
+
+The report on stdout shows, for each process, its RSS counters (mm->rss_stat, in
+pages), its smaps_rollup (in kB) and its VMAs as /proc/PID/maps shows them; then
+page totals by state, the LRU lists, zero-page mappings, the non-zero vmstat
+counters, and memory cgroups and swap when present. It ends with the diagnostics
+(trace anomalies, such as a fault outside any VMA, and failed operations) and
+the invariant violations (model bugs found by --check), each with its event and
+source line. Events are numbered from 1, the way --until counts them.";
+
+const REPLAY_AFTER_HELP: &str = "\
+Exit status:
+  0  the replay was clean
+  1  parse errors, diagnostics of severity warning, or invariant violations
+  2  usage error, or FILE cannot be read
+
+Examples:
+  mmdb replay traces/fork-cow.events
+      Replay the whole trace and print the report.
+  mmdb replay --check traces/fork-cow.events
+      Also check every model invariant after every event.
+  mmdb replay --until 18 traces/fork-cow.events
+      Show the state right after event 18.
+  mmdb replay --format json traces/fork-cow.events | jq .report.pages
+      The report as JSON, for scripts.
+  record-trace | mmdb replay -
+      Read the trace from standard input.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mmdb",
+    version,
+    about = "A trace-replay debugger for the Linux memory manager.",
+    long_about = ABOUT_LONG,
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replays a trace into the memory-manager model and prints the final state.
+    #[command(long_about = REPLAY_LONG, after_help = REPLAY_AFTER_HELP)]
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The trace to replay, in the mm event format; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Output format of the report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Run the full invariant check after every event (slower) and report violations.
+    #[arg(long)]
+    check: bool,
+    /// Stop after event N (events are numbered from 1); the report shows the state at that point.
+    #[arg(long, value_name = "N")]
+    until: Option<u64>,
+    /// Do not record per-page history (saves memory on long traces).
+    #[arg(long)]
+    no_history: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// The human-readable report.
+    Text,
+    /// One JSON object (schema `mmdb_report_version` 1), for scripts.
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version go to stdout and are successes; everything else is a usage error.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Replay(args) => cmd_replay(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::from(EXIT_CLEAN),
+        Err(err) => {
+            let _ = writeln!(io::stderr().lock(), "mmdb: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// `mmdb replay`: reads the trace, replays it, prints parse errors to stderr and the report to stdout.
+fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
+    let from_stdin = args.file.as_os_str() == "-";
+    let display = if from_stdin {
+        "<stdin>".to_string()
+    } else {
+        args.file.display().to_string()
+    };
+    let source = if from_stdin {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(&args.file)
+    };
+    let source = source.with_context(|| format!("cannot read {display}"))?;
+
+    let opts = ReplayOptions {
+        check: args.check,
+        until: args.until,
+        history: !args.no_history,
+    };
+    let replay = replay(&source, &opts);
+
+    if !replay.parse_errors.is_empty() {
+        let mut err = io::stderr().lock();
+        for e in replay.parse_errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
+            // Each error is followed by a blank line, as rustc does.
+            // A failing stderr has nowhere to report to; the exit status still says what happened.
+            let _ = writeln!(err, "{}\n", e.render(&display).trim_end_matches('\n'));
+        }
+        let n = replay.parse_errors.len();
+        if n > MAX_SHOWN_PARSE_ERRORS {
+            let _ = writeln!(
+                err,
+                "... {} more errors not shown (--format json lists them all)",
+                n - MAX_SHOWN_PARSE_ERRORS
+            );
+        }
+        let _ = writeln!(
+            err,
+            "{n} error{} in {display}",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+
+    let rendering = match args.format {
+        Format::Text => render_text(&replay, &display),
+        Format::Json => render_json(&replay, &display),
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(rendering.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write the report")?;
+
+    Ok(if replay.is_clean() {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    })
+}
+
+/// Returns whether the error chain bottoms out in a closed pipe, which ends output early but is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
