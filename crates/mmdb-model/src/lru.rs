@@ -155,12 +155,17 @@ impl Model {
 
     /// The folios on one list of one memcg, from tail (oldest, scanned first by reclaim) to head.
     pub(crate) fn lru_from_tail(&self, memcg: u32, list: LruList) -> Vec<Pfn> {
+        self.lru_tail(memcg, list, usize::MAX)
+    }
+
+    /// At most `n` folios from the tail of one list, oldest first: what `isolate_lru_folios` scans.
+    pub(crate) fn lru_tail(&self, memcg: u32, list: LruList, n: usize) -> Vec<Pfn> {
         let mut out = Vec::new();
         let mut cur = self
             .lruvecs
             .get(&memcg)
             .and_then(|lv| lv.lists[list as usize].tail);
-        while let Some(p) = cur {
+        while let Some(p) = cur.filter(|_| out.len() < n) {
             out.push(p);
             cur = self.folios.get(&p).and_then(|f| f.lru_prev);
         }

@@ -220,6 +220,7 @@ impl Model {
     fn madvise_cold_or_pageout(&mut self, mm: MmId, start: u64, end: u64, pageout: bool) {
         self.lru_add_drain();
         let mut list: Vec<Pfn> = Vec::new();
+        let mut listed: rustc_hash::FxHashSet<Pfn> = Default::default();
         for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
             self.ctx_addr = Some(haddr);
             if h.huge_zero || self.folios[&h.pfn].maybe_mapped_shared() {
@@ -233,6 +234,7 @@ impl Model {
                 ph.young = false;
             }
             self.cold_one(h.pfn, pageout, &mut list);
+            listed.insert(h.pfn);
         }
         let ptes = self.mm(mm).populated_ptes(start, end);
         let mut i = 0;
@@ -263,7 +265,7 @@ impl Model {
             } else {
                 1
             };
-            if !f.flags.test_lru() || f.maybe_mapped_shared() || list.contains(&head) {
+            if !f.flags.test_lru() || f.maybe_mapped_shared() || listed.contains(&head) {
                 i += nr;
                 continue;
             }
@@ -275,6 +277,7 @@ impl Model {
                 }
             }
             self.cold_one(head, pageout, &mut list);
+            listed.insert(head);
             i += nr;
         }
         if pageout && !list.is_empty() {

@@ -177,10 +177,15 @@ impl MmStruct {
         for (&pmd, slot) in self.pmds.range(first..=last) {
             if let Pmd::Table(t) = slot {
                 let base = pmd << (PAGE_SHIFT + HPAGE_PMD_ORDER);
-                for (i, pte) in t.iter().enumerate() {
-                    let addr = base + ((i as u64) << PAGE_SHIFT);
-                    if addr >= start && addr < end && *pte != Pte::None {
-                        out.push((addr, *pte));
+                let lo = if pmd == first { pmd_index(start).1 } else { 0 };
+                let hi = if pmd == last {
+                    pmd_index(end - 1).1
+                } else {
+                    PTRS_PER_PTE - 1
+                };
+                for (i, pte) in t.iter().enumerate().take(hi + 1).skip(lo) {
+                    if *pte != Pte::None {
+                        out.push((base + ((i as u64) << PAGE_SHIFT), *pte));
                     }
                 }
             }

@@ -75,11 +75,7 @@ impl Model {
     /// `shrink_active_list()`: moves folios from the active tail to the inactive list (PGDEACTIVATE), keeping
     /// referenced executable file folios active.
     fn shrink_active_list(&mut self, memcg: u32, list: LruList, nr: u64) {
-        let victims: Vec<Pfn> = self
-            .lru_from_tail(memcg, list)
-            .into_iter()
-            .take(nr as usize)
-            .collect();
+        let victims: Vec<Pfn> = self.lru_tail(memcg, list, nr as usize);
         for head in victims {
             self.count(VmEvent::PGREFILL, self.folios[&head].nr_pages());
             let (referenced, _, exec) = self.folio_referenced(head);
@@ -99,11 +95,7 @@ impl Model {
     /// `shrink_inactive_list()`: isolate from the tail, `shrink_folio_list()`, put survivors back
     /// (`move_folios_to_lru`, directly on the list their flags select).
     fn shrink_inactive_list(&mut self, memcg: u32, list: LruList, nr: u64) -> u64 {
-        let victims: Vec<Pfn> = self
-            .lru_from_tail(memcg, list)
-            .into_iter()
-            .take(nr.min(SWAP_CLUSTER_MAX) as usize)
-            .collect();
+        let victims: Vec<Pfn> = self.lru_tail(memcg, list, nr.min(SWAP_CLUSTER_MAX) as usize);
         let mut isolated = Vec::new();
         for head in victims {
             if self.folio_isolate_lru(head) {

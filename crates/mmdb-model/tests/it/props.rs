@@ -35,7 +35,6 @@ fn op_strategy() -> impl Strategy<Value = (u32, u32, Op)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
     #[test]
     fn random_sequences_keep_every_invariant(ops in prop::collection::vec(op_strategy(), 1..120), swap in prop::bool::ANY, limit in prop::option::of(64u64..400)) {
         let mut m = Model::new(Config::default());
