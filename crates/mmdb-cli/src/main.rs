@@ -34,9 +34,9 @@ smaps, folios by state and LRU list, and vmstat counters.";
 
 const AFTER_HELP: &str = "\
 Examples:
-  mmdb replay traces/fork-cow.events
-  mmdb replay --check --until 18 traces/fork-cow.events
-  mmdb replay --format json trace.events | jq .report.pages
+  mmdb replay traces/basic.events
+  mmdb replay --check --until 67 traces/basic.events
+  mmdb replay --format json traces/basic.events | jq .report.pages
 
 Run `mmdb help replay` for what the report contains and the exit statuses.";
 
@@ -63,15 +63,15 @@ Exit status:
   2  usage error, or FILE cannot be read
 
 Examples:
-  mmdb replay traces/fork-cow.events
+  mmdb replay traces/basic.events
       Replay the whole trace and print the report.
-  mmdb replay --check traces/fork-cow.events
+  mmdb replay --check traces/basic.events
       Also check every model invariant after every event.
-  mmdb replay --until 18 traces/fork-cow.events
+  mmdb replay --until 67 traces/basic.events
       Show the state right after event 18.
-  mmdb replay --format json traces/fork-cow.events | jq .report.pages
+  mmdb replay --format json traces/basic.events | jq .report.pages
       The report as JSON, for scripts.
-  record-trace | mmdb replay -
+  cat traces/basic.events | mmdb replay -
       Read the trace from standard input.";
 
 #[derive(Debug, Parser)]

@@ -66,6 +66,20 @@ pub const EAGAIN: i64 = 11;
 pub const EEXIST: i64 = 17;
 pub const ESRCH: i64 = 3;
 
+/// The symbolic name of an errno value (`EINVAL`), or the number.
+pub fn errno_name(errno: i64) -> String {
+    match errno {
+        ENOMEM => "ENOMEM".into(),
+        EFAULT => "EFAULT".into(),
+        EINVAL => "EINVAL".into(),
+        EAGAIN => "EAGAIN".into(),
+        EEXIST => "EEXIST".into(),
+        ESRCH => "ESRCH".into(),
+        16 => "EBUSY".into(),
+        n => n.to_string(),
+    }
+}
+
 /// Rounds `x` up to a page boundary (`PAGE_ALIGN`).
 pub const fn page_align(x: u64) -> u64 {
     x.saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)

@@ -152,6 +152,18 @@ impl Model {
             self.cpus.push(CpuBatches::default());
         }
         let ret = self.dispatch(ev);
+        if let Some(r) = ret.filter(|r| *r < 0) {
+            // A failed syscall is worth seeing in the report; unknown pids were already reported.
+            if r != -ESRCH {
+                let msg = format!(
+                    "{} by pid {} returned -{}",
+                    ev.op.name(),
+                    ev.pid,
+                    errno_name(-r)
+                );
+                self.diag(Severity::Info, "syscall-error", msg);
+            }
+        }
         self.flush_history();
         self.events += 1;
         Outcome { ret }

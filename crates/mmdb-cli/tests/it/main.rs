@@ -2,6 +2,8 @@
 // Tests of the binary write trace files, like the binary itself reads them.
 #![allow(clippy::disallowed_methods)]
 
+mod book;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
