@@ -76,6 +76,10 @@ pub enum Op {
         access: Access,
         pfn: Option<Pfn>,
     },
+    /// A user load, store or instruction fetch at `addr`, faulting or not. The MMU sets Accessed (and Dirty for
+    /// a store) when the PTE allows the access; otherwise it is a page fault, as with [`Op::Fault`]. Scenarios
+    /// use it for "the program wrote here"; real traces only ever show the faults.
+    Touch { addr: u64, access: Access },
     /// `madvise()`.
     Madvise { addr: u64, len: u64, advice: i64 },
     /// `mlock()`.
@@ -110,6 +114,7 @@ impl Op {
             Op::Mremap { .. } => "mremap",
             Op::Brk { .. } => "brk",
             Op::Fault { .. } => "fault",
+            Op::Touch { .. } => "touch",
             Op::Madvise { .. } => "madvise",
             Op::Mlock { .. } => "mlock",
             Op::Munlock { .. } => "munlock",

@@ -286,25 +286,44 @@ impl Model {
         self.count(VmEvent::PGACTIVATE, nr);
     }
 
-    /// `mlock_folio_batch()` for one folio: onto the unevictable list (`__mlock_new_folio`/`__mlock_folio`);
-    /// no `mm_lru_insertion` event.
+    /// `mlock_folio_batch()` for one folio: a new folio goes through `__mlock_new_folio`, an existing one
+    /// through `__mlock_folio` (mm/mlock.c): onto the unevictable list (UNEVICTABLE_PGCULLED), with no
+    /// `mm_lru_insertion` event. A folio off the LRU is left for `lru_add()` or putback to cull.
     fn mlock_move(&mut self, head: Pfn) {
         let f = &self.folios[&head];
-        if !f.flags.test_mlocked() {
-            return;
-        }
+        let nr = f.nr_pages();
         let on_lru = f.lru.is_some();
+        let evictable = !f.flags.test_mlocked();
         let fresh = !on_lru && f.refs.isolated == 0 && !self.in_lru_add_batch(head);
-        if on_lru {
-            self.lruvec_del_folio(head);
-        } else if !fresh {
-            // In an lru_add batch or isolated: lru_add()/putback will cull it.
+        if fresh {
+            if !evictable {
+                self.folio_mut(head).flags.set_unevictable();
+                self.count(VmEvent::UNEVICTABLE_PGCULLED, nr);
+            }
+            self.lruvec_add_folio(head);
             return;
         }
+        if !on_lru {
+            return;
+        }
+        if evictable {
+            if f.flags.test_unevictable() {
+                self.lruvec_del_folio(head);
+                self.folio_mut(head).flags.clear_unevictable();
+                self.lruvec_add_folio(head);
+                self.count(VmEvent::UNEVICTABLE_PGRESCUED, nr);
+            }
+            return;
+        }
+        if f.flags.test_unevictable() {
+            return;
+        }
+        self.lruvec_del_folio(head);
         let f = self.folio_mut(head);
         f.flags.clear_active();
         f.flags.set_unevictable();
         self.lruvec_add_folio(head);
+        self.count(VmEvent::UNEVICTABLE_PGCULLED, nr);
     }
 
     fn in_lru_add_batch(&self, head: Pfn) -> bool {

@@ -81,6 +81,37 @@ impl Model {
         }
     }
 
+    /// A user access: the hardware page walk sets Accessed (and Dirty on a store) when the PTE or PMD allows
+    /// the access and the VMA does too; anything else raises a page fault (`user_fault`).
+    pub(crate) fn user_touch(&mut self, pid: Pid, addr: u64, access: Access) {
+        let Some(mm) = self.task_mm(pid) else {
+            return self.user_fault(pid, addr, access, None);
+        };
+        let write = access == Access::Write;
+        let vma_ok = self.mm(mm).vma_lookup(addr).is_some_and(|v| match access {
+            Access::Write => v.flags.contains(VmFlags::VM_WRITE),
+            Access::Exec => v.flags.contains(VmFlags::VM_EXEC),
+            Access::Read => v.flags.contains(VmFlags::VM_READ),
+        });
+        if vma_ok {
+            let m = self.mm_mut(mm);
+            if let Some(crate::mm::Pmd::Huge(h)) = m.pmds.get_mut(&crate::mm::pmd_index(addr).0) {
+                if !write || h.write {
+                    h.young = true;
+                    h.dirty |= write;
+                    return;
+                }
+            } else if let Some(Pte::Present(p)) = m.pte_mut(addr) {
+                if !write || p.write {
+                    p.young = true;
+                    p.dirty |= write;
+                    return;
+                }
+            }
+        }
+        self.user_fault(pid, addr, access, None)
+    }
+
     /// `handle_mm_fault()` → `__handle_mm_fault()`: PMD-level THP handling, then `handle_pte_fault()`.
     pub(crate) fn handle_mm_fault(
         &mut self,
@@ -509,7 +540,9 @@ impl Model {
     }
 
     /// `do_swap_page()` (6.12:4201; kernel-semantics §7): swap-in from the swap cache or, for a swap entry
-    /// with count 1, straight into a fresh folio (the `SWP_SYNCHRONOUS_IO` path). PGMAJFAULT on a cache miss.
+    /// with count 1, straight into a fresh folio that bypasses the swap cache (the `SWP_SYNCHRONOUS_IO` path,
+    /// "certainly exclusive"). PGMAJFAULT on a cache miss. The fault holds a reference (the lookup's or the
+    /// allocation's) that becomes the mapping's.
     #[allow(clippy::too_many_arguments)]
     fn do_swap_page(
         &mut self,
@@ -525,48 +558,53 @@ impl Model {
             .swap
             .as_ref()
             .and_then(|s| s.cache.get(&entry).copied());
-        let head = match cached {
-            Some(h) => h,
+        let (head, new_folio, bypass) = match cached {
+            Some(h) => (h, false, false),
             None => {
-                let count = self.swap.as_ref().map(|s| s.count(entry)).unwrap_or(0);
+                let bypass = self.swap.as_ref().map(|s| s.count(entry)).unwrap_or(0) == 1;
                 let h = self.alloc_charged(0, want, FolioMapping::Anon, mm)?;
                 let f = self.folio_mut(h);
                 f.flags.set_uptodate();
                 f.flags.set_swapbacked();
-                if count > 1 {
+                if !bypass {
                     self.add_to_swap_cache(h, entry);
                 }
                 self.folio_add_lru(h);
                 self.count(VmEvent::PGMAJFAULT, 1);
                 self.count(VmEvent::PSWPIN, 1);
-                h
+                (h, true, bypass)
             }
         };
-        let fresh = !self.folios[&head].is_anon()
-            || self.folios[&head].rmap.is_empty() && !self.folios[&head].flags.test_swapcache();
+        // The fault's own reference: swap_cache_get_folio()'s, or the new folio's first one.
+        let f = self.folio_mut(head);
+        f.refcount += 1;
+        f.refs.temp += 1;
+        let exclusive = bypass || swp_exclusive;
         if let Some(s) = self.swap.as_mut() {
             s.swap_free(entry);
         }
-        let locked = vma.flags.contains(VmFlags::VM_LOCKED);
-        if self.folios[&head].flags.test_swapcache() {
-            let swap_count = self.swap.as_ref().map(|s| s.count(entry)).unwrap_or(0);
-            let half_full = self.swap.as_ref().is_some_and(|s| s.used * 2 > s.total());
-            if swap_count == 0 && (write || half_full || locked) {
+        // should_try_to_free_swap()
+        let f = &self.folios[&head];
+        if f.flags.test_swapcache() {
+            let swap_full = self.swap.as_ref().is_some_and(|s| s.used * 2 > s.total());
+            let locked = vma.flags.contains(VmFlags::VM_LOCKED) || f.flags.test_mlocked();
+            if swap_full || locked || (write && f.refcount == 1 + f.nr_pages() as i32) {
                 self.folio_free_swap(head);
             }
         }
         self.add_mm_counter(mm, MM_ANONPAGES, 1);
         self.add_mm_counter(mm, MM_SWAPENTS, -1);
-        let exclusive = swp_exclusive || self.folios[&head].refcount == 0;
+        let exclusive = exclusive || self.folios[&head].refcount == 1;
         let w = exclusive && vma.flags.contains(VmFlags::VM_WRITE);
-        if fresh && !self.folios[&head].flags.test_swapcache() {
+        // The fault's reference becomes the mapping's.
+        let f = self.folio_mut(head);
+        f.refs.temp -= 1;
+        f.refs.mappings += 1;
+        if new_folio {
             self.folio_add_new_anon_rmap(head, mm, addr, exclusive, false);
         } else {
-            self.folio_mut(head).mapping = FolioMapping::Anon;
-            self.folio_mut(head).flags.set_swapbacked();
             self.folio_add_rmap_pte(head, 0, mm, addr, exclusive);
         }
-        self.folio_ref_add_mapping(head, 1);
         let pte = PresentPte {
             pfn: head,
             write: w,

@@ -216,6 +216,10 @@ impl Model {
                 self.user_fault(pid, *addr, *access, *pfn);
                 None
             }
+            Op::Touch { addr, access } => {
+                self.user_touch(pid, *addr, *access);
+                None
+            }
             Op::Madvise { addr, len, advice } => Some(self.do_madvise(pid, *addr, *len, *advice)),
             Op::Mlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, true)),
             Op::Munlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, false)),

@@ -128,6 +128,8 @@ impl Model {
         if self.swap.as_ref().is_some_and(|s| s.count(entry) > 0) {
             return false;
         }
+        // The swap copy is gone, so the folio is the only copy of the data: folio_set_dirty().
+        self.folio_mut(head).flags.set_dirty();
         self.delete_from_swap_cache(head);
         true
     }

@@ -114,7 +114,16 @@ impl Model {
         let mut reclaimed = 0;
         for head in isolated {
             match self.shrink_folio(head, false) {
-                Fate::Freed(n) => reclaimed += n,
+                Fate::Freed(n) => {
+                    // PGSTEAL is counted here, by the list scanned, not on the reclaim_pages() path.
+                    let steal = if list == LruList::InactiveFile {
+                        VmEvent::PGSTEAL_FILE
+                    } else {
+                        VmEvent::PGSTEAL_ANON
+                    };
+                    self.count(steal, n);
+                    reclaimed += n
+                }
                 Fate::Activate | Fate::Keep => self.move_folio_to_lru(head),
             }
         }
@@ -247,7 +256,6 @@ impl Model {
                 return Fate::Keep;
             }
             self.count(VmEvent::PGLAZYFREED, nr);
-            self.count(VmEvent::PGSTEAL_FILE, nr);
             self.drop_isolated(head);
             return Fate::Freed(nr);
         }
@@ -256,7 +264,6 @@ impl Model {
             if f.refcount != 1 + nr as i32 {
                 return Fate::Keep;
             }
-            self.count(VmEvent::PGSTEAL_ANON, nr);
             let f = self.folio_mut(head);
             f.refs.isolated -= 1;
             f.refcount -= 1;
@@ -269,7 +276,6 @@ impl Model {
             {
                 return Fate::Keep;
             }
-            self.count(VmEvent::PGSTEAL_FILE, nr);
             self.files[file as usize].pages.remove(&index);
             let f = self.folio_mut(head);
             f.refs.pagecache -= 1;

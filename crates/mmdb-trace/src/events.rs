@@ -256,6 +256,19 @@ const EVENTS: &[EventDef] = &[
         },
     },
     EventDef {
+        name: "touch",
+        fields: &[
+            req("addr", Kind::Num, "ADDR"),
+            req("access", Kind::Access, "read|write|exec"),
+        ],
+        build: |f| {
+            Ok(Op::Touch {
+                addr: f.num("addr")?,
+                access: f.access("access")?,
+            })
+        },
+    },
+    EventDef {
         name: "madvise",
         fields: &[
             req("addr", Kind::Num, "ADDR"),

@@ -113,6 +113,10 @@ fn write_fields(out: &mut String, op: &Op) {
                 hex(out, "pfn", *pfn);
             }
         }
+        Op::Touch { addr, access } => {
+            hex(out, "addr", *addr);
+            let _ = write!(out, " access={}", access.name());
+        }
         Op::Madvise { addr, len, advice } => {
             hex(out, "addr", *addr);
             hex(out, "len", *len);

@@ -198,6 +198,41 @@ fn a_batch_reference_turns_reuse_into_a_copy_unless_the_drain_clears_it() {
 }
 
 #[test]
+fn a_store_faults_only_where_the_pte_refuses_it() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, 2 * PG);
+    s.store(1, a, PG); // PTE none: a write fault
+    s.store(1, a, PG); // writable now: the MMU sets A/D, no fault
+    assert_eq!(s.vm(VmEvent::PGFAULT), 1);
+    s.ev(
+        1,
+        Op::Fork {
+            child: 2,
+            thread: false,
+        },
+    );
+    s.store(2, a, PG); // write-protected by fork: a COW fault
+    assert_eq!(s.vm(VmEvent::PGFAULT), 2);
+    s.ev(
+        1,
+        Op::Touch {
+            addr: a + PG,
+            access: Access::Read,
+        },
+    ); // zero page via a read fault
+    s.ev(
+        1,
+        Op::Touch {
+            addr: a + PG,
+            access: Access::Read,
+        },
+    ); // present: no fault
+    assert_eq!(s.vm(VmEvent::PGFAULT), 3);
+    assert_eq!(s.page(1, a + PG), "--A zero-page");
+}
+
+#[test]
 fn threads_share_the_mm_and_exit_frees_it_when_the_last_goes() {
     let mut s = Sim::new();
     s.spawn(1);

@@ -49,8 +49,10 @@ fn rewriting_a_lazyfree_page_moves_it_out_of_smaps_lazyfree_without_a_fault() {
     s.madvise(1, a, 4 * PG, MADV_FREE);
     s.drain();
     assert_eq!(s.m.smaps_rollup(1).unwrap().lazyfree_kb, 16);
-    // The PTE kept RW, so the write is a spurious fault that only sets Dirty.
-    s.write(1, a, PG);
+    // The PTE kept RW, so the store only sets Dirty in hardware: no fault at all.
+    let faults = s.vm(VmEvent::PGFAULT);
+    s.store(1, a, PG);
+    assert_eq!(s.vm(VmEvent::PGFAULT), faults);
     assert_eq!(
         s.page(1, a),
         "WDA map=1 ref=1 [lru anon_exclusive] lru=inactive_file"

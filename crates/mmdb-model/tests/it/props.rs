@@ -19,6 +19,7 @@ fn op_strategy() -> impl Strategy<Value = (u32, u32, Op)> {
     ]);
     let base = 0x7e00_0000_0000u64;
     let op = prop_oneof![
+        3 => (page.clone(), prop::bool::ANY).prop_map(move |(p, w)| Op::Touch { addr: base + p * PAGE_SIZE, access: if w { Access::Write } else { Access::Read } }),
         6 => (page.clone(), prop::bool::ANY).prop_map(move |(p, w)| Op::Fault { addr: base + p * PAGE_SIZE + 8, access: if w { Access::Write } else { Access::Read }, pfn: None }),
         2 => (page.clone(), npages.clone(), advice).prop_map(move |(p, n, advice)| Op::Madvise { addr: base + p * PAGE_SIZE, len: n * PAGE_SIZE, advice }),
         1 => (page.clone(), npages.clone()).prop_map(move |(p, n)| Op::Munmap { addr: base + p * PAGE_SIZE, len: n * PAGE_SIZE }),

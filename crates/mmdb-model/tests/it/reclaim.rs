@@ -119,3 +119,48 @@ fn memcg_limit_reclaims_then_oom_kills() {
     s.drain();
     assert_eq!(s.m.report().memcgs[0].usage_pages, 0);
 }
+
+#[test]
+fn write_to_a_swap_cache_page_frees_the_slot_and_maps_it_exclusive() {
+    // Regression: the swap-cache hit must hold the lookup reference, or folio_free_swap() frees the folio
+    // under the fault.
+    let mut s = Sim::new();
+    s.ev(0, Op::Swapon { size: 256 * PG });
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    s.madvise(1, a, PG, MADV_PAGEOUT);
+    assert_eq!(s.page(1, a), "swap entry=0x1 excl=1");
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    assert_eq!(s.page(1, a), "swap entry=0x1 excl=0", "fork clears swp_exclusive in the parent");
+    s.cpu = 1;
+    s.read(2, a, PG); // swap count 2: through the swap cache, mapped read-only, not exclusive
+    assert_eq!(s.page(2, a), "--A map=1 ref=3 [swapcache swapbacked] lru=- batch=cpu1:lru_add");
+    s.ev(2, Op::LruAddDrain);
+    s.ev(2, Op::Exit);
+    s.cpu = 0;
+    // The parent's write: swap count drops to 0 and refcount == 1 + nr, so should_try_to_free_swap() frees the
+    // slot; folio_free_swap() dirties the folio; refcount 1 makes it exclusive: writable, no COW.
+    s.write(1, a, PG);
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [dirty lru anon_exclusive swapbacked] lru=inactive_anon");
+    assert_eq!(s.vm(VmEvent::PGREUSE), 0);
+    assert_eq!(s.m.report().swap.unwrap().used_pages, 0);
+    assert_eq!(s.rss(1), (0, 1, 0, 0));
+}
+
+#[test]
+fn a_fresh_swap_in_that_bypasses_the_cache_is_exclusive() {
+    // §7 / 6.12 mm/memory.c do_swap_page: "We have a fresh page that is not exposed to the swapcache ->
+    // certainly exclusive", even when the swap PTE lost swp_exclusive at fork.
+    let mut s = Sim::new();
+    s.ev(0, Op::Swapon { size: 256 * PG });
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    s.madvise(1, a, PG, MADV_PAGEOUT);
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    s.ev(2, Op::Exit); // swap count back to 1, but the parent's PTE stays non-exclusive
+    assert_eq!(s.page(1, a), "swap entry=0x1 excl=0");
+    s.read(1, a, PG);
+    assert_eq!(s.page(1, a), "W-A map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
+}

@@ -71,6 +71,21 @@ impl Sim {
         }
     }
 
+    /// Stores to every page of the range: a fault only where the PTE does not allow the write.
+    pub fn store(&mut self, pid: Pid, addr: u64, len: u64) {
+        let mut a = addr;
+        while a < addr + len {
+            self.ev(
+                pid,
+                Op::Touch {
+                    addr: a,
+                    access: Access::Write,
+                },
+            );
+            a += PG;
+        }
+    }
+
     pub fn read(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {

@@ -83,6 +83,7 @@ fn every_event_kind() {
         ("fault: addr=0x7f0000000000 access=write", Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: None }),
         ("fault: access=read addr=0x10", Op::Fault { addr: 0x10, access: Access::Read, pfn: None }),
         ("fault: addr=0x10 access=exec pfn=0x19272d", Op::Fault { addr: 0x10, access: Access::Exec, pfn: Some(0x19272d) }),
+        ("touch: addr=0x7f0000001000 access=write", Op::Touch { addr: 0x7f00_0000_1000, access: Access::Write }),
         ("madvise: addr=0x1000 len=0x1000 advice=MADV_FREE", Op::Madvise { addr: 0x1000, len: 0x1000, advice: MADV_FREE }),
         ("madvise: addr=0x1000 len=0x1000 advice=99", Op::Madvise { addr: 0x1000, len: 0x1000, advice: 99 }),
         ("madvise: addr=0x1000 len=0x1000 advice=-1", Op::Madvise { addr: 0x1000, len: 0x1000, advice: -1 }),

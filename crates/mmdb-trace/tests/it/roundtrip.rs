@@ -67,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
             access,
             pfn
         }),
+        (num(), access()).prop_map(|(addr, access)| Op::Touch { addr, access }),
         (num(), num(), prop_oneof![any::<i64>(), 0i64..30])
             .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
         (num(), num()).prop_map(|(addr, len)| Op::Mlock { addr, len }),
