@@ -49,7 +49,12 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
     let r = &replay.report;
     write!(out, "mmdb replay: {path}: ")?;
     if r.events == replay.parsed_events {
-        write!(out, "{} event{}", r.events, if r.events == 1 { "" } else { "s" })?;
+        write!(
+            out,
+            "{} event{}",
+            r.events,
+            if r.events == 1 { "" } else { "s" }
+        )?;
     } else {
         write!(out, "{} of {} events", r.events, replay.parsed_events)?;
     }
