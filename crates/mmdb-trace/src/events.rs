@@ -6,6 +6,7 @@
 //! munmap: addr=ADDR len=SIZE        mprotect: addr=ADDR len=SIZE prot=PROT
 //! mremap: addr=ADDR old_len=SIZE new_len=SIZE flags=FLAGS [new_addr=ADDR]
 //! brk: brk=ADDR                     fault: addr=ADDR access=read|write|exec [pfn=HEX]
+//! touch: addr=ADDR access=read|write|exec
 //! madvise: addr=ADDR len=SIZE advice=MADV_*                 mlock: addr=ADDR len=SIZE
 //! munlock: addr=ADDR len=SIZE       lru_add_drain:            lru_add_drain_all:        reclaim: nr=N
 //! memcg_create: id=N limit=SIZE     memcg_attach: id=N        swapon: size=SIZE
