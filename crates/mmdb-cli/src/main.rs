@@ -127,11 +127,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // Help and version go to stdout and are successes; everything else is a usage error.
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_CLEAN
-            });
+            return ExitCode::from(if err.use_stderr() { EXIT_ERROR } else { EXIT_CLEAN });
         }
     };
     let result = match cli.command {
@@ -150,11 +146,7 @@ fn main() -> ExitCode {
 /// `mmdb replay`: reads the trace, replays it, prints parse errors to stderr and the report to stdout.
 fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     let from_stdin = args.file.as_os_str() == "-";
-    let display = if from_stdin {
-        "<stdin>".to_string()
-    } else {
-        args.file.display().to_string()
-    };
+    let display = if from_stdin { "<stdin>".to_string() } else { args.file.display().to_string() };
     let source = if from_stdin {
         let mut buf = Vec::new();
         io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
@@ -163,11 +155,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let source = source.with_context(|| format!("cannot read {display}"))?;
 
-    let opts = ReplayOptions {
-        check: args.check,
-        until: args.until,
-        history: !args.no_history,
-    };
+    let opts = ReplayOptions { check: args.check, until: args.until, history: !args.no_history };
     let replay = replay(&source, &opts);
 
     if !replay.parse_errors.is_empty() {
@@ -185,11 +173,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
                 n - MAX_SHOWN_PARSE_ERRORS
             );
         }
-        let _ = writeln!(
-            err,
-            "{n} error{} in {display}",
-            if n == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(err, "{n} error{} in {display}", if n == 1 { "" } else { "s" });
     }
 
     let rendering = match args.format {
@@ -197,20 +181,12 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         Format::Json => render_json(&replay, &display),
     };
     let mut out = io::stdout().lock();
-    out.write_all(rendering.as_bytes())
-        .and_then(|()| out.flush())
-        .context("cannot write the report")?;
+    out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
 
-    Ok(if replay.is_clean() {
-        EXIT_CLEAN
-    } else {
-        EXIT_FINDINGS
-    })
+    Ok(if replay.is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
 }
 
 /// Returns whether the error chain bottoms out in a closed pipe, which ends output early but is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    err.chain().filter_map(|e| e.downcast_ref::<io::Error>()).any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }

@@ -14,13 +14,8 @@ impl Model {
     pub fn check(&self) -> Vec<Violation> {
         let event = self.events.saturating_sub(1);
         let mut out = Vec::new();
-        let mut bad = |invariant: &str, message: String| {
-            out.push(Violation {
-                event,
-                invariant: invariant.to_string(),
-                message,
-            })
-        };
+        let mut bad =
+            |invariant: &str, message: String| out.push(Violation { event, invariant: invariant.to_string(), message });
 
         // Page-table walk: PTE mappings per pfn, PMD mappings per head, RSS per mm.
         let mut pte_maps: FxHashMap<Pfn, i32> = FxHashMap::default();
@@ -37,19 +32,10 @@ impl Model {
                         *pmd_maps.entry(h.pfn).or_default() += 1;
                         match self.folios.get(&h.pfn) {
                             Some(f) => rss[Self::counter_for(f.mapping)] += f.nr_pages() as i64,
-                            None => bad(
-                                "free-page",
-                                format!("mm {id} PMD {base:#x} maps freed pfn {:#x}", h.pfn),
-                            ),
+                            None => bad("free-page", format!("mm {id} PMD {base:#x} maps freed pfn {:#x}", h.pfn)),
                         }
-                        if !mm
-                            .vma_lookup(base)
-                            .is_some_and(|v| v.start <= base && v.end >= base + HPAGE_PMD_SIZE)
-                        {
-                            bad(
-                                "vma",
-                                format!("mm {id}: huge PMD at {base:#x} is not inside one VMA"),
-                            );
+                        if !mm.vma_lookup(base).is_some_and(|v| v.start <= base && v.end >= base + HPAGE_PMD_SIZE) {
+                            bad("vma", format!("mm {id}: huge PMD at {base:#x} is not inside one VMA"));
                         }
                     }
                     Pmd::Table(t) => {
@@ -61,7 +47,13 @@ impl Model {
                             match pte {
                                 Pte::Present(p) if p.special => {
                                     if p.pfn != ZERO_PFN {
-                                        bad("pte", format!("mm {id}: special PTE at {addr:#x} maps {:#x}, not the zero page", p.pfn));
+                                        bad(
+                                            "pte",
+                                            format!(
+                                                "mm {id}: special PTE at {addr:#x} maps {:#x}, not the zero page",
+                                                p.pfn
+                                            ),
+                                        );
                                     }
                                 }
                                 Pte::Present(p) => {
@@ -75,22 +67,28 @@ impl Model {
                                                     && !r.pmd
                                                     && f.pfn + r.page as u64 == p.pfn
                                             }) {
-                                                bad("mapcount-rmap", format!("mm {id} PTE {addr:#x} → pfn {:#x} has no rmap entry", p.pfn));
+                                                bad(
+                                                    "mapcount-rmap",
+                                                    format!(
+                                                        "mm {id} PTE {addr:#x} → pfn {:#x} has no rmap entry",
+                                                        p.pfn
+                                                    ),
+                                                );
                                             }
                                         }
                                         None => bad(
                                             "free-page",
-                                            format!(
-                                                "mm {id} PTE {addr:#x} maps freed pfn {:#x}",
-                                                p.pfn
-                                            ),
+                                            format!("mm {id} PTE {addr:#x} maps freed pfn {:#x}", p.pfn),
                                         ),
                                     }
                                 }
                                 Pte::Swap { entry, .. } => {
                                     rss[crate::mm::MM_SWAPENTS] += 1;
                                     if self.swap.as_ref().is_none_or(|s| s.count(*entry) == 0) {
-                                        bad("swap", format!("mm {id} swap PTE {addr:#x} → entry {entry:#x} with swap count 0"));
+                                        bad(
+                                            "swap",
+                                            format!("mm {id} swap PTE {addr:#x} → entry {entry:#x} with swap count 0"),
+                                        );
                                     }
                                 }
                                 Pte::None => {}
@@ -100,7 +98,13 @@ impl Model {
                 }
             }
             if rss != mm.rss {
-                bad("rss-walk", format!("mm {id}: rss_stat {:?} but the page tables hold {:?} (file, anon, swapents, shmem)", mm.rss, rss));
+                bad(
+                    "rss-walk",
+                    format!(
+                        "mm {id}: rss_stat {:?} but the page tables hold {:?} (file, anon, swapents, shmem)",
+                        mm.rss, rss
+                    ),
+                );
             }
         }
 
@@ -111,21 +115,13 @@ impl Model {
                 if b.len() >= FOLIO_BATCH_SIZE {
                     bad(
                         "lru",
-                        format!(
-                            "a {} batch holds {} folios (max {})",
-                            kind.name(),
-                            b.len(),
-                            FOLIO_BATCH_SIZE - 1
-                        ),
+                        format!("a {} batch holds {} folios (max {})", kind.name(), b.len(), FOLIO_BATCH_SIZE - 1),
                     );
                 }
                 for p in b {
                     *batch_refs.entry(*p).or_default() += 1;
                     if !self.folios.contains_key(p) {
-                        bad(
-                            "free-page",
-                            format!("freed pfn {p:#x} is in a {} batch", kind.name()),
-                        );
+                        bad("free-page", format!("freed pfn {p:#x} is in a {} batch", kind.name()));
                     }
                 }
             }
@@ -139,71 +135,68 @@ impl Model {
             }
             for (i, page) in f.pages.iter().enumerate() {
                 let p = pfn + i as u64;
-                let by_rmap = f
-                    .rmap
-                    .iter()
-                    .filter(|r| !r.pmd && r.page as usize == i)
-                    .count() as i32;
+                let by_rmap = f.rmap.iter().filter(|r| !r.pmd && r.page as usize == i).count() as i32;
                 let by_walk = pte_maps.get(&p).copied().unwrap_or(0);
                 if page.mapcount + 1 != by_rmap || page.mapcount + 1 != by_walk {
-                    bad("mapcount-rmap", format!("pfn {p:#x}: _mapcount {} but {by_rmap} rmap entries and {by_walk} PTEs", page.mapcount));
+                    bad(
+                        "mapcount-rmap",
+                        format!(
+                            "pfn {p:#x}: _mapcount {} but {by_rmap} rmap entries and {by_walk} PTEs",
+                            page.mapcount
+                        ),
+                    );
                 }
                 if page.anon_exclusive && !f.is_anon() {
-                    bad(
-                        "flags",
-                        format!("pfn {p:#x}: PG_anon_exclusive on a non-anon page"),
-                    );
+                    bad("flags", format!("pfn {p:#x}: PG_anon_exclusive on a non-anon page"));
                 }
             }
             if f.is_large() {
                 let pmds = f.rmap.iter().filter(|r| r.pmd).count() as i32;
                 let walk = pmd_maps.get(&pfn).copied().unwrap_or(0);
                 if f.entire_mapcount + 1 != pmds || pmds != walk {
-                    bad("mapcount-rmap", format!("folio {pfn:#x}: _entire_mapcount {} but {pmds} PMD rmaps and {walk} PMDs", f.entire_mapcount));
+                    bad(
+                        "mapcount-rmap",
+                        format!(
+                            "folio {pfn:#x}: _entire_mapcount {} but {pmds} PMD rmaps and {walk} PMDs",
+                            f.entire_mapcount
+                        ),
+                    );
                 }
                 if f.large_mapcount + 1 != f.rmap.len() as i32 {
                     bad(
                         "mapcount-rmap",
-                        format!(
-                            "folio {pfn:#x}: _large_mapcount {} but {} mappings",
-                            f.large_mapcount,
-                            f.rmap.len()
-                        ),
+                        format!("folio {pfn:#x}: _large_mapcount {} but {} mappings", f.large_mapcount, f.rmap.len()),
                     );
                 }
                 let slots: i32 = f.mm_id_mapcount.iter().map(|m| m + 1).sum();
                 if slots > f.large_mapcount + 1 {
                     bad(
                         "mapcount-rmap",
-                        format!(
-                            "folio {pfn:#x}: mm_id slots count {slots} mappings of {}",
-                            f.large_mapcount + 1
-                        ),
+                        format!("folio {pfn:#x}: mm_id slots count {slots} mappings of {}", f.large_mapcount + 1),
                     );
                 }
                 let mapped_pages = f.pages.iter().filter(|p| p.mapcount >= 0).count() as i32;
                 if mapped_pages != f.nr_pages_mapped {
-                    bad("mapcount-rmap", format!("folio {pfn:#x}: _nr_pages_mapped {} but {mapped_pages} pages are PTE-mapped", f.nr_pages_mapped));
+                    bad(
+                        "mapcount-rmap",
+                        format!(
+                            "folio {pfn:#x}: _nr_pages_mapped {} but {mapped_pages} pages are PTE-mapped",
+                            f.nr_pages_mapped
+                        ),
+                    );
                 }
             }
             let batch = batch_refs.get(&pfn).copied().unwrap_or(0);
             if f.refs.batch != batch {
                 bad(
                     "refcount",
-                    format!(
-                        "folio {pfn:#x}: {} batch references recorded, {batch} batch slots hold it",
-                        f.refs.batch
-                    ),
+                    format!("folio {pfn:#x}: {} batch references recorded, {batch} batch slots hold it", f.refs.batch),
                 );
             }
             if f.refs.mappings != f.rmap.len() as i32 {
                 bad(
                     "refcount",
-                    format!(
-                        "folio {pfn:#x}: {} mapping references for {} mappings",
-                        f.refs.mappings,
-                        f.rmap.len()
-                    ),
+                    format!("folio {pfn:#x}: {} mapping references for {} mappings", f.refs.mappings, f.rmap.len()),
                 );
             }
             if f.refcount != f.refs.total() || f.refcount < f.mapcount() + batch {
@@ -218,48 +211,24 @@ impl Model {
                 );
             }
             if f.refcount <= 0 {
-                bad(
-                    "refcount",
-                    format!("folio {pfn:#x} is allocated with refcount {}", f.refcount),
-                );
+                bad("refcount", format!("folio {pfn:#x} is allocated with refcount {}", f.refcount));
             }
             match (f.lru, f.flags.test_lru()) {
                 (Some(l), true) => {
                     if l != f.lru_list() {
                         bad(
                             "lru",
-                            format!(
-                                "folio {pfn:#x} is on {} but its flags select {}",
-                                l.name(),
-                                f.lru_list().name()
-                            ),
+                            format!("folio {pfn:#x} is on {} but its flags select {}", l.name(), f.lru_list().name()),
                         );
                     }
                     *lru_pages.entry((f.memcg, l as usize)).or_default() += f.nr_pages();
                 }
                 (None, false) => {}
-                _ => bad(
-                    "lru",
-                    format!(
-                        "folio {pfn:#x}: PG_lru {} but list {:?}",
-                        f.flags.test_lru(),
-                        f.lru
-                    ),
-                ),
+                _ => bad("lru", format!("folio {pfn:#x}: PG_lru {} but list {:?}", f.flags.test_lru(), f.lru)),
             }
-            if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } =
-                f.mapping
-            {
-                if self
-                    .files
-                    .get(file as usize)
-                    .and_then(|o| o.pages.get(&index))
-                    != Some(&pfn)
-                {
-                    bad(
-                        "pagecache",
-                        format!("folio {pfn:#x} is not in its file's page cache"),
-                    );
+            if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping {
+                if self.files.get(file as usize).and_then(|o| o.pages.get(&index)) != Some(&pfn) {
+                    bad("pagecache", format!("folio {pfn:#x} is not in its file's page cache"));
                 }
             }
         }
@@ -267,13 +236,7 @@ impl Model {
             for (i, l) in lv.lists.iter().enumerate() {
                 let counted = lru_pages.get(&(*id, i)).copied().unwrap_or(0);
                 if l.nr_pages != counted {
-                    bad(
-                        "lru",
-                        format!(
-                            "memcg {id} list {i}: nr_pages {} but {counted} pages are on it",
-                            l.nr_pages
-                        ),
-                    );
+                    bad("lru", format!("memcg {id} list {i}: nr_pages {} but {counted} pages are on it", l.nr_pages));
                 }
                 let walked: u64 = self
                     .lru_from_tail(*id, crate::folio::LruList::ALL[i])
@@ -289,20 +252,9 @@ impl Model {
             if *id == 0 {
                 continue;
             }
-            let charged: u64 = self
-                .folios
-                .values()
-                .filter(|f| f.memcg == *id)
-                .map(|f| f.nr_pages())
-                .sum();
+            let charged: u64 = self.folios.values().filter(|f| f.memcg == *id).map(|f| f.nr_pages()).sum();
             if charged != m.usage {
-                bad(
-                    "memcg",
-                    format!(
-                        "memcg {id}: usage {} pages but {charged} pages are charged to it",
-                        m.usage
-                    ),
-                );
+                bad("memcg", format!("memcg {id}: usage {} pages but {charged} pages are charged to it", m.usage));
             }
         }
         out

@@ -87,10 +87,7 @@ pub const fn page_align(x: u64) -> u64 {
 
 /// Names a `MADV_*` value with its kernel spelling.
 pub fn madv_name(advice: i64) -> Option<&'static str> {
-    MADV_NAMES
-        .iter()
-        .find(|(_, v)| *v == advice)
-        .map(|(n, _)| *n)
+    MADV_NAMES.iter().find(|(_, v)| *v == advice).map(|(n, _)| *n)
 }
 
 /// Every `MADV_*` the model knows, with its value.
@@ -109,11 +106,8 @@ pub const MADV_NAMES: &[(&str, i64)] = &[
 ];
 
 /// Every `PROT_*` bit with its name, for printing and parsing `a|b` lists.
-pub const PROT_NAMES: &[(&str, u64)] = &[
-    ("PROT_READ", PROT_READ),
-    ("PROT_WRITE", PROT_WRITE),
-    ("PROT_EXEC", PROT_EXEC),
-];
+pub const PROT_NAMES: &[(&str, u64)] =
+    &[("PROT_READ", PROT_READ), ("PROT_WRITE", PROT_WRITE), ("PROT_EXEC", PROT_EXEC)];
 
 /// Every `MAP_*` bit with its name.
 pub const MAP_NAMES: &[(&str, u64)] = &[
@@ -127,11 +121,8 @@ pub const MAP_NAMES: &[(&str, u64)] = &[
 ];
 
 /// Every `MREMAP_*` bit with its name.
-pub const MREMAP_NAMES: &[(&str, u64)] = &[
-    ("MREMAP_MAYMOVE", MREMAP_MAYMOVE),
-    ("MREMAP_FIXED", MREMAP_FIXED),
-    ("MREMAP_DONTUNMAP", MREMAP_DONTUNMAP),
-];
+pub const MREMAP_NAMES: &[(&str, u64)] =
+    &[("MREMAP_MAYMOVE", MREMAP_MAYMOVE), ("MREMAP_FIXED", MREMAP_FIXED), ("MREMAP_DONTUNMAP", MREMAP_DONTUNMAP)];
 
 /// Formats a bit set as `A|B` using `names`, with any unknown bits in hex; `zero` when empty.
 pub fn format_bits(value: u64, names: &[(&str, u64)], zero: &str) -> String {

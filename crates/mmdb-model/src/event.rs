@@ -49,33 +49,17 @@ pub enum Op {
     /// `do_exit()` of one task; the mm is torn down when its last user exits.
     Exit,
     /// `mmap()`; `addr` is a hint (or the exact place with `MAP_FIXED`), `None` lets the model choose.
-    Mmap {
-        addr: Option<u64>,
-        len: u64,
-        prot: u64,
-        flags: u64,
-        file: Option<FileRef>,
-    },
+    Mmap { addr: Option<u64>, len: u64, prot: u64, flags: u64, file: Option<FileRef> },
     /// `munmap()`.
     Munmap { addr: u64, len: u64 },
     /// `mprotect()`.
     Mprotect { addr: u64, len: u64, prot: u64 },
     /// `mremap()`.
-    Mremap {
-        addr: u64,
-        old_len: u64,
-        new_len: u64,
-        flags: u64,
-        new_addr: Option<u64>,
-    },
+    Mremap { addr: u64, old_len: u64, new_len: u64, flags: u64, new_addr: Option<u64> },
     /// `brk()`.
     Brk { brk: u64 },
     /// A user page fault at `addr` (`handle_mm_fault`). `pfn` names the page the kernel allocated, if known.
-    Fault {
-        addr: u64,
-        access: Access,
-        pfn: Option<Pfn>,
-    },
+    Fault { addr: u64, access: Access, pfn: Option<Pfn> },
     /// A user load, store or instruction fetch at `addr`, faulting or not. The MMU sets Accessed (and Dirty for
     /// a store) when the PTE allows the access; otherwise it is a page fault, as with [`Op::Fault`]. Scenarios
     /// use it for "the program wrote here"; real traces only ever show the faults.

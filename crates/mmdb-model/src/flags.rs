@@ -64,11 +64,7 @@ pub struct PageFlags(pub u32);
 impl PageFlags {
     /// The names of the set flags, in bit order (`PG_uptodate`, `PG_lru`, …).
     pub fn names(self) -> Vec<&'static str> {
-        PageFlag::ALL
-            .iter()
-            .filter(|f| self.0 & (1 << **f as u32) != 0)
-            .map(|f| f.name())
-            .collect()
+        PageFlag::ALL.iter().filter(|f| self.0 & (1 << **f as u32) != 0).map(|f| f.name()).collect()
     }
     /// Tests one flag given as a value.
     pub fn test(self, f: PageFlag) -> bool {
@@ -124,11 +120,7 @@ impl VmFlags {
     }
     /// The names of the set flags.
     pub fn names(self) -> Vec<&'static str> {
-        VmFlags::ALL
-            .iter()
-            .filter(|(_, f)| self.contains(*f))
-            .map(|(n, _)| *n)
-            .collect()
+        VmFlags::ALL.iter().filter(|(_, f)| self.contains(*f)).map(|(n, _)| *n).collect()
     }
     /// The `/proc/PID/maps` permission string, `rw-p` and so on.
     pub fn perms(self) -> String {
@@ -137,11 +129,7 @@ impl VmFlags {
             c(VmFlags::VM_READ, 'r'),
             c(VmFlags::VM_WRITE, 'w'),
             c(VmFlags::VM_EXEC, 'x'),
-            if self.contains(VmFlags::VM_SHARED) || self.contains(VmFlags::VM_MAYSHARE) {
-                's'
-            } else {
-                'p'
-            },
+            if self.contains(VmFlags::VM_SHARED) || self.contains(VmFlags::VM_MAYSHARE) { 's' } else { 'p' },
         ]
         .iter()
         .collect()

@@ -20,10 +20,7 @@ pub struct Page {
 }
 
 impl Page {
-    pub(crate) const UNMAPPED: Page = Page {
-        mapcount: -1,
-        anon_exclusive: false,
-    };
+    pub(crate) const UNMAPPED: Page = Page { mapcount: -1, anon_exclusive: false };
 }
 
 /// The LRU lists of a lruvec (`enum lru_list`), with the kernel's numbering.
@@ -39,13 +36,8 @@ pub enum LruList {
 
 impl LruList {
     /// All five lists, in `enum lru_list` order.
-    pub const ALL: [LruList; 5] = [
-        LruList::InactiveAnon,
-        LruList::ActiveAnon,
-        LruList::InactiveFile,
-        LruList::ActiveFile,
-        LruList::Unevictable,
-    ];
+    pub const ALL: [LruList; 5] =
+        [LruList::InactiveAnon, LruList::ActiveAnon, LruList::InactiveFile, LruList::ActiveFile, LruList::Unevictable];
     /// The name `/proc/vmstat` uses (`inactive_anon`, …).
     pub fn name(self) -> &'static str {
         match self {
@@ -247,11 +239,7 @@ impl Folio {
         if self.flags.test_unevictable() {
             return LruList::Unevictable;
         }
-        let base = if self.is_file_lru() {
-            LruList::InactiveFile
-        } else {
-            LruList::InactiveAnon
-        };
+        let base = if self.is_file_lru() { LruList::InactiveFile } else { LruList::InactiveAnon };
         if self.flags.test_active() {
             match base {
                 LruList::InactiveFile => LruList::ActiveFile,

@@ -31,80 +31,34 @@ impl Model {
     /// A process the model did not see being born: a task with a fresh, empty mm in the root memcg.
     pub(crate) fn spawn(&mut self, pid: Pid, comm: &str) -> Option<i64> {
         if self.tasks.contains_key(&pid) {
-            self.diag(
-                Severity::Warning,
-                "pid-exists",
-                format!("spawn of pid {pid}, which already exists"),
-            );
+            self.diag(Severity::Warning, "pid-exists", format!("spawn of pid {pid}, which already exists"));
             return Some(-EEXIST);
         }
         let mm = self.new_mm(pid, 0);
-        self.tasks.insert(
-            pid,
-            Task {
-                pid,
-                tgid: pid,
-                comm: comm.to_string(),
-                mm: Some(mm),
-            },
-        );
+        self.tasks.insert(pid, Task { pid, tgid: pid, comm: comm.to_string(), mm: Some(mm) });
         Some(0)
     }
 
     /// `kernel_clone()`: a thread shares the mm (`CLONE_VM`); a process gets a copy made by `dup_mmap()`.
-    pub(crate) fn fork(
-        &mut self,
-        parent: Pid,
-        child: Pid,
-        thread: bool,
-        comm: &str,
-    ) -> Option<i64> {
+    pub(crate) fn fork(&mut self, parent: Pid, child: Pid, thread: bool, comm: &str) -> Option<i64> {
         if self.tasks.contains_key(&child) {
-            self.diag(
-                Severity::Warning,
-                "pid-exists",
-                format!("fork of pid {child}, which already exists"),
-            );
+            self.diag(Severity::Warning, "pid-exists", format!("fork of pid {child}, which already exists"));
             return Some(-EEXIST);
         }
         let p = self.tasks[&parent].clone();
-        let comm = if comm.is_empty() || comm == "<...>" {
-            p.comm.clone()
-        } else {
-            comm.to_string()
-        };
+        let comm = if comm.is_empty() || comm == "<...>" { p.comm.clone() } else { comm.to_string() };
         let Some(pmm) = p.mm else {
-            self.diag(
-                Severity::Warning,
-                "no-mm",
-                format!("fork by pid {parent}, which has no mm"),
-            );
+            self.diag(Severity::Warning, "no-mm", format!("fork by pid {parent}, which has no mm"));
             return Some(-EINVAL);
         };
         if thread {
             self.mm_mut(pmm).users += 1;
-            self.tasks.insert(
-                child,
-                Task {
-                    pid: child,
-                    tgid: p.tgid,
-                    comm,
-                    mm: Some(pmm),
-                },
-            );
+            self.tasks.insert(child, Task { pid: child, tgid: p.tgid, comm, mm: Some(pmm) });
             return Some(child as i64);
         }
         let memcg = self.mm(pmm).memcg;
         let cmm = self.new_mm(child, memcg);
-        self.tasks.insert(
-            child,
-            Task {
-                pid: child,
-                tgid: child,
-                comm,
-                mm: Some(cmm),
-            },
-        );
+        self.tasks.insert(child, Task { pid: child, tgid: child, comm, mm: Some(cmm) });
         self.dup_mmap(pmm, cmm);
         Some(child as i64)
     }
@@ -133,9 +87,7 @@ impl Model {
                 self.next_anon_vma += 1;
                 child_vma.anon_vma = Some(self.next_anon_vma - 1);
             }
-            self.mm_mut(cmm)
-                .vmas
-                .insert(child_vma.start, child_vma.clone());
+            self.mm_mut(cmm).vmas.insert(child_vma.start, child_vma.clone());
             if vma.anon_vma.is_none() {
                 continue;
             }
@@ -165,9 +117,7 @@ impl Model {
                 self.add_mm_counter(cmm, crate::mm::MM_ANONPAGES, HPAGE_PMD_NR as i64);
             }
             ch.young = false;
-            self.mm_mut(cmm)
-                .pmds
-                .insert(pmd_index(haddr).0, Pmd::Huge(ch));
+            self.mm_mut(cmm).pmds.insert(pmd_index(haddr).0, Pmd::Huge(ch));
         }
         for (addr, pte) in self.mm(pmm).populated_ptes(vma.start, vma.end) {
             self.ctx_addr = Some(addr);
@@ -214,10 +164,7 @@ impl Model {
                         *exclusive = false;
                     }
                     self.add_mm_counter(cmm, MM_SWAPENTS, 1);
-                    Pte::Swap {
-                        entry,
-                        exclusive: false,
-                    }
+                    Pte::Swap { entry, exclusive: false }
                 }
             };
             if let Some(slot) = self.mm_mut(cmm).pte_alloc(addr) {
@@ -230,24 +177,14 @@ impl Model {
     /// one is released (`exec_mmap` → `mmput` → `exit_mmap` when it was the last user).
     pub(crate) fn exec(&mut self, pid: Pid, filename: &str) -> Option<i64> {
         let t = self.tasks[&pid].clone();
-        let others: Vec<Pid> = self
-            .tasks
-            .values()
-            .filter(|o| o.tgid == t.tgid && o.pid != pid)
-            .map(|o| o.pid)
-            .collect();
+        let others: Vec<Pid> =
+            self.tasks.values().filter(|o| o.tgid == t.tgid && o.pid != pid).map(|o| o.pid).collect();
         for o in others {
             self.do_exit(o);
         }
         let memcg = t.mm.map(|m| self.mm(m).memcg).unwrap_or(0);
         let new = self.new_mm(pid, memcg);
-        let comm: String = filename
-            .rsplit('/')
-            .next()
-            .unwrap_or(filename)
-            .chars()
-            .take(15)
-            .collect();
+        let comm: String = filename.rsplit('/').next().unwrap_or(filename).chars().take(15).collect();
         let task = self.tasks.get_mut(&pid).expect("exec of a vanished task");
         task.mm = Some(new);
         task.tgid = pid;

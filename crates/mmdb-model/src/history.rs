@@ -73,11 +73,7 @@ impl HistoryEntry {
 }
 
 fn lru_name(v: i64) -> &'static str {
-    LruList::ALL
-        .iter()
-        .find(|l| **l as i64 == v)
-        .map(|l| l.name())
-        .unwrap_or("none")
+    LruList::ALL.iter().find(|l| **l as i64 == v).map(|l| l.name()).unwrap_or("none")
 }
 
 /// The state of a folio as history sees it.
@@ -127,36 +123,19 @@ impl Snapshot {
         let mut out = Vec::new();
         let head = before.head;
         if before.alive != after.alive {
-            out.push((
-                head,
-                Field::Allocated,
-                before.alive as i64,
-                after.alive as i64,
-            ));
+            out.push((head, Field::Allocated, before.alive as i64, after.alive as i64));
         }
         let mut scalar = |field, a: i64, b: i64| {
             if a != b {
                 out.push((head, field, a, b));
             }
         };
-        scalar(
-            Field::Refcount,
-            before.refcount as i64,
-            after.refcount as i64,
-        );
+        scalar(Field::Refcount, before.refcount as i64, after.refcount as i64);
         scalar(Field::Flags, before.flags as i64, after.flags as i64);
         scalar(Field::Lru, before.lru, after.lru);
         if before.mapcounts.len() > 1 || after.mapcounts.len() > 1 {
-            scalar(
-                Field::LargeMapcount,
-                before.large_mapcount as i64,
-                after.large_mapcount as i64,
-            );
-            scalar(
-                Field::EntireMapcount,
-                before.entire_mapcount as i64,
-                after.entire_mapcount as i64,
-            );
+            scalar(Field::LargeMapcount, before.large_mapcount as i64, after.large_mapcount as i64);
+            scalar(Field::EntireMapcount, before.entire_mapcount as i64, after.entire_mapcount as i64);
         }
         let n = before.mapcounts.len().max(after.mapcounts.len());
         for i in 0..n {

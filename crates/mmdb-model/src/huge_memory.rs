@@ -14,10 +14,7 @@ impl Model {
     /// `thp_vma_allowable_order(PMD_ORDER)` for a fault: anonymous private VMAs, per the THP mode and
     /// `VM_HUGEPAGE`/`VM_NOHUGEPAGE`.
     pub(crate) fn thp_vma_allowable(&self, vma: &Vma) -> bool {
-        if !vma.is_anonymous()
-            || vma.flags.contains(VmFlags::VM_SHARED)
-            || vma.flags.contains(VmFlags::VM_NOHUGEPAGE)
-        {
+        if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || vma.flags.contains(VmFlags::VM_NOHUGEPAGE) {
             return false;
         }
         match self.cfg.thp {
@@ -59,16 +56,8 @@ impl Model {
         self.anon_vma_prepare(mm, vma.start);
         if !write && self.cfg.thp_use_zero_page {
             let pfn = self.get_huge_zero_folio(mm);
-            let h = HugePmd {
-                pfn,
-                write: false,
-                dirty: false,
-                young: true,
-                huge_zero: true,
-            };
-            self.mm_mut(mm)
-                .pmds
-                .insert(pmd_index(haddr).0, Pmd::Huge(h));
+            let h = HugePmd { pfn, write: false, dirty: false, young: true, huge_zero: true };
+            self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Huge(h));
             return Ok(true);
         }
         Ok(self.map_new_thp(mm, vma, haddr, want))
@@ -91,16 +80,8 @@ impl Model {
         self.folio_ref_add_mapping(head, 1);
         self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
         let w = vma.flags.contains(VmFlags::VM_WRITE);
-        let h = HugePmd {
-            pfn: head,
-            write: w,
-            dirty: true,
-            young: true,
-            huge_zero: false,
-        };
-        self.mm_mut(mm)
-            .pmds
-            .insert(pmd_index(haddr).0, Pmd::Huge(h));
+        let h = HugePmd { pfn: head, write: w, dirty: true, young: true, huge_zero: false };
+        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Huge(h));
         self.add_mm_counter(mm, MM_ANONPAGES, HPAGE_PMD_NR as i64);
         self.count(VmEvent::THP_FAULT_ALLOC, 1);
         true
@@ -128,17 +109,9 @@ impl Model {
     fn install_zero_ptes(&mut self, mm: MmId, haddr: u64, young: bool) {
         let mut t = Box::new([Pte::None; PTRS_PER_PTE]);
         for pte in t.iter_mut() {
-            *pte = Pte::Present(PresentPte {
-                pfn: ZERO_PFN,
-                write: false,
-                dirty: false,
-                young,
-                special: true,
-            });
+            *pte = Pte::Present(PresentPte { pfn: ZERO_PFN, write: false, dirty: false, young, special: true });
         }
-        self.mm_mut(mm)
-            .pmds
-            .insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
     }
 
     /// `huge_pmd_set_accessed()`: a read (or a write to a writable PMD) only marks it young (and dirty).
@@ -162,12 +135,7 @@ impl Model {
         let reuse = {
             let f = &self.folios[&head];
             f.pages[0].anon_exclusive
-                || f.refcount
-                    == 1 + if f.flags.test_swapcache() {
-                        f.nr_pages() as i32
-                    } else {
-                        0
-                    }
+                || f.refcount == 1 + if f.flags.test_swapcache() { f.nr_pages() as i32 } else { 0 }
         };
         if reuse {
             if self.folios[&head].flags.test_swapcache() {
@@ -216,9 +184,7 @@ impl Model {
                 special: false,
             });
         }
-        self.mm_mut(mm)
-            .pmds
-            .insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
         // The PMD mapping's reference is now one of the 512 PTE references.
         self.folio_remove_rmap_pmd(head, mm, haddr);
     }
@@ -230,12 +196,7 @@ impl Model {
         let Some(f) = self.folios.get(&head) else {
             return false;
         };
-        if !f.is_large()
-            || !f.is_anon()
-            || f.refs.batch > 0
-            || f.refs.isolated > 0
-            || f.refs.swapcache > 0
-        {
+        if !f.is_large() || !f.is_anon() || f.refs.batch > 0 || f.refs.isolated > 0 || f.refs.swapcache > 0 {
             return false;
         }
         let pmd_maps: Vec<Rmap> = f.rmap.iter().filter(|r| r.pmd).copied().collect();
@@ -259,12 +220,8 @@ impl Model {
         let mut freed = 0;
         for (i, page) in old.pages.iter().enumerate() {
             let pfn = head + i as u64;
-            let rmap: Vec<Rmap> = old
-                .rmap
-                .iter()
-                .filter(|r| !r.pmd && r.page == i as u32)
-                .map(|r| Rmap { page: 0, ..*r })
-                .collect();
+            let rmap: Vec<Rmap> =
+                old.rmap.iter().filter(|r| !r.pmd && r.page == i as u32).map(|r| Rmap { page: 0, ..*r }).collect();
             if page.mapcount < 0 {
                 // Nobody maps this page: freed by the split.
                 self.touch(pfn);
@@ -274,10 +231,7 @@ impl Model {
             }
             let mut nf = Folio::new(pfn, 0, old.mapping, old.memcg);
             nf.flags = inherit;
-            nf.pages = vec![Page {
-                mapcount: page.mapcount,
-                anon_exclusive: page.anon_exclusive,
-            }];
+            nf.pages = vec![Page { mapcount: page.mapcount, anon_exclusive: page.anon_exclusive }];
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;

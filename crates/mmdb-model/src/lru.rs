@@ -109,19 +109,13 @@ impl Model {
             f.lru_prev = old_tail;
             f.lru_next = None;
             if let Some(t) = old_tail {
-                self.folios
-                    .get_mut(&t)
-                    .expect("lru link to a freed folio: model bug")
-                    .lru_next = Some(head);
+                self.folios.get_mut(&t).expect("lru link to a freed folio: model bug").lru_next = Some(head);
             }
         } else {
             f.lru_next = old_head;
             f.lru_prev = None;
             if let Some(h) = old_head {
-                self.folios
-                    .get_mut(&h)
-                    .expect("lru link to a freed folio: model bug")
-                    .lru_prev = Some(head);
+                self.folios.get_mut(&h).expect("lru link to a freed folio: model bug").lru_prev = Some(head);
             }
         }
     }
@@ -133,21 +127,11 @@ impl Model {
         f.flags.clear_lru();
         let (prev, next, memcg, nr) = (f.lru_prev.take(), f.lru_next.take(), f.memcg, f.nr_pages());
         match prev {
-            Some(p) => {
-                self.folios
-                    .get_mut(&p)
-                    .expect("lru link: model bug")
-                    .lru_next = next
-            }
+            Some(p) => self.folios.get_mut(&p).expect("lru link: model bug").lru_next = next,
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].head = next,
         }
         match next {
-            Some(n) => {
-                self.folios
-                    .get_mut(&n)
-                    .expect("lru link: model bug")
-                    .lru_prev = prev
-            }
+            Some(n) => self.folios.get_mut(&n).expect("lru link: model bug").lru_prev = prev,
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].tail = prev,
         }
         self.lruvecs.entry(memcg).or_default().lists[list as usize].nr_pages -= nr;
@@ -161,10 +145,7 @@ impl Model {
     /// At most `n` folios from the tail of one list, oldest first: what `isolate_lru_folios` scans.
     pub(crate) fn lru_tail(&self, memcg: u32, list: LruList, n: usize) -> Vec<Pfn> {
         let mut out = Vec::new();
-        let mut cur = self
-            .lruvecs
-            .get(&memcg)
-            .and_then(|lv| lv.lists[list as usize].tail);
+        let mut cur = self.lruvecs.get(&memcg).and_then(|lv| lv.lists[list as usize].tail);
         while let Some(p) = cur.filter(|_| out.len() < n) {
             out.push(p);
             cur = self.folios.get(&p).and_then(|f| f.lru_prev);
@@ -241,11 +222,7 @@ impl Model {
     /// `PG_active`, `PG_referenced` and `PG_swapbacked`; counts PGLAZYFREE.
     fn lru_lazyfree(&mut self, head: Pfn) {
         let f = &self.folios[&head];
-        if !f.is_anon()
-            || !f.flags.test_swapbacked()
-            || f.flags.test_swapcache()
-            || f.flags.test_unevictable()
-        {
+        if !f.is_anon() || !f.flags.test_swapbacked() || f.flags.test_swapcache() || f.flags.test_unevictable() {
             return;
         }
         let nr = f.nr_pages();

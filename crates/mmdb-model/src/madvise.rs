@@ -29,13 +29,7 @@ impl Model {
         self.ctx_addr = Some(addr);
         let mut unmapped = false;
         let mut cur = addr;
-        let vmas: Vec<Vma> = self
-            .mm(mm)
-            .vmas
-            .range(..end)
-            .map(|(_, v)| v.clone())
-            .filter(|v| v.end > addr)
-            .collect();
+        let vmas: Vec<Vma> = self.mm(mm).vmas.range(..end).map(|(_, v)| v.clone()).filter(|v| v.end > addr).collect();
         for v in vmas {
             if v.start > cur {
                 unmapped = true;
@@ -70,8 +64,7 @@ impl Model {
                 self.zap_page_range(mm, vma, start, end, ZapKind::Dontneed);
             }
             MADV_FREE => {
-                if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || locked || pfnmap
-                {
+                if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || locked || pfnmap {
                     return -EINVAL;
                 }
                 self.madvise_free_single_vma(mm, start, end);
@@ -92,12 +85,7 @@ impl Model {
                 };
                 self.split_vma(mm, start);
                 self.split_vma(mm, end);
-                let keys: Vec<u64> = self
-                    .mm(mm)
-                    .vmas
-                    .range(start..end)
-                    .map(|(k, _)| *k)
-                    .collect();
+                let keys: Vec<u64> = self.mm(mm).vmas.range(start..end).map(|(k, _)| *k).collect();
                 for k in keys {
                     let v = self.mm_mut(mm).vmas.get_mut(&k).expect("vma vanished");
                     v.flags.insert(set);
@@ -260,11 +248,7 @@ impl Model {
                 }
             }
             let f = &self.folios[&head];
-            let nr = if f.is_large() {
-                f.nr_pages() as usize
-            } else {
-                1
-            };
+            let nr = if f.is_large() { f.nr_pages() as usize } else { 1 };
             if !f.flags.test_lru() || f.maybe_mapped_shared() || listed.contains(&head) {
                 i += nr;
                 continue;
@@ -337,12 +321,7 @@ impl Model {
         }
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        let keys: Vec<u64> = self
-            .mm(mm)
-            .vmas
-            .range(start..end)
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<u64> = self.mm(mm).vmas.range(start..end).map(|(k, _)| *k).collect();
         for k in &keys {
             let v = self.mm_mut(mm).vmas.get_mut(k).expect("vma vanished");
             if lock {
@@ -366,6 +345,8 @@ impl Model {
                 }
             }
         }
+        // mlock_vma_pages_range() (6.12:mm/mlock.c:447): lru_add_drain() around the page walk.
+        self.lru_add_drain();
         for h in heads {
             if lock {
                 self.mlock_folio(h);
@@ -373,6 +354,7 @@ impl Model {
                 self.munlock_folio(h);
             }
         }
+        self.lru_add_drain();
         if lock {
             self.populate_range(mm, start, end);
             if !self.mms.contains_key(&mm) {

@@ -21,11 +21,7 @@ pub struct Memcg {
 
 impl Memcg {
     pub(crate) fn new(id: u32, limit: u64) -> Memcg {
-        Memcg {
-            id,
-            limit,
-            ..Default::default()
-        }
+        Memcg { id, limit, ..Default::default() }
     }
 }
 
@@ -85,10 +81,7 @@ impl Model {
     }
 
     fn memcg_reclaimable(&self, id: u32) -> u64 {
-        self.lruvecs
-            .get(&id)
-            .map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum())
-            .unwrap_or(0)
+        self.lruvecs.get(&id).map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum()).unwrap_or(0)
     }
 
     /// `uncharge_batch()`.
@@ -114,28 +107,15 @@ impl Model {
             }
         }
         let Some((points, tgid)) = victim else {
-            self.diag(
-                Severity::Info,
-                "memcg-oom",
-                format!("memcg {id} is out of memory and has no task to kill"),
-            );
+            self.diag(Severity::Info, "memcg-oom", format!("memcg {id} is out of memory and has no task to kill"));
             return;
         };
         self.count(VmEvent::OOM_KILL, 1);
         if let Some(m) = self.memcgs.get_mut(&id) {
             m.oom_kills += 1;
         }
-        self.diag(
-            Severity::Info,
-            "oom-kill",
-            format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"),
-        );
-        let group: Vec<Pid> = self
-            .tasks
-            .values()
-            .filter(|t| t.tgid == tgid)
-            .map(|t| t.pid)
-            .collect();
+        self.diag(Severity::Info, "oom-kill", format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"));
+        let group: Vec<Pid> = self.tasks.values().filter(|t| t.tgid == tgid).map(|t| t.pid).collect();
         for p in group {
             self.do_exit(p);
         }

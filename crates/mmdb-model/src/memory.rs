@@ -30,28 +30,18 @@ impl Model {
     /// SIGSEGV without calling `handle_mm_fault`, then `handle_mm_fault` and `mm_account_fault` (PGFAULT).
     pub(crate) fn user_fault(&mut self, pid: Pid, addr: u64, access: Access, want: Option<Pfn>) {
         let Some(mm) = self.task_mm(pid) else {
-            self.diag(
-                Severity::Warning,
-                "no-mm",
-                format!("fault by pid {pid}, which has no mm"),
-            );
+            self.diag(Severity::Warning, "no-mm", format!("fault by pid {pid}, which has no mm"));
             return;
         };
         self.ctx_addr = Some(addr);
         let Some(vma) = self.mm(mm).vma_lookup(addr).cloned() else {
-            self.diag(
-                Severity::Warning,
-                "segv",
-                format!("fault at {addr:#x} by pid {pid} outside any VMA (SIGSEGV)"),
-            );
+            self.diag(Severity::Warning, "segv", format!("fault at {addr:#x} by pid {pid} outside any VMA (SIGSEGV)"));
             return;
         };
         let allowed = match access {
             Access::Write => vma.flags.contains(VmFlags::VM_WRITE),
             Access::Exec => vma.flags.contains(VmFlags::VM_EXEC),
-            Access::Read => {
-                vma.flags.0 & (VmFlags::VM_READ.0 | VmFlags::VM_WRITE.0 | VmFlags::VM_EXEC.0) != 0
-            }
+            Access::Read => vma.flags.0 & (VmFlags::VM_READ.0 | VmFlags::VM_WRITE.0 | VmFlags::VM_EXEC.0) != 0,
         };
         if !allowed {
             self.diag(
@@ -66,18 +56,10 @@ impl Model {
             return;
         }
         self.count(VmEvent::PGFAULT, 1);
-        if let Err(FaultError::Oom) = self.handle_mm_fault(
-            mm,
-            &vma,
-            addr & !(PAGE_SIZE - 1),
-            access == Access::Write,
-            want,
-        ) {
-            self.diag(
-                Severity::Info,
-                "fault-oom",
-                format!("fault at {addr:#x} by pid {pid} failed: VM_FAULT_OOM"),
-            );
+        if let Err(FaultError::Oom) =
+            self.handle_mm_fault(mm, &vma, addr & !(PAGE_SIZE - 1), access == Access::Write, want)
+        {
+            self.diag(Severity::Info, "fault-oom", format!("fault at {addr:#x} by pid {pid} failed: VM_FAULT_OOM"));
         }
     }
 
@@ -166,9 +148,7 @@ impl Model {
                     self.do_fault(mm, vma, addr, write, want)
                 }
             }
-            Pte::Swap { entry, exclusive } => {
-                self.do_swap_page(mm, vma, addr, entry, exclusive, write, want)
-            }
+            Pte::Swap { entry, exclusive } => self.do_swap_page(mm, vma, addr, entry, exclusive, write, want),
             Pte::Present(p) => {
                 if write && !p.write {
                     self.do_wp_page(mm, vma, addr, p, want)
@@ -196,20 +176,11 @@ impl Model {
         if vma.anon_vma.is_some() {
             return;
         }
-        let prev = m
-            .vmas
-            .range(..vma.start)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|p| p.end == vma.start);
+        let prev = m.vmas.range(..vma.start).next_back().map(|(_, v)| v).filter(|p| p.end == vma.start);
         let next = m.vmas.get(&vma.end);
-        let mergeable = |o: &Vma| {
-            o.anon_vma.is_some() && o.flags == vma.flags && o.file.is_none() && vma.file.is_none()
-        };
-        let reuse = prev
-            .filter(|p| mergeable(p))
-            .or(next.filter(|n| mergeable(n)))
-            .and_then(|v| v.anon_vma);
+        let mergeable =
+            |o: &Vma| o.anon_vma.is_some() && o.flags == vma.flags && o.file.is_none() && vma.file.is_none();
+        let reuse = prev.filter(|p| mergeable(p)).or(next.filter(|n| mergeable(n))).and_then(|v| v.anon_vma);
         let id = match reuse {
             Some(id) => id,
             None => {
@@ -234,17 +205,8 @@ impl Model {
         want: Option<Pfn>,
     ) -> Result<(), FaultError> {
         if !write {
-            let pte = PresentPte {
-                pfn: ZERO_PFN,
-                write: false,
-                dirty: false,
-                young: true,
-                special: true,
-            };
-            *self
-                .mm_mut(mm)
-                .pte_alloc(addr)
-                .expect("PMD is not huge here") = Pte::Present(pte);
+            let pte = PresentPte { pfn: ZERO_PFN, write: false, dirty: false, young: true, special: true };
+            *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
             return Ok(());
         }
         self.anon_vma_prepare(mm, vma.start);
@@ -255,17 +217,8 @@ impl Model {
         self.folio_ref_add_mapping(head, 1);
         self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
         let w = vma.flags.contains(VmFlags::VM_WRITE);
-        let pte = PresentPte {
-            pfn: head,
-            write: w,
-            dirty: w,
-            young: true,
-            special: false,
-        };
-        *self
-            .mm_mut(mm)
-            .pte_alloc(addr)
-            .expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte { pfn: head, write: w, dirty: w, young: true, special: false };
+        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
         Ok(())
     }
 
@@ -291,14 +244,7 @@ impl Model {
 
     /// `do_fault()`: a file or shmem page. A read (or a shared write) maps the page-cache folio; a private
     /// write copies it into a new anonymous folio (`do_cow_fault`).
-    fn do_fault(
-        &mut self,
-        mm: MmId,
-        vma: &Vma,
-        addr: u64,
-        write: bool,
-        want: Option<Pfn>,
-    ) -> Result<(), FaultError> {
+    fn do_fault(&mut self, mm: MmId, vma: &Vma, addr: u64, write: bool, want: Option<Pfn>) -> Result<(), FaultError> {
         let Some(file) = vma.file else { return Ok(()) };
         let index = vma.linear_page_index(addr);
         let shared = vma.flags.contains(VmFlags::VM_SHARED);
@@ -312,17 +258,8 @@ impl Model {
             self.folio_add_new_anon_rmap(head, mm, addr, true, false);
             self.folio_ref_add_mapping(head, 1);
             self.folio_add_lru_vma(head, vma.flags.contains(VmFlags::VM_LOCKED));
-            let pte = PresentPte {
-                pfn: head,
-                write: true,
-                dirty: true,
-                young: true,
-                special: false,
-            };
-            *self
-                .mm_mut(mm)
-                .pte_alloc(addr)
-                .expect("PMD is not huge here") = Pte::Present(pte);
+            let pte = PresentPte { pfn: head, write: true, dirty: true, young: true, special: false };
+            *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
             return Ok(());
         }
         let head = self.filemap_get_folio(file, index, want, mm)?;
@@ -337,37 +274,18 @@ impl Model {
         if w {
             self.folio_mut(head).flags.set_dirty();
         }
-        let pte = PresentPte {
-            pfn: head,
-            write: w,
-            dirty: w,
-            young: true,
-            special: false,
-        };
-        *self
-            .mm_mut(mm)
-            .pte_alloc(addr)
-            .expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte { pfn: head, write: w, dirty: w, young: true, special: false };
+        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
         Ok(())
     }
 
     /// `filemap_get_folio()` + `filemap_add_folio()` on a miss: the page-cache folio at `index`.
-    fn filemap_get_folio(
-        &mut self,
-        file: u32,
-        index: u64,
-        want: Option<Pfn>,
-        mm: MmId,
-    ) -> Result<Pfn, FaultError> {
+    fn filemap_get_folio(&mut self, file: u32, index: u64, want: Option<Pfn>, mm: MmId) -> Result<Pfn, FaultError> {
         if let Some(&pfn) = self.files[file as usize].pages.get(&index) {
             return Ok(pfn);
         }
         let shmem = self.files[file as usize].shmem;
-        let mapping = if shmem {
-            FolioMapping::Shmem { file, index }
-        } else {
-            FolioMapping::File { file, index }
-        };
+        let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
         let head = self.alloc_charged(0, want, mapping, mm)?;
         let f = self.folio_mut(head);
         f.flags.set_uptodate();
@@ -399,10 +317,7 @@ impl Model {
             self.diag(
                 Severity::Warning,
                 "pte-no-folio",
-                format!(
-                    "PTE at {addr:#x} maps pfn {:#x}, which is not allocated",
-                    p.pfn
-                ),
+                format!("PTE at {addr:#x} maps pfn {:#x}, which is not allocated", p.pfn),
             );
             return Ok(());
         };
@@ -514,25 +429,13 @@ impl Model {
         self.folio_add_new_anon_rmap(new, mm, addr, true, false);
         self.folio_ref_add_mapping(new, 1);
         self.folio_add_lru_vma(new, vma.flags.contains(VmFlags::VM_LOCKED));
-        *self
-            .mm_mut(mm)
-            .pte_alloc(addr)
-            .expect("PMD is not huge here") = Pte::Present(PresentPte {
-            pfn: new,
-            write: w,
-            dirty: w,
-            young: true,
-            special: false,
-        });
+        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") =
+            Pte::Present(PresentPte { pfn: new, write: w, dirty: w, young: true, special: false });
         if let Some((head, idx)) = old {
             self.folio_remove_rmap_pte(head, idx, mm, addr);
             self.folio_put_mapping(head, 1);
             // free_swap_cache(): drop the swap cache of a folio nobody maps any more.
-            if self
-                .folios
-                .get(&head)
-                .is_some_and(|f| f.flags.test_swapcache() && !f.mapped())
-            {
+            if self.folios.get(&head).is_some_and(|f| f.flags.test_swapcache() && !f.mapped()) {
                 self.folio_free_swap(head);
             }
         }
@@ -554,10 +457,7 @@ impl Model {
         write: bool,
         want: Option<Pfn>,
     ) -> Result<(), FaultError> {
-        let cached = self
-            .swap
-            .as_ref()
-            .and_then(|s| s.cache.get(&entry).copied());
+        let cached = self.swap.as_ref().and_then(|s| s.cache.get(&entry).copied());
         let (head, new_folio, bypass) = match cached {
             Some(h) => (h, false, false),
             None => {
@@ -605,17 +505,8 @@ impl Model {
         } else {
             self.folio_add_rmap_pte(head, 0, mm, addr, exclusive);
         }
-        let pte = PresentPte {
-            pfn: head,
-            write: w,
-            dirty: w && write,
-            young: true,
-            special: false,
-        };
-        *self
-            .mm_mut(mm)
-            .pte_alloc(addr)
-            .expect("PMD is not huge here") = Pte::Present(pte);
+        let pte = PresentPte { pfn: head, write: w, dirty: w && write, young: true, special: false };
+        *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
         if write && !w {
             return self.do_wp_page(mm, vma, addr, pte, None);
         }
@@ -626,14 +517,7 @@ impl Model {
     /// `[start, end)` of one VMA: whole PMD THPs go to `zap_huge_pmd`, partial ones are split first; anon PTE
     /// dirtiness is dropped; rmaps are removed at once, references at the TLB flush. No `lru_add_drain` on
     /// 6.18, so folios still in a batch survive with refcount 1.
-    pub(crate) fn zap_page_range(
-        &mut self,
-        mm: MmId,
-        vma: &Vma,
-        start: u64,
-        end: u64,
-        _kind: ZapKind,
-    ) {
+    pub(crate) fn zap_page_range(&mut self, mm: MmId, vma: &Vma, start: u64, end: u64, _kind: ZapKind) {
         let locked = vma.flags.contains(VmFlags::VM_LOCKED);
         let mut to_put: Vec<Pfn> = Vec::new();
         for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
@@ -689,11 +573,7 @@ impl Model {
         // tlb_finish_mmu() → free_pages_and_swap_cache(): free_swap_cache() drops the swap cache of folios
         // nobody maps any more, then the mmu_gather drops the page references.
         for head in to_put {
-            if self
-                .folios
-                .get(&head)
-                .is_some_and(|f| f.flags.test_swapcache() && !f.mapped())
-            {
+            if self.folios.get(&head).is_some_and(|f| f.flags.test_swapcache() && !f.mapped()) {
                 self.folio_free_swap(head);
             }
             self.folio_put_mapping(head, 1);
@@ -712,9 +592,7 @@ impl Model {
         let empty: Vec<u64> = m
             .pmds
             .range(first..=last)
-            .filter(
-                |(_, s)| matches!(s, crate::mm::Pmd::Table(t) if t.iter().all(|p| *p == Pte::None)),
-            )
+            .filter(|(_, s)| matches!(s, crate::mm::Pmd::Table(t) if t.iter().all(|p| *p == Pte::None)))
             .map(|(k, _)| *k)
             .collect();
         for k in empty {

@@ -53,10 +53,7 @@ pub enum Pmd {
 /// Splits a virtual address into (PMD index, PTE index).
 #[inline]
 pub fn pmd_index(addr: u64) -> (u64, usize) {
-    (
-        addr >> (PAGE_SHIFT + HPAGE_PMD_ORDER),
-        ((addr >> PAGE_SHIFT) as usize) & (PTRS_PER_PTE - 1),
-    )
+    (addr >> (PAGE_SHIFT + HPAGE_PMD_ORDER), ((addr >> PAGE_SHIFT) as usize) & (PTRS_PER_PTE - 1))
 }
 
 /// `struct vm_area_struct`.
@@ -124,11 +121,7 @@ pub const MM_SHMEMPAGES: usize = 3;
 impl MmStruct {
     /// `find_vma()` restricted to a VMA that contains `addr` (`vma_lookup`).
     pub fn vma_lookup(&self, addr: u64) -> Option<&Vma> {
-        self.vmas
-            .range(..=addr)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|v| addr < v.end)
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
     }
     /// The PTE at `addr`, if a PTE table covers it.
     pub fn pte(&self, addr: u64) -> Option<Pte> {
@@ -142,11 +135,7 @@ impl MmStruct {
     /// Returns `None` when the PMD maps a huge page.
     pub fn pte_alloc(&mut self, addr: u64) -> Option<&mut Pte> {
         let (pmd, idx) = pmd_index(addr);
-        match self
-            .pmds
-            .entry(pmd)
-            .or_insert_with(|| Pmd::Table(Box::new([Pte::None; PTRS_PER_PTE])))
-        {
+        match self.pmds.entry(pmd).or_insert_with(|| Pmd::Table(Box::new([Pte::None; PTRS_PER_PTE]))) {
             Pmd::Table(t) => Some(&mut t[idx]),
             Pmd::Huge(_) => None,
         }
@@ -178,11 +167,7 @@ impl MmStruct {
             if let Pmd::Table(t) = slot {
                 let base = pmd << (PAGE_SHIFT + HPAGE_PMD_ORDER);
                 let lo = if pmd == first { pmd_index(start).1 } else { 0 };
-                let hi = if pmd == last {
-                    pmd_index(end - 1).1
-                } else {
-                    PTRS_PER_PTE - 1
-                };
+                let hi = if pmd == last { pmd_index(end - 1).1 } else { PTRS_PER_PTE - 1 };
                 for (i, pte) in t.iter().enumerate().take(hi + 1).skip(lo) {
                     if *pte != Pte::None {
                         out.push((base + ((i as u64) << PAGE_SHIFT), *pte));

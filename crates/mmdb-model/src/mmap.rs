@@ -35,20 +35,11 @@ impl Model {
     /// `get_unmapped_area()`: the hint if it is free, else the highest free gap below `mmap_base`
     /// (`vm_unmapped_area` top-down), aligned to 2 MiB for anonymous lengths that are a multiple of it
     /// (`__thp_get_unmapped_area`).
-    pub(crate) fn get_unmapped_area(
-        &self,
-        mm: MmId,
-        hint: Option<u64>,
-        len: u64,
-        align: u64,
-    ) -> Option<u64> {
+    pub(crate) fn get_unmapped_area(&self, mm: MmId, hint: Option<u64>, len: u64, align: u64) -> Option<u64> {
         let m = self.mm(mm);
         let free = |start: u64| -> bool {
             start.checked_add(len).is_some_and(|end| end <= TASK_SIZE)
-                && m.vmas
-                    .range(..start.saturating_add(len))
-                    .next_back()
-                    .is_none_or(|(_, v)| v.end <= start)
+                && m.vmas.range(..start.saturating_add(len)).next_back().is_none_or(|(_, v)| v.end <= start)
         };
         if let Some(h) = hint.filter(|h| *h != 0) {
             let h = h & !(PAGE_SIZE - 1);
@@ -107,10 +98,7 @@ impl Model {
             (false, Some(f)) => (Some(self.file_id(&f.name, false)), f.offset >> PAGE_SHIFT),
             _ if flags & MAP_SHARED != 0 => {
                 let n = self.files.len();
-                (
-                    Some(self.file_id(&format!("/dev/zero (deleted) #{n}"), true)),
-                    0,
-                )
+                (Some(self.file_id(&format!("/dev/zero (deleted) #{n}"), true)), 0)
             }
             _ => (None, 0),
         };
@@ -120,13 +108,7 @@ impl Model {
                 return -ENOMEM;
             }
             if flags & MAP_FIXED_NOREPLACE != 0 {
-                if self
-                    .mm(mm)
-                    .vmas
-                    .range(..a + len)
-                    .next_back()
-                    .is_some_and(|(_, v)| v.end > a)
-                {
+                if self.mm(mm).vmas.range(..a + len).next_back().is_some_and(|(_, v)| v.end > a) {
                     return -EEXIST;
                 }
             } else {
@@ -134,11 +116,8 @@ impl Model {
             }
             a
         } else {
-            let align = if file_id.is_none() && len.is_multiple_of(HPAGE_PMD_SIZE) {
-                HPAGE_PMD_SIZE
-            } else {
-                PAGE_SIZE
-            };
+            let align =
+                if file_id.is_none() && len.is_multiple_of(HPAGE_PMD_SIZE) { HPAGE_PMD_SIZE } else { PAGE_SIZE };
             match self.get_unmapped_area(mm, addr, len, align) {
                 Some(a) => a,
                 None => return -ENOMEM,
@@ -152,11 +131,7 @@ impl Model {
             start,
             end: start + len,
             flags: vm_flags,
-            pgoff: if file_id.is_some() {
-                pgoff
-            } else {
-                start >> PAGE_SHIFT
-            },
+            pgoff: if file_id.is_some() { pgoff } else { start >> PAGE_SHIFT },
             file: file_id,
             anon_vma: None,
             special_name: None,
@@ -193,13 +168,7 @@ impl Model {
     /// contiguous offsets, compatible anon_vmas).
     pub(crate) fn vma_merge_around(&mut self, mm: MmId, start: u64, end: u64) {
         let m = self.mm_mut(mm);
-        let keys: Vec<u64> = m
-            .vmas
-            .range(..=end)
-            .rev()
-            .take_while(|(_, v)| v.end >= start)
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<u64> = m.vmas.range(..=end).rev().take_while(|(_, v)| v.end >= start).map(|(k, _)| *k).collect();
         let mut keys = keys;
         keys.sort_unstable();
         if let Some(first) = keys.first().copied() {
@@ -237,12 +206,7 @@ impl Model {
         let end = start + len;
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        let inside: Vec<Vma> = self
-            .mm(mm)
-            .vmas
-            .range(start..end)
-            .map(|(_, v)| v.clone())
-            .collect();
+        let inside: Vec<Vma> = self.mm(mm).vmas.range(start..end).map(|(_, v)| v.clone()).collect();
         for v in inside {
             self.zap_page_range(mm, &v, v.start, v.end, ZapKind::Munmap);
             self.mm_mut(mm).vmas.remove(&v.start);
@@ -284,13 +248,7 @@ impl Model {
         }
         self.split_vma(mm, start);
         self.split_vma(mm, end);
-        Some(
-            self.mm(mm)
-                .vmas
-                .range(start..end)
-                .map(|(_, v)| v.clone())
-                .collect(),
-        )
+        Some(self.mm(mm).vmas.range(start..end).map(|(_, v)| v.clone()).collect())
     }
 
     /// `mprotect()` → `mprotect_fixup()` → `change_protection()`: removing write write-protects every PTE;
@@ -314,15 +272,8 @@ impl Model {
         for v in vmas {
             let mut nf = v.flags;
             nf.remove(VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC);
-            nf.insert(
-                Self::vm_flags_for(prot, 0)
-                    & (VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC),
-            );
-            self.mm_mut(mm)
-                .vmas
-                .get_mut(&v.start)
-                .expect("vma vanished")
-                .flags = nf;
+            nf.insert(Self::vm_flags_for(prot, 0) & (VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC));
+            self.mm_mut(mm).vmas.get_mut(&v.start).expect("vma vanished").flags = nf;
             let private = !nf.contains(VmFlags::VM_SHARED);
             let writable = nf.contains(VmFlags::VM_WRITE);
             for (haddr, _) in self.mm(mm).huge_pmds_in(v.start, v.end) {
@@ -340,18 +291,13 @@ impl Model {
                 let can_write = writable
                     && !p.special
                     && if private {
-                        self.folio(p.pfn).is_some_and(|f| {
-                            f.is_anon() && f.pages[(p.pfn - f.pfn) as usize].anon_exclusive
-                        })
+                        self.folio(p.pfn)
+                            .is_some_and(|f| f.is_anon() && f.pages[(p.pfn - f.pfn) as usize].anon_exclusive)
                     } else {
                         p.dirty
                     };
                 if let Some(Pte::Present(pp)) = self.mm_mut(mm).pte_mut(a) {
-                    pp.write = if writable {
-                        pp.write || can_write
-                    } else {
-                        false
-                    };
+                    pp.write = if writable { pp.write || can_write } else { false };
                 }
             }
         }
@@ -373,9 +319,7 @@ impl Model {
         let Some(mm) = self.task_mm(pid) else {
             return -EINVAL;
         };
-        if !addr.is_multiple_of(PAGE_SIZE)
-            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
-        {
+        if !addr.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
             return -EINVAL;
         }
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
@@ -401,14 +345,7 @@ impl Model {
                 self.do_vmi_munmap(mm, addr + new_len, old_len - new_len);
             }
             self.do_vmi_munmap(mm, target, new_len);
-            return self.move_vma(
-                mm,
-                addr,
-                old_len.min(new_len),
-                target,
-                new_len,
-                flags & MREMAP_DONTUNMAP != 0,
-            );
+            return self.move_vma(mm, addr, old_len.min(new_len), target, new_len, flags & MREMAP_DONTUNMAP != 0);
         }
         if new_len <= old_len {
             if new_len < old_len {
@@ -421,11 +358,7 @@ impl Model {
             && grow_end <= TASK_SIZE
             && self.mm(mm).vmas.range(vma.end..grow_end).next().is_none();
         if room {
-            self.mm_mut(mm)
-                .vmas
-                .get_mut(&vma.start)
-                .expect("vma vanished")
-                .end = grow_end;
+            self.mm_mut(mm).vmas.get_mut(&vma.start).expect("vma vanished").end = grow_end;
             self.vma_merge_around(mm, vma.start, grow_end);
             if vma.flags.contains(VmFlags::VM_LOCKED) {
                 self.populate_range(mm, addr + old_len, grow_end);
@@ -435,34 +368,16 @@ impl Model {
         if flags & MREMAP_MAYMOVE == 0 {
             return -ENOMEM;
         }
-        let align = if vma.file.is_none() && new_len.is_multiple_of(HPAGE_PMD_SIZE) {
-            HPAGE_PMD_SIZE
-        } else {
-            PAGE_SIZE
-        };
+        let align =
+            if vma.file.is_none() && new_len.is_multiple_of(HPAGE_PMD_SIZE) { HPAGE_PMD_SIZE } else { PAGE_SIZE };
         let Some(target) = self.get_unmapped_area(mm, None, new_len, align) else {
             return -ENOMEM;
         };
-        self.move_vma(
-            mm,
-            addr,
-            old_len,
-            target,
-            new_len,
-            flags & MREMAP_DONTUNMAP != 0,
-        )
+        self.move_vma(mm, addr, old_len, target, new_len, flags & MREMAP_DONTUNMAP != 0)
     }
 
     /// `move_vma()`: a new VMA at `to` with the old one's flags, anon_vma and pgoff; page tables move over.
-    fn move_vma(
-        &mut self,
-        mm: MmId,
-        from: u64,
-        old_len: u64,
-        to: u64,
-        new_len: u64,
-        dontunmap: bool,
-    ) -> i64 {
+    fn move_vma(&mut self, mm: MmId, from: u64, old_len: u64, to: u64, new_len: u64, dontunmap: bool) -> i64 {
         self.split_vma(mm, from);
         self.split_vma(mm, from + old_len);
         let Some(old) = self.mm(mm).vma_lookup(from).cloned() else {
@@ -541,13 +456,7 @@ impl Model {
             self.mm_mut(mm).brk = brk;
             return brk as i64;
         }
-        if self
-            .mm(mm)
-            .vmas
-            .range(..newbrk)
-            .next_back()
-            .is_some_and(|(_, v)| v.end > oldbrk)
-        {
+        if self.mm(mm).vmas.range(..newbrk).next_back().is_some_and(|(_, v)| v.end > oldbrk) {
             return cur as i64;
         }
         let heap = self
@@ -558,13 +467,7 @@ impl Model {
             .map(|(_, v)| v.clone())
             .filter(|v| v.end == oldbrk && v.special_name.as_deref() == Some("[heap]"));
         match heap {
-            Some(h) => {
-                self.mm_mut(mm)
-                    .vmas
-                    .get_mut(&h.start)
-                    .expect("vma vanished")
-                    .end = newbrk
-            }
+            Some(h) => self.mm_mut(mm).vmas.get_mut(&h.start).expect("vma vanished").end = newbrk,
             None => {
                 let flags = Self::vm_flags_for(PROT_READ | PROT_WRITE, MAP_PRIVATE);
                 let v = Vma {
@@ -584,7 +487,8 @@ impl Model {
     }
 
     /// `populate_vma_page_range()` via GUP: faults every page of `[start, end)` (a write fault for private
-    /// writable mappings), counting PGFAULT but firing no exception tracepoint.
+    /// writable mappings), counting PGFAULT but firing no exception tracepoint, then `lru_add_drain()`
+    /// (6.12:mm/gup.c:1937).
     pub(crate) fn populate_range(&mut self, mm: MmId, start: u64, end: u64) {
         let mut addr = start;
         while addr < end && self.mms.contains_key(&mm) {
@@ -592,8 +496,7 @@ impl Model {
                 addr += PAGE_SIZE;
                 continue;
             };
-            let write =
-                vma.flags.0 & (VmFlags::VM_WRITE.0 | VmFlags::VM_SHARED.0) == VmFlags::VM_WRITE.0;
+            let write = vma.flags.0 & (VmFlags::VM_WRITE.0 | VmFlags::VM_SHARED.0) == VmFlags::VM_WRITE.0;
             self.ctx_addr = Some(addr);
             let present = match self.mm(mm).huge_pmd(addr) {
                 Some(h) => !write || h.write,
@@ -602,11 +505,12 @@ impl Model {
             if !present {
                 self.count(crate::vmstat::VmEvent::PGFAULT, 1);
                 if self.handle_mm_fault(mm, &vma, addr, write, None).is_err() {
-                    return;
+                    break;
                 }
             }
             addr += PAGE_SIZE;
         }
+        self.lru_add_drain();
     }
 }
 

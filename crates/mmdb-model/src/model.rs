@@ -35,11 +35,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            history: true,
-            thp: ThpMode::Madvise,
-            thp_use_zero_page: true,
-        }
+        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true }
     }
 }
 
@@ -155,12 +151,7 @@ impl Model {
         if let Some(r) = ret.filter(|r| *r < 0) {
             // A failed syscall is worth seeing in the report; unknown pids were already reported.
             if r != -ESRCH {
-                let msg = format!(
-                    "{} by pid {} returned -{}",
-                    ev.op.name(),
-                    ev.pid,
-                    errno_name(-r)
-                );
+                let msg = format!("{} by pid {} returned -{}", ev.op.name(), ev.pid, errno_name(-r));
                 self.diag(Severity::Info, "syscall-error", msg);
             }
         }
@@ -171,19 +162,14 @@ impl Model {
 
     fn dispatch(&mut self, ev: &Event) -> Option<i64> {
         let pid = ev.pid;
-        if !matches!(
-            ev.op,
-            Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. }
-        ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
+        if !matches!(ev.op, Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. })
+            && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
             self.diag(
                 Severity::Warning,
                 "unknown-pid",
-                format!(
-                    "{} by pid {pid}, which the model has not seen",
-                    ev.op.name()
-                ),
+                format!("{} by pid {pid}, which the model has not seen", ev.op.name()),
             );
             return Some(-ESRCH);
         }
@@ -195,22 +181,14 @@ impl Model {
                 self.do_exit(pid);
                 None
             }
-            Op::Mmap {
-                addr,
-                len,
-                prot,
-                flags,
-                file,
-            } => Some(self.do_mmap(pid, *addr, *len, *prot, *flags, file.as_ref())),
+            Op::Mmap { addr, len, prot, flags, file } => {
+                Some(self.do_mmap(pid, *addr, *len, *prot, *flags, file.as_ref()))
+            }
             Op::Munmap { addr, len } => Some(self.do_munmap_syscall(pid, *addr, *len)),
             Op::Mprotect { addr, len, prot } => Some(self.do_mprotect(pid, *addr, *len, *prot)),
-            Op::Mremap {
-                addr,
-                old_len,
-                new_len,
-                flags,
-                new_addr,
-            } => Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr)),
+            Op::Mremap { addr, old_len, new_len, flags, new_addr } => {
+                Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr))
+            }
             Op::Brk { brk } => Some(self.do_brk(pid, *brk)),
             Op::Fault { addr, access, pfn } => {
                 self.user_fault(pid, *addr, *access, *pfn);
@@ -241,12 +219,7 @@ impl Model {
     // ---- diagnostics ------------------------------------------------------------------------------------
 
     pub(crate) fn diag(&mut self, severity: Severity, kind: &str, message: String) {
-        self.diagnostics.push(Diagnostic {
-            event: self.events,
-            severity,
-            kind: kind.to_string(),
-            message,
-        });
+        self.diagnostics.push(Diagnostic { event: self.events, severity, kind: kind.to_string(), message });
     }
 
     /// Every diagnostic so far.
@@ -290,9 +263,7 @@ impl Model {
     /// Every mutation of a folio goes through here, so that history sees it.
     pub(crate) fn folio_mut(&mut self, head: Pfn) -> &mut Folio {
         self.touch(head);
-        self.folios
-            .get_mut(&head)
-            .expect("folio_mut on a pfn that is not a folio head: model bug")
+        self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug")
     }
 
     pub(crate) fn touch(&mut self, head: Pfn) {
@@ -303,10 +274,7 @@ impl Model {
     }
 
     fn page_state(&self, pfn: Pfn) -> (i32, bool) {
-        match self
-            .folio_head(pfn)
-            .and_then(|h| self.folios.get(&h).map(|f| (h, f)))
-        {
+        match self.folio_head(pfn).and_then(|h| self.folios.get(&h).map(|f| (h, f))) {
             Some((h, f)) => {
                 let p = f.pages[(pfn - h) as usize];
                 (p.mapcount, p.anon_exclusive)
@@ -348,10 +316,7 @@ impl Model {
         let mut out: Vec<HistoryEntry> = self.history.get(&pfn).cloned().unwrap_or_default();
         if let Some(head) = self.folio_head(pfn).filter(|h| *h != pfn) {
             out.extend(self.history.get(&head).into_iter().flatten().filter(|e| {
-                !matches!(
-                    e.field,
-                    crate::history::Field::Mapcount | crate::history::Field::AnonExclusive
-                )
+                !matches!(e.field, crate::history::Field::Mapcount | crate::history::Field::AnonExclusive)
             }));
             out.sort_by_key(|e| e.event);
         }
@@ -363,18 +328,16 @@ impl Model {
     /// Allocates a folio (`__alloc_pages` → `mm_page_alloc`). `want` is the pfn the trace says the kernel
     /// handed out; without it the model's allocator picks (order-0 frees are reused LIFO, like the per-CPU
     /// page lists). The folio starts with refcount 1, charged to nobody.
-    pub(crate) fn alloc_folio(
-        &mut self,
-        order: u32,
-        want: Option<Pfn>,
-        mapping: FolioMapping,
-        memcg: u32,
-    ) -> Pfn {
+    pub(crate) fn alloc_folio(&mut self, order: u32, want: Option<Pfn>, mapping: FolioMapping, memcg: u32) -> Pfn {
         let nr = 1u64 << order;
         let pfn = match want {
             Some(p) if self.range_is_free(p, nr) => p,
             Some(p) => {
-                self.diag(Severity::Warning, "pfn-in-use", format!("the trace allocates pfn {p:#x}, which the model still holds; using another pfn"));
+                self.diag(
+                    Severity::Warning,
+                    "pfn-in-use",
+                    format!("the trace allocates pfn {p:#x}, which the model still holds; using another pfn"),
+                );
                 self.pick_pfn(order)
             }
             None => self.pick_pfn(order),
@@ -458,15 +421,11 @@ impl Model {
     }
 
     pub(crate) fn mm(&self, id: MmId) -> &MmStruct {
-        self.mms
-            .get(&id)
-            .expect("mm id without mm_struct: model bug")
+        self.mms.get(&id).expect("mm id without mm_struct: model bug")
     }
 
     pub(crate) fn mm_mut(&mut self, id: MmId) -> &mut MmStruct {
-        self.mms
-            .get_mut(&id)
-            .expect("mm id without mm_struct: model bug")
+        self.mms.get_mut(&id).expect("mm id without mm_struct: model bug")
     }
 
     /// `add_mm_counter()`.
@@ -487,11 +446,7 @@ impl Model {
         if let Some(i) = self.files.iter().position(|f| f.name == name) {
             return i as FileId;
         }
-        self.files.push(FileObj {
-            name: name.to_string(),
-            shmem,
-            pages: BTreeMap::new(),
-        });
+        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new() });
         (self.files.len() - 1) as FileId
     }
 

@@ -45,15 +45,7 @@ impl Mss {
 
     /// `smaps_account()` (7.2:947).
     #[allow(clippy::too_many_arguments)]
-    fn account(
-        &mut self,
-        f: &Folio,
-        first_page: usize,
-        compound: bool,
-        young: bool,
-        dirty: bool,
-        locked: bool,
-    ) {
+    fn account(&mut self, f: &Folio, first_page: usize, compound: bool, young: bool, dirty: bool, locked: bool) {
         let nr = if compound { f.nr_pages() } else { 1 };
         let size = nr * PAGE_SIZE;
         if f.is_anon() {
@@ -155,12 +147,7 @@ impl Model {
     pub fn rss(&self, pid: u32) -> Option<RssCounters> {
         let mm = self.task_mm(pid)?;
         let r = self.mm(mm).rss;
-        Some(RssCounters {
-            file: r[0],
-            anon: r[1],
-            swapents: r[2],
-            shmem: r[3],
-        })
+        Some(RssCounters { file: r[0], anon: r[1], swapents: r[2], shmem: r[3] })
     }
 
     fn vma_name(&self, v: &Vma) -> String {
@@ -182,12 +169,7 @@ impl Model {
             if t.pid != t.tgid && self.tasks.contains_key(&t.tgid) {
                 continue;
             }
-            if t.pid != t.tgid
-                && self
-                    .tasks
-                    .values()
-                    .any(|o| o.tgid == t.tgid && o.pid < t.pid)
-            {
+            if t.pid != t.tgid && self.tasks.values().any(|o| o.tgid == t.tgid && o.pid < t.pid) {
                 continue;
             }
             let m = self.mm(mm);
@@ -220,11 +202,7 @@ impl Model {
                     end: v.end,
                     perms: v.flags.perms(),
                     flags: extra,
-                    offset: if v.file.is_some() {
-                        v.pgoff << PAGE_SHIFT
-                    } else {
-                        0
-                    },
+                    offset: if v.file.is_some() { v.pgoff << PAGE_SHIFT } else { 0 },
                     name: self.vma_name(v),
                     smaps: mss.rollup(),
                 });
@@ -236,12 +214,7 @@ impl Model {
                 mm_id: mm,
                 memcg: m.memcg,
                 vmas,
-                rss: RssCounters {
-                    file: m.rss[0],
-                    anon: m.rss[1],
-                    swapents: m.rss[2],
-                    shmem: m.rss[3],
-                },
+                rss: RssCounters { file: m.rss[0], anon: m.rss[1], swapents: m.rss[2], shmem: m.rss[3] },
                 smaps: total.rollup(),
             });
         }
@@ -292,10 +265,8 @@ impl Model {
                 match slot {
                     crate::mm::Pmd::Huge(h) if h.huge_zero => pages.huge_zero_pmds += 1,
                     crate::mm::Pmd::Table(t) => {
-                        pages.zero_page_ptes += t
-                            .iter()
-                            .filter(|p| matches!(p, Pte::Present(x) if x.special))
-                            .count() as u64
+                        pages.zero_page_ptes +=
+                            t.iter().filter(|p| matches!(p, Pte::Present(x) if x.special)).count() as u64
                     }
                     _ => {}
                 }
@@ -319,10 +290,7 @@ impl Model {
                 oom_kills: m.oom_kills,
             })
             .collect();
-        let swap = self.swap.as_ref().map(|s| SwapReport {
-            total_pages: s.total(),
-            used_pages: s.used,
-        });
+        let swap = self.swap.as_ref().map(|s| SwapReport { total_pages: s.total(), used_pages: s.used });
         Report {
             events: self.events,
             last_ts_ns: self.ev_ts,
@@ -401,11 +369,7 @@ impl Model {
             anon_exclusive: f.pages[idx].anon_exclusive,
             lazyfree: f.is_lazyfree(),
             lru: f.lru.map(|l| l.name()),
-            batches: self
-                .folio_batches(f.pfn)
-                .iter()
-                .map(|(c, k)| format!("cpu{c}:{}", k.name()))
-                .collect(),
+            batches: self.folio_batches(f.pfn).iter().map(|(c, k)| format!("cpu{c}:{}", k.name())).collect(),
             memcg: f.memcg,
             swap: f.swap,
             rmap,
@@ -430,8 +394,6 @@ impl Model {
 
     /// The VMAs of `pid`'s mm.
     pub fn vmas(&self, pid: u32) -> Vec<Vma> {
-        self.task_mm(pid)
-            .map(|m| self.mm(m).vmas.values().cloned().collect())
-            .unwrap_or_default()
+        self.task_mm(pid).map(|m| self.mm(m).vmas.values().cloned().collect()).unwrap_or_default()
     }
 }

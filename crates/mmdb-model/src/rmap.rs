@@ -68,14 +68,7 @@ impl Model {
     /// `folio_add_new_anon_rmap()` (7.2:mm/rmap.c:1646): the first mapping of a new anonymous folio, by PTE
     /// (`pmd == false`, order-0 folios) or by PMD. Sets `PG_swapbacked`, the anon mapping, `_mapcount = 0` (or
     /// `_entire_mapcount = 0`) and, if `exclusive`, `PG_anon_exclusive`.
-    pub(crate) fn folio_add_new_anon_rmap(
-        &mut self,
-        head: Pfn,
-        mm: MmId,
-        addr: u64,
-        exclusive: bool,
-        pmd: bool,
-    ) {
+    pub(crate) fn folio_add_new_anon_rmap(&mut self, head: Pfn, mm: MmId, addr: u64, exclusive: bool, pmd: bool) {
         let f = self.folio_mut(head);
         f.flags.set_swapbacked();
         f.mapping = FolioMapping::Anon;
@@ -87,32 +80,17 @@ impl Model {
             f.mm_ids_shared = false;
             f.pages[0].anon_exclusive = exclusive;
         } else {
-            debug_assert!(
-                !f.is_large(),
-                "PTE-mapping a new large folio: the model only maps PMD-sized ones by PMD"
-            );
+            debug_assert!(!f.is_large(), "PTE-mapping a new large folio: the model only maps PMD-sized ones by PMD");
             f.pages[0].mapcount = 0;
             f.pages[0].anon_exclusive = exclusive;
         }
-        f.rmap.push(Rmap {
-            mm,
-            addr,
-            page: 0,
-            pmd,
-        });
+        f.rmap.push(Rmap { mm, addr, page: 0, pmd });
         self.sync_head_exclusive(head);
     }
 
     /// `folio_add_anon_rmap_ptes()`/`folio_add_file_rmap_ptes()` for one page, and the mapcount half of
     /// `folio_try_dup_anon_rmap_pte()`: `_mapcount++` (and the large mapcount for large folios).
-    pub(crate) fn folio_add_rmap_pte(
-        &mut self,
-        head: Pfn,
-        idx: usize,
-        mm: MmId,
-        addr: u64,
-        exclusive: bool,
-    ) {
+    pub(crate) fn folio_add_rmap_pte(&mut self, head: Pfn, idx: usize, mm: MmId, addr: u64, exclusive: bool) {
         let f = self.folio_mut(head);
         let large = f.is_large();
         let p = &mut f.pages[idx];
@@ -123,12 +101,7 @@ impl Model {
         if exclusive {
             f.pages[idx].anon_exclusive = true;
         }
-        f.rmap.push(Rmap {
-            mm,
-            addr,
-            page: idx as u32,
-            pmd: false,
-        });
+        f.rmap.push(Rmap { mm, addr, page: idx as u32, pmd: false });
         if large {
             self.folio_add_large_mapcount(head, 1, mm);
         }
@@ -139,22 +112,13 @@ impl Model {
     pub(crate) fn folio_add_rmap_pmd(&mut self, head: Pfn, mm: MmId, addr: u64) {
         let f = self.folio_mut(head);
         f.entire_mapcount += 1;
-        f.rmap.push(Rmap {
-            mm,
-            addr,
-            page: 0,
-            pmd: true,
-        });
+        f.rmap.push(Rmap { mm, addr, page: 0, pmd: true });
         self.folio_add_large_mapcount(head, 1, mm);
     }
 
     fn rmap_remove(&mut self, head: Pfn, mm: MmId, addr: u64, pmd: bool) {
         let f = self.folio_mut(head);
-        if let Some(i) = f
-            .rmap
-            .iter()
-            .position(|r| r.mm == mm && r.addr == addr && r.pmd == pmd)
-        {
+        if let Some(i) = f.rmap.iter().position(|r| r.mm == mm && r.addr == addr && r.pmd == pmd) {
             // remove(), not swap_remove(): reclaim walks mappings in the order they were made, like the
             // anon_vma interval tree visits older VMAs first.
             f.rmap.remove(i);
@@ -237,12 +201,7 @@ impl Model {
             return Vec::new();
         };
         let idx = (pfn - head) as u32;
-        let mut v: Vec<Rmap> = self.folios[&head]
-            .rmap
-            .iter()
-            .filter(|r| r.pmd || r.page == idx)
-            .copied()
-            .collect();
+        let mut v: Vec<Rmap> = self.folios[&head].rmap.iter().filter(|r| r.pmd || r.page == idx).copied().collect();
         v.sort_by_key(|r| (r.mm, r.addr));
         v
     }

@@ -75,11 +75,7 @@ impl Model {
         if slots < 2 {
             return -EINVAL;
         }
-        self.swap = Some(SwapDevice {
-            map: vec![0; slots],
-            has_cache: vec![false; slots],
-            ..Default::default()
-        });
+        self.swap = Some(SwapDevice { map: vec![0; slots], has_cache: vec![false; slots], ..Default::default() });
         0
     }
 

@@ -32,11 +32,7 @@ impl Model {
     /// lists only with swap, each priority level scanning `size >> priority` folios.
     pub(crate) fn try_to_free_pages(&mut self, nr_to_reclaim: u64, memcg: Option<u32>) -> u64 {
         self.lru_add_drain();
-        let mut reclaimed = if memcg.is_none() {
-            self.deferred_split_scan()
-        } else {
-            0
-        };
+        let mut reclaimed = if memcg.is_none() { self.deferred_split_scan() } else { 0 };
         let can_swap = self.swap.as_ref().is_some_and(|s| s.used < s.total());
         let ids: Vec<u32> = match memcg {
             Some(id) => vec![id],
@@ -44,19 +40,14 @@ impl Model {
         };
         for priority in (0..=12u32).rev() {
             for &id in &ids {
-                for (inactive, active) in [
-                    (LruList::InactiveFile, LruList::ActiveFile),
-                    (LruList::InactiveAnon, LruList::ActiveAnon),
-                ] {
+                for (inactive, active) in
+                    [(LruList::InactiveFile, LruList::ActiveFile), (LruList::InactiveAnon, LruList::ActiveAnon)]
+                {
                     if inactive == LruList::InactiveAnon && !can_swap {
                         continue;
                     }
-                    let size = |m: &Model, l: LruList| {
-                        m.lruvecs
-                            .get(&id)
-                            .map(|lv| lv.lists[l as usize].nr_pages)
-                            .unwrap_or(0)
-                    };
+                    let size =
+                        |m: &Model, l: LruList| m.lruvecs.get(&id).map(|lv| lv.lists[l as usize].nr_pages).unwrap_or(0);
                     if size(self, inactive) < size(self, active) {
                         let n = (size(self, active) >> priority).max(1);
                         self.shrink_active_list(id, active, n);
@@ -100,14 +91,7 @@ impl Model {
         for head in victims {
             if self.folio_isolate_lru(head) {
                 let n = self.folios[&head].nr_pages();
-                self.count(
-                    if list == LruList::InactiveFile {
-                        VmEvent::PGSCAN_FILE
-                    } else {
-                        VmEvent::PGSCAN_ANON
-                    },
-                    n,
-                );
+                self.count(if list == LruList::InactiveFile { VmEvent::PGSCAN_FILE } else { VmEvent::PGSCAN_ANON }, n);
                 isolated.push(head);
             }
         }
@@ -116,11 +100,8 @@ impl Model {
             match self.shrink_folio(head, false) {
                 Fate::Freed(n) => {
                     // PGSTEAL is counted here, by the list scanned, not on the reclaim_pages() path.
-                    let steal = if list == LruList::InactiveFile {
-                        VmEvent::PGSTEAL_FILE
-                    } else {
-                        VmEvent::PGSTEAL_ANON
-                    };
+                    let steal =
+                        if list == LruList::InactiveFile { VmEvent::PGSTEAL_FILE } else { VmEvent::PGSTEAL_ANON };
                     self.count(steal, n);
                     reclaimed += n
                 }
@@ -270,10 +251,8 @@ impl Model {
             self.delete_from_swap_cache(head);
             return Fate::Freed(nr);
         }
-        if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping
-        {
-            if f.refcount != 1 + f.refs.pagecache || matches!(f.mapping, FolioMapping::Shmem { .. })
-            {
+        if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping {
+            if f.refcount != 1 + f.refs.pagecache || matches!(f.mapping, FolioMapping::Shmem { .. }) {
                 return Fate::Keep;
             }
             self.files[file as usize].pages.remove(&index);
@@ -370,12 +349,7 @@ impl Model {
             return true;
         }
         self.split_huge_pmd(r.mm, r.addr);
-        let ptes: Vec<Rmap> = self.folios[&head]
-            .rmap
-            .iter()
-            .filter(|x| x.mm == r.mm && !x.pmd)
-            .copied()
-            .collect();
+        let ptes: Vec<Rmap> = self.folios[&head].rmap.iter().filter(|x| x.mm == r.mm && !x.pmd).copied().collect();
         ptes.into_iter().all(|p| self.try_to_unmap_pte(head, p))
     }
 

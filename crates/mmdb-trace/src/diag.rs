@@ -76,10 +76,7 @@ impl ParseError {
             shown += 1;
         }
         out.extend(std::iter::repeat_n(' ', before.saturating_sub(shown)));
-        let carets = self
-            .found
-            .as_deref()
-            .map_or(1, |f| f.chars().count().max(1));
+        let carets = self.found.as_deref().map_or(1, |f| f.chars().count().max(1));
         out.extend(std::iter::repeat_n('^', carets));
         out
     }
@@ -99,11 +96,7 @@ pub struct LineError {
 impl LineError {
     /// Creates an error for the `len` bytes at `offset`.
     pub fn new(offset: usize, len: usize, expected: impl Into<Cow<'static, str>>) -> Self {
-        LineError {
-            offset,
-            len,
-            expected: expected.into(),
-        }
+        LineError { offset, len, expected: expected.into() }
     }
 
     /// Creates an error for the whitespace-delimited token of `line` that starts at `offset`.
@@ -117,11 +110,7 @@ impl LineError {
         let found = if start >= line.len() {
             None
         } else {
-            let len = if self.len == 0 {
-                token_len(line, start)
-            } else {
-                self.len
-            };
+            let len = if self.len == 0 { token_len(line, start) } else { self.len };
             let end = ceil_boundary(line, start.saturating_add(len).max(start + 1));
             Some(line[start..end].to_string())
         };
@@ -191,9 +180,6 @@ mod tests {
     fn render_mirrors_tabs_and_pads_the_gutter() {
         let line = "\tab x";
         let e = LineError::at_token(line, 4, "y").to_parse_error(100, line);
-        assert_eq!(
-            e.render("f"),
-            "error: expected y, found `x`\n   --> f:100:5\n    |\n100 | \tab x\n    | \t   ^"
-        );
+        assert_eq!(e.render("f"), "error: expected y, found `x`\n   --> f:100:5\n    |\n100 | \tab x\n    | \t   ^");
     }
 }

@@ -37,18 +37,10 @@ pub fn parse_op(line: &str, prefix: &Prefix<'_>) -> Result<Op, LineError> {
     let Some(def) = EVENTS.iter().find(|d| d.name == prefix.event) else {
         let names: Vec<&str> = event_names().collect();
         let expected = format!("one of the mm event names: {}", names.join(", "));
-        return Err(LineError::new(
-            prefix.event_offset,
-            prefix.event.len(),
-            expected,
-        ));
+        return Err(LineError::new(prefix.event_offset, prefix.event.len(), expected));
     };
     if prefix.sep != EventSep::Colon {
-        return Err(LineError::at_token(
-            line,
-            prefix.event_offset + prefix.event.len(),
-            "`:` after the event name",
-        ));
+        return Err(LineError::at_token(line, prefix.event_offset + prefix.event.len(), "`:` after the event name"));
     }
     let fields = Fields::parse(def.fields, line, prefix.rest_offset)?;
     (def.build)(&fields)
@@ -90,21 +82,11 @@ struct Spec {
 }
 
 const fn req(key: &'static str, kind: Kind, syntax: &'static str) -> Spec {
-    Spec {
-        key,
-        kind,
-        syntax,
-        required: true,
-    }
+    Spec { key, kind, syntax, required: true }
 }
 
 const fn opt_(key: &'static str, kind: Kind, syntax: &'static str) -> Spec {
-    Spec {
-        key,
-        kind,
-        syntax,
-        required: false,
-    }
+    Spec { key, kind, syntax, required: false }
 }
 
 /// One event of the format: its name, its fields and how they make an [`Op`].
@@ -117,48 +99,25 @@ struct EventDef {
 /// The most fields any event has (`mmap`).
 const MAX_FIELDS: usize = 6;
 
-const ADDR_LEN: &[Spec] = &[
-    req("addr", Kind::Num, "ADDR"),
-    req("len", Kind::Size, "SIZE"),
-];
+const ADDR_LEN: &[Spec] = &[req("addr", Kind::Num, "ADDR"), req("len", Kind::Size, "SIZE")];
 
 const EVENTS: &[EventDef] = &[
     EventDef {
         name: "spawn",
         fields: &[req("comm", Kind::Str, "NAME")],
-        build: |f| {
-            Ok(Op::Spawn {
-                comm: f.string("comm")?,
-            })
-        },
+        build: |f| Ok(Op::Spawn { comm: f.string("comm")? }),
     },
     EventDef {
         name: "fork",
-        fields: &[
-            req("child", Kind::U32, "PID"),
-            opt_("thread", Kind::Bool, "0|1"),
-        ],
-        build: |f| {
-            Ok(Op::Fork {
-                child: f.u32("child")?,
-                thread: f.opt_bool("thread")?.unwrap_or(false),
-            })
-        },
+        fields: &[req("child", Kind::U32, "PID"), opt_("thread", Kind::Bool, "0|1")],
+        build: |f| Ok(Op::Fork { child: f.u32("child")?, thread: f.opt_bool("thread")?.unwrap_or(false) }),
     },
     EventDef {
         name: "exec",
         fields: &[req("filename", Kind::Str, "PATH")],
-        build: |f| {
-            Ok(Op::Exec {
-                filename: f.string("filename")?,
-            })
-        },
+        build: |f| Ok(Op::Exec { filename: f.string("filename")? }),
     },
-    EventDef {
-        name: "exit",
-        fields: &[],
-        build: |_| Ok(Op::Exit),
-    },
+    EventDef { name: "exit", fields: &[], build: |_| Ok(Op::Exit) },
     EventDef {
         name: "mmap",
         fields: &[
@@ -174,48 +133,22 @@ const EVENTS: &[EventDef] = &[
             let prot = f.num("prot")?;
             let flags = f.num("flags")?;
             let file = match (f.opt_string("file")?, f.opt_num("offset")?) {
-                (Some(name), offset) => Some(FileRef {
-                    name,
-                    offset: offset.unwrap_or(0),
-                }),
-                (None, Some(_)) => {
-                    return Err(f.error_at("offset", "`file=NAME` alongside `offset=`"))
-                }
+                (Some(name), offset) => Some(FileRef { name, offset: offset.unwrap_or(0) }),
+                (None, Some(_)) => return Err(f.error_at("offset", "`file=NAME` alongside `offset=`")),
                 (None, None) => None,
             };
-            Ok(Op::Mmap {
-                addr: f.opt_num("addr")?,
-                len,
-                prot,
-                flags,
-                file,
-            })
+            Ok(Op::Mmap { addr: f.opt_num("addr")?, len, prot, flags, file })
         },
     },
     EventDef {
         name: "munmap",
         fields: ADDR_LEN,
-        build: |f| {
-            Ok(Op::Munmap {
-                addr: f.num("addr")?,
-                len: f.num("len")?,
-            })
-        },
+        build: |f| Ok(Op::Munmap { addr: f.num("addr")?, len: f.num("len")? }),
     },
     EventDef {
         name: "mprotect",
-        fields: &[
-            req("addr", Kind::Num, "ADDR"),
-            req("len", Kind::Size, "SIZE"),
-            req("prot", Kind::Prot, "PROT"),
-        ],
-        build: |f| {
-            Ok(Op::Mprotect {
-                addr: f.num("addr")?,
-                len: f.num("len")?,
-                prot: f.num("prot")?,
-            })
-        },
+        fields: &[req("addr", Kind::Num, "ADDR"), req("len", Kind::Size, "SIZE"), req("prot", Kind::Prot, "PROT")],
+        build: |f| Ok(Op::Mprotect { addr: f.num("addr")?, len: f.num("len")?, prot: f.num("prot")? }),
     },
     EventDef {
         name: "mremap",
@@ -236,11 +169,7 @@ const EVENTS: &[EventDef] = &[
             })
         },
     },
-    EventDef {
-        name: "brk",
-        fields: &[req("brk", Kind::Num, "ADDR")],
-        build: |f| Ok(Op::Brk { brk: f.num("brk")? }),
-    },
+    EventDef { name: "brk", fields: &[req("brk", Kind::Num, "ADDR")], build: |f| Ok(Op::Brk { brk: f.num("brk")? }) },
     EventDef {
         name: "fault",
         fields: &[
@@ -248,26 +177,12 @@ const EVENTS: &[EventDef] = &[
             req("access", Kind::Access, "read|write|exec"),
             opt_("pfn", Kind::Num, "HEX"),
         ],
-        build: |f| {
-            Ok(Op::Fault {
-                addr: f.num("addr")?,
-                access: f.access("access")?,
-                pfn: f.opt_num("pfn")?,
-            })
-        },
+        build: |f| Ok(Op::Fault { addr: f.num("addr")?, access: f.access("access")?, pfn: f.opt_num("pfn")? }),
     },
     EventDef {
         name: "touch",
-        fields: &[
-            req("addr", Kind::Num, "ADDR"),
-            req("access", Kind::Access, "read|write|exec"),
-        ],
-        build: |f| {
-            Ok(Op::Touch {
-                addr: f.num("addr")?,
-                access: f.access("access")?,
-            })
-        },
+        fields: &[req("addr", Kind::Num, "ADDR"), req("access", Kind::Access, "read|write|exec")],
+        build: |f| Ok(Op::Touch { addr: f.num("addr")?, access: f.access("access")? }),
     },
     EventDef {
         name: "madvise",
@@ -276,58 +191,21 @@ const EVENTS: &[EventDef] = &[
             req("len", Kind::Size, "SIZE"),
             req("advice", Kind::Advice, "MADV_*"),
         ],
-        build: |f| {
-            Ok(Op::Madvise {
-                addr: f.num("addr")?,
-                len: f.num("len")?,
-                advice: f.int("advice")?,
-            })
-        },
+        build: |f| Ok(Op::Madvise { addr: f.num("addr")?, len: f.num("len")?, advice: f.int("advice")? }),
     },
-    EventDef {
-        name: "mlock",
-        fields: ADDR_LEN,
-        build: |f| {
-            Ok(Op::Mlock {
-                addr: f.num("addr")?,
-                len: f.num("len")?,
-            })
-        },
-    },
+    EventDef { name: "mlock", fields: ADDR_LEN, build: |f| Ok(Op::Mlock { addr: f.num("addr")?, len: f.num("len")? }) },
     EventDef {
         name: "munlock",
         fields: ADDR_LEN,
-        build: |f| {
-            Ok(Op::Munlock {
-                addr: f.num("addr")?,
-                len: f.num("len")?,
-            })
-        },
+        build: |f| Ok(Op::Munlock { addr: f.num("addr")?, len: f.num("len")? }),
     },
-    EventDef {
-        name: "lru_add_drain",
-        fields: &[],
-        build: |_| Ok(Op::LruAddDrain),
-    },
-    EventDef {
-        name: "lru_add_drain_all",
-        fields: &[],
-        build: |_| Ok(Op::LruAddDrainAll),
-    },
-    EventDef {
-        name: "reclaim",
-        fields: &[req("nr", Kind::Num, "N")],
-        build: |f| Ok(Op::Reclaim { nr: f.num("nr")? }),
-    },
+    EventDef { name: "lru_add_drain", fields: &[], build: |_| Ok(Op::LruAddDrain) },
+    EventDef { name: "lru_add_drain_all", fields: &[], build: |_| Ok(Op::LruAddDrainAll) },
+    EventDef { name: "reclaim", fields: &[req("nr", Kind::Num, "N")], build: |f| Ok(Op::Reclaim { nr: f.num("nr")? }) },
     EventDef {
         name: "memcg_create",
         fields: &[req("id", Kind::U32, "N"), req("limit", Kind::Size, "SIZE")],
-        build: |f| {
-            Ok(Op::MemcgCreate {
-                id: f.u32("id")?,
-                limit: f.num("limit")?,
-            })
-        },
+        build: |f| Ok(Op::MemcgCreate { id: f.u32("id")?, limit: f.num("limit")? }),
     },
     EventDef {
         name: "memcg_attach",
@@ -337,11 +215,7 @@ const EVENTS: &[EventDef] = &[
     EventDef {
         name: "swapon",
         fields: &[req("size", Kind::Size, "SIZE")],
-        build: |f| {
-            Ok(Op::Swapon {
-                size: f.num("size")?,
-            })
-        },
+        build: |f| Ok(Op::Swapon { size: f.num("size")? }),
     },
 ];
 
@@ -375,20 +249,13 @@ struct Fields<'a> {
 type Res<'a, T> = IResult<&'a str, T>;
 
 fn key_eq(i: &str) -> Res<'_, &str> {
-    terminated(
-        take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_'),
-        char('='),
-    )(i)
+    terminated(take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_'), char('='))(i)
 }
 
 impl<'a> Fields<'a> {
     /// Reads every `key=value` token from `rest_offset` to the end of `line`.
     fn parse(specs: &'static [Spec], line: &'a str, rest_offset: usize) -> Result<Self, LineError> {
-        let mut f = Fields {
-            specs,
-            slots: [const { None }; MAX_FIELDS],
-            end: line.len(),
-        };
+        let mut f = Fields { specs, slots: [const { None }; MAX_FIELDS], end: line.len() };
         let mut pos = rest_offset.min(line.len());
         loop {
             let rest = line[pos..].trim_start_matches([' ', '\t']);
@@ -398,17 +265,10 @@ impl<'a> Fields<'a> {
             }
             let token = pos;
             let Ok((after_key, key)) = key_eq(rest) else {
-                return Err(LineError::new(
-                    token,
-                    token_len(line, token),
-                    f.expected_next(),
-                ));
+                return Err(LineError::new(token, token_len(line, token), f.expected_next()));
             };
             let value_offset = line.len() - after_key.len();
-            let index = specs
-                .iter()
-                .position(|s| s.key == key)
-                .filter(|&i| i < MAX_FIELDS);
+            let index = specs.iter().position(|s| s.key == key).filter(|&i| i < MAX_FIELDS);
             let Some(index) = index else {
                 let len = match scan_value(line, value_offset) {
                     Ok((_, value_len, _)) => value_offset + value_len - token,
@@ -419,24 +279,12 @@ impl<'a> Fields<'a> {
             let (raw, value_len, quoted) = scan_value(line, value_offset)?;
             let token_len = value_offset + value_len - token;
             if f.slots[index].is_some() {
-                return Err(LineError::new(
-                    token,
-                    token_len,
-                    format!("at most one `{key}=`"),
-                ));
+                return Err(LineError::new(token, token_len, format!("at most one `{key}=`")));
             }
             let spec = &specs[index];
-            let (err_offset, err_len) = if value_len == 0 {
-                (token, token_len)
-            } else {
-                (value_offset, value_len)
-            };
+            let (err_offset, err_len) = if value_len == 0 { (token, token_len) } else { (value_offset, value_len) };
             let val = convert(spec, raw, quoted, err_offset, err_len)?;
-            f.slots[index] = Some(Slot {
-                val,
-                offset: token,
-                len: token_len,
-            });
+            f.slots[index] = Some(Slot { val, offset: token, len: token_len });
             pos = value_offset + value_len;
         }
     }
@@ -466,25 +314,16 @@ impl<'a> Fields<'a> {
     }
 
     fn lookup(&self, key: &str) -> Result<(&Spec, Option<&Slot<'a>>), LineError> {
-        let index = self
-            .specs
-            .iter()
-            .position(|s| s.key == key)
-            .ok_or_else(|| self.internal(key))?;
-        Ok((
-            &self.specs[index],
-            self.slots.get(index).and_then(Option::as_ref),
-        ))
+        let index = self.specs.iter().position(|s| s.key == key).ok_or_else(|| self.internal(key))?;
+        Ok((&self.specs[index], self.slots.get(index).and_then(Option::as_ref)))
     }
 
     /// The value of `key`, or the "missing key" error when it is required.
     fn get(&self, key: &str) -> Result<Option<&Val<'a>>, LineError> {
         match self.lookup(key)? {
-            (spec, None) if spec.required => Err(LineError::new(
-                self.end,
-                0,
-                format!("`{}={}`", spec.key, spec.syntax),
-            )),
+            (spec, None) if spec.required => {
+                Err(LineError::new(self.end, 0, format!("`{}={}`", spec.key, spec.syntax)))
+            }
             (_, slot) => Ok(slot.map(|s| &s.val)),
         }
     }
@@ -499,11 +338,7 @@ impl<'a> Fields<'a> {
 
     /// A bug: a builder asked for a field its event does not declare, or with the wrong kind.
     fn internal(&self, key: &str) -> LineError {
-        LineError::new(
-            self.end,
-            0,
-            format!("a declared field `{key}` (internal error in the mm event table)"),
-        )
+        LineError::new(self.end, 0, format!("a declared field `{key}` (internal error in the mm event table)"))
     }
 
     fn opt_num(&self, key: &str) -> Result<Option<u64>, LineError> {
@@ -586,11 +421,7 @@ fn scan_value(line: &str, offset: usize) -> Result<(Cow<'_, str>, usize, bool), 
             let len = at + 2;
             return match s.as_bytes().get(len) {
                 None | Some(b' ' | b'\t') => Ok((value, len, true)),
-                Some(_) => Err(LineError::at_token(
-                    line,
-                    offset + len,
-                    "a blank after the closing `\"`",
-                )),
+                Some(_) => Err(LineError::at_token(line, offset + len, "a blank after the closing `\"`")),
             };
         }
         let escaped = match body[at + 1..].chars().next() {
@@ -601,11 +432,7 @@ fn scan_value(line: &str, offset: usize) -> Result<(Cow<'_, str>, usize, bool), 
             Some('t') => '\t',
             other => {
                 let len = 1 + other.map_or(0, char::len_utf8);
-                return Err(LineError::new(
-                    offset + 1 + at,
-                    len,
-                    "an escape `\\\"`, `\\\\`, `\\n`, `\\r` or `\\t`",
-                ));
+                return Err(LineError::new(offset + 1 + at, len, "an escape `\\\"`, `\\\\`, `\\n`, `\\r` or `\\t`"));
             }
         };
         let o = owned.get_or_insert_with(String::new);
@@ -624,12 +451,9 @@ enum NumError {
 
 /// Parses a decimal or `0x` hex `u64`.
 fn parse_num(s: &str) -> Result<u64, NumError> {
-    let number = alt((
-        map(preceded(tag_no_case("0x"), hex_digit1), |h| (h, 16)),
-        map(digit1, |d| (d, 10)),
-    ));
-    let (_, (digits, radix)) = all_consuming(number)(s)
-        .map_err(|_: nom::Err<nom::error::Error<&str>>| NumError::Syntax)?;
+    let number = alt((map(preceded(tag_no_case("0x"), hex_digit1), |h| (h, 16)), map(digit1, |d| (d, 10))));
+    let (_, (digits, radix)) =
+        all_consuming(number)(s).map_err(|_: nom::Err<nom::error::Error<&str>>| NumError::Syntax)?;
     u64::from_str_radix(digits, radix).map_err(|_| NumError::Overflow)
 }
 
@@ -666,8 +490,7 @@ fn convert<'a>(
     err_offset: usize,
     err_len: usize,
 ) -> Result<Val<'a>, LineError> {
-    let bad =
-        |what: &str| LineError::new(err_offset, err_len, format!("{what} for `{}`", spec.key));
+    let bad = |what: &str| LineError::new(err_offset, err_len, format!("{what} for `{}`", spec.key));
     let num_err = |e: NumError, what: &str| match e {
         NumError::Syntax => bad(what),
         NumError::Overflow => bad("a number that fits in 64 bits"),
@@ -678,11 +501,7 @@ fn convert<'a>(
             let mut part_offset = 0;
             for p in raw.split('|') {
                 if p == part && !p.is_empty() && !quoted {
-                    return LineError::new(
-                        err_offset + part_offset,
-                        p.len(),
-                        format!("{what} for `{}`", spec.key),
-                    );
+                    return LineError::new(err_offset + part_offset, p.len(), format!("{what} for `{}`", spec.key));
                 }
                 part_offset += p.len() + 1;
             }
@@ -691,15 +510,10 @@ fn convert<'a>(
     };
     match spec.kind {
         Kind::Str => Ok(Val::Str(raw)),
-        Kind::Num => parse_num(&raw)
+        Kind::Num => parse_num(&raw).map(Val::Num).map_err(|e| num_err(e, "a number (decimal or `0x` hex)")),
+        Kind::Size => parse_size(&raw)
             .map(Val::Num)
-            .map_err(|e| num_err(e, "a number (decimal or `0x` hex)")),
-        Kind::Size => parse_size(&raw).map(Val::Num).map_err(|e| {
-            num_err(
-                e,
-                "a size (decimal with an optional `K`, `M` or `G` suffix, or `0x` hex)",
-            )
-        }),
+            .map_err(|e| num_err(e, "a size (decimal with an optional `K`, `M` or `G` suffix, or `0x` hex)")),
         Kind::U32 => match parse_num(&raw) {
             Ok(n) if u32::try_from(n).is_ok() => Ok(Val::Num(n)),
             Ok(_) | Err(NumError::Overflow) => Err(bad("a number that fits in 32 bits")),
@@ -716,16 +530,10 @@ fn convert<'a>(
             "exec" => Ok(Val::Access(Access::Exec)),
             _ => Err(bad("`read`, `write` or `exec`")),
         },
-        Kind::Prot => bits(
-            PROT_NAMES,
-            "PROT_NONE",
-            "`PROT_*` names joined by `|`, `PROT_NONE` or `0`",
-        ),
+        Kind::Prot => bits(PROT_NAMES, "PROT_NONE", "`PROT_*` names joined by `|`, `PROT_NONE` or `0`"),
         Kind::MapFlags => bits(MAP_NAMES, "0", "`MAP_*` names joined by `|`, or `0`"),
         Kind::MremapFlags => bits(MREMAP_NAMES, "0", "`MREMAP_*` names joined by `|`, or `0`"),
-        Kind::Advice => parse_advice(&raw)
-            .map(Val::Int)
-            .map_err(|e| num_err(e, "a `MADV_*` name or a decimal number")),
+        Kind::Advice => parse_advice(&raw).map(Val::Int).map_err(|e| num_err(e, "a `MADV_*` name or a decimal number")),
     }
 }
 
@@ -737,11 +545,7 @@ mod tests {
     fn every_event_fits_the_slot_array_and_names_are_unique() {
         for (i, def) in EVENTS.iter().enumerate() {
             assert!(def.fields.len() <= MAX_FIELDS, "{}", def.name);
-            assert!(
-                EVENTS[..i].iter().all(|d| d.name != def.name),
-                "{}",
-                def.name
-            );
+            assert!(EVENTS[..i].iter().all(|d| d.name != def.name), "{}", def.name);
         }
     }
 
@@ -753,29 +557,17 @@ mod tests {
         assert!(matches!(parse_num("+42"), Err(NumError::Syntax)));
         assert!(matches!(parse_num("0x"), Err(NumError::Syntax)));
         assert!(matches!(parse_num(""), Err(NumError::Syntax)));
-        assert!(matches!(
-            parse_num("18446744073709551616"),
-            Err(NumError::Overflow)
-        ));
-        assert!(matches!(
-            parse_num("0x10000000000000000"),
-            Err(NumError::Overflow)
-        ));
+        assert!(matches!(parse_num("18446744073709551616"), Err(NumError::Overflow)));
+        assert!(matches!(parse_num("0x10000000000000000"), Err(NumError::Overflow)));
         assert!(matches!(parse_size("64K"), Ok(65536)));
         assert!(matches!(parse_size("2M"), Ok(0x20_0000)));
         assert!(matches!(parse_size("1G"), Ok(0x4000_0000)));
         assert!(matches!(parse_size("0x10K"), Err(NumError::Syntax)));
         assert!(matches!(parse_size("K"), Err(NumError::Syntax)));
-        assert!(matches!(
-            parse_size("17179869184G"),
-            Err(NumError::Overflow)
-        ));
+        assert!(matches!(parse_size("17179869184G"), Err(NumError::Overflow)));
         assert!(matches!(parse_advice("MADV_FREE"), Ok(8)));
         assert!(matches!(parse_advice("-3"), Ok(-3)));
-        assert!(matches!(
-            parse_advice("9223372036854775808"),
-            Err(NumError::Overflow)
-        ));
+        assert!(matches!(parse_advice("9223372036854775808"), Err(NumError::Overflow)));
         assert!(matches!(parse_advice("MADV_BOGUS"), Err(NumError::Syntax)));
     }
 
@@ -784,29 +576,8 @@ mod tests {
         let line = r#"x="a\"b\\c\nd" y"#;
         let (v, len, quoted) = scan_value(line, 2).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!((&*v, len, quoted), ("a\"b\\c\nd", 12, true));
-        assert!(matches!(
-            scan_value(r#"x="ab"#, 2),
-            Err(LineError {
-                offset: 5,
-                len: 0,
-                ..
-            })
-        ));
-        assert!(matches!(
-            scan_value(r#"x="a\qb""#, 2),
-            Err(LineError {
-                offset: 4,
-                len: 2,
-                ..
-            })
-        ));
-        assert!(matches!(
-            scan_value(r#"x="ab"c"#, 2),
-            Err(LineError {
-                offset: 6,
-                len: 1,
-                ..
-            })
-        ));
+        assert!(matches!(scan_value(r#"x="ab"#, 2), Err(LineError { offset: 5, len: 0, .. })));
+        assert!(matches!(scan_value(r#"x="a\qb""#, 2), Err(LineError { offset: 4, len: 2, .. })));
+        assert!(matches!(scan_value(r#"x="ab"c"#, 2), Err(LineError { offset: 6, len: 1, .. })));
     }
 }

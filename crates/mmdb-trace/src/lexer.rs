@@ -101,11 +101,7 @@ pub fn lex_prefix(line: &str) -> Result<Prefix<'_>, LineError> {
         }
     }
     Err(first_err.unwrap_or_else(|| {
-        LineError::at_token(
-            line,
-            start,
-            "a record `<comm>-<pid> [<cpu>] <secs>.<frac>: <event>: ...`",
-        )
+        LineError::at_token(line, start, "a record `<comm>-<pid> [<cpu>] <secs>.<frac>: <event>: ...`")
     }))
 }
 
@@ -151,11 +147,7 @@ fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineE
                 Ok(n) => tgid = Some(n),
                 Err(_) => {
                     let offset = close - inner.len();
-                    return Some(Err(LineError::new(
-                        offset,
-                        inner.len(),
-                        "a TGID that fits in 32 bits",
-                    )));
+                    return Some(Err(LineError::new(offset, inner.len(), "a TGID that fits in 32 bits")));
                 }
             }
         } else if !inner.bytes().all(|c| c == b'-') {
@@ -175,16 +167,8 @@ fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineE
         return None;
     }
     Some(match line[j..digits_end].parse() {
-        Ok(pid) => Ok(Head {
-            comm: &line[start..j - 1],
-            pid,
-            tgid,
-        }),
-        Err(_) => Err(LineError::new(
-            j,
-            digits_end - j,
-            "a pid that fits in 32 bits",
-        )),
+        Ok(pid) => Ok(Head { comm: &line[start..j - 1], pid, tgid }),
+        Err(_) => Err(LineError::new(j, digits_end - j, "a pid that fits in 32 bits")),
     })
 }
 
@@ -195,10 +179,7 @@ fn cpu_field(i: &str) -> Res<'_, &str> {
 }
 
 fn is_irq_char(c: char) -> bool {
-    matches!(
-        c,
-        '.' | 'd' | 'D' | 'n' | 'N' | 'h' | 'H' | 's' | 'S' | 'b' | 'B' | 'z' | 'Z' | '0'..='9'
-    )
+    matches!(c, '.' | 'd' | 'D' | 'n' | 'N' | 'h' | 'H' | 's' | 'S' | 'b' | 'B' | 'z' | 'Z' | '0'..='9')
 }
 
 /// The irq-info column: 5 flag chars (4 on older kernels), then blanks.
@@ -214,11 +195,8 @@ fn timestamp(i: &str) -> Res<'_, (&str, &str)> {
 fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, LineError> {
     let at = |i: &str| line.len() - i.len();
     let i = &line[p..];
-    let (i, cpu) =
-        cpu_field(i).map_err(|_| LineError::at_token(line, p, "a CPU field `[<cpu>]`"))?;
-    let cpu = cpu
-        .parse()
-        .map_err(|_| LineError::new(p + 1, cpu.len(), "a CPU number that fits in 32 bits"))?;
+    let (i, cpu) = cpu_field(i).map_err(|_| LineError::at_token(line, p, "a CPU field `[<cpu>]`"))?;
+    let cpu = cpu.parse().map_err(|_| LineError::new(p + 1, cpu.len(), "a CPU number that fits in 32 bits"))?;
     let (i, _) = space1::<_, nom::error::Error<&str>>(i)
         .map_err(|_| LineError::at_token(line, at(i), "a space after the CPU field"))?;
     let (i, irq) = match irq_field(i) {
@@ -226,16 +204,12 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
         Err(_) => (i, None),
     };
     let ts_offset = at(i);
-    let (i, (secs, frac)) = timestamp(i)
-        .map_err(|_| LineError::at_token(line, ts_offset, "a timestamp `<secs>.<frac>`"))?;
+    let (i, (secs, frac)) =
+        timestamp(i).map_err(|_| LineError::at_token(line, ts_offset, "a timestamp `<secs>.<frac>`"))?;
     let ts_len = at(i) - ts_offset;
     if frac.len() > 9 {
         let frac_offset = at(i) - frac.len();
-        return Err(LineError::new(
-            frac_offset,
-            frac.len(),
-            "at most 9 fractional digits (nanoseconds)",
-        ));
+        return Err(LineError::new(frac_offset, frac.len(), "at most 9 fractional digits (nanoseconds)"));
     }
     let ts_ns = secs
         .parse::<u64>()
@@ -274,20 +248,10 @@ fn event_name(i: &str) -> (&str, EventSep, &str) {
     for (k, &c) in b.iter().enumerate() {
         match c {
             b':' if b.get(k + 1).is_none_or(|&n| is_blank(n)) => {
-                return (
-                    &i[..k],
-                    EventSep::Colon,
-                    i[k + 1..].trim_start_matches([' ', '\t']),
-                );
+                return (&i[..k], EventSep::Colon, i[k + 1..].trim_start_matches([' ', '\t']));
             }
             b'(' => return (&i[..k], EventSep::Paren, &i[k..]),
-            b' ' | b'\t' => {
-                return (
-                    &i[..k],
-                    EventSep::Space,
-                    i[k..].trim_start_matches([' ', '\t']),
-                )
-            }
+            b' ' | b'\t' => return (&i[..k], EventSep::Space, i[k..].trim_start_matches([' ', '\t'])),
             _ => {}
         }
     }
@@ -302,18 +266,9 @@ mod tests {
     fn event_name_separators() {
         assert_eq!(event_name("mmap: a=1"), ("mmap", EventSep::Colon, "a=1"));
         assert_eq!(event_name("exit:"), ("exit", EventSep::Colon, ""));
-        assert_eq!(
-            event_name("sys_mmap(addr: 0)"),
-            ("sys_mmap", EventSep::Paren, "(addr: 0)")
-        );
-        assert_eq!(
-            event_name("sys_mmap -> 0x7f"),
-            ("sys_mmap", EventSep::Space, "-> 0x7f")
-        );
-        assert_eq!(
-            event_name("syscalls:sys_exit_mmap: 0x7f"),
-            ("syscalls:sys_exit_mmap", EventSep::Colon, "0x7f")
-        );
+        assert_eq!(event_name("sys_mmap(addr: 0)"), ("sys_mmap", EventSep::Paren, "(addr: 0)"));
+        assert_eq!(event_name("sys_mmap -> 0x7f"), ("sys_mmap", EventSep::Space, "-> 0x7f"));
+        assert_eq!(event_name("syscalls:sys_exit_mmap: 0x7f"), ("syscalls:sys_exit_mmap", EventSep::Colon, "0x7f"));
         assert_eq!(event_name("exit"), ("exit", EventSep::End, ""));
     }
 

@@ -58,20 +58,11 @@ fn parse_line(line_no: u32, line: &str, out: &mut Parsed) {
     let result = lex_line(line).and_then(|l| match l {
         Line::Blank | Line::Comment(_) => Ok(None),
         Line::Record(prefix) => parse_op(line, &prefix).map(|op| {
-            Some(Event {
-                comm: prefix.comm.to_string(),
-                pid: prefix.pid,
-                cpu: prefix.cpu,
-                ts_ns: prefix.ts_ns,
-                op,
-            })
+            Some(Event { comm: prefix.comm.to_string(), pid: prefix.pid, cpu: prefix.cpu, ts_ns: prefix.ts_ns, op })
         }),
     });
     match result {
-        Ok(Some(value)) => out.events.push(Located {
-            value,
-            line: line_no,
-        }),
+        Ok(Some(value)) => out.events.push(Located { value, line: line_no }),
         Ok(None) => {}
         Err(e) => out.errors.push(e.to_parse_error(line_no, line)),
     }

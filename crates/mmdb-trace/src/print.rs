@@ -32,11 +32,7 @@ pub fn write_events(events: &[Event]) -> String {
 }
 
 fn write_event(out: &mut String, ev: &Event) {
-    let comm = if ev.comm.contains(['\n', '\r']) {
-        ev.comm.replace(['\n', '\r'], "?")
-    } else {
-        ev.comm.clone()
-    };
+    let comm = if ev.comm.contains(['\n', '\r']) { ev.comm.replace(['\n', '\r'], "?") } else { ev.comm.clone() };
     // A line that starts with `#` is a comment: keep a long comm that starts with one off the first column.
     if comm.starts_with('#') && comm.chars().count() >= 16 {
         out.push(' ');
@@ -63,13 +59,7 @@ fn write_fields(out: &mut String, op: &Op) {
         }
         Op::Exec { filename } => write_str(out, "filename", filename),
         Op::Exit | Op::LruAddDrain | Op::LruAddDrainAll => {}
-        Op::Mmap {
-            addr,
-            len,
-            prot,
-            flags,
-            file,
-        } => {
+        Op::Mmap { addr, len, prot, flags, file } => {
             if let Some(addr) = addr {
                 hex(out, "addr", *addr);
             }
@@ -90,13 +80,7 @@ fn write_fields(out: &mut String, op: &Op) {
             hex(out, "len", *len);
             let _ = write!(out, " prot={}", format_bits(*prot, PROT_NAMES, "PROT_NONE"));
         }
-        Op::Mremap {
-            addr,
-            old_len,
-            new_len,
-            flags,
-            new_addr,
-        } => {
+        Op::Mremap { addr, old_len, new_len, flags, new_addr } => {
             hex(out, "addr", *addr);
             hex(out, "old_len", *old_len);
             hex(out, "new_len", *new_len);
@@ -150,10 +134,8 @@ fn hex(out: &mut String, key: &str, v: u64) {
 
 /// Writes ` key=value`, quoting and escaping the value unless it is a plain token.
 fn write_str(out: &mut String, key: &str, value: &str) {
-    let plain = !value.is_empty()
-        && !value
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\');
+    let plain =
+        !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\');
     let _ = write!(out, " {key}=");
     if plain {
         out.push_str(value);

@@ -90,10 +90,7 @@ fn find_blocks(lines: &[&str]) -> Result<Vec<Block>, String> {
         };
         let open = i;
         let fence_indent = lines[i].len() - lines[i].trim_start().len();
-        let fence: String = lines[i][fence_indent..]
-            .chars()
-            .take_while(|&c| c == '`')
-            .collect();
+        let fence: String = lines[i][fence_indent..].chars().take_while(|&c| c == '`').collect();
         let close = (open + 1..lines.len())
             .find(|&j| lines[j].trim() == fence)
             .ok_or_else(|| format!("line {}: the block opened here is not closed", open + 1))?;
@@ -109,11 +106,7 @@ fn find_blocks(lines: &[&str]) -> Result<Vec<Block>, String> {
             None => None,
         };
         if let Some(kind) = kind {
-            blocks.push(Block {
-                kind,
-                start: open + 1,
-                end: close,
-            });
+            blocks.push(Block { kind, start: open + 1, end: close });
         }
         i = close + 1;
     }
@@ -145,26 +138,16 @@ fn transcripts(lines: &[&str], block: &Block) -> Result<Vec<Transcript>, String>
                     i + 1
                 ));
             }
-            out.push(Transcript {
-                command: command.to_string(),
-                line: i,
-                expected: Vec::new(),
-                status: 0,
-            });
+            out.push(Transcript { command: command.to_string(), line: i, expected: Vec::new(), status: 0 });
         } else if let Some(t) = out.last_mut() {
             t.expected.push((*line).to_string());
         } else {
-            return Err(format!(
-                "line {}: a console block must start with a `$ mmdb ...` line",
-                i + 1
-            ));
+            return Err(format!("line {}: a console block must start with a `$ mmdb ...` line", i + 1));
         }
     }
     for t in &mut out {
         let status = t.expected.last().and_then(|last| {
-            last.strip_prefix("[exit: ")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .map(|n| n.parse::<i32>())
+            last.strip_prefix("[exit: ").and_then(|rest| rest.strip_suffix(']')).map(|n| n.parse::<i32>())
         });
         match status {
             Some(Ok(n)) => {
@@ -241,11 +224,7 @@ fn run(root: &Path, args: &[String]) -> Output {
         text.push_str(&stderr);
     }
     let text = text.strip_suffix('\n').unwrap_or(&text);
-    let lines = if text.is_empty() {
-        Vec::new()
-    } else {
-        text.split('\n').map(str::to_string).collect()
-    };
+    let lines = if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_string).collect() };
     Output {
         lines,
         // A run killed by a signal has no status; -1 matches no `[exit: N]` a block can sensibly expect.
@@ -257,12 +236,10 @@ fn run(root: &Path, args: &[String]) -> Output {
 fn matches(expected: &[String], actual: &[String]) -> bool {
     match expected.split_first() {
         None => actual.is_empty(),
-        Some((first, rest)) if first == "..." => {
-            (0..=actual.len()).any(|skip| matches(rest, &actual[skip..]))
+        Some((first, rest)) if first == "..." => (0..=actual.len()).any(|skip| matches(rest, &actual[skip..])),
+        Some((first, rest)) => {
+            actual.split_first().is_some_and(|(a, actual_rest)| a == first && matches(rest, actual_rest))
         }
-        Some((first, rest)) => actual
-            .split_first()
-            .is_some_and(|(a, actual_rest)| a == first && matches(rest, actual_rest)),
     }
 }
 
@@ -273,11 +250,7 @@ fn diff(expected: &[String], actual: &[String]) -> String {
     let mut lcs = vec![vec![0usize; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if expected[i] == actual[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if expected[i] == actual[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let mut out = String::new();
@@ -302,14 +275,9 @@ fn diff(expected: &[String], actual: &[String]) -> String {
 fn describe_mismatch(expected: &[String], actual: &[String]) -> String {
     let mut out = String::new();
     if expected.iter().any(|l| l == "...") {
-        let _ = writeln!(
-            out,
-            "the excerpt (with `...`) does not match; the diff is against the excerpt"
-        );
+        let _ = writeln!(out, "the excerpt (with `...`) does not match; the diff is against the excerpt");
     }
-    let first = (0..expected.len().max(actual.len()))
-        .find(|&k| expected.get(k) != actual.get(k))
-        .unwrap_or(0);
+    let first = (0..expected.len().max(actual.len())).find(|&k| expected.get(k) != actual.get(k)).unwrap_or(0);
     let show = |l: Option<&String>| l.map_or_else(|| "<no line>".to_string(), |l| format!("{l:?}"));
     let _ = writeln!(out, "first difference at output line {}:", first + 1);
     let _ = writeln!(out, "  expected: {}", show(expected.get(first)));
@@ -341,11 +309,7 @@ struct Checker {
 impl Checker {
     /// Checks one Markdown file; returns its blessed text when blessing changed something.
     fn check_file(&mut self, path: &Path) -> Option<String> {
-        let rel = path
-            .strip_prefix(&self.root)
-            .unwrap_or(path)
-            .display()
-            .to_string();
+        let rel = path.strip_prefix(&self.root).unwrap_or(path).display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) => panic!("cannot read {rel}: {err}"),
@@ -381,22 +345,12 @@ impl Checker {
     }
 
     /// Checks that a block shows `file` as it is.
-    fn check_file_block(
-        &mut self,
-        rel: &str,
-        lines: &[&str],
-        block: &Block,
-        file: &str,
-    ) -> Option<Replacement> {
-        let shown: Vec<String> = lines[block.start..block.end]
-            .iter()
-            .map(|l| (*l).to_string())
-            .collect();
+    fn check_file_block(&mut self, rel: &str, lines: &[&str], block: &Block, file: &str) -> Option<Replacement> {
+        let shown: Vec<String> = lines[block.start..block.end].iter().map(|l| (*l).to_string()).collect();
         let content = match std::fs::read_to_string(self.root.join(file)) {
             Ok(content) => content,
             Err(err) => {
-                self.failures
-                    .push(format!("{rel}:{}: cannot read {file}: {err}", block.start));
+                self.failures.push(format!("{rel}:{}: cannot read {file}: {err}", block.start));
                 return None;
             }
         };
@@ -406,11 +360,7 @@ impl Checker {
             None
         } else if self.bless {
             eprintln!("blessed {rel}:{}: the text of {file}", block.start);
-            Some(Replacement {
-                start: block.start,
-                end: block.end,
-                body: actual,
-            })
+            Some(Replacement { start: block.start, end: block.end, body: actual })
         } else {
             self.failures.push(format!(
                 "{rel}:{}: the block does not show {file} as it is\n{}",
@@ -422,12 +372,7 @@ impl Checker {
     }
 
     /// Runs the commands of a console block and compares their output with the block's.
-    fn check_console_block(
-        &mut self,
-        rel: &str,
-        lines: &[&str],
-        block: &Block,
-    ) -> Option<Replacement> {
+    fn check_console_block(&mut self, rel: &str, lines: &[&str], block: &Block) -> Option<Replacement> {
         let ts = match transcripts(lines, block) {
             Ok(ts) => ts,
             Err(err) => {
@@ -464,30 +409,20 @@ impl Checker {
             if self.bless {
                 eprintln!("blessed {rel}:{}: $ {}", t.line + 1, t.command);
                 if t.expected.iter().any(|l| l == "...") {
-                    eprintln!(
-                        "  the excerpt was replaced by the whole output: trim it again by hand"
-                    );
+                    eprintln!("  the excerpt was replaced by the whole output: trim it again by hand");
                 }
                 continue;
             }
             let mut msg = format!("{rel}:{}: $ {}\n", t.line + 1, t.command);
             if output.status != t.status {
-                let _ = writeln!(
-                    msg,
-                    "exit status: expected {}, actual {}",
-                    t.status, output.status
-                );
+                let _ = writeln!(msg, "exit status: expected {}, actual {}", t.status, output.status);
             }
             if !same_output {
                 msg.push_str(&describe_mismatch(&t.expected, &output.lines));
             }
             self.failures.push(msg);
         }
-        (changed && self.bless).then_some(Replacement {
-            start: block.start,
-            end: block.end,
-            body,
-        })
+        (changed && self.bless).then_some(Replacement { start: block.start, end: block.end, body })
     }
 }
 
@@ -500,11 +435,7 @@ fn book_transcripts_match_the_binary() {
         runs: 0,
     };
     let files = markdown_files(&checker.root);
-    assert!(
-        !files.is_empty(),
-        "no Markdown files under {}",
-        checker.root.join("book/src").display()
-    );
+    assert!(!files.is_empty(), "no Markdown files under {}", checker.root.join("book/src").display());
     for path in &files {
         if let Some(blessed) = checker.check_file(path) {
             if let Err(err) = std::fs::write(path, blessed) {
@@ -512,10 +443,7 @@ fn book_transcripts_match_the_binary() {
             }
         }
     }
-    assert!(
-        checker.runs > 0,
-        "no `$ mmdb` transcripts found in the book"
-    );
+    assert!(checker.runs > 0, "no `$ mmdb` transcripts found in the book");
     assert!(
         checker.failures.is_empty(),
         "{} book check(s) failed (rerun with MMDB_BLESS=1 to rewrite the Markdown with the actual output):\n\n{}",
@@ -527,19 +455,13 @@ fn book_transcripts_match_the_binary() {
 #[test]
 fn the_transcript_helpers_work() {
     let s = |v: &[&str]| v.iter().map(|l| (*l).to_string()).collect::<Vec<_>>();
-    assert_eq!(
-        split_args(r#"replay "a b.events"  --until 3"#),
-        Ok(s(&["replay", "a b.events", "--until", "3"]))
-    );
+    assert_eq!(split_args(r#"replay "a b.events"  --until 3"#), Ok(s(&["replay", "a b.events", "--until", "3"])));
     assert!(split_args(r#"replay "a"#).is_err());
     assert!(matches(&s(&["a", "...", "d"]), &s(&["a", "b", "c", "d"])));
     assert!(matches(&s(&["a", "...", "b"]), &s(&["a", "b"])));
     assert!(!matches(&s(&["a", "...", "d"]), &s(&["a", "b", "c"])));
     assert!(!matches(&s(&["a"]), &s(&["a", "b"])));
-    assert_eq!(
-        diff(&s(&["a", "b", "c"]), &s(&["a", "x", "c"])),
-        "  a\n- b\n+ x\n  c\n"
-    );
+    assert_eq!(diff(&s(&["a", "b", "c"]), &s(&["a", "x", "c"])), "  a\n- b\n+ x\n  c\n");
 
     let md = "text\n<!-- file: t.events -->\n```text\nx\n```\n```console\n$ mmdb replay t.events\nout\n[exit: 1]\n$ mmdb --version\nmmdb 0.1.0\n```\n```sh\n$ cargo build\n```";
     let lines: Vec<&str> = md.split('\n').collect();
@@ -548,15 +470,9 @@ fn the_transcript_helpers_work() {
     assert_eq!(blocks[0].kind, BlockKind::File("t.events".to_string()));
     let ts = transcripts(&lines, &blocks[1]).unwrap_or_default();
     assert_eq!(ts.len(), 2);
-    assert_eq!(
-        (ts[0].command.as_str(), ts[0].status),
-        ("mmdb replay t.events", 1)
-    );
+    assert_eq!((ts[0].command.as_str(), ts[0].status), ("mmdb replay t.events", 1));
     assert_eq!(ts[0].expected, s(&["out"]));
-    assert_eq!(
-        (ts[1].expected.clone(), ts[1].status),
-        (s(&["mmdb 0.1.0"]), 0)
-    );
+    assert_eq!((ts[1].expected.clone(), ts[1].status), (s(&["mmdb 0.1.0"]), 0));
 
     let bad = "```console\n$ cargo build\n```";
     let lines: Vec<&str> = bad.split('\n').collect();

@@ -22,8 +22,7 @@ const FORK_COW: &str = "\
 ";
 
 /// A fault at an address no VMA covers: the model reports a warning.
-const SEGV_LINE: &str =
-    "             app-100     [000]     0.000500: fault: addr=0x1000 access=read\n";
+const SEGV_LINE: &str = "             app-100     [000]     0.000500: fault: addr=0x1000 access=read\n";
 
 /// What one run of `mmdb` produced.
 #[derive(Debug)]
@@ -36,21 +35,14 @@ struct Run {
 impl Run {
     /// The whole run as text, for snapshots: exit status, stdout, stderr.
     fn render(&self) -> String {
-        let status = self
-            .status
-            .map_or_else(|| "signal".to_string(), |c| c.to_string());
-        format!(
-            "status: {status}\n----- stdout -----\n{}----- stderr -----\n{}",
-            self.stdout, self.stderr
-        )
+        let status = self.status.map_or_else(|| "signal".to_string(), |c| c.to_string());
+        format!("status: {status}\n----- stdout -----\n{}----- stderr -----\n{}", self.stdout, self.stderr)
     }
 }
 
 /// A fresh, empty directory for one test, under Cargo's per-target temp dir.
 fn test_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("mmdb-cli-it")
-        .join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("mmdb-cli-it").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(err) = std::fs::create_dir_all(&dir) {
         panic!("cannot create {}: {err}", dir.display());
@@ -71,11 +63,7 @@ fn mmdb(dir: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
@@ -103,23 +91,14 @@ fn missing_file_is_a_usage_error() {
     let dir = test_dir("missing_file");
     let run = mmdb(&dir, &["replay", "nope.events"], None);
     assert_eq!(run.status, Some(2), "{}", run.render());
-    assert!(
-        run.stderr.starts_with("mmdb: cannot read nope.events: "),
-        "{}",
-        run.render()
-    );
+    assert!(run.stderr.starts_with("mmdb: cannot read nope.events: "), "{}", run.render());
     assert_eq!(run.stdout, "");
 }
 
 #[test]
 fn bad_arguments_are_usage_errors() {
     let dir = test_dir("bad_arguments");
-    for args in [
-        &["replay"][..],
-        &["replay", "x", "--until", "ten"],
-        &["replay", "x", "--format", "xml"],
-        &["frob"],
-    ] {
+    for args in [&["replay"][..], &["replay", "x", "--until", "ten"], &["replay", "x", "--format", "xml"], &["frob"]] {
         let run = mmdb(&dir, args, None);
         assert_eq!(run.status, Some(2), "{args:?}: {}", run.render());
         assert_eq!(run.stdout, "", "{args:?}");
@@ -132,12 +111,7 @@ fn empty_trace_is_clean() {
     write(&dir, "empty.events", "");
     let run = mmdb(&dir, &["replay", "empty.events"], None);
     assert_eq!(run.status, Some(0), "{}", run.render());
-    assert!(
-        run.stdout
-            .starts_with("mmdb replay: empty.events: 0 events"),
-        "{}",
-        run.render()
-    );
+    assert!(run.stdout.starts_with("mmdb replay: empty.events: 0 events"), "{}", run.render());
     assert_eq!(run.stderr, "");
 }
 
@@ -150,11 +124,7 @@ fn parse_error_run() {
     let run = mmdb(&dir, &["replay", "bad.events"], None);
     assert_eq!(run.status, Some(1), "{}", run.render());
     assert!(run.stderr.contains("bad.events:1:1"), "{}", run.render());
-    assert!(
-        run.stderr.ends_with("1 error in bad.events\n"),
-        "{}",
-        run.render()
-    );
+    assert!(run.stderr.ends_with("1 error in bad.events\n"), "{}", run.render());
     insta::assert_snapshot!("parse_error_run", run.render());
 }
 
@@ -173,15 +143,10 @@ fn fork_cow_run() {
 fn until_stops_early() {
     let dir = test_dir("until");
     write(&dir, "fork-cow.events", FORK_COW);
-    let run = mmdb(
-        &dir,
-        &["replay", "--until", "2", "--no-history", "fork-cow.events"],
-        None,
-    );
+    let run = mmdb(&dir, &["replay", "--until", "2", "--no-history", "fork-cow.events"], None);
     assert_eq!(run.status, Some(0), "{}", run.render());
     assert!(
-        run.stdout
-            .starts_with("mmdb replay: fork-cow.events: 2 of 5 events, last at 0.000100\n"),
+        run.stdout.starts_with("mmdb replay: fork-cow.events: 2 of 5 events, last at 0.000100\n"),
         "{}",
         run.render()
     );
@@ -194,11 +159,7 @@ fn warning_diagnostic_is_a_finding() {
     write(&dir, "segv.events", &format!("{FORK_COW}{SEGV_LINE}"));
     let run = mmdb(&dir, &["replay", "segv.events"], None);
     assert_eq!(run.status, Some(1), "{}", run.render());
-    assert!(
-        run.stdout.contains("\n  event 6 (line 7) warning "),
-        "{}",
-        run.render()
-    );
+    assert!(run.stdout.contains("\n  event 6 (line 7) warning "), "{}", run.render());
     assert_eq!(run.stderr, "");
 }
 
@@ -214,32 +175,14 @@ fn json_has_the_documented_keys() {
     };
     assert_eq!(v["mmdb_report_version"], 1);
     assert_eq!(v["trace"], "bad.events");
-    let errors = v["parse_errors"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let errors = v["parse_errors"].as_array().map(Vec::as_slice).unwrap_or_default();
     assert_eq!(errors.len(), 1, "{}", run.stdout);
     assert_eq!(errors[0]["line"], 2);
     for key in ["column", "expected", "found", "excerpt"] {
-        assert!(
-            errors[0].get(key).is_some(),
-            "parse error lacks {key}: {}",
-            run.stdout
-        );
+        assert!(errors[0].get(key).is_some(), "parse error lacks {key}: {}", run.stdout);
     }
-    for key in [
-        "events",
-        "processes",
-        "pages",
-        "vmstat",
-        "violations",
-        "diagnostics",
-    ] {
-        assert!(
-            v["report"].get(key).is_some(),
-            "report lacks {key}: {}",
-            run.stdout
-        );
+    for key in ["events", "processes", "pages", "vmstat", "violations", "diagnostics"] {
+        assert!(v["report"].get(key).is_some(), "report lacks {key}: {}", run.stdout);
     }
 }
 
@@ -249,11 +192,7 @@ fn dash_reads_stdin() {
     let run = mmdb(&dir, &["replay", "-"], Some(BAD_LINE));
     assert_eq!(run.status, Some(1), "{}", run.render());
     assert!(run.stderr.contains("<stdin>:1:1"), "{}", run.render());
-    assert!(
-        run.stdout.starts_with("mmdb replay: <stdin>: 0 events"),
-        "{}",
-        run.render()
-    );
+    assert!(run.stdout.starts_with("mmdb replay: <stdin>: 0 events"), "{}", run.render());
 }
 
 #[test]
@@ -291,19 +230,8 @@ fn help_explains_replay() {
 
     let run = mmdb(&dir, &["replay", "--help"], None);
     assert_eq!(run.status, Some(0), "{}", run.render());
-    for needle in [
-        "--check",
-        "--until",
-        "--format",
-        "Exit status",
-        "Examples",
-        "smaps",
-    ] {
-        assert!(
-            run.stdout.contains(needle),
-            "replay --help lacks {needle}:\n{}",
-            run.stdout
-        );
+    for needle in ["--check", "--until", "--format", "Exit status", "Examples", "smaps"] {
+        assert!(run.stdout.contains(needle), "replay --help lacks {needle}:\n{}", run.stdout);
     }
 
     let run = mmdb(&dir, &["--version"], None);

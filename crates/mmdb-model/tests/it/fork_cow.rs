@@ -22,31 +22,16 @@ fn write_fault_sits_in_the_lru_add_batch_until_the_31st_page() {
     let a = s.mmap(1, 64 * PG);
     s.write(1, a, PG);
     // refcount 2 = mapping + lru_add batch; PG_lru only after the drain; PG_dirty is not set (PTE dirty).
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!(s.rss(1), (0, 1, 0, 0));
     s.write(1, a + PG, 29 * PG);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     // The 31st add fills the batch and moves all 31 folios to the inactive anon list.
     s.write(1, a + 30 * PG, PG);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
-    assert_eq!(
-        s.page(1, a + 30 * PG),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
+    assert_eq!(s.page(1, a + 30 * PG), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
     s.write(1, a + 31 * PG, PG);
-    assert_eq!(
-        s.page(1, a + 31 * PG),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a + 31 * PG), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!(s.m.report().pages.inactive_anon, 31);
 }
 
@@ -57,10 +42,7 @@ fn write_after_read_replaces_the_zero_page() {
     let a = s.mmap(1, PG);
     s.read(1, a, PG);
     s.write(1, a, PG);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!(s.rss(1), (0, 1, 0, 0));
     assert_eq!(s.vm(VmEvent::PGFAULT), 2);
     assert_eq!(s.vm(VmEvent::PGREUSE), 0);
@@ -74,31 +56,16 @@ fn fork_write_protects_and_shares_every_page() {
     s.write(1, a, 2 * PG);
     s.read(1, a + 2 * PG, PG);
     s.drain();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     // Parent keeps Dirty and Accessed, loses RW and PG_anon_exclusive; the child's PTE is old.
-    assert_eq!(
-        s.page(1, a),
-        "-DA map=2 ref=2 [lru swapbacked] lru=inactive_anon"
-    );
-    assert_eq!(
-        s.page(2, a),
-        "-D- map=2 ref=2 [lru swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "-DA map=2 ref=2 [lru swapbacked] lru=inactive_anon");
+    assert_eq!(s.page(2, a), "-D- map=2 ref=2 [lru swapbacked] lru=inactive_anon");
     assert_eq!(s.page(1, a + 2 * PG), "--A zero-page");
     assert_eq!(s.page(2, a + 2 * PG), "--- zero-page");
     assert_eq!(s.page(2, a + 3 * PG), "none");
     assert_eq!(s.rss(2), (0, 2, 0, 0));
     let r = s.m.smaps_rollup(1).unwrap();
-    assert_eq!(
-        (r.rss_kb, r.pss_kb, r.shared_dirty_kb, r.private_dirty_kb),
-        (8, 4, 8, 0)
-    );
+    assert_eq!((r.rss_kb, r.pss_kb, r.shared_dirty_kb, r.private_dirty_kb), (8, 4, 8, 0));
 }
 
 #[test]
@@ -109,33 +76,18 @@ fn cow_copies_a_shared_page_and_the_last_sharer_reuses_it() {
     s.write(1, a, PG);
     s.drain();
     let old = s.pfn(1, a).unwrap();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     // Parent writes: the page is shared (refcount 2), so do_wp_page copies.
     s.write(1, a, PG);
     let new = s.pfn(1, a).unwrap();
     assert_ne!(new, old);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     // The child's page now has mapcount 1 but no PG_anon_exclusive until its own write...
-    assert_eq!(
-        s.page(2, a),
-        "-D- map=1 ref=1 [lru swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(2, a), "-D- map=1 ref=1 [lru swapbacked] lru=inactive_anon");
     // ...which reuses it: same pfn, exclusive, PGREUSE.
     s.write(2, a, PG);
     assert_eq!(s.pfn(2, a), Some(old));
-    assert_eq!(
-        s.page(2, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(2, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.vm(VmEvent::PGREUSE), 1);
     assert_eq!(s.rss(1), (0, 1, 0, 0));
     assert_eq!(s.rss(2), (0, 1, 0, 0));
@@ -150,24 +102,12 @@ fn a_batch_reference_turns_reuse_into_a_copy_unless_the_drain_clears_it() {
     let a = s.mmap(1, PG);
     s.write(1, a, PG);
     let old = s.pfn(1, a).unwrap();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.ev(2, Op::Exit);
-    assert_eq!(
-        s.page(1, a),
-        "-DA map=1 ref=2 [swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "-DA map=1 ref=2 [swapbacked] lru=- batch=cpu0:lru_add");
     s.write(1, a, PG);
     assert_eq!(s.pfn(1, a), Some(old));
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
 
     // The same on another CPU's batch: the local drain does not help, so the kernel copies.
     let mut s = Sim::new();
@@ -176,23 +116,14 @@ fn a_batch_reference_turns_reuse_into_a_copy_unless_the_drain_clears_it() {
     s.cpu = 1;
     s.write(1, a, PG);
     let old = s.pfn(1, a).unwrap();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.ev(2, Op::Exit);
     s.cpu = 0;
     s.write(1, a, PG);
     assert_ne!(s.pfn(1, a), Some(old));
     // The old folio survives in CPU 1's batch with refcount 1 and no mapping (trap 5).
     let i = s.m.page_info(old).unwrap();
-    assert_eq!(
-        (i.refcount, i.mapcount, i.batches.clone()),
-        (1, 0, vec!["cpu1:lru_add".to_string()])
-    );
+    assert_eq!((i.refcount, i.mapcount, i.batches.clone()), (1, 0, vec!["cpu1:lru_add".to_string()]));
     s.drain();
     assert!(s.m.page_info(old).is_none(), "freed at the drain");
 }
@@ -205,29 +136,11 @@ fn a_store_faults_only_where_the_pte_refuses_it() {
     s.store(1, a, PG); // PTE none: a write fault
     s.store(1, a, PG); // writable now: the MMU sets A/D, no fault
     assert_eq!(s.vm(VmEvent::PGFAULT), 1);
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.store(2, a, PG); // write-protected by fork: a COW fault
     assert_eq!(s.vm(VmEvent::PGFAULT), 2);
-    s.ev(
-        1,
-        Op::Touch {
-            addr: a + PG,
-            access: Access::Read,
-        },
-    ); // zero page via a read fault
-    s.ev(
-        1,
-        Op::Touch {
-            addr: a + PG,
-            access: Access::Read,
-        },
-    ); // present: no fault
+    s.ev(1, Op::Touch { addr: a + PG, access: Access::Read }); // zero page via a read fault
+    s.ev(1, Op::Touch { addr: a + PG, access: Access::Read }); // present: no fault
     assert_eq!(s.vm(VmEvent::PGFAULT), 3);
     assert_eq!(s.page(1, a + PG), "--A zero-page");
 }
@@ -238,13 +151,7 @@ fn threads_share_the_mm_and_exit_frees_it_when_the_last_goes() {
     s.spawn(1);
     let a = s.mmap(1, 2 * PG);
     s.write(1, a, 2 * PG);
-    s.ev(
-        1,
-        Op::Fork {
-            child: 11,
-            thread: true,
-        },
-    );
+    s.ev(1, Op::Fork { child: 11, thread: true });
     s.write(11, a, PG); // writable already: no COW
     assert_eq!(s.vm(VmEvent::PGREUSE), 0);
     assert_eq!(s.m.report().processes.len(), 1);
@@ -265,12 +172,7 @@ fn exec_replaces_the_mm() {
     let a = s.mmap(1, PG);
     s.write(1, a, PG);
     s.drain();
-    s.ev(
-        1,
-        Op::Exec {
-            filename: "/bin/true".into(),
-        },
-    );
+    s.ev(1, Op::Exec { filename: "/bin/true".into() });
     assert_eq!(s.rss(1), (0, 0, 0, 0));
     assert!(s.m.vmas(1).is_empty());
     assert_eq!(s.m.task(1).unwrap().comm, "true");
@@ -281,49 +183,15 @@ fn exec_replaces_the_mm() {
 fn faults_outside_vmas_and_access_errors_are_diagnostics() {
     let mut s = Sim::new();
     s.spawn(1);
-    s.ev(
-        1,
-        Op::Fault {
-            addr: 0x1000,
-            access: Access::Read,
-            pfn: None,
-        },
-    );
+    s.ev(1, Op::Fault { addr: 0x1000, access: Access::Read, pfn: None });
     let a = s
-        .ev(
-            1,
-            Op::Mmap {
-                addr: None,
-                len: PG,
-                prot: PROT_READ,
-                flags: MAP_PRIVATE | MAP_ANONYMOUS,
-                file: None,
-            },
-        )
+        .ev(1, Op::Mmap { addr: None, len: PG, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None })
         .unwrap() as u64;
-    s.ev(
-        1,
-        Op::Fault {
-            addr: a,
-            access: Access::Write,
-            pfn: None,
-        },
-    );
-    s.ev(
-        9,
-        Op::Fault {
-            addr: a,
-            access: Access::Write,
-            pfn: None,
-        },
-    );
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None });
+    s.ev(9, Op::Fault { addr: a, access: Access::Write, pfn: None });
     let kinds: Vec<_> = s.m.diagnostics().iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(kinds, ["segv", "segv", "unknown-pid"]);
-    assert_eq!(
-        s.vm(VmEvent::PGFAULT),
-        0,
-        "access errors never reach handle_mm_fault"
-    );
+    assert_eq!(s.vm(VmEvent::PGFAULT), 0, "access errors never reach handle_mm_fault");
 }
 
 #[test]
@@ -333,13 +201,7 @@ fn history_records_every_change_of_a_page() {
     let a = s.mmap(1, PG);
     s.write(1, a, PG);
     let pfn = s.pfn(1, a).unwrap();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.write(2, a, PG);
     let h: Vec<String> =
         s.m.page_history(pfn)

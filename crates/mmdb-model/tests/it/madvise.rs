@@ -16,10 +16,7 @@ fn madv_free_of_batched_pages_does_nothing_until_they_reach_the_lru() {
     s.cpu = 0;
     s.write(1, a + PG, PG);
     assert_eq!(s.madvise(1, a, 2 * PG, MADV_FREE), 0);
-    assert_eq!(
-        s.page(1, a),
-        "W-- map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu1:lru_add"
-    );
+    assert_eq!(s.page(1, a), "W-- map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu1:lru_add");
     assert_eq!(
         s.page(1, a + PG),
         "W-- map=1 ref=2 [lru anon_exclusive swapbacked] lru=inactive_anon batch=cpu0:lru_lazyfree"
@@ -28,14 +25,8 @@ fn madv_free_of_batched_pages_does_nothing_until_they_reach_the_lru() {
     assert_eq!(s.vm(VmEvent::PGLAZYFREE), 0);
     s.drain();
     assert_eq!(s.vm(VmEvent::PGLAZYFREE), 1);
-    assert_eq!(
-        s.page(1, a + PG),
-        "W-- map=1 ref=1 [lru anon_exclusive] lru=inactive_file"
-    );
-    assert_eq!(
-        s.page(1, a),
-        "W-- map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a + PG), "W-- map=1 ref=1 [lru anon_exclusive] lru=inactive_file");
+    assert_eq!(s.page(1, a), "W-- map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
     let r = s.m.smaps_rollup(1).unwrap();
     assert_eq!((r.lazyfree_kb, r.private_clean_kb, r.anon_kb), (4, 8, 8));
 }
@@ -53,15 +44,9 @@ fn rewriting_a_lazyfree_page_moves_it_out_of_smaps_lazyfree_without_a_fault() {
     let faults = s.vm(VmEvent::PGFAULT);
     s.store(1, a, PG);
     assert_eq!(s.vm(VmEvent::PGFAULT), faults);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive] lru=inactive_file"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive] lru=inactive_file");
     let r = s.m.smaps_rollup(1).unwrap();
-    assert_eq!(
-        (r.lazyfree_kb, r.private_dirty_kb, r.private_clean_kb),
-        (12, 4, 12)
-    );
+    assert_eq!((r.lazyfree_kb, r.private_dirty_kb, r.private_clean_kb), (12, 4, 12));
 }
 
 #[test]
@@ -78,16 +63,10 @@ fn madv_free_then_reclaim_discards_clean_pages_and_rescues_dirty_ones() {
     assert_eq!(s.vm(VmEvent::PGLAZYFREED), 14);
     assert_eq!(s.vm(VmEvent::PGACTIVATE), 2);
     assert_eq!(s.page(1, a + 2 * PG), "none");
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [dirty active anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [dirty active anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!(s.rss(1), (0, 2, 0, 0));
     s.drain();
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [dirty lru active anon_exclusive swapbacked] lru=active_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [dirty lru active anon_exclusive swapbacked] lru=active_anon");
     // A discarded page reads back as the zero page.
     s.read(1, a + 5 * PG, PG);
     assert_eq!(s.page(1, a + 5 * PG), "--A zero-page");
@@ -99,13 +78,7 @@ fn madv_free_on_a_fork_shared_page_loses_the_clean_mapping_but_the_page_survives
     s.spawn(1);
     let a = s.mmap(1, PG);
     s.write(1, a, PG);
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.madvise(1, a, PG, MADV_FREE);
     s.drain();
     // §5.2: not PG_dirty, not swapcache, so it is made lazyfree; only this process's PTE is cleaned.
@@ -119,10 +92,7 @@ fn madv_free_on_a_fork_shared_page_loses_the_clean_mapping_but_the_page_survives
     assert_eq!(s.vm(VmEvent::PGLAZYFREED), 0);
     assert_eq!(s.page(1, a), "none");
     assert_eq!(s.rss(1), (0, 0, 0, 0));
-    assert_eq!(
-        s.page(2, a),
-        "-D- map=1 ref=1 [dirty lru active swapbacked] lru=active_anon"
-    );
+    assert_eq!(s.page(2, a), "-D- map=1 ref=1 [dirty lru active swapbacked] lru=active_anon");
     assert_eq!(s.vm(VmEvent::PGACTIVATE), 1);
 }
 
@@ -141,20 +111,12 @@ fn madv_dontneed_zaps_without_draining() {
     let i = s.m.page_info(p).unwrap();
     assert_eq!(
         (i.refcount, i.mapcount, i.flags.clone()),
-        (
-            1,
-            0,
-            vec!["PG_uptodate", "PG_anon_exclusive", "PG_swapbacked"]
-        )
+        (1, 0, vec!["PG_uptodate", "PG_anon_exclusive", "PG_swapbacked"])
     );
     s.drain();
     assert!(s.m.page_info(p).is_none());
     s.write(1, a, PG);
-    assert_eq!(
-        s.pfn(1, a),
-        Some(p + 1),
-        "LIFO free list: the last freed pfn comes back first"
-    );
+    assert_eq!(s.pfn(1, a), Some(p + 1), "LIFO free list: the last freed pfn comes back first");
 }
 
 #[test]
@@ -168,16 +130,10 @@ fn madv_cold_deactivates_and_clears_referenced() {
     s.write(1, a, PG);
     s.madvise(1, a, PG, MADV_PAGEOUT);
     s.drain();
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [dirty lru active anon_exclusive swapbacked] lru=active_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [dirty lru active anon_exclusive swapbacked] lru=active_anon");
     assert_eq!(s.madvise(1, a, PG, MADV_COLD), 0);
     s.drain();
-    assert_eq!(
-        s.page(1, a),
-        "WD- map=1 ref=1 [dirty lru workingset anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "WD- map=1 ref=1 [dirty lru workingset anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.vm(VmEvent::PGDEACTIVATE), 1);
 }
 
@@ -190,10 +146,7 @@ fn madv_pageout_without_swap_activates_anon_pages() {
     s.madvise(1, a, 4 * PG, MADV_PAGEOUT);
     assert_eq!(s.vm(VmEvent::PGACTIVATE), 4);
     s.drain();
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru active anon_exclusive swapbacked] lru=active_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru active anon_exclusive swapbacked] lru=active_anon");
 }
 
 #[test]
@@ -206,25 +159,11 @@ fn einval_and_enomem_cases() {
     assert_eq!(s.madvise(1, a, 0, MADV_FREE), 0);
     assert_eq!(s.ev(1, Op::Mlock { addr: a, len: PG }), Some(0));
     for adv in [MADV_FREE, MADV_DONTNEED, MADV_COLD, MADV_PAGEOUT] {
-        assert_eq!(
-            s.madvise(1, a, PG, adv),
-            -EINVAL,
-            "{}",
-            madv_name(adv).unwrap()
-        );
+        assert_eq!(s.madvise(1, a, PG, adv), -EINVAL, "{}", madv_name(adv).unwrap());
     }
     assert_eq!(s.madvise(1, a, PG, MADV_DONTNEED_LOCKED), 0);
     // A gap: the mapped part is processed, then -ENOMEM.
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Munmap {
-                addr: a + 2 * PG,
-                len: PG
-            }
-        ),
-        Some(0)
-    );
+    assert_eq!(s.ev(1, Op::Munmap { addr: a + 2 * PG, len: PG }), Some(0));
     s.write(1, a + PG, PG);
     assert_eq!(s.madvise(1, a + PG, 3 * PG, MADV_DONTNEED), -ENOMEM);
     assert_eq!(s.page(1, a + PG), "none");
@@ -250,40 +189,16 @@ fn mlocked_pages_are_unevictable() {
     s.spawn(1);
     let a = s.mmap(1, 2 * PG);
     s.write(1, a, PG);
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Mlock {
-                addr: a,
-                len: 2 * PG
-            }
-        ),
-        Some(0)
-    );
-    s.drain();
+    assert_eq!(s.ev(1, Op::Mlock { addr: a, len: 2 * PG }), Some(0));
+    // No explicit drain: mlock() drains around its page walk and GUP populate drains after faulting.
     // Both pages: the existing one mlocked, the other populated through GUP (a write fault: private+writable).
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable");
     assert_eq!(
         s.page(1, a + PG),
         "WDA map=1 ref=1 [lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable"
     );
     assert_eq!(s.vm(VmEvent::UNEVICTABLE_PGMLOCKED), 2);
     assert_eq!(s.vm(VmEvent::PGFAULT), 2);
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Munlock {
-                addr: a,
-                len: 2 * PG
-            }
-        ),
-        Some(0)
-    );
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.ev(1, Op::Munlock { addr: a, len: 2 * PG }), Some(0));
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
 }

@@ -7,13 +7,7 @@ fn vmas(s: &Sim, pid: Pid) -> String {
     s.m.vmas(pid)
         .iter()
         .map(|v| {
-            format!(
-                "{:x}-{:x} {} {}",
-                v.start,
-                v.end,
-                v.flags.perms(),
-                v.special_name.clone().unwrap_or_default()
-            )
+            format!("{:x}-{:x} {} {}", v.start, v.end, v.flags.perms(), v.special_name.clone().unwrap_or_default())
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -38,40 +32,13 @@ fn mmap_places_top_down_and_merges_neighbours() {
 fn mmap_errors() {
     let mut s = Sim::new();
     s.spawn(1);
-    let mm = |addr, len, flags| Op::Mmap {
-        addr,
-        len,
-        prot: PROT_READ,
-        flags,
-        file: None,
-    };
-    assert_eq!(
-        s.ev(1, mm(None, 0, MAP_PRIVATE | MAP_ANONYMOUS)),
-        Some(-EINVAL)
-    );
+    let mm = |addr, len, flags| Op::Mmap { addr, len, prot: PROT_READ, flags, file: None };
+    assert_eq!(s.ev(1, mm(None, 0, MAP_PRIVATE | MAP_ANONYMOUS)), Some(-EINVAL));
     assert_eq!(s.ev(1, mm(None, PG, MAP_ANONYMOUS)), Some(-EINVAL));
-    assert_eq!(
-        s.ev(
-            1,
-            mm(Some(0x1001), PG, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
-        ),
-        Some(-EINVAL)
-    );
-    let a = s
-        .ev(1, mm(Some(0x10000000), PG, MAP_PRIVATE | MAP_ANONYMOUS))
-        .unwrap();
+    assert_eq!(s.ev(1, mm(Some(0x1001), PG, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)), Some(-EINVAL));
+    let a = s.ev(1, mm(Some(0x10000000), PG, MAP_PRIVATE | MAP_ANONYMOUS)).unwrap();
     assert_eq!(a, 0x10000000, "a free hint is honoured");
-    assert_eq!(
-        s.ev(
-            1,
-            mm(
-                Some(0x10000000),
-                PG,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE
-            )
-        ),
-        Some(-EEXIST)
-    );
+    assert_eq!(s.ev(1, mm(Some(0x10000000), PG, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE)), Some(-EEXIST));
 }
 
 #[test]
@@ -81,53 +48,12 @@ fn partial_munmap_splits_the_vma_and_frees_only_that_range() {
     let a = s.mmap(1, 4 * PG);
     s.write(1, a, 4 * PG);
     s.drain();
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Munmap {
-                addr: a + PG,
-                len: 2 * PG
-            }
-        ),
-        Some(0)
-    );
-    assert_eq!(
-        vmas(&s, 1),
-        format!(
-            "{:x}-{:x} rw-p \n{:x}-{:x} rw-p ",
-            a,
-            a + PG,
-            a + 3 * PG,
-            a + 4 * PG
-        )
-    );
+    assert_eq!(s.ev(1, Op::Munmap { addr: a + PG, len: 2 * PG }), Some(0));
+    assert_eq!(vmas(&s, 1), format!("{:x}-{:x} rw-p \n{:x}-{:x} rw-p ", a, a + PG, a + 3 * PG, a + 4 * PG));
     assert_eq!(s.rss(1), (0, 2, 0, 0));
-    assert_eq!(
-        s.vm(VmEvent::PGFREE),
-        2,
-        "drained pages are freed at the TLB flush"
-    );
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Munmap {
-                addr: a + 1,
-                len: PG
-            }
-        ),
-        Some(-EINVAL)
-    );
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Munmap {
-                addr: a + PG,
-                len: PG
-            }
-        ),
-        Some(0),
-        "munmap of a hole is not an error"
-    );
+    assert_eq!(s.vm(VmEvent::PGFREE), 2, "drained pages are freed at the TLB flush");
+    assert_eq!(s.ev(1, Op::Munmap { addr: a + 1, len: PG }), Some(-EINVAL));
+    assert_eq!(s.ev(1, Op::Munmap { addr: a + PG, len: PG }), Some(0), "munmap of a hole is not an error");
 }
 
 #[test]
@@ -137,58 +63,15 @@ fn mprotect_write_protects_and_exclusive_pages_become_writable_again() {
     let a = s.mmap(1, 2 * PG);
     s.write(1, a, 2 * PG);
     s.drain();
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Mprotect {
-                addr: a,
-                len: PG,
-                prot: PROT_READ
-            }
-        ),
-        Some(0)
-    );
+    assert_eq!(s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ }), Some(0));
     assert_eq!(s.m.vmas(1).len(), 2);
-    assert_eq!(
-        s.page(1, a),
-        "-DA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
-    s.ev(
-        1,
-        Op::Fault {
-            addr: a,
-            access: Access::Write,
-            pfn: None,
-        },
-    );
+    assert_eq!(s.page(1, a), "-DA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None });
     assert_eq!(s.m.diagnostics().last().unwrap().kind, "segv");
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Mprotect {
-                addr: a,
-                len: PG,
-                prot: PROT_READ | PROT_WRITE
-            }
-        ),
-        Some(0)
-    );
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ | PROT_WRITE }), Some(0));
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.m.vmas(1).len(), 1, "the halves merge again");
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Mprotect {
-                addr: a + 8 * PG,
-                len: PG,
-                prot: PROT_READ
-            }
-        ),
-        Some(-ENOMEM)
-    );
+    assert_eq!(s.ev(1, Op::Mprotect { addr: a + 8 * PG, len: PG, prot: PROT_READ }), Some(-ENOMEM));
 }
 
 #[test]
@@ -215,29 +98,11 @@ fn mremap_moves_ptes_and_the_rmap_without_touching_counts() {
         .unwrap();
     assert_eq!(blocker as u64, a + 2 * PG);
     assert_eq!(
-        s.ev(
-            1,
-            Op::Mremap {
-                addr: a,
-                old_len: 2 * PG,
-                new_len: 4 * PG,
-                flags: 0,
-                new_addr: None
-            }
-        ),
+        s.ev(1, Op::Mremap { addr: a, old_len: 2 * PG, new_len: 4 * PG, flags: 0, new_addr: None }),
         Some(-ENOMEM)
     );
     let n = s
-        .ev(
-            1,
-            Op::Mremap {
-                addr: a,
-                old_len: 2 * PG,
-                new_len: 4 * PG,
-                flags: MREMAP_MAYMOVE,
-                new_addr: None,
-            },
-        )
+        .ev(1, Op::Mremap { addr: a, old_len: 2 * PG, new_len: 4 * PG, flags: MREMAP_MAYMOVE, new_addr: None })
         .unwrap() as u64;
     assert_ne!(n, a);
     assert_eq!(s.pfn(1, n), Some(p));
@@ -245,19 +110,7 @@ fn mremap_moves_ptes_and_the_rmap_without_touching_counts() {
     assert_eq!(s.m.page_info(p).unwrap().rmap, vec![format!("1:{n:#x}")]);
     assert_eq!(s.rss(1), (0, 2, 0, 0));
     // Shrinking unmaps the tail.
-    assert_eq!(
-        s.ev(
-            1,
-            Op::Mremap {
-                addr: n,
-                old_len: 4 * PG,
-                new_len: PG,
-                flags: 0,
-                new_addr: None
-            }
-        ),
-        Some(n as i64)
-    );
+    assert_eq!(s.ev(1, Op::Mremap { addr: n, old_len: 4 * PG, new_len: PG, flags: 0, new_addr: None }), Some(n as i64));
     assert_eq!(s.rss(1), (0, 1, 0, 0));
 }
 
@@ -267,14 +120,8 @@ fn brk_grows_and_shrinks_the_heap() {
     s.spawn(1);
     let b0 = START_BRK;
     assert_eq!(s.ev(1, Op::Brk { brk: 0 }), Some(b0 as i64));
-    assert_eq!(
-        s.ev(1, Op::Brk { brk: b0 + 3 * PG }),
-        Some((b0 + 3 * PG) as i64)
-    );
-    assert_eq!(
-        vmas(&s, 1),
-        format!("{:x}-{:x} rw-p [heap]", b0, b0 + 3 * PG)
-    );
+    assert_eq!(s.ev(1, Op::Brk { brk: b0 + 3 * PG }), Some((b0 + 3 * PG) as i64));
+    assert_eq!(vmas(&s, 1), format!("{:x}-{:x} rw-p [heap]", b0, b0 + 3 * PG));
     s.write(1, b0, 3 * PG);
     assert_eq!(s.ev(1, Op::Brk { brk: b0 + PG }), Some((b0 + PG) as i64));
     assert_eq!(s.rss(1), (0, 1, 0, 0));
@@ -284,32 +131,16 @@ fn brk_grows_and_shrinks_the_heap() {
 fn private_file_mappings_cow_into_anon_and_shared_ones_do_not_copy_at_fork() {
     let mut s = Sim::new();
     s.spawn(1);
-    let f = FileRef {
-        name: "/lib/x.so".into(),
-        offset: 0,
-    };
+    let f = FileRef { name: "/lib/x.so".into(), offset: 0 };
     let a = s
-        .ev(
-            1,
-            Op::Mmap {
-                addr: None,
-                len: 2 * PG,
-                prot: PROT_READ | PROT_WRITE,
-                flags: MAP_PRIVATE,
-                file: Some(f),
-            },
-        )
+        .ev(1, Op::Mmap { addr: None, len: 2 * PG, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE, file: Some(f) })
         .unwrap() as u64;
     s.read(1, a, PG);
     assert_eq!(s.rss(1), (1, 0, 0, 0));
     s.drain();
     assert_eq!(s.page(1, a), "--A map=1 ref=2 [lru] lru=inactive_file");
     s.write(1, a, PG);
-    assert_eq!(
-        s.rss(1),
-        (0, 1, 0, 0),
-        "COW of a file page: MM_FILEPAGES -1, MM_ANONPAGES +1"
-    );
+    assert_eq!(s.rss(1), (0, 1, 0, 0), "COW of a file page: MM_FILEPAGES -1, MM_ANONPAGES +1");
     let sh = s
         .ev(
             1,
@@ -324,22 +155,9 @@ fn private_file_mappings_cow_into_anon_and_shared_ones_do_not_copy_at_fork() {
         .unwrap() as u64;
     s.write(1, sh, PG);
     assert_eq!(s.rss(1), (0, 1, 0, 1));
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
-    assert_eq!(
-        s.page(2, sh),
-        "none",
-        "trap 9: MAP_SHARED memory is not copied at fork"
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    assert_eq!(s.page(2, sh), "none", "trap 9: MAP_SHARED memory is not copied at fork");
     s.read(2, sh, PG);
     // page cache + two mappings + the lru_add batch.
-    assert_eq!(
-        s.page(2, sh),
-        "--A map=2 ref=4 [dirty swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(2, sh), "--A map=2 ref=4 [dirty swapbacked] lru=- batch=cpu0:lru_add");
 }

@@ -74,54 +74,23 @@ fn replay_is_deterministic() {
         let mut ts = 0;
         let mut ap = |m: &mut Model, pid, op| {
             ts += 1;
-            m.apply(&Event {
-                comm: "p".into(),
-                pid,
-                cpu: 0,
-                ts_ns: ts,
-                op,
-            });
+            m.apply(&Event { comm: "p".into(), pid, cpu: 0, ts_ns: ts, op });
         };
         ap(&mut m, 1, Op::Spawn { comm: "p".into() });
         ap(
             &mut m,
             1,
-            Op::Mmap {
-                addr: None,
-                len: 64 * PAGE_SIZE,
-                prot: 3,
-                flags: MAP_PRIVATE | MAP_ANONYMOUS,
-                file: None,
-            },
+            Op::Mmap { addr: None, len: 64 * PAGE_SIZE, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None },
         );
         for i in 0..64 {
             ap(
                 &mut m,
                 1,
-                Op::Fault {
-                    addr: MMAP_BASE - 64 * PAGE_SIZE + i * PAGE_SIZE,
-                    access: Access::Write,
-                    pfn: None,
-                },
+                Op::Fault { addr: MMAP_BASE - 64 * PAGE_SIZE + i * PAGE_SIZE, access: Access::Write, pfn: None },
             );
         }
-        ap(
-            &mut m,
-            1,
-            Op::Fork {
-                child: 2,
-                thread: false,
-            },
-        );
-        ap(
-            &mut m,
-            2,
-            Op::Madvise {
-                addr: MMAP_BASE - 64 * PAGE_SIZE,
-                len: 32 * PAGE_SIZE,
-                advice: MADV_FREE,
-            },
-        );
+        ap(&mut m, 1, Op::Fork { child: 2, thread: false });
+        ap(&mut m, 2, Op::Madvise { addr: MMAP_BASE - 64 * PAGE_SIZE, len: 32 * PAGE_SIZE, advice: MADV_FREE });
         ap(&mut m, 0, Op::Reclaim { nr: 16 });
         format!("{:?}", m.report())
     };

@@ -13,16 +13,10 @@ fn global_reclaim_without_swap_frees_only_lazyfree_pages() {
     s.drain();
     // The first scan finds the young PTEs (the fault made them young): PG_referenced, kept.
     let freed = s.ev(0, Op::Reclaim { nr: 32 }).unwrap();
-    assert_eq!(
-        freed, 4,
-        "MADV_FREE cleared young, so the lazyfree pages go at once"
-    );
+    assert_eq!(freed, 4, "MADV_FREE cleared young, so the lazyfree pages go at once");
     assert_eq!(s.rss(1), (0, 4, 0, 0));
     assert_eq!(s.vm(VmEvent::PGLAZYFREED), 4);
-    assert_eq!(
-        s.page(1, a + 4 * PG),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a + 4 * PG), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
 }
 
 #[test]
@@ -43,47 +37,20 @@ fn swap_out_and_swap_in() {
     assert_eq!((r.rss_kb, r.swap_kb), (0, 16));
     // Swap-in of an exclusive entry maps a fresh folio writable (write fault: dirty too).
     s.write(1, a, PG);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!((s.vm(VmEvent::PGMAJFAULT), s.vm(VmEvent::PSWPIN)), (1, 1));
     assert_eq!(s.rss(1), (0, 1, 3, 0));
     // A shared swap entry (after fork) goes through the swap cache; munmap releases the rest.
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
     s.read(2, a + PG, PG);
-    assert_eq!(
-        s.page(2, a + PG),
-        "--A map=1 ref=3 [swapcache swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(2, a + PG), "--A map=1 ref=3 [swapcache swapbacked] lru=- batch=cpu0:lru_add");
     // The parent finds it in the swap cache (a minor fault). The swap count is now 0 but a read fault with
     // swap far from full does not free the cache (should_try_to_free_swap).
     s.read(1, a + PG, PG);
-    assert_eq!(
-        s.page(1, a + PG),
-        "--A map=2 ref=4 [swapcache swapbacked] lru=- batch=cpu0:lru_add"
-    );
+    assert_eq!(s.page(1, a + PG), "--A map=2 ref=4 [swapcache swapbacked] lru=- batch=cpu0:lru_add");
     assert_eq!(s.vm(VmEvent::PGMAJFAULT), 2);
-    s.ev(
-        1,
-        Op::Munmap {
-            addr: a,
-            len: 4 * PG,
-        },
-    );
-    s.ev(
-        2,
-        Op::Munmap {
-            addr: a,
-            len: 4 * PG,
-        },
-    );
+    s.ev(1, Op::Munmap { addr: a, len: 4 * PG });
+    s.ev(2, Op::Munmap { addr: a, len: 4 * PG });
     s.drain();
     assert_eq!(s.m.report().swap.unwrap().used_pages, 0);
     assert_eq!(s.m.report().pages.pages, 0);
@@ -92,13 +59,7 @@ fn swap_out_and_swap_in() {
 #[test]
 fn memcg_limit_reclaims_then_oom_kills() {
     let mut s = Sim::new();
-    s.ev(
-        0,
-        Op::MemcgCreate {
-            id: 1,
-            limit: 8 * PG,
-        },
-    );
+    s.ev(0, Op::MemcgCreate { id: 1, limit: 8 * PG });
     s.spawn(1);
     s.ev(1, Op::MemcgAttach { id: 1 });
     let a = s.mmap(1, 16 * PG);

@@ -14,22 +14,12 @@ pub struct Sim {
 
 impl Sim {
     pub fn new() -> Sim {
-        Sim {
-            m: Model::new(Config::default()),
-            ts: 0,
-            cpu: 0,
-        }
+        Sim { m: Model::new(Config::default()), ts: 0, cpu: 0 }
     }
 
     pub fn ev(&mut self, pid: Pid, op: Op) -> Option<i64> {
         self.ts += 1000;
-        let ev = Event {
-            comm: "t".into(),
-            pid,
-            cpu: self.cpu,
-            ts_ns: self.ts,
-            op,
-        };
+        let ev = Event { comm: "t".into(), pid, cpu: self.cpu, ts_ns: self.ts, op };
         let out = self.m.apply(&ev);
         let v = self.m.check();
         assert!(v.is_empty(), "invariants broken after {ev:?}:\n{v:#?}");
@@ -43,13 +33,7 @@ impl Sim {
     pub fn mmap(&mut self, pid: Pid, len: u64) -> u64 {
         let r = self.ev(
             pid,
-            Op::Mmap {
-                addr: None,
-                len,
-                prot: PROT_READ | PROT_WRITE,
-                flags: MAP_PRIVATE | MAP_ANONYMOUS,
-                file: None,
-            },
+            Op::Mmap { addr: None, len, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None },
         );
         let r = r.expect("mmap returns");
         assert!(r > 0, "mmap failed: {r}");
@@ -59,14 +43,7 @@ impl Sim {
     pub fn write(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {
-            self.ev(
-                pid,
-                Op::Fault {
-                    addr: a,
-                    access: Access::Write,
-                    pfn: None,
-                },
-            );
+            self.ev(pid, Op::Fault { addr: a, access: Access::Write, pfn: None });
             a += PG;
         }
     }
@@ -75,13 +52,7 @@ impl Sim {
     pub fn store(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {
-            self.ev(
-                pid,
-                Op::Touch {
-                    addr: a,
-                    access: Access::Write,
-                },
-            );
+            self.ev(pid, Op::Touch { addr: a, access: Access::Write });
             a += PG;
         }
     }
@@ -89,14 +60,7 @@ impl Sim {
     pub fn read(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {
-            self.ev(
-                pid,
-                Op::Fault {
-                    addr: a,
-                    access: Access::Read,
-                    pfn: None,
-                },
-            );
+            self.ev(pid, Op::Fault { addr: a, access: Access::Read, pfn: None });
             a += PG;
         }
     }
@@ -124,9 +88,7 @@ impl Sim {
     pub fn page(&self, pid: Pid, addr: u64) -> String {
         let pte = match self.m.lookup(pid, addr) {
             None | Some(Pte::None) => return "none".into(),
-            Some(Pte::Swap { entry, exclusive }) => {
-                return format!("swap entry={entry:#x} excl={}", exclusive as u8)
-            }
+            Some(Pte::Swap { entry, exclusive }) => return format!("swap entry={entry:#x} excl={}", exclusive as u8),
             Some(Pte::Present(p)) => p,
         };
         let bits = format!(
@@ -141,31 +103,21 @@ impl Sim {
         let Some(i) = self.m.page_info(pte.pfn) else {
             return format!("{bits} pfn {:#x} FREED", pte.pfn);
         };
-        let flags: Vec<&str> = i
-            .flags
-            .iter()
-            .map(|f| f.trim_start_matches("PG_"))
-            .filter(|f| *f != "uptodate")
-            .collect();
+        let flags: Vec<&str> =
+            i.flags.iter().map(|f| f.trim_start_matches("PG_")).filter(|f| *f != "uptodate").collect();
         format!(
             "{bits} map={} ref={} [{}] lru={}{}",
             i.mapcount,
             i.refcount,
             flags.join(" "),
             i.lru.unwrap_or("-"),
-            if i.batches.is_empty() {
-                String::new()
-            } else {
-                format!(" batch={}", i.batches.join(","))
-            }
+            if i.batches.is_empty() { String::new() } else { format!(" batch={}", i.batches.join(",")) }
         )
     }
 
     /// `page()` for `n` consecutive pages, one per line, prefixed by the page index.
     pub fn pages(&self, pid: Pid, addr: u64, n: u64) -> String {
-        (0..n)
-            .map(|i| format!("{i:>2} {}\n", self.page(pid, addr + i * PG)))
-            .collect()
+        (0..n).map(|i| format!("{i:>2} {}\n", self.page(pid, addr + i * PG))).collect()
     }
 
     pub fn rss(&self, pid: Pid) -> (i64, i64, i64, i64) {

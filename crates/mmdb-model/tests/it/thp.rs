@@ -15,14 +15,8 @@ fn thp_fault_maps_a_pmd_and_is_on_the_lru_at_once() {
     s.spawn(1);
     let a = thp_region(&mut s, 1);
     s.write(1, a + 5 * PG, PG);
-    assert_eq!(
-        s.page(1, a),
-        "WDA map=1 ref=1 [lru head anon_exclusive swapbacked] lru=inactive_anon"
-    );
-    assert_eq!(
-        s.page(1, a + 5 * PG),
-        "WDA map=1 ref=1 [lru head anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru head anon_exclusive swapbacked] lru=inactive_anon");
+    assert_eq!(s.page(1, a + 5 * PG), "WDA map=1 ref=1 [lru head anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.rss(1), (0, 512, 0, 0));
     assert_eq!(s.vm(VmEvent::THP_FAULT_ALLOC), 1);
     let r = s.m.smaps_rollup(1).unwrap();
@@ -52,32 +46,16 @@ fn cow_of_a_fork_shared_thp_splits_the_pmd_and_copies_one_page() {
     let a = thp_region(&mut s, 1);
     s.write(1, a, PG);
     let head = s.pfn(1, a).unwrap();
-    s.ev(
-        1,
-        Op::Fork {
-            child: 2,
-            thread: false,
-        },
-    );
-    assert_eq!(
-        s.page(2, a),
-        "-D- map=2 ref=2 [lru head swapbacked] lru=inactive_anon"
-    );
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    assert_eq!(s.page(2, a), "-D- map=2 ref=2 [lru head swapbacked] lru=inactive_anon");
     s.write(1, a + 3 * PG, PG);
     assert_eq!(s.vm(VmEvent::THP_SPLIT_PMD), 1);
     assert_ne!(s.pfn(1, a + 3 * PG), Some(head + 3));
     // Untouched pages: the parent's PTE + the child's PMD (kpagecount 2), PG_dirty from the dirty PMD.
     // refcount: 511 parent PTEs (page 3 was copied away) + the child's PMD.
-    assert_eq!(
-        s.page(1, a),
-        "-DA map=2 ref=512 [dirty lru head swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a), "-DA map=2 ref=512 [dirty lru head swapbacked] lru=inactive_anon");
     let i = s.m.page_info(head + 3).unwrap();
-    assert_eq!(
-        (i.mapcount, i.raw_mapcount),
-        (1, -1),
-        "only the child's PMD maps page 3 now"
-    );
+    assert_eq!((i.mapcount, i.raw_mapcount), (1, -1), "only the child's PMD maps page 3 now");
     assert_eq!(s.rss(1), (0, 512, 0, 0));
     assert_eq!(s.m.smaps_rollup(1).unwrap().anonhuge_kb, 0);
     assert_eq!(s.m.smaps_rollup(2).unwrap().anonhuge_kb, 2048);
@@ -94,14 +72,14 @@ fn partial_munmap_splits_the_pmd_and_queues_a_deferred_split() {
     assert_eq!(s.vm(VmEvent::THP_DEFERRED_SPLIT_PAGE), 1);
     assert_eq!(s.vm(VmEvent::THP_SPLIT_PAGE), 0);
     assert_eq!(s.rss(1), (0, 511, 0, 0));
-    assert_eq!(s.page(1, a + PG), "WDA map=1 ref=511 [dirty lru head anon_exclusive partially_mapped swapbacked] lru=inactive_anon");
+    assert_eq!(
+        s.page(1, a + PG),
+        "WDA map=1 ref=511 [dirty lru head anon_exclusive partially_mapped swapbacked] lru=inactive_anon"
+    );
     // The deferred-split shrinker runs under reclaim: the folio is split and the unmapped page freed.
     s.ev(0, Op::Reclaim { nr: 1 });
     assert_eq!(s.vm(VmEvent::THP_SPLIT_PAGE), 1);
-    assert_eq!(
-        s.page(1, a + PG),
-        "WDA map=1 ref=1 [dirty lru anon_exclusive swapbacked] lru=inactive_anon"
-    );
+    assert_eq!(s.page(1, a + PG), "WDA map=1 ref=1 [dirty lru anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.m.report().pages.pages, 511);
 }
 

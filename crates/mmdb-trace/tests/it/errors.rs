@@ -15,12 +15,7 @@ struct Case {
 }
 
 fn case(line: &str, found: Option<&'static str>, expected: &'static str) -> Case {
-    Case {
-        line: line.to_string(),
-        anchor: None,
-        found,
-        expected,
-    }
+    Case { line: line.to_string(), anchor: None, found, expected }
 }
 
 fn anchored(mut c: Case, anchor: &'static str) -> Case {
@@ -78,12 +73,8 @@ fn cases() -> Vec<Case> {
 fn column_of(c: &Case) -> u32 {
     let line = &c.line;
     let byte = match (c.anchor, c.found) {
-        (Some(a), _) => line
-            .find(a)
-            .unwrap_or_else(|| panic!("{a:?} not in {line:?}")),
-        (None, Some(f)) => line
-            .rfind(f)
-            .unwrap_or_else(|| panic!("{f:?} not in {line:?}")),
+        (Some(a), _) => line.find(a).unwrap_or_else(|| panic!("{a:?} not in {line:?}")),
+        (None, Some(f)) => line.rfind(f).unwrap_or_else(|| panic!("{f:?} not in {line:?}")),
         (None, None) => line.len(),
     };
     u32::try_from(line[..byte].chars().count() + 1).unwrap_or(u32::MAX)
@@ -114,15 +105,9 @@ fn bad_lines_are_located_and_good_lines_after_them_still_parse() {
         assert_eq!(e, &expected, "{}", c.line);
     }
     let lines: Vec<u32> = parsed.events.iter().map(|e| e.line).collect();
-    let want: Vec<u32> = (0..=cases.len())
-        .map(|i| u32::try_from(2 * i + 1).unwrap_or(u32::MAX))
-        .collect();
+    let want: Vec<u32> = (0..=cases.len()).map(|i| u32::try_from(2 * i + 1).unwrap_or(u32::MAX)).collect();
     assert_eq!(lines, want);
-    assert!(parsed.events.iter().all(|e| e.value.op
-        == Op::Fork {
-            child: 7,
-            thread: false
-        }));
+    assert!(parsed.events.iter().all(|e| e.value.op == Op::Fork { child: 7, thread: false }));
 }
 
 #[test]
@@ -132,14 +117,10 @@ fn render_is_rustc_style() {
         src.push_str(PREFIX);
         src.push_str("exit:\n");
     }
-    src.push_str(
-        "             app-100     [000]     0.000200: fault: addr=0x7f0000000000 acess=write\r\n",
-    );
+    src.push_str("             app-100     [000]     0.000200: fault: addr=0x7f0000000000 acess=write\r\n");
     let parsed = parse_events(&src);
     assert_eq!(parsed.events.len(), 10);
-    let [e] = &parsed.errors[..] else {
-        panic!("{:?}", parsed.errors)
-    };
+    let [e] = &parsed.errors[..] else { panic!("{:?}", parsed.errors) };
     let expected = "\
 error: expected `access=read|write|exec`, found `acess=write`
   --> traces/x.events:12:73
@@ -147,10 +128,7 @@ error: expected `access=read|write|exec`, found `acess=write`
 12 |              app-100     [000]     0.000200: fault: addr=0x7f0000000000 acess=write
    |                                                                         ^^^^^^^^^^^";
     assert_eq!(e.render("traces/x.events"), expected);
-    assert_eq!(
-        e.to_string(),
-        "12:73: expected `access=read|write|exec`, found `acess=write`"
-    );
+    assert_eq!(e.to_string(), "12:73: expected `access=read|write|exec`, found `acess=write`");
     let _: &dyn std::error::Error = e;
 }
 
@@ -161,11 +139,7 @@ fn invalid_utf8_is_an_error_for_its_line_only() {
     src.extend_from_slice(b"  \xc3\xa9-1 [0] 0.1: spawn: comm=\xff\xfe\r\n");
     src.extend_from_slice(format!("{PREFIX}lru_add_drain:").as_bytes());
     let parsed = parse_events_bytes(&src);
-    let ops: Vec<(u32, &Op)> = parsed
-        .events
-        .iter()
-        .map(|e| (e.line, &e.value.op))
-        .collect();
+    let ops: Vec<(u32, &Op)> = parsed.events.iter().map(|e| (e.line, &e.value.op)).collect();
     assert_eq!(ops, vec![(1, &Op::Exit), (3, &Op::LruAddDrain)]);
     assert_eq!(
         parsed.errors,

@@ -39,10 +39,7 @@ fn every_event_kind() {
             "mmap:   flags=MAP_PRIVATE|MAP_ANONYMOUS   len=256K prot=PROT_NONE",
             Op::Mmap { addr: None, len: 0x40000, prot: 0, flags: anon, file: None },
         ),
-        (
-            "mmap: len=2M prot=0 flags=0",
-            Op::Mmap { addr: None, len: 2 << 20, prot: 0, flags: 0, file: None },
-        ),
+        ("mmap: len=2M prot=0 flags=0", Op::Mmap { addr: None, len: 2 << 20, prot: 0, flags: 0, file: None }),
         (
             "mmap: len=4096 prot=PROT_READ flags=MAP_SHARED file=/dev/shm/x offset=64K",
             Op::Mmap {
@@ -80,11 +77,20 @@ fn every_event_kind() {
             },
         ),
         ("brk: brk=0x555555559000", Op::Brk { brk: 0x5555_5555_9000 }),
-        ("fault: addr=0x7f0000000000 access=write", Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: None }),
+        (
+            "fault: addr=0x7f0000000000 access=write",
+            Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: None },
+        ),
         ("fault: access=read addr=0x10", Op::Fault { addr: 0x10, access: Access::Read, pfn: None }),
-        ("fault: addr=0x10 access=exec pfn=0x19272d", Op::Fault { addr: 0x10, access: Access::Exec, pfn: Some(0x19272d) }),
+        (
+            "fault: addr=0x10 access=exec pfn=0x19272d",
+            Op::Fault { addr: 0x10, access: Access::Exec, pfn: Some(0x19272d) },
+        ),
         ("touch: addr=0x7f0000001000 access=write", Op::Touch { addr: 0x7f00_0000_1000, access: Access::Write }),
-        ("madvise: addr=0x1000 len=0x1000 advice=MADV_FREE", Op::Madvise { addr: 0x1000, len: 0x1000, advice: MADV_FREE }),
+        (
+            "madvise: addr=0x1000 len=0x1000 advice=MADV_FREE",
+            Op::Madvise { addr: 0x1000, len: 0x1000, advice: MADV_FREE },
+        ),
         ("madvise: addr=0x1000 len=0x1000 advice=99", Op::Madvise { addr: 0x1000, len: 0x1000, advice: 99 }),
         ("madvise: addr=0x1000 len=0x1000 advice=-1", Op::Madvise { addr: 0x1000, len: 0x1000, advice: -1 }),
         ("mlock: addr=0x1000 len=0x1000", Op::Mlock { addr: 0x1000, len: 0x1000 }),
@@ -114,21 +120,7 @@ fn prefix_fields_comments_blanks_and_crlf() {
     let got: Vec<_> = parsed
         .events
         .iter()
-        .map(|e| {
-            (
-                e.line,
-                e.value.comm.as_str(),
-                e.value.pid,
-                e.value.cpu,
-                e.value.ts_ns,
-            )
-        })
+        .map(|e| (e.line, e.value.comm.as_str(), e.value.pid, e.value.cpu, e.value.ts_ns))
         .collect();
-    assert_eq!(
-        got,
-        vec![
-            (3, "Web Content", 2801, 7, 1_272_594_494_000),
-            (5, "<...>", 3, 1, 123_456_789)
-        ]
-    );
+    assert_eq!(got, vec![(3, "Web Content", 2801, 7, 1_272_594_494_000), (5, "<...>", 3, 1, 123_456_789)]);
 }

@@ -36,40 +36,28 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<u32>(), any::<bool>()).prop_map(|(child, thread)| Op::Fork { child, thread }),
         text().prop_map(|filename| Op::Exec { filename }),
         Just(Op::Exit),
-        (
-            proptest::option::of(num()),
-            num(),
-            num(),
-            num(),
-            proptest::option::of((text(), num()))
-        )
-            .prop_map(|(addr, len, prot, flags, file)| Op::Mmap {
+        (proptest::option::of(num()), num(), num(), num(), proptest::option::of((text(), num()))).prop_map(
+            |(addr, len, prot, flags, file)| Op::Mmap {
                 addr,
                 len,
                 prot,
                 flags,
                 file: file.map(|(name, offset)| FileRef { name, offset }),
-            }),
+            }
+        ),
         (num(), num()).prop_map(|(addr, len)| Op::Munmap { addr, len }),
         (num(), num(), num()).prop_map(|(addr, len, prot)| Op::Mprotect { addr, len, prot }),
         (num(), num(), num(), num(), proptest::option::of(num())).prop_map(
-            |(addr, old_len, new_len, flags, new_addr)| Op::Mremap {
-                addr,
-                old_len,
-                new_len,
-                flags,
-                new_addr
-            }
+            |(addr, old_len, new_len, flags, new_addr)| Op::Mremap { addr, old_len, new_len, flags, new_addr }
         ),
         num().prop_map(|brk| Op::Brk { brk }),
-        (num(), access(), proptest::option::of(num())).prop_map(|(addr, access, pfn)| Op::Fault {
-            addr,
-            access,
-            pfn
-        }),
+        (num(), access(), proptest::option::of(num())).prop_map(|(addr, access, pfn)| Op::Fault { addr, access, pfn }),
         (num(), access()).prop_map(|(addr, access)| Op::Touch { addr, access }),
-        (num(), num(), prop_oneof![any::<i64>(), 0i64..30])
-            .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
+        (num(), num(), prop_oneof![any::<i64>(), 0i64..30]).prop_map(|(addr, len, advice)| Op::Madvise {
+            addr,
+            len,
+            advice
+        }),
         (num(), num()).prop_map(|(addr, len)| Op::Mlock { addr, len }),
         (num(), num()).prop_map(|(addr, len)| Op::Munlock { addr, len }),
         Just(Op::LruAddDrain),
@@ -165,45 +153,14 @@ fn round_trip(ev: &Event) -> (String, Option<Event>) {
 
 #[test]
 fn awkward_comms_and_timestamps_round_trip() {
-    let base = Event {
-        comm: String::new(),
-        pid: 7,
-        cpu: 1,
-        ts_ns: 0,
-        op: Op::Exit,
-    };
-    for comm in [
-        "",
-        "################",
-        "#a",
-        "a\tb",
-        "tab\t",
-        "x-12",
-        "(1)",
-        "a (1) [2]",
-        "-1 [0] 0.1 x",
-        "é-",
-    ] {
-        let ev = Event {
-            comm: comm.to_string(),
-            ..base.clone()
-        };
+    let base = Event { comm: String::new(), pid: 7, cpu: 1, ts_ns: 0, op: Op::Exit };
+    for comm in ["", "################", "#a", "a\tb", "tab\t", "x-12", "(1)", "a (1) [2]", "-1 [0] 0.1 x", "é-"] {
+        let ev = Event { comm: comm.to_string(), ..base.clone() };
         let (line, back) = round_trip(&ev);
         assert_eq!(back.as_ref(), Some(&ev), "{line:?}");
     }
-    for ts_ns in [
-        0,
-        1,
-        999,
-        1000,
-        1_000_000_000,
-        u64::MAX,
-        u64::MAX / 1000 * 1000,
-    ] {
-        let ev = Event {
-            ts_ns,
-            ..base.clone()
-        };
+    for ts_ns in [0, 1, 999, 1000, 1_000_000_000, u64::MAX, u64::MAX / 1000 * 1000] {
+        let ev = Event { ts_ns, ..base.clone() };
         let (line, back) = round_trip(&ev);
         assert_eq!(back.as_ref(), Some(&ev), "{line:?}");
     }
@@ -211,63 +168,14 @@ fn awkward_comms_and_timestamps_round_trip() {
 
 #[test]
 fn printed_lines_look_like_ftrace() {
-    let ev = |ts_ns, op| Event {
-        comm: "app".to_string(),
-        pid: 100,
-        cpu: 0,
-        ts_ns,
-        op,
-    };
+    let ev = |ts_ns, op| Event { comm: "app".to_string(), pid: 100, cpu: 0, ts_ns, op };
     let evs = [
-        ev(
-            100_000,
-            Op::Mmap {
-                addr: Some(0x7f00_0000_0000),
-                len: 0x40000,
-                prot: 3,
-                flags: 0x22,
-                file: None,
-            },
-        ),
-        ev(
-            200_000,
-            Op::Fault {
-                addr: 0x7f00_0000_0000,
-                access: Access::Write,
-                pfn: Some(0x10_0000),
-            },
-        ),
-        ev(
-            300_001,
-            Op::Fork {
-                child: 101,
-                thread: true,
-            },
-        ),
-        ev(
-            400_000,
-            Op::Exec {
-                filename: "my \"prog\"".to_string(),
-            },
-        ),
-        ev(
-            500_000,
-            Op::Madvise {
-                addr: 0x1000,
-                len: 0x2000,
-                advice: 8,
-            },
-        ),
-        ev(
-            600_000,
-            Op::Mremap {
-                addr: 0x1000,
-                old_len: 0x1000,
-                new_len: 0x2000,
-                flags: 0,
-                new_addr: None,
-            },
-        ),
+        ev(100_000, Op::Mmap { addr: Some(0x7f00_0000_0000), len: 0x40000, prot: 3, flags: 0x22, file: None }),
+        ev(200_000, Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: Some(0x10_0000) }),
+        ev(300_001, Op::Fork { child: 101, thread: true }),
+        ev(400_000, Op::Exec { filename: "my \"prog\"".to_string() }),
+        ev(500_000, Op::Madvise { addr: 0x1000, len: 0x2000, advice: 8 }),
+        ev(600_000, Op::Mremap { addr: 0x1000, old_len: 0x1000, new_len: 0x2000, flags: 0, new_addr: None }),
         ev(700_000, Op::Exit),
     ];
     let expected = "\
@@ -281,12 +189,6 @@ fn printed_lines_look_like_ftrace() {
              app-100     [000]     0.000700: exit:
 ";
     assert_eq!(write_events(&evs), expected);
-    let comm = Event {
-        comm: "a\nb".to_string(),
-        ..evs[6].clone()
-    };
-    assert_eq!(
-        format_event(&comm),
-        "             a?b-100     [000]     0.000700: exit:"
-    );
+    let comm = Event { comm: "a\nb".to_string(), ..evs[6].clone() };
+    assert_eq!(format_event(&comm), "             a?b-100     [000]     0.000700: exit:");
 }
