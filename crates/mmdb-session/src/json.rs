@@ -74,9 +74,8 @@ pub fn render_json(replay: &Replay, path: &str) -> String {
             s
         }
         // Plain data always serialises; should that ever change, emit valid JSON that says so instead of panicking.
-        Err(err) => format!(
-            "{}\n",
-            serde_json::json!({ "mmdb_report_version": REPORT_VERSION, "error": err.to_string() })
-        ),
+        Err(err) => {
+            format!("{}\n", serde_json::json!({ "mmdb_report_version": REPORT_VERSION, "error": err.to_string() }))
+        }
     }
 }

@@ -9,6 +9,7 @@
 
 mod json;
 mod replay;
+pub mod synth;
 mod text;
 
 #[cfg(test)]

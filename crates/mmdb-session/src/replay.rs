@@ -17,11 +17,7 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions {
-            check: false,
-            until: None,
-            history: true,
-        }
+        ReplayOptions { check: false, until: None, history: true }
     }
 }
 
@@ -41,10 +37,7 @@ pub struct Replay {
 impl Replay {
     /// Returns the source line of the event with this 0-based index, if it was applied.
     pub fn line_of(&self, event: u64) -> Option<u32> {
-        usize::try_from(event)
-            .ok()
-            .and_then(|i| self.event_lines.get(i))
-            .copied()
+        usize::try_from(event).ok().and_then(|i| self.event_lines.get(i)).copied()
     }
 
     /// Returns whether the replay found nothing to complain about.
@@ -54,11 +47,7 @@ impl Replay {
     pub fn is_clean(&self) -> bool {
         self.parse_errors.is_empty()
             && self.report.violations.is_empty()
-            && !self
-                .report
-                .diagnostics
-                .iter()
-                .any(|d| d.severity >= Severity::Warning)
+            && !self.report.diagnostics.iter().any(|d| d.severity >= Severity::Warning)
     }
 }
 
@@ -76,10 +65,7 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
     let parsed = parse_events_bytes(source);
     let parsed_events = u64::try_from(parsed.events.len()).unwrap_or(u64::MAX);
 
-    let mut model = Model::new(Config {
-        history: opts.history,
-        ..Config::default()
-    });
+    let mut model = Model::new(Config { history: opts.history, ..Config::default() });
 
     let limit = match opts.until {
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -98,12 +84,7 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
     let mut report = model.report();
     report.violations = merge_violations(std::mem::take(&mut report.violations), log.found);
 
-    Replay {
-        report,
-        parse_errors: parsed.errors,
-        event_lines,
-        parsed_events,
-    }
+    Replay { report, parse_errors: parsed.errors, event_lines, parsed_events }
 }
 
 /// The checker's findings over a replay, each kept at the event after which it first appeared.
@@ -151,11 +132,7 @@ mod tests {
     use super::*;
 
     fn v(event: u64, invariant: &str, message: &str) -> Violation {
-        Violation {
-            event,
-            invariant: invariant.to_string(),
-            message: message.to_string(),
-        }
+        Violation { event, invariant: invariant.to_string(), message: message.to_string() }
     }
 
     #[test]
@@ -166,28 +143,16 @@ mod tests {
         log.record(2, vec![v(99, "lru", "a"), v(99, "rss-walk", "b")]);
         log.record(3, vec![]);
         log.record(4, vec![v(99, "lru", "a")]);
-        assert_eq!(
-            log.found,
-            vec![v(1, "lru", "a"), v(2, "rss-walk", "b"), v(4, "lru", "a")]
-        );
+        assert_eq!(log.found, vec![v(1, "lru", "a"), v(2, "rss-walk", "b"), v(4, "lru", "a")]);
     }
 
     #[test]
     fn merge_keeps_the_earliest_and_orders_by_event() {
         let model = vec![v(7, "lru", "a"), v(3, "refcount", "c")];
-        let checker = vec![
-            v(1, "refcount", "x"),
-            v(5, "lru", "a"),
-            v(7, "rss-walk", "b"),
-        ];
+        let checker = vec![v(1, "refcount", "x"), v(5, "lru", "a"), v(7, "rss-walk", "b")];
         assert_eq!(
             merge_violations(model, checker),
-            vec![
-                v(1, "refcount", "x"),
-                v(3, "refcount", "c"),
-                v(5, "lru", "a"),
-                v(7, "rss-walk", "b")
-            ]
+            vec![v(1, "refcount", "x"), v(3, "refcount", "c"), v(5, "lru", "a"), v(7, "rss-walk", "b")]
         );
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use mmdb_model::{
-    Diagnostic, MemcgReport, PageTotals, ProcessReport, Report, RssCounters, Severity, SmapsRollup,
-    SwapReport, Violation, VmaReport,
+    Diagnostic, MemcgReport, PageTotals, ProcessReport, Report, RssCounters, Severity, SmapsRollup, SwapReport,
+    Violation, VmaReport,
 };
 
 use crate::{render_json, render_text, ParseError, Replay};
@@ -63,18 +63,10 @@ fn sample() -> Replay {
                     flags: vec!["VM_HUGEPAGE".to_string(), "VM_LOCKED".to_string()],
                     offset: 0,
                     name: "[anon]".to_string(),
-                    smaps: SmapsRollup {
-                        locked_kb: 192,
-                        ..smaps
-                    },
+                    smaps: SmapsRollup { locked_kb: 192, ..smaps },
                 },
             ],
-            rss: RssCounters {
-                file: 0,
-                anon: 48,
-                swapents: 0,
-                shmem: 0,
-            },
+            rss: RssCounters { file: 0, anon: 48, swapents: 0, shmem: 0 },
             smaps,
         }],
         pages: PageTotals {
@@ -97,10 +89,7 @@ fn sample() -> Replay {
             reclaims: 3,
             oom_kills: 0,
         }],
-        swap: Some(SwapReport {
-            total_pages: 16384,
-            used_pages: 100,
-        }),
+        swap: Some(SwapReport { total_pages: 16384, used_pages: 100 }),
         violations: vec![Violation {
             event: 40,
             invariant: "rss-walk".to_string(),
@@ -224,11 +213,7 @@ fn text_nanosecond_timestamps_and_unknown_lines() {
         reclaims: 0,
         oom_kills: 0,
     });
-    r.report.violations.push(Violation {
-        event: 7,
-        invariant: "lru".to_string(),
-        message: "x".to_string(),
-    });
+    r.report.violations.push(Violation { event: 7, invariant: "lru".to_string(), message: "x".to_string() });
     r.parse_errors = (1..=12)
         .map(|line| ParseError {
             line,
@@ -239,18 +224,9 @@ fn text_nanosecond_timestamps_and_unknown_lines() {
         })
         .collect();
     let text = render_text(&r, "t");
-    assert!(
-        text.starts_with("mmdb replay: t: 0 events, last at 1272.600565123\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\nmemcg 2: unlimited, usage 1 pages (max 1), reclaims 0, oom kills 0\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\nparse errors: 12, at lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, … (skipped)\n"),
-        "{text}"
-    );
+    assert!(text.starts_with("mmdb replay: t: 0 events, last at 1272.600565123\n"), "{text}");
+    assert!(text.contains("\nmemcg 2: unlimited, usage 1 pages (max 1), reclaims 0, oom kills 0\n"), "{text}");
+    assert!(text.contains("\nparse errors: 12, at lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, … (skipped)\n"), "{text}");
     // An event without a known line is still named.
     assert!(text.contains("\n  event 8 lru: x\n"), "{text}");
 }
@@ -351,21 +327,14 @@ fn replay_maps_events_to_lines_and_collects_parse_errors() {
     assert_eq!(r.parsed_events, 4);
     assert_eq!(r.report.events, 4);
     assert_eq!(r.report.last_ts_ns, 300_000);
-    assert_eq!(
-        r.parse_errors.iter().map(|e| e.line).collect::<Vec<_>>(),
-        vec![5]
-    );
+    assert_eq!(r.parse_errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![5]);
     assert_eq!(r.line_of(2), Some(6));
     assert!(!r.is_clean());
 }
 
 #[test]
 fn replay_until_stops_after_event_n() {
-    let opts = crate::ReplayOptions {
-        check: true,
-        until: Some(2),
-        history: false,
-    };
+    let opts = crate::ReplayOptions { check: true, until: Some(2), history: false };
     let r = crate::replay(TRACE.as_bytes(), &opts);
     assert_eq!(r.event_lines, vec![2, 4]);
     assert_eq!((r.report.events, r.parsed_events), (2, 4));
@@ -374,13 +343,7 @@ fn replay_until_stops_after_event_n() {
     assert_eq!(r.parse_errors.len(), 1);
     assert!(render_text(&r, "t").starts_with("mmdb replay: t: 2 of 4 events, last at 0.000100\n"));
 
-    let r = crate::replay(
-        TRACE.as_bytes(),
-        &crate::ReplayOptions {
-            until: Some(0),
-            ..opts
-        },
-    );
+    let r = crate::replay(TRACE.as_bytes(), &crate::ReplayOptions { until: Some(0), ..opts });
     assert_eq!((r.report.events, r.event_lines.len()), (0, 0));
 }
 

@@ -49,12 +49,7 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
     let r = &replay.report;
     write!(out, "mmdb replay: {path}: ")?;
     if r.events == replay.parsed_events {
-        write!(
-            out,
-            "{} event{}",
-            r.events,
-            if r.events == 1 { "" } else { "s" }
-        )?;
+        write!(out, "{} event{}", r.events, if r.events == 1 { "" } else { "s" })?;
     } else {
         write!(out, "{} of {} events", r.events, replay.parsed_events)?;
     }
@@ -89,18 +84,10 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
         "lru: inactive_anon {} active_anon {} inactive_file {} active_file {} unevictable {}",
         pg.inactive_anon, pg.active_anon, pg.inactive_file, pg.active_file, pg.unevictable
     )?;
-    writeln!(
-        out,
-        "zero page: {} ptes, huge zero: {} pmds",
-        pg.zero_page_ptes, pg.huge_zero_pmds
-    )?;
+    writeln!(out, "zero page: {} ptes, huge zero: {} pmds", pg.zero_page_ptes, pg.huge_zero_pmds)?;
 
-    let counters: Vec<String> = r
-        .vmstat
-        .iter()
-        .filter(|(_, &v)| v != 0)
-        .map(|(name, v)| format!("{name} {v}"))
-        .collect();
+    let counters: Vec<String> =
+        r.vmstat.iter().filter(|(_, &v)| v != 0).map(|(name, v)| format!("{name} {v}")).collect();
     if counters.is_empty() {
         writeln!(out, "vmstat: all zero")?;
     } else {
@@ -108,11 +95,7 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
     }
 
     for m in &r.memcgs {
-        let limit = if m.limit_pages == 0 {
-            "unlimited".to_string()
-        } else {
-            format!("limit {} pages", m.limit_pages)
-        };
+        let limit = if m.limit_pages == 0 { "unlimited".to_string() } else { format!("limit {} pages", m.limit_pages) };
         writeln!(
             out,
             "memcg {}: {limit}, usage {} pages (max {}), reclaims {}, oom kills {}",
@@ -120,32 +103,15 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
         )?;
     }
     if let Some(swap) = &r.swap {
-        writeln!(
-            out,
-            "swap: {} of {} pages used",
-            swap.used_pages, swap.total_pages
-        )?;
+        writeln!(out, "swap: {} of {} pages used", swap.used_pages, swap.total_pages)?;
     }
 
     if !replay.parse_errors.is_empty() {
-        let lines: Vec<String> = replay
-            .parse_errors
-            .iter()
-            .take(MAX_LISTED_ERROR_LINES)
-            .map(|e| e.line.to_string())
-            .collect();
-        let more = if replay.parse_errors.len() > MAX_LISTED_ERROR_LINES {
-            ", …"
-        } else {
-            ""
-        };
+        let lines: Vec<String> =
+            replay.parse_errors.iter().take(MAX_LISTED_ERROR_LINES).map(|e| e.line.to_string()).collect();
+        let more = if replay.parse_errors.len() > MAX_LISTED_ERROR_LINES { ", …" } else { "" };
         let s = if lines.len() == 1 { "" } else { "s" };
-        writeln!(
-            out,
-            "parse errors: {}, at line{s} {}{more} (skipped)",
-            replay.parse_errors.len(),
-            lines.join(", ")
-        )?;
+        writeln!(out, "parse errors: {}, at line{s} {}{more} (skipped)", replay.parse_errors.len(), lines.join(", "))?;
     }
 
     if r.diagnostics.is_empty() {
@@ -157,13 +123,7 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
                 Severity::Info => "info",
                 Severity::Warning => "warning",
             };
-            writeln!(
-                out,
-                "  {} {severity} {}: {}",
-                event_ref(replay, d.event),
-                d.kind,
-                d.message
-            )?;
+            writeln!(out, "  {} {severity} {}: {}", event_ref(replay, d.event), d.kind, d.message)?;
         }
     }
 
@@ -172,30 +132,16 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
     } else {
         writeln!(out, "violations ({}):", r.violations.len())?;
         for v in &r.violations {
-            writeln!(
-                out,
-                "  {} {}: {}",
-                event_ref(replay, v.event),
-                v.invariant,
-                v.message
-            )?;
+            writeln!(out, "  {} {}: {}", event_ref(replay, v.event), v.invariant, v.message)?;
         }
     }
     Ok(())
 }
 
 fn write_process(out: &mut String, p: &ProcessReport) -> std::fmt::Result {
-    writeln!(
-        out,
-        "process {} ({}) tgid {} mm {} memcg {}",
-        p.pid, p.comm, p.tgid, p.mm_id, p.memcg
-    )?;
+    writeln!(out, "process {} ({}) tgid {} mm {} memcg {}", p.pid, p.comm, p.tgid, p.mm_id, p.memcg)?;
     let rss = &p.rss;
-    writeln!(
-        out,
-        "  rss: file {} anon {} swapents {} shmem {} (pages)",
-        rss.file, rss.anon, rss.swapents, rss.shmem
-    )?;
+    writeln!(out, "  rss: file {} anon {} swapents {} shmem {} (pages)", rss.file, rss.anon, rss.swapents, rss.shmem)?;
     let s = &p.smaps;
     writeln!(
         out,
@@ -213,30 +159,11 @@ fn write_process(out: &mut String, p: &ProcessReport) -> std::fmt::Result {
         return Ok(());
     }
     writeln!(out, "  vmas:")?;
-    let ranges: Vec<String> = p
-        .vmas
-        .iter()
-        .map(|v| format!("{:08x}-{:08x}", v.start, v.end))
-        .collect();
+    let ranges: Vec<String> = p.vmas.iter().map(|v| format!("{:08x}-{:08x}", v.start, v.end)).collect();
     let range_w = ranges.iter().map(|r| r.len()).max().unwrap_or(0);
-    let name_w = p
-        .vmas
-        .iter()
-        .map(|v| v.name.chars().count())
-        .max()
-        .unwrap_or(0);
-    let rss_w = p
-        .vmas
-        .iter()
-        .map(|v| digits(v.smaps.rss_kb))
-        .max()
-        .unwrap_or(1);
-    let pss_w = p
-        .vmas
-        .iter()
-        .map(|v| digits(v.smaps.pss_kb))
-        .max()
-        .unwrap_or(1);
+    let name_w = p.vmas.iter().map(|v| v.name.chars().count()).max().unwrap_or(0);
+    let rss_w = p.vmas.iter().map(|v| digits(v.smaps.rss_kb)).max().unwrap_or(1);
+    let pss_w = p.vmas.iter().map(|v| digits(v.smaps.pss_kb)).max().unwrap_or(1);
     for (vma, range) in p.vmas.iter().zip(&ranges) {
         write_vma(out, vma, range, [range_w, name_w, rss_w, pss_w])?;
     }
