@@ -459,10 +459,15 @@ impl Model {
     ) -> Result<(), FaultError> {
         let cached = self.swap.as_ref().and_then(|s| s.cache.get(&entry).copied());
         let (head, new_folio, bypass) = match cached {
-            Some(h) => (h, false, false),
+            Some(h) => {
+                self.folio_get_temp(h); // swap_cache_get_folio()'s reference
+                (h, false, false)
+            }
             None => {
                 let bypass = self.swap.as_ref().map(|s| s.count(entry)).unwrap_or(0) == 1;
                 let h = self.alloc_charged(0, want, FolioMapping::Anon, mm)?;
+                // The allocation's reference, held before the folio is exposed to a batch that may drain.
+                self.folio_get_temp(h);
                 let f = self.folio_mut(h);
                 f.flags.set_uptodate();
                 f.flags.set_swapbacked();
@@ -475,10 +480,6 @@ impl Model {
                 (h, true, bypass)
             }
         };
-        // The fault's own reference: swap_cache_get_folio()'s, or the new folio's first one.
-        let f = self.folio_mut(head);
-        f.refcount += 1;
-        f.refs.temp += 1;
         let exclusive = bypass || swp_exclusive;
         if let Some(s) = self.swap.as_mut() {
             s.swap_free(entry);

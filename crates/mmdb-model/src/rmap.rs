@@ -15,6 +15,13 @@ impl Model {
         f.refs.mappings += n;
     }
 
+    /// Takes a short-lived reference held inside one operation (`folio_get` before the folio is mapped).
+    pub(crate) fn folio_get_temp(&mut self, head: Pfn) {
+        let f = self.folio_mut(head);
+        f.refcount += 1;
+        f.refs.temp += 1;
+    }
+
     /// Drops `n` mapping references (the zap's or COW's `folio_put`), freeing the folio at zero.
     pub(crate) fn folio_put_mapping(&mut self, head: Pfn, n: i32) {
         self.folio_mut(head).refs.mappings -= n;

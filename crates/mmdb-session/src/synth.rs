@@ -467,7 +467,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "model bug: with swap, do_swap_page panics in folio_mut (seed 1 at event 6855)"]
     fn replays_cleanly_with_swap() {
         let cfg = ChurnConfig { swap_bytes: 64 << 20, ..ChurnConfig::default() };
         let n = 20_000;

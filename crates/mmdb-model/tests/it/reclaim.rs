@@ -125,3 +125,20 @@ fn a_fresh_swap_in_that_bypasses_the_cache_is_exclusive() {
     s.read(1, a, PG);
     assert_eq!(s.page(1, a), "W-A map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu0:lru_add");
 }
+
+#[test]
+fn a_swap_in_that_fills_the_lru_add_batch_keeps_its_folio() {
+    // Regression: the fault's reference must be held before folio_add_lru(); when that add is the 31st, the
+    // batch drains at once and drops the batch reference.
+    let mut s = Sim::new();
+    s.ev(0, Op::Swapon { size: 256 * PG });
+    s.spawn(1);
+    let a = s.mmap(1, 64 * PG);
+    s.write(1, a, PG);
+    s.madvise(1, a, PG, MADV_PAGEOUT);
+    assert_eq!(s.page(1, a), "swap entry=0x1 excl=1");
+    s.write(1, a + PG, 30 * PG); // 30 folios in CPU 0's lru_add batch
+    s.write(1, a, PG); // the swap-in is the 31st add
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
+    assert_eq!(s.m.report().pages.in_batch, 0);
+}
