@@ -217,14 +217,16 @@ impl Model {
         inherit.clear_head();
         inherit.clear_partially_mapped();
         inherit.clear_lru();
+        // The rmap grouped by page once: O(pages + mappings), not O(pages × mappings).
+        let mut by_page: Vec<Vec<Rmap>> = vec![Vec::new(); old.pages.len()];
+        for r in old.rmap.iter().filter(|r| !r.pmd) {
+            by_page[r.page as usize].push(Rmap { page: 0, ..*r });
+        }
         let mut freed = 0;
-        for (i, page) in old.pages.iter().enumerate() {
+        for (i, (page, rmap)) in old.pages.iter().zip(by_page).enumerate() {
             let pfn = head + i as u64;
-            let rmap: Vec<Rmap> =
-                old.rmap.iter().filter(|r| !r.pmd && r.page == i as u32).map(|r| Rmap { page: 0, ..*r }).collect();
             if page.mapcount < 0 {
                 // Nobody maps this page: freed by the split.
-                self.touch(pfn);
                 self.count(VmEvent::PGFREE, 1);
                 freed += 1;
                 continue;
@@ -235,7 +237,7 @@ impl Model {
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;
-            self.touch(pfn);
+            // History: the head's snapshot already covers every page of the old folio.
             self.folios.insert(pfn, nf);
             self.sync_head_exclusive(pfn);
             if was_on_lru {

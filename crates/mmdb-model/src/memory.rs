@@ -537,40 +537,59 @@ impl Model {
                 self.split_huge_pmd(mm, haddr);
             }
         }
+        // zap_present_folio_ptes(): consecutive PTEs mapping consecutive pages of one folio, inside one PTE
+        // table (folio_pte_batch), lose their rmap in one folio_remove_rmap_ptes() call.
+        let mut run: Option<(Pfn, usize, usize, u64)> = None;
         for (addr, pte) in self.mm(mm).populated_ptes(start, end) {
             self.ctx_addr = Some(addr);
             if let Some(slot) = self.mm_mut(mm).pte_mut(addr) {
                 *slot = Pte::None;
             }
-            match pte {
-                Pte::None => {}
-                Pte::Present(p) if p.special => {}
-                Pte::Present(p) => {
-                    let Some(head) = self.folio_head(p.pfn) else {
+            let (head, idx) = match pte {
+                Pte::Present(p) if !p.special => match self.folio_head(p.pfn) {
+                    Some(head) => (head, (p.pfn - head) as usize),
+                    None => {
                         self.diag(
                             Severity::Warning,
                             "pte-no-folio",
                             format!("zap of {addr:#x}: pfn {:#x} is not allocated", p.pfn),
                         );
                         continue;
-                    };
-                    let counter = self.mm_counter(head);
-                    self.add_mm_counter(mm, counter, -1);
-                    if !self.folios[&head].is_anon() && p.dirty {
-                        self.folio_mut(head).flags.set_dirty();
                     }
-                    self.folio_remove_rmap_pte(head, (p.pfn - head) as usize, mm, addr);
-                    if locked && !self.folios[&head].mapped() {
-                        self.munlock_folio(head);
+                },
+                _ => {
+                    self.zap_rmap_run(run.take(), mm, locked);
+                    if let Pte::Swap { entry, .. } = pte {
+                        self.add_mm_counter(mm, MM_SWAPENTS, -1);
+                        self.free_swap_and_cache(entry);
                     }
-                    to_put.push(head);
+                    continue;
                 }
-                Pte::Swap { entry, .. } => {
-                    self.add_mm_counter(mm, MM_SWAPENTS, -1);
-                    self.free_swap_and_cache(entry);
+            };
+            let counter = self.mm_counter(head);
+            self.add_mm_counter(mm, counter, -1);
+            if let Pte::Present(p) = pte {
+                if !self.folios[&head].is_anon() && p.dirty {
+                    self.folio_mut(head).flags.set_dirty();
                 }
             }
+            match &mut run {
+                Some((h, i, n, a))
+                    if *h == head
+                        && *i + *n == idx
+                        && *a + ((*n as u64) << PAGE_SHIFT) == addr
+                        && crate::mm::pmd_index(*a).0 == crate::mm::pmd_index(addr).0 =>
+                {
+                    *n += 1
+                }
+                _ => {
+                    self.zap_rmap_run(run.take(), mm, locked);
+                    run = Some((head, idx, 1, addr));
+                }
+            }
+            to_put.push(head);
         }
+        self.zap_rmap_run(run.take(), mm, locked);
         // tlb_finish_mmu() → free_pages_and_swap_cache(): free_swap_cache() drops the swap cache of folios
         // nobody maps any more, then the mmu_gather drops the page references.
         for head in to_put {
@@ -580,6 +599,14 @@ impl Model {
             self.folio_put_mapping(head, 1);
         }
         self.free_empty_pte_tables(mm, start, end);
+    }
+
+    fn zap_rmap_run(&mut self, run: Option<(Pfn, usize, usize, u64)>, mm: MmId, locked: bool) {
+        let Some((head, idx, nr, addr)) = run else { return };
+        self.folio_remove_rmap_ptes(head, idx, nr, mm, addr);
+        if locked && !self.folios[&head].mapped() {
+            self.munlock_folio(head);
+        }
     }
 
     /// Drops PTE tables that hold no entry any more (`free_pgtables`, PT reclaim), so the PMD is none again.

@@ -132,21 +132,39 @@ impl Model {
         }
     }
 
-    /// `folio_remove_rmap_pte()` → `__folio_remove_rmap(RMAP_LEVEL_PTE)` (7.2:mm/rmap.c:1780): `_mapcount--`;
-    /// a large anon folio left partially mapped is queued for deferred split. Does not drop the reference.
+    /// `folio_remove_rmap_pte()`: one page, see [`Model::folio_remove_rmap_ptes`].
     pub(crate) fn folio_remove_rmap_pte(&mut self, head: Pfn, idx: usize, mm: MmId, addr: u64) {
-        self.rmap_remove(head, mm, addr, false);
+        self.folio_remove_rmap_ptes(head, idx, 1, mm, addr);
+    }
+
+    /// `folio_remove_rmap_ptes()` → `__folio_remove_rmap(RMAP_LEVEL_PTE)` (7.2:mm/rmap.c:1780): `nr` consecutive
+    /// pages from `idx`, mapped at consecutive addresses from `addr`, lose one PTE mapping each, in one step.
+    /// A large anon folio is queued for deferred split only if some of its pages are still mapped afterwards
+    /// (so zapping a whole PTE-mapped THP in one batch never counts as a partial unmap). Does not drop the
+    /// references. Costs O(nr + mappings of the folio).
+    pub(crate) fn folio_remove_rmap_ptes(&mut self, head: Pfn, idx: usize, nr: usize, mm: MmId, addr: u64) {
+        let end = addr + ((nr as u64) << crate::consts::PAGE_SHIFT);
         let f = self.folio_mut(head);
-        f.pages[idx].mapcount -= 1;
+        if nr == 1 {
+            if let Some(i) = f.rmap.iter().position(|r| r.mm == mm && r.addr == addr && !r.pmd) {
+                // remove(), not swap_remove(): reclaim walks mappings in the order they were made, like the
+                // anon_vma interval tree visits older VMAs first.
+                f.rmap.remove(i);
+            }
+        } else {
+            f.rmap.retain(|r| !(r.mm == mm && !r.pmd && r.addr >= addr && r.addr < end));
+        }
+        let mut last = 0;
+        for p in &mut f.pages[idx..idx + nr] {
+            p.mapcount -= 1;
+            last += (p.mapcount < 0) as i32;
+        }
         if !f.is_large() {
             return;
         }
-        let last = f.pages[idx].mapcount < 0;
-        if last {
-            f.nr_pages_mapped -= 1;
-        }
-        let partially_mapped = last && f.entire_mapcount < 0 && f.nr_pages_mapped > 0;
-        self.folio_sub_large_mapcount(head, 1, mm);
+        f.nr_pages_mapped -= last;
+        let partially_mapped = last > 0 && f.entire_mapcount < 0 && f.nr_pages_mapped > 0;
+        self.folio_sub_large_mapcount(head, nr as i32, mm);
         if partially_mapped {
             self.deferred_split_folio(head, true);
         }

@@ -108,3 +108,26 @@ fn madv_free_of_a_whole_thp_counts_pglazyfree_immediately() {
         " 0 W-- map=1 ref=1 [lru anon_exclusive] lru=inactive_file\n 1 WDA map=1 ref=1 [dirty lru anon_exclusive swapbacked] lru=inactive_anon\n"
     );
 }
+
+#[test]
+fn unmapping_a_whole_pte_mapped_thp_is_not_a_partial_unmap() {
+    // zap_present_folio_ptes() batches the PTEs of one large folio (folio_pte_batch) into a single
+    // folio_remove_rmap_ptes(): the folio goes from fully to not mapped, never "partially mapped".
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = thp_region(&mut s, 1);
+    s.write(1, a, PG);
+    // mprotect of one page splits the PMD (THP_SPLIT_PMD) and the VMA; mprotect back merges the VMAs again.
+    // The folio is now mapped by 512 PTEs of one PTE table in one VMA. (Without the merge, unmap_vmas() would
+    // zap VMA by VMA and the kernel would see a partial unmap; a 512-PTE run that straddles two PTE tables,
+    // as after an mremap to an unaligned address, is likewise zapped as two batches.)
+    s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ });
+    s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ | PROT_WRITE });
+    assert_eq!(s.vm(VmEvent::THP_SPLIT_PMD), 1);
+    assert_eq!(s.m.vmas(1).len(), 1);
+    assert_eq!(s.m.smaps_rollup(1).unwrap().anonhuge_kb, 0);
+    assert_eq!(s.ev(1, Op::Munmap { addr: a, len: HPAGE_PMD_SIZE }), Some(0));
+    assert_eq!(s.vm(VmEvent::THP_DEFERRED_SPLIT_PAGE), 0);
+    assert_eq!(s.m.report().pages.pages, 0, "the THP is freed whole at the TLB flush");
+    assert_eq!(s.vm(VmEvent::PGFREE), 512);
+}
