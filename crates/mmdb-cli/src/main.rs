@@ -108,9 +108,6 @@ struct ReplayArgs {
     /// Stop after event N (events are numbered from 1); the report shows the state at that point.
     #[arg(long, value_name = "N")]
     until: Option<u64>,
-    /// Do not record per-page history (saves memory on long traces).
-    #[arg(long)]
-    no_history: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -155,7 +152,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let source = source.with_context(|| format!("cannot read {display}"))?;
 
-    let opts = ReplayOptions { check: args.check, until: args.until, history: !args.no_history };
+    let opts = ReplayOptions { check: args.check, until: args.until, ..ReplayOptions::default() };
     let replay = replay(&source, &opts);
 
     if !replay.parse_errors.is_empty() {

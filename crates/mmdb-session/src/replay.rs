@@ -11,13 +11,14 @@ pub struct ReplayOptions {
     pub check: bool,
     /// Stops after this many events: `Some(n)` applies events 1..=n (1-based), `None` applies all of them.
     pub until: Option<u64>,
-    /// Records per-page history in the model (costs memory on long traces).
+    /// Records per-page history in the model. The replay report does not show it, so it is off by default;
+    /// it costs time and memory in proportion to the trace.
     pub history: bool,
 }
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions { check: false, until: None, history: true }
+        ReplayOptions { check: false, until: None, history: false }
     }
 }
 

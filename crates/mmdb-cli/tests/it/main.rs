@@ -143,7 +143,7 @@ fn fork_cow_run() {
 fn until_stops_early() {
     let dir = test_dir("until");
     write(&dir, "fork-cow.events", FORK_COW);
-    let run = mmdb(&dir, &["replay", "--until", "2", "--no-history", "fork-cow.events"], None);
+    let run = mmdb(&dir, &["replay", "--until", "2", "fork-cow.events"], None);
     assert_eq!(run.status, Some(0), "{}", run.render());
     assert!(
         run.stdout.starts_with("mmdb replay: fork-cow.events: 2 of 5 events, last at 0.000100\n"),
