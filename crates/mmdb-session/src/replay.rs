@@ -4,8 +4,8 @@ use mmdb_model::{Config, Model, Report, Severity, Violation};
 
 use mmdb_trace::{parse_events_bytes, ParseError};
 
-/// How to replay a trace.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How to replay a trace. The default checks nothing, stops nowhere and records no history.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayOptions {
     /// Runs the model's full invariant check after every event.
     pub check: bool,
@@ -14,12 +14,6 @@ pub struct ReplayOptions {
     /// Records per-page history in the model. The replay report does not show it, so it is off by default;
     /// it costs time and memory in proportion to the trace.
     pub history: bool,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions { check: false, until: None, history: false }
-    }
 }
 
 /// The result of one replay: the model's report plus what the parser said about the source.
