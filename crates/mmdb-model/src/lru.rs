@@ -225,14 +225,15 @@ impl Model {
         if !f.is_anon() || !f.flags.test_swapbacked() || f.flags.test_swapcache() || f.flags.test_unevictable() {
             return;
         }
-        let nr = f.nr_pages();
-        self.lruvec_del_folio(head);
-        let f = self.folio_mut(head);
-        f.flags.clear_active();
-        f.flags.clear_referenced();
-        f.flags.clear_swapbacked();
-        self.lruvec_add_folio(head);
-        self.count(VmEvent::PGLAZYFREE, nr);
+        self.lruvec_move(
+            head,
+            |f| {
+                f.clear_active();
+                f.clear_referenced();
+                f.clear_swapbacked();
+            },
+            Some(VmEvent::PGLAZYFREE),
+        );
     }
 
     /// `lru_deactivate()`: active → inactive head, PGDEACTIVATE.
@@ -241,13 +242,14 @@ impl Model {
         if f.flags.test_unevictable() || !f.flags.test_active() {
             return;
         }
-        let nr = f.nr_pages();
-        self.lruvec_del_folio(head);
-        let f = self.folio_mut(head);
-        f.flags.clear_active();
-        f.flags.clear_referenced();
-        self.lruvec_add_folio(head);
-        self.count(VmEvent::PGDEACTIVATE, nr);
+        self.lruvec_move(
+            head,
+            |f| {
+                f.clear_active();
+                f.clear_referenced();
+            },
+            Some(VmEvent::PGDEACTIVATE),
+        );
     }
 
     /// `lru_activate()`: inactive → active, PGACTIVATE (`pagemap:mm_lru_activate`).
@@ -256,11 +258,20 @@ impl Model {
         if f.flags.test_unevictable() || f.flags.test_active() {
             return;
         }
-        let nr = f.nr_pages();
+        self.lruvec_move(head, |f| f.set_active(), Some(VmEvent::PGACTIVATE));
+    }
+
+    /// Moves a folio between lists of its lruvec: off its list, `change` its flags, onto the head of the list
+    /// they now select (the shape of every `lru_*` move function), counting `event` by pages.
+    fn lruvec_move(&mut self, head: Pfn, change: impl FnOnce(&mut crate::flags::PageFlags), event: Option<VmEvent>) {
         self.lruvec_del_folio(head);
-        self.folio_mut(head).flags.set_active();
+        let f = self.folio_mut(head);
+        change(&mut f.flags);
+        let nr = f.nr_pages();
         self.lruvec_add_folio(head);
-        self.count(VmEvent::PGACTIVATE, nr);
+        if let Some(e) = event {
+            self.count(e, nr);
+        }
     }
 
     /// `mlock_folio_batch()` for one folio: a new folio goes through `__mlock_new_folio`, an existing one
@@ -285,22 +296,18 @@ impl Model {
         }
         if evictable {
             if f.flags.test_unevictable() {
-                self.lruvec_del_folio(head);
-                self.folio_mut(head).flags.clear_unevictable();
-                self.lruvec_add_folio(head);
-                self.count(VmEvent::UNEVICTABLE_PGRESCUED, nr);
+                self.lruvec_move(head, |f| f.clear_unevictable(), Some(VmEvent::UNEVICTABLE_PGRESCUED));
             }
             return;
         }
         if f.flags.test_unevictable() {
             return;
         }
-        self.lruvec_del_folio(head);
-        let f = self.folio_mut(head);
-        f.flags.clear_active();
-        f.flags.set_unevictable();
-        self.lruvec_add_folio(head);
-        self.count(VmEvent::UNEVICTABLE_PGCULLED, nr);
+        let cull = |f: &mut crate::flags::PageFlags| {
+            f.clear_active();
+            f.set_unevictable();
+        };
+        self.lruvec_move(head, cull, Some(VmEvent::UNEVICTABLE_PGCULLED));
     }
 
     fn in_lru_add_batch(&self, head: Pfn) -> bool {
@@ -351,10 +358,7 @@ impl Model {
         let nr = f.nr_pages();
         self.count(VmEvent::UNEVICTABLE_PGMUNLOCKED, nr);
         if self.folios[&head].lru == Some(LruList::Unevictable) {
-            self.lruvec_del_folio(head);
-            self.folio_mut(head).flags.clear_unevictable();
-            self.lruvec_add_folio(head);
-            self.count(VmEvent::UNEVICTABLE_PGRESCUED, nr);
+            self.lruvec_move(head, |f| f.clear_unevictable(), Some(VmEvent::UNEVICTABLE_PGRESCUED));
         }
     }
 

@@ -102,13 +102,8 @@ impl Model {
     fn madvise_free_single_vma(&mut self, mm: MmId, start: u64, end: u64) {
         self.lru_add_drain();
         for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
-            self.ctx_addr = Some(haddr);
             // madvise_free_huge_pmd()
-            if h.huge_zero || self.folios[&h.pfn].maybe_mapped_shared() {
-                continue;
-            }
-            if haddr < start || haddr + HPAGE_PMD_SIZE > end {
-                self.split_folio(h.pfn);
+            if !self.madvise_pmd_whole(haddr, h, start, end) {
                 continue;
             }
             self.folio_mut(h.pfn).flags.clear_dirty();
@@ -183,6 +178,21 @@ impl Model {
         }
     }
 
+    /// The PMD-level rule `madvise_free_huge_pmd()` and `madvise_cold_or_pageout_pte_range()` share: skip the
+    /// huge zero page and folios that may be mapped by another mm; split a folio the range covers only partly
+    /// (`split_folio`; the PTE walk then handles its pages). True when the whole PMD is to be processed.
+    fn madvise_pmd_whole(&mut self, haddr: u64, h: crate::mm::HugePmd, start: u64, end: u64) -> bool {
+        self.ctx_addr = Some(haddr);
+        if h.huge_zero || self.folios[&h.pfn].maybe_mapped_shared() {
+            return false;
+        }
+        if haddr < start || haddr + HPAGE_PMD_SIZE > end {
+            self.split_folio(h.pfn);
+            return false;
+        }
+        true
+    }
+
     /// The number of consecutive present PTEs at the start of `ptes` that map consecutive pages of `head`.
     fn pte_batch(&self, _mm: MmId, ptes: &[(u64, Pte)], head: Pfn) -> usize {
         let mut n = 0;
@@ -210,12 +220,7 @@ impl Model {
         let mut list: Vec<Pfn> = Vec::new();
         let mut listed: rustc_hash::FxHashSet<Pfn> = Default::default();
         for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
-            self.ctx_addr = Some(haddr);
-            if h.huge_zero || self.folios[&h.pfn].maybe_mapped_shared() {
-                continue;
-            }
-            if haddr < start || haddr + HPAGE_PMD_SIZE > end {
-                self.split_folio(h.pfn);
+            if !self.madvise_pmd_whole(haddr, h, start, end) {
                 continue;
             }
             if let Some(Pmd::Huge(ph)) = self.mm_mut(mm).pmds.get_mut(&pmd_index(haddr).0) {
