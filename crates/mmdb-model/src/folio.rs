@@ -144,6 +144,7 @@ pub struct Folio {
 }
 
 impl Folio {
+    /// A freshly allocated folio (`__alloc_pages`): no flags but `PG_head` for large ones, every page unmapped.
     pub(crate) fn new(pfn: Pfn, order: u32, mapping: FolioMapping, memcg: u32) -> Folio {
         let mut flags = PageFlags::default();
         if order > 0 {

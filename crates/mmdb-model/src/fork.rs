@@ -11,6 +11,7 @@ use crate::model::Model;
 use crate::report::Severity;
 
 impl Model {
+    /// `mm_alloc()`: an empty mm with the next `mm_id`, one user, the default break and mmap base.
     pub(crate) fn new_mm(&mut self, owner: Pid, memcg: u32) -> MmId {
         let id = self.next_mm_id;
         self.next_mm_id += 1;

@@ -106,6 +106,7 @@ impl Model {
         Ok(false)
     }
 
+    /// `__split_huge_zero_page_pmd()`: 512 special zero-page PTEs replace a huge zero PMD.
     fn install_zero_ptes(&mut self, mm: MmId, haddr: u64, young: bool) {
         let mut t = Box::new([Pte::None; PTRS_PER_PTE]);
         for pte in t.iter_mut() {

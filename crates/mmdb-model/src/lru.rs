@@ -82,6 +82,7 @@ impl Model {
         self.lruvec_add_folio_at(head, false);
     }
 
+    /// `lruvec_add_folio()`/`lruvec_add_folio_tail()`: links the folio into its list and sets `PG_lru`.
     fn lruvec_add_folio_at(&mut self, head: Pfn, tail: bool) {
         let f = self.folio_mut(head);
         let list = f.lru_list();
@@ -310,6 +311,7 @@ impl Model {
         self.lruvec_move(head, cull, Some(VmEvent::UNEVICTABLE_PGCULLED));
     }
 
+    /// Whether some CPU's lru_add batch holds the folio (it is then off the LRU with `PG_lru` clear).
     fn in_lru_add_batch(&self, head: Pfn) -> bool {
         self.cpus.iter().any(|c| c.lru_add.contains(&head))
     }

@@ -52,6 +52,7 @@ impl Model {
         }
     }
 
+    /// `madvise_vma_behavior()`: one VMA's part of the range, with each advice's validity checks.
     fn madvise_vma(&mut self, mm: MmId, vma: &Vma, start: u64, end: u64, advice: i64) -> i64 {
         let locked = vma.flags.contains(VmFlags::VM_LOCKED);
         let pfnmap = vma.flags.contains(VmFlags::VM_PFNMAP);
@@ -274,6 +275,8 @@ impl Model {
         }
     }
 
+    /// The per-folio step of `madvise_cold_or_pageout_pte_range()`: clear `PG_referenced`/`PG_young`, mark
+    /// active folios `PG_workingset`, then deactivate (COLD) or isolate for `reclaim_pages()` (PAGEOUT).
     fn cold_one(&mut self, head: Pfn, pageout: bool, list: &mut Vec<Pfn>) {
         let f = self.folio_mut(head);
         f.flags.clear_referenced();

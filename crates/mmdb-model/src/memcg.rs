@@ -20,12 +20,14 @@ pub struct Memcg {
 }
 
 impl Memcg {
+    /// A memcg with `limit` pages (0 = unlimited) and nothing charged.
     pub(crate) fn new(id: u32, limit: u64) -> Memcg {
         Memcg { id, limit, ..Default::default() }
     }
 }
 
 impl Model {
+    /// `mem_cgroup_css_alloc()` plus a write to `memory.limit_in_bytes`: a new memcg with its own lruvec.
     pub(crate) fn memcg_create(&mut self, id: u32, limit: u64) -> i64 {
         if id == 0 {
             return -EINVAL;
@@ -80,6 +82,7 @@ impl Model {
         }
     }
 
+    /// Pages on the memcg's LRU lists: what reclaim inside it could still look at.
     fn memcg_reclaimable(&self, id: u32) -> u64 {
         self.lruvecs.get(&id).map(|lv| lv.lists.iter().map(|l| l.nr_pages).sum()).unwrap_or(0)
     }

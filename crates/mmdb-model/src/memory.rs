@@ -341,6 +341,7 @@ impl Model {
         self.wp_page_copy(mm, vma, addr, Some((head, idx)), want)
     }
 
+    /// `maybe_mkwrite(pte_mkdirty(pte_mkyoung(pte)))` as `wp_page_reuse()` and `wp_page_shared()` apply it.
     fn set_pte_write_dirty(&mut self, mm: MmId, addr: u64) {
         if let Some(Pte::Present(p)) = self.mm_mut(mm).pte_mut(addr) {
             p.write = true;
@@ -601,6 +602,8 @@ impl Model {
         self.free_empty_pte_tables(mm, start, end);
     }
 
+    /// Ends one `folio_pte_batch()` run of the zap: `folio_remove_rmap_ptes()`, then `munlock_vma_folio()` for a
+    /// locked VMA whose folio is no longer mapped.
     fn zap_rmap_run(&mut self, run: Option<(Pfn, usize, usize, u64)>, mm: MmId, locked: bool) {
         let Some((head, idx, nr, addr)) = run else { return };
         self.folio_remove_rmap_ptes(head, idx, nr, mm, addr);

@@ -428,6 +428,7 @@ impl Model {
         to as i64
     }
 
+    /// `move_ptes()` keeps the anon rmap valid through `vm_pgoff`; the model stores addresses, so it moves them.
     fn rmap_move(&mut self, head: u64, mm: MmId, from: u64, to: u64) {
         let f = self.folio_mut(head);
         if let Some(r) = f.rmap.iter_mut().find(|r| r.mm == mm && r.addr == from) {

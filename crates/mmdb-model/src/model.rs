@@ -160,6 +160,7 @@ impl Model {
         Outcome { ret }
     }
 
+    /// Routes an event to the operation that mirrors it; returns the syscall's value, if it is one.
     fn dispatch(&mut self, ev: &Event) -> Option<i64> {
         let pid = ev.pid;
         if !matches!(ev.op, Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. })
@@ -218,6 +219,7 @@ impl Model {
 
     // ---- diagnostics ------------------------------------------------------------------------------------
 
+    /// Records a diagnostic against the event being applied.
     pub(crate) fn diag(&mut self, severity: Severity, kind: &str, message: String) {
         self.diagnostics.push(Diagnostic { event: self.events, severity, kind: kind.to_string(), message });
     }
@@ -266,6 +268,7 @@ impl Model {
         self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug")
     }
 
+    /// Snapshots a folio for history the first time the current event touches it.
     pub(crate) fn touch(&mut self, head: Pfn) {
         if self.cfg.history && !self.pending.contains_key(&head) {
             let snap = Snapshot::of(self.folios.get(&head), head);
@@ -273,6 +276,7 @@ impl Model {
         }
     }
 
+    /// One page's `_mapcount` and `PG_anon_exclusive`, wherever its folio is now ((-1, false) when free).
     fn page_state(&self, pfn: Pfn) -> (i32, bool) {
         match self.folio_head(pfn).and_then(|h| self.folios.get(&h).map(|f| (h, f))) {
             Some((h, f)) => {
@@ -283,6 +287,7 @@ impl Model {
         }
     }
 
+    /// Diffs every snapshot of this event against the folio's new state and appends the changes to history.
     fn flush_history(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -353,10 +358,13 @@ impl Model {
         pfn
     }
 
+    /// True when no folio holds any of the `nr` pfns from `pfn` (and it is not the zero page).
     fn range_is_free(&self, pfn: Pfn, nr: u64) -> bool {
         (0..nr).all(|i| self.folio_head(pfn + i).is_none()) && pfn != ZERO_PFN
     }
 
+    /// The model allocator's choice: the last freed block of this order (per-CPU lists are LIFO), else fresh
+    /// naturally aligned pfns.
     fn pick_pfn(&mut self, order: u32) -> Pfn {
         if order == 0 {
             while let Some(p) = self.free_order0.pop() {
@@ -416,14 +424,17 @@ impl Model {
 
     // ---- helpers ----------------------------------------------------------------------------------------
 
+    /// The mm a task runs in.
     pub(crate) fn task_mm(&self, pid: Pid) -> Option<MmId> {
         self.tasks.get(&pid).and_then(|t| t.mm)
     }
 
+    /// An mm by id; every id the model hands out names a live mm.
     pub(crate) fn mm(&self, id: MmId) -> &MmStruct {
         self.mms.get(&id).expect("mm id without mm_struct: model bug")
     }
 
+    /// An mm by id, mutable.
     pub(crate) fn mm_mut(&mut self, id: MmId) -> &mut MmStruct {
         self.mms.get_mut(&id).expect("mm id without mm_struct: model bug")
     }
@@ -442,6 +453,7 @@ impl Model {
         }
     }
 
+    /// The file (or shmem object) called `name`, created on first use.
     pub(crate) fn file_id(&mut self, name: &str, shmem: bool) -> FileId {
         if let Some(i) = self.files.iter().position(|f| f.name == name) {
             return i as FileId;
