@@ -38,6 +38,7 @@ pub use folio::{Folio, FolioMapping, LruList, MmId, Page, Rmap};
 pub use history::{Field, HistoryEntry};
 pub use memcg::Memcg;
 pub use model::{Config, Model, Outcome, ThpMode};
+pub use proc::{kpf, PageInfo, PagemapEntry};
 pub use report::*;
 pub use swap::SwapDevice;
 pub use vmstat::VmEvent;

@@ -378,6 +378,23 @@ impl Model {
         }
     }
 
+    /// `folio_mark_accessed()` (mm/swap.c): the first access sets `PG_referenced`; a second one activates an
+    /// inactive evictable folio (through the activate batch when it is on the LRU, at once when it still sits in
+    /// a batch, like `__lru_cache_activate_folio`) and clears `PG_referenced`.
+    pub(crate) fn folio_mark_accessed(&mut self, head: Pfn) {
+        let f = self.folio_mut(head);
+        if !f.flags.test_referenced() {
+            f.flags.set_referenced();
+        } else if !f.flags.test_unevictable() && !f.flags.test_active() {
+            if f.flags.test_lru() {
+                self.batch_add(head, BatchKind::LruActivate);
+            } else {
+                f.flags.set_active();
+            }
+            self.folio_mut(head).flags.clear_referenced();
+        }
+    }
+
     /// `folio_deactivate()`: active folios on the LRU go to the deactivate batch.
     pub(crate) fn folio_deactivate(&mut self, head: Pfn) {
         let f = &self.folios[&head];

@@ -509,6 +509,14 @@ impl Model {
                     break;
                 }
             }
+            // follow_page_pte() with FOLL_TOUCH: mark_page_accessed() on the page GUP returns.
+            let pfn = match self.lookup_mm(mm, addr) {
+                Some(Pte::Present(p)) if !p.special => self.folio_head(p.pfn),
+                _ => None,
+            };
+            if let Some(head) = pfn {
+                self.folio_mark_accessed(head);
+            }
             addr += PAGE_SIZE;
         }
         self.lru_add_drain();

@@ -378,7 +378,12 @@ impl Model {
 
     /// What the page table of `pid` holds at `vaddr`: the PTE (or a PTE built from a huge PMD).
     pub fn lookup(&self, pid: u32, vaddr: u64) -> Option<Pte> {
-        let mm = self.mm(self.task_mm(pid)?);
+        self.lookup_mm(self.task_mm(pid)?, vaddr)
+    }
+
+    /// [`Model::lookup`] by mm.
+    pub(crate) fn lookup_mm(&self, mm: MmId, vaddr: u64) -> Option<Pte> {
+        let mm = self.mms.get(&mm)?;
         if let Some(h) = mm.huge_pmd(vaddr) {
             let off = (vaddr & (HPAGE_PMD_SIZE - 1)) >> PAGE_SHIFT;
             return Some(Pte::Present(crate::mm::PresentPte {
@@ -395,5 +400,151 @@ impl Model {
     /// The VMAs of `pid`'s mm.
     pub fn vmas(&self, pid: u32) -> Vec<Vma> {
         self.task_mm(pid).map(|m| self.mm(m).vmas.values().cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// `/proc/kpageflags` bits (include/uapi/linux/kernel-page-flags.h and the kernel-internal ones).
+pub mod kpf {
+    pub const LOCKED: u32 = 0;
+    pub const REFERENCED: u32 = 2;
+    pub const UPTODATE: u32 = 3;
+    pub const DIRTY: u32 = 4;
+    pub const LRU: u32 = 5;
+    pub const ACTIVE: u32 = 6;
+    pub const MMAP: u32 = 11;
+    pub const ANON: u32 = 12;
+    pub const SWAPCACHE: u32 = 13;
+    pub const SWAPBACKED: u32 = 14;
+    pub const COMPOUND_HEAD: u32 = 15;
+    pub const COMPOUND_TAIL: u32 = 16;
+    pub const UNEVICTABLE: u32 = 18;
+    pub const THP: u32 = 22;
+    pub const ZERO_PAGE: u32 = 24;
+    pub const RESERVED: u32 = 32;
+    pub const MLOCKED: u32 = 33;
+    /// `PG_owner_2`: `PG_anon_exclusive` on anonymous pages.
+    pub const OWNER_2: u32 = 34;
+    /// `PG_owner_priv_1`: `PG_swapcache` on swap-backed folios.
+    pub const OWNER_PRIVATE: u32 = 37;
+    /// The names of the bits above, for reports.
+    pub const NAMES: &[(u32, &str)] = &[
+        (LOCKED, "LOCKED"),
+        (REFERENCED, "REFERENCED"),
+        (UPTODATE, "UPTODATE"),
+        (DIRTY, "DIRTY"),
+        (LRU, "LRU"),
+        (ACTIVE, "ACTIVE"),
+        (MMAP, "MMAP"),
+        (ANON, "ANON"),
+        (SWAPCACHE, "SWAPCACHE"),
+        (SWAPBACKED, "SWAPBACKED"),
+        (COMPOUND_HEAD, "COMPOUND_HEAD"),
+        (COMPOUND_TAIL, "COMPOUND_TAIL"),
+        (UNEVICTABLE, "UNEVICTABLE"),
+        (THP, "THP"),
+        (ZERO_PAGE, "ZERO_PAGE"),
+        (RESERVED, "RESERVED"),
+        (MLOCKED, "MLOCKED"),
+        (OWNER_2, "OWNER_2"),
+        (OWNER_PRIVATE, "OWNER_PRIVATE"),
+    ];
+}
+
+/// One `/proc/PID/pagemap` entry, decoded (kernel-semantics §9.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PagemapEntry {
+    /// Bit 63.
+    pub present: bool,
+    /// Bit 62: any non-present, non-none PTE.
+    pub swapped: bool,
+    /// Bit 61 (`PM_FILE`): the page exists and is not anonymous; the huge zero page via a PMD shows 1.
+    pub file: bool,
+    /// Bit 56 (`PM_MMAP_EXCLUSIVE`): the page's precise mapcount is 1 (not `PG_anon_exclusive`).
+    pub excl: bool,
+    /// Bits 0-54: the pfn when present; for a swap entry, type in bits 0-4 and offset above.
+    pub pfn: u64,
+}
+
+impl Model {
+    /// `/proc/kpageflags` at `pfn`, as `stable_page_flags()` computes it on 6.18 (kernel-semantics §9.4): folio
+    /// bits come from the head's flags, so tail pages report the head's `PG_anon_exclusive`, `PG_dirty`, `PG_lru`.
+    /// Free pages read 0 (the model does not track which free pages sit in the buddy allocator).
+    pub fn kpageflags(&self, pfn: u64) -> u64 {
+        let bit = |b: u32| 1u64 << b;
+        if pfn == ZERO_PFN {
+            return bit(kpf::ZERO_PAGE) | bit(kpf::RESERVED);
+        }
+        let Some(f) = self.folio(pfn) else { return 0 };
+        let mut k = 0;
+        if Some(f.pfn) == self.huge_zero {
+            k |= bit(kpf::ZERO_PAGE) | bit(kpf::THP);
+            k |= if pfn == f.pfn { bit(kpf::COMPOUND_HEAD) } else { bit(kpf::COMPOUND_TAIL) };
+            return k;
+        }
+        let fl = f.flags;
+        let mut set = |cond: bool, b: u32| {
+            if cond {
+                k |= bit(b);
+            }
+        };
+        set(fl.test_locked(), kpf::LOCKED);
+        set(fl.test_referenced(), kpf::REFERENCED);
+        set(fl.test_uptodate(), kpf::UPTODATE);
+        set(fl.test_dirty(), kpf::DIRTY);
+        set(fl.test_lru(), kpf::LRU);
+        set(fl.test_active(), kpf::ACTIVE);
+        set(f.mapped(), kpf::MMAP);
+        set(f.is_anon(), kpf::ANON);
+        set(fl.test_swapcache() && fl.test_swapbacked(), kpf::SWAPCACHE);
+        set(fl.test_swapbacked(), kpf::SWAPBACKED);
+        set(f.is_large() && pfn == f.pfn, kpf::COMPOUND_HEAD);
+        set(f.is_large() && pfn != f.pfn, kpf::COMPOUND_TAIL);
+        set(fl.test_unevictable(), kpf::UNEVICTABLE);
+        set(f.is_large() && f.is_anon(), kpf::THP);
+        set(fl.test_mlocked(), kpf::MLOCKED);
+        set(f.is_anon() && f.pages[0].anon_exclusive, kpf::OWNER_2);
+        set(fl.test_swapcache(), kpf::OWNER_PRIVATE);
+        k
+    }
+
+    /// `/proc/kpagecount` at `pfn`: `folio_precise_page_mapcount()` (kernel-semantics §9.3); 0 for the zero
+    /// pages and free pages.
+    pub fn kpagecount(&self, pfn: u64) -> u64 {
+        if pfn == ZERO_PFN {
+            return 0;
+        }
+        match self.folio(pfn) {
+            Some(f) if Some(f.pfn) != self.huge_zero => f.page_mapcount((pfn - f.pfn) as usize).max(0) as u64,
+            _ => 0,
+        }
+    }
+
+    /// `/proc/PID/pagemap` for `vaddr` (kernel-semantics §9.2): `None` when `pid` is unknown.
+    pub fn pagemap(&self, pid: u32, vaddr: u64) -> Option<PagemapEntry> {
+        let mm = self.mm(self.task_mm(pid)?);
+        let vaddr = vaddr & !(PAGE_SIZE - 1);
+        if let Some(h) = mm.huge_pmd(vaddr) {
+            let off = (vaddr & (HPAGE_PMD_SIZE - 1)) >> PAGE_SHIFT;
+            if h.huge_zero {
+                // pagemap_pmd_range() uses pmd_page() without vm_normal_page(): PM_FILE, not exclusive.
+                return Some(PagemapEntry { present: true, file: true, pfn: h.pfn + off, ..Default::default() });
+            }
+            // The exclusive bit is computed once per PMD from its first page.
+            let excl = self.folio(h.pfn).is_some_and(|f| f.page_mapcount(0) == 1);
+            let file = self.folio(h.pfn).is_some_and(|f| !f.is_anon());
+            return Some(PagemapEntry { present: true, file, excl, pfn: h.pfn + off, swapped: false });
+        }
+        Some(match mm.pte(vaddr) {
+            None | Some(Pte::None) => PagemapEntry::default(),
+            Some(Pte::Swap { entry, .. }) => PagemapEntry { swapped: true, pfn: entry << 5, ..Default::default() },
+            Some(Pte::Present(p)) if p.special => PagemapEntry { present: true, pfn: p.pfn, ..Default::default() },
+            Some(Pte::Present(p)) => {
+                let (file, excl) = match self.folio(p.pfn) {
+                    Some(f) => (!f.is_anon(), f.page_mapcount((p.pfn - f.pfn) as usize) == 1),
+                    None => (false, false),
+                };
+                PagemapEntry { present: true, file, excl, pfn: p.pfn, swapped: false }
+            }
+        })
     }
 }

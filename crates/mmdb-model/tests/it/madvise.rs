@@ -192,13 +192,12 @@ fn mlocked_pages_are_unevictable() {
     assert_eq!(s.ev(1, Op::Mlock { addr: a, len: 2 * PG }), Some(0));
     // No explicit drain: mlock() drains around its page walk and GUP populate drains after faulting.
     // Both pages: the existing one mlocked, the other populated through GUP (a write fault: private+writable).
-    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable");
-    assert_eq!(
-        s.page(1, a + PG),
-        "WDA map=1 ref=1 [lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable"
-    );
+    // GUP's FOLL_TOUCH marks every page it returns accessed: PG_referenced (§5.5 [T] shows REFERENCED).
+    let locked = "WDA map=1 ref=1 [referenced lru anon_exclusive swapbacked unevictable mlocked] lru=unevictable";
+    assert_eq!(s.page(1, a), locked);
+    assert_eq!(s.page(1, a + PG), locked);
     assert_eq!(s.vm(VmEvent::UNEVICTABLE_PGMLOCKED), 2);
     assert_eq!(s.vm(VmEvent::PGFAULT), 2);
     assert_eq!(s.ev(1, Op::Munlock { addr: a, len: 2 * PG }), Some(0));
-    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
+    assert_eq!(s.page(1, a), "WDA map=1 ref=1 [referenced lru anon_exclusive swapbacked] lru=inactive_anon");
 }

@@ -3,6 +3,7 @@
 mod fork_cow;
 mod madvise;
 mod mmap;
+mod procfs;
 mod props;
 mod reclaim;
 mod sim;
