@@ -27,6 +27,8 @@ pub const MMAP_BASE: u64 = 0x7f00_0000_0000;
 pub const START_BRK: u64 = 0x5555_5555_9000;
 /// The pfn of the shared zero page (`zero_pfn`); a model constant.
 pub const ZERO_PFN: u64 = 0x2a00;
+/// One past the highest pfn x86-64 can address (52-bit physical addresses).
+pub const MAX_PFN: u64 = 1 << (52 - PAGE_SHIFT);
 /// The first pfn the model's page allocator hands out.
 pub const FIRST_PFN: u64 = 0x10_0000;
 

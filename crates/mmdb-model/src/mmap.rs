@@ -327,18 +327,19 @@ impl Model {
         }
         let old_len = page_align(old_len);
         let new_len = page_align(new_len);
-        if new_len == 0 {
+        if new_len == 0 || new_len > TASK_SIZE || old_len > TASK_SIZE {
             return -EINVAL;
         }
         self.ctx_addr = Some(addr);
         let Some(vma) = self.mm(mm).vma_lookup(addr).cloned() else {
             return -EFAULT;
         };
-        if addr + old_len > vma.end {
+        // From here every sum stays below 2 * TASK_SIZE: addr lies inside a VMA.
+        if old_len > vma.end - addr {
             return -EFAULT;
         }
         if flags & MREMAP_FIXED != 0 {
-            let Some(target) = new_addr.filter(|t| t % PAGE_SIZE == 0) else {
+            let Some(target) = new_addr.filter(|t| t % PAGE_SIZE == 0 && *t <= TASK_SIZE - new_len) else {
                 return -EINVAL;
             };
             if new_len < old_len {

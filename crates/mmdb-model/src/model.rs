@@ -336,6 +336,14 @@ impl Model {
     pub(crate) fn alloc_folio(&mut self, order: u32, want: Option<Pfn>, mapping: FolioMapping, memcg: u32) -> Pfn {
         let nr = 1u64 << order;
         let pfn = match want {
+            Some(p) if p % nr != 0 || p.checked_add(nr).is_none_or(|end| end > MAX_PFN) => {
+                self.diag(
+                    Severity::Warning,
+                    "pfn-invalid",
+                    format!("the trace allocates pfn {p:#x} for an order-{order} folio, which no machine has; using another pfn"),
+                );
+                self.pick_pfn(order)
+            }
             Some(p) if self.range_is_free(p, nr) => p,
             Some(p) => {
                 self.diag(

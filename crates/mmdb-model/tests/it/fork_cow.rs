@@ -227,3 +227,18 @@ fn history_records_every_change_of_a_page() {
         ]
     );
 }
+
+#[test]
+fn pfns_from_the_trace_are_used_when_valid() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, 4 * PG);
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: Some(0x19272d) });
+    assert_eq!(s.pfn(1, a), Some(0x19272d));
+    // A pfn still held by the model, or one no machine has, is reported and replaced.
+    s.ev(1, Op::Fault { addr: a + PG, access: Access::Write, pfn: Some(0x19272d) });
+    s.ev(1, Op::Fault { addr: a + 2 * PG, access: Access::Write, pfn: Some(u64::MAX) });
+    let kinds: Vec<_> = s.m.diagnostics().iter().map(|d| d.kind.as_str()).collect();
+    assert_eq!(kinds, ["pfn-in-use", "pfn-invalid"]);
+    assert_eq!(s.rss(1), (0, 3, 0, 0));
+}

@@ -96,3 +96,63 @@ fn replay_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+fn any_op() -> impl Strategy<Value = Op> {
+    let n =
+        || prop_oneof![any::<u64>(), 0u64..0x10000, Just(u64::MAX), Just(u64::MAX - 4095), Just(MMAP_BASE - 0x1000)];
+    let acc = prop::sample::select(vec![Access::Read, Access::Write, Access::Exec]);
+    prop_oneof![
+        (
+            n(),
+            n(),
+            0u64..8,
+            prop_oneof![
+                Just(MAP_PRIVATE | MAP_ANONYMOUS),
+                Just(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED),
+                Just(MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE),
+                any::<u64>()
+            ]
+        )
+            .prop_map(|(a, len, prot, flags)| Op::Mmap { addr: Some(a), len, prot, flags, file: None }),
+        (n(), n()).prop_map(|(addr, len)| Op::Munmap { addr, len }),
+        (n(), n(), prop_oneof![0u64..8, any::<u64>()]).prop_map(|(addr, len, prot)| Op::Mprotect { addr, len, prot }),
+        (n(), n(), n(), prop_oneof![Just(0u64), Just(MREMAP_MAYMOVE), Just(3u64), any::<u64>()], prop::option::of(n()))
+            .prop_map(|(addr, old_len, new_len, flags, new_addr)| {
+                Op::Mremap { addr, old_len, new_len, flags, new_addr }
+            }),
+        n().prop_map(|brk| Op::Brk { brk }),
+        (n(), acc.clone(), prop::option::of(n())).prop_map(|(addr, access, pfn)| Op::Fault { addr, access, pfn }),
+        (n(), acc).prop_map(|(addr, access)| Op::Touch { addr, access }),
+        (
+            n(),
+            n(),
+            prop_oneof![prop::sample::select(MADV_NAMES.iter().map(|(_, v)| *v).collect::<Vec<_>>()), any::<i64>()]
+        )
+            .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
+        (n(), n()).prop_map(|(addr, len)| Op::Mlock { addr, len }),
+        (n(), n()).prop_map(|(addr, len)| Op::Munlock { addr, len }),
+        any::<u64>().prop_map(|nr| Op::Reclaim { nr }),
+        (any::<u32>(), any::<u64>()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
+        any::<u32>().prop_map(|id| Op::MemcgAttach { id }),
+        n().prop_map(|size| Op::Swapon { size: size % (1 << 30) }),
+        (any::<u32>(), any::<bool>()).prop_map(|(child, thread)| Op::Fork { child, thread }),
+    ]
+}
+
+proptest! {
+    /// Hostile field values (overflowing lengths, pfns near u64::MAX, unknown flags) never panic the model.
+    #[test]
+    fn hostile_values_never_panic(ops in prop::collection::vec((0u32..3, any::<u32>(), any_op()), 1..60)) {
+        let mut m = Model::new(Config::default());
+        for pid in 1..3 {
+            m.apply(&Event { comm: "p".into(), pid, cpu: 0, ts_ns: 0, op: Op::Spawn { comm: "p".into() } });
+            let thp = Op::Mmap { addr: None, len: 4 * HPAGE_PMD_SIZE, prot: 3, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None };
+            m.apply(&Event { comm: "p".into(), pid, cpu: 0, ts_ns: 0, op: thp });
+        }
+        for (pid, cpu, op) in ops {
+            m.apply(&Event { comm: "p".into(), pid, cpu: cpu % 4, ts_ns: 1, op });
+        }
+        let v = m.check();
+        prop_assert!(v.is_empty(), "{:#?}", v);
+    }
+}
