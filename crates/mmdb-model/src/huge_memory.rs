@@ -229,6 +229,7 @@ impl Model {
             if page.mapcount < 0 {
                 // Nobody maps this page: freed by the split.
                 self.count(VmEvent::PGFREE, 1);
+                self.freed.push((pfn, 0));
                 freed += 1;
                 continue;
             }

@@ -44,6 +44,10 @@ impl Default for Config {
 pub struct Outcome {
     /// The syscall's return value where the operation is a syscall (`mmap` address, 0, or `-errno`).
     pub ret: Option<i64>,
+    /// The folios the event allocated, as (head pfn, order), in order: what `kmem:mm_page_alloc` would show.
+    pub allocated: Vec<(Pfn, u32)>,
+    /// The folios the event freed, as (head pfn, order), in order: what `kmem:mm_page_free` would show.
+    pub freed: Vec<(Pfn, u32)>,
 }
 
 /// A file or shmem object: its page cache.
@@ -78,6 +82,9 @@ pub struct Model {
     pub(crate) vmstat: VmStat,
     pub(crate) diagnostics: Vec<Diagnostic>,
     history: FxHashMap<Pfn, Vec<HistoryEntry>>,
+    /// Allocations and frees of the event being applied, returned in its [`Outcome`].
+    pub(crate) allocated: Vec<(Pfn, u32)>,
+    pub(crate) freed: Vec<(Pfn, u32)>,
     pending: FxHashMap<Pfn, (Snapshot, Option<u64>)>,
     pub(crate) events: u64,
     pub(crate) ev_ts: u64,
@@ -122,6 +129,8 @@ impl Model {
             vmstat: VmStat::default(),
             diagnostics: Vec::new(),
             history: FxHashMap::default(),
+            allocated: Vec::new(),
+            freed: Vec::new(),
             pending: FxHashMap::default(),
             events: 0,
             ev_ts: 0,
@@ -157,7 +166,7 @@ impl Model {
         }
         self.flush_history();
         self.events += 1;
-        Outcome { ret }
+        Outcome { ret, allocated: std::mem::take(&mut self.allocated), freed: std::mem::take(&mut self.freed) }
     }
 
     /// Routes an event to the operation that mirrors it; returns the syscall's value, if it is one.
@@ -363,6 +372,7 @@ impl Model {
             self.tails.insert(pfn + i, pfn);
         }
         self.count(VmEvent::PGALLOC, nr);
+        self.allocated.push((pfn, order));
         pfn
     }
 
@@ -423,6 +433,7 @@ impl Model {
         self.deferred_split.remove(&head);
         self.memcg_uncharge(f.memcg, nr);
         self.count(VmEvent::PGFREE, nr);
+        self.freed.push((head, f.order));
         match f.order {
             0 => self.free_order0.push(head),
             HPAGE_PMD_ORDER => self.free_huge.push(head),

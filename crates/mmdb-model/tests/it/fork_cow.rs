@@ -242,3 +242,19 @@ fn pfns_from_the_trace_are_used_when_valid() {
     assert_eq!(kinds, ["pfn-in-use", "pfn-invalid"]);
     assert_eq!(s.rss(1), (0, 3, 0, 0));
 }
+
+#[test]
+fn the_outcome_lists_what_an_event_allocated_and_freed() {
+    // What kmem:mm_page_alloc and mm_page_free would show, so real traces can be compared with the model.
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    let ev = |op| Event { comm: "t".into(), pid: 1, cpu: 0, ts_ns: 1, op };
+    let out = s.m.apply(&ev(Op::Fault { addr: a, access: Access::Write, pfn: None }));
+    let pfn = s.pfn(1, a).unwrap();
+    assert_eq!((out.allocated, out.freed), (vec![(pfn, 0)], vec![]));
+    let out = s.m.apply(&ev(Op::Munmap { addr: a, len: PG }));
+    assert_eq!((out.allocated, out.freed), (vec![], vec![]), "still held by the lru_add batch");
+    let out = s.m.apply(&ev(Op::LruAddDrain));
+    assert_eq!(out.freed, vec![(pfn, 0)]);
+}
