@@ -22,3 +22,19 @@ mod print;
 pub use diag::{LineError, Located, ParseError, Parsed};
 pub use parse::{parse_events, parse_events_bytes};
 pub use print::{format_event, write_events, HEADER};
+
+pub mod detect;
+mod fields;
+pub mod ftrace;
+pub mod perf;
+pub mod records;
+pub mod truth;
+
+pub use detect::{detect, detect_format, Detection, Format};
+pub use ftrace::parse_ftrace;
+pub use perf::parse_perf;
+pub use records::{CommId, Comms, Lost, ParsedTrace, Record, TraceLine};
+pub use truth::{
+    collect_checkpoints, merge_by_time, parse_marker, parse_truth_sidefile, trace_markers, Checkpoint, Marker,
+    TimedMarker, Truth,
+};

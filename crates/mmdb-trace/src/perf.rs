@@ -1,0 +1,184 @@
+//! Parser for `perf script` text of tracepoint events.
+//!
+//! ```text
+//!          python3  3225/3225  [000]  1277.375856759:                exceptions:page_fault_user: address=0x7f516fd51c20 ip=0x7f516f8ff04a error_code=0x7
+//!            basic  3225/3225  [000]  1277.378063478:                   syscalls:sys_enter_mmap: addr: 0x00000000, len: 0x00002000, ...
+//!            basic  3225/3225  [000]  1277.378092965:                    syscalls:sys_exit_mmap: 0x7f6d8ef27000
+//!          python3     3225 [000]  1277.375856: exceptions:page_fault_user: address=0x7f516fd51c20 ...
+//!          python3  3225/3225  [001]  1277.400000000: PERF_RECORD_LOST lost 12
+//! ```
+//!
+//! The first line is `perf script -F trace:comm,pid,tid,cpu,time,event,trace --ns` (the recorder's choice): `pid/tid`
+//! and nanoseconds. The fourth is perf's default: the tid alone and microseconds. In general a line is
+//! `<comm> <pid>[/<tid>] [<cpu>] <secs>.<frac>: <system>:<event>: <fields>`: the comm is right-aligned and may
+//! contain blanks, the event name is right-aligned to the longest name. The timestamp is the first
+//! `<digits>.<digits>:` word; the CPU and the pid are the last two words before it, the comm is the rest. With
+//! `pid/tid`, [`TraceLine::pid`] is the tid and [`TraceLine::tgid`] the pid; a lone number is taken as the tid.
+//!
+//! `--show-lost-events` prints `PERF_RECORD_LOST lost <n>` after the prefix; other `PERF_RECORD_*` side-band
+//! lines (`--show-task-events` and friends) are skipped, as are blank lines and lines starting with `#`.
+
+use crate::diag::LineError;
+use crate::fields::{for_each_line, is_blank, parse_dec, parse_seconds};
+use crate::records::syscalls::{sys_enter, sys_exit};
+use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall, TraceLine};
+
+/// Parses `perf script` text (LF or CRLF lines) into records, loss notices and one error per bad line.
+pub fn parse_perf(src: &[u8]) -> ParsedTrace {
+    let mut out = ParsedTrace::default();
+    let mut errors = Vec::new();
+    for_each_line(src, &mut errors, |line_no, line| parse_line(line_no, line, &mut out));
+    if !errors.is_empty() {
+        out.errors.extend(errors);
+        out.errors.sort_by_key(|e| e.line);
+    }
+    out
+}
+
+/// The prefix of one perf line, up to the timestamp's colon.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct PerfPrefix<'a> {
+    /// The comm, trimmed (`:-1` when perf did not know the thread).
+    pub comm: &'a str,
+    /// The tid, when the line has a valid one.
+    pub pid: Option<u32>,
+    /// The pid of `pid/tid`.
+    pub tgid: Option<u32>,
+    /// The CPU column, when present.
+    pub cpu: Option<u32>,
+    /// The timestamp in nanoseconds.
+    pub ts_ns: u64,
+    /// Byte offset of the text after the timestamp's colon.
+    pub body: usize,
+}
+
+/// Finds the timestamp and splits what comes before it; `None` when the line has no `<secs>.<frac>:` word.
+pub(crate) fn lex_perf_prefix(line: &str) -> Option<PerfPrefix<'_>> {
+    let b = line.as_bytes();
+    let (ts_start, colon, ts_ns) = memchr::memchr_iter(b':', b).find_map(|p| {
+        if b.get(p + 1).is_some_and(|&c| !is_blank(c)) {
+            return None;
+        }
+        let start = b[..p].iter().rposition(|&c| is_blank(c)).map_or(0, |i| i + 1);
+        parse_seconds(&line[start..p]).map(|ts| (start, p, ts))
+    })?;
+    let mut head = line[..ts_start].trim_end_matches([' ', '\t']);
+    let mut cpu = None;
+    if let Some((rest, word)) = last_word(head) {
+        if let Some(n) = word.strip_prefix('[').and_then(|w| w.strip_suffix(']')).and_then(parse_dec) {
+            cpu = u32::try_from(n).ok();
+            head = rest;
+        }
+    }
+    let (mut pid, mut tgid) = (None, None);
+    if let Some((rest, word)) = last_word(head) {
+        let ids = match word.split_once('/') {
+            Some((p, t)) => pid_token(p).zip(pid_token(t)),
+            None => pid_token(word).map(|t| (None, t)),
+        };
+        if let Some((p, t)) = ids {
+            (pid, tgid) = (t, p);
+            head = rest;
+        }
+    }
+    Some(PerfPrefix { comm: head.trim_matches([' ', '\t']), pid, tgid, cpu, ts_ns, body: colon + 1 })
+}
+
+/// Reads a pid word: `Some(Some(n))` for a number, `Some(None)` for perf's `-1`, `None` when it is not a pid.
+fn pid_token(word: &str) -> Option<Option<u32>> {
+    if word == "-1" {
+        return Some(None);
+    }
+    parse_dec(word).map(|n| u32::try_from(n).ok())
+}
+
+/// Splits `text` into everything before its last blank-separated word and that word.
+fn last_word(text: &str) -> Option<(&str, &str)> {
+    let text = text.trim_end_matches([' ', '\t']);
+    if text.is_empty() {
+        return None;
+    }
+    let start = text.bytes().rposition(is_blank).map_or(0, |i| i + 1);
+    Some((text[..start].trim_end_matches([' ', '\t']), &text[start..]))
+}
+
+fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
+    let t = line.trim_start_matches([' ', '\t']);
+    if t.is_empty() || t.starts_with('#') || t.trim_end().is_empty() {
+        return;
+    }
+    let start = line.len() - t.len();
+    let Some(p) = lex_perf_prefix(line) else {
+        let e = LineError::at_token(line, start, "a record `<comm> <pid>[/<tid>] [<cpu>] <secs>.<frac>: <event>: ...`");
+        out.errors.push(e.to_parse_error(line_no, line));
+        return;
+    };
+    let body = &line[p.body..];
+    let body_start = p.body + (body.len() - body.trim_start_matches([' ', '\t']).len());
+    let body = &line[body_start..];
+    if let Some(side_band) = body.strip_prefix("PERF_RECORD_") {
+        if side_band.starts_with("LOST") {
+            let count = side_band.split_once(" lost ").and_then(|(_, n)| parse_dec(n.trim()));
+            out.lost.push(Lost { line: line_no, cpu: p.cpu, count });
+        }
+        return;
+    }
+    let result = record(line, body_start).and_then(|record| {
+        let pid = p.pid.ok_or_else(|| LineError::at_token(line, start, "a pid before the CPU column"))?;
+        let cpu =
+            p.cpu.ok_or_else(|| LineError::at_token(line, start, "a CPU column `[<cpu>]` (perf script -F cpu)"))?;
+        Ok((pid, cpu, record))
+    });
+    match result {
+        Ok((pid, cpu, record)) => {
+            let comm = out.comms.intern(p.comm);
+            out.lines.push(TraceLine { comm, pid, tgid: p.tgid, cpu, ts_ns: p.ts_ns, line: line_no, record });
+        }
+        Err(e) => out.errors.push(e.to_parse_error(line_no, line)),
+    }
+}
+
+/// Parses the event name at `start` (`<system>:<event>:`) and the fields after it.
+fn record(line: &str, start: usize) -> Result<Record, LineError> {
+    let body = &line[start..];
+    let word_len = body.bytes().position(is_blank).unwrap_or(body.len());
+    let Some(name) = body[..word_len].strip_suffix(':').filter(|n| !n.is_empty()) else {
+        return Err(LineError::at_token(line, start, "an event name `<system>:<event>:`"));
+    };
+    let after = &body[word_len..];
+    let fields = start + word_len + (after.len() - after.trim_start_matches([' ', '\t']).len());
+    let (system, event) = match name.split_once(':') {
+        Some((system, event)) => (Some(system), event),
+        None => (None, name),
+    };
+    if system == Some("syscalls") {
+        if let Some(syscall) = event.strip_prefix("sys_enter_").and_then(Syscall::from_name) {
+            let end = line.trim_end_matches([' ', '\t']).len().max(fields);
+            return sys_enter(line, syscall, fields, end);
+        }
+        if let Some(syscall) = event.strip_prefix("sys_exit_").and_then(Syscall::from_name) {
+            return sys_exit(line, syscall, fields);
+        }
+        return Ok(raw(system, event, &line[fields..]));
+    }
+    parse_fields_event(line, system, event, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        let p = lex_perf_prefix("         python3  3225/3226  [001]  1277.375856759:   kmem:x: a=1").unwrap();
+        assert_eq!(
+            (p.comm, p.pid, p.tgid, p.cpu, p.ts_ns),
+            ("python3", Some(3226), Some(3225), Some(1), 1_277_375_856_759)
+        );
+        let p = lex_perf_prefix(" Web Content 2801 [000] 12.000100: sched:x: a=1").unwrap();
+        assert_eq!((p.comm, p.pid, p.tgid, p.cpu, p.ts_ns), ("Web Content", Some(2801), None, Some(0), 12_000_100_000));
+        let p = lex_perf_prefix("             :-1    -1/-1    [001]     5.000000001: PERF_RECORD_LOST lost 3").unwrap();
+        assert_eq!((p.comm, p.pid, p.tgid, p.cpu), (":-1", None, None, Some(1)));
+        assert_eq!(lex_perf_prefix("no timestamp here: x"), None);
+    }
+}

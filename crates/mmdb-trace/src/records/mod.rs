@@ -1,0 +1,334 @@
+//! Typed records of the kernel tracepoints that real mm traces carry, one module per trace system.
+//!
+//! Records and their fields keep the kernel's names: the struct is the event in CamelCase and each field is the
+//! name in the event's `format` file (`/sys/kernel/tracing/events/kmem/mm_page_alloc/format`), even where
+//! `TP_printk` prints another name (`rss_stat` prints `member` as `type=`, `sched_process_fork` prints
+//! `parent_comm` as `comm=`). Each module's header quotes the `print fmt:` lines of Linux 6.18 that it parses.
+//!
+//! Fields are read by name, so added or reordered fields do no harm; a missing required field or a value that
+//! does not parse makes the line an error that names the field. An event this crate does not know becomes
+//! [`Record::Raw`], never an error.
+
+use std::collections::BTreeMap;
+
+use crate::diag::{LineError, ParseError};
+use crate::fields::Kv;
+
+pub mod exceptions;
+pub mod filemap;
+pub mod kmem;
+pub mod migrate;
+pub mod oom;
+pub mod pagemap;
+pub mod sched;
+pub mod syscalls;
+pub mod vmscan;
+
+pub use exceptions::PageFaultUser;
+pub use filemap::{Dev, MmFilemapFault, MmFilemapMapPages, MmFilemapPageCache};
+pub use kmem::{gfp_names, MmPageAlloc, MmPageFree, MmPageFreeBatched, RssMember, RssStat, GFP_NAMES};
+pub use migrate::MigrationPte;
+pub use oom::MarkVictim;
+pub use pagemap::{LruList, MmLruActivate, MmLruInsertion, PAGEMAP_FLAGS};
+pub use sched::{SchedProcessExec, SchedProcessExit, SchedProcessFork, SchedProcessFree, TaskNewtask};
+pub use syscalls::{SysEnter, SysExit, Syscall};
+pub use vmscan::{
+    MmVmscanLruIsolate, MmVmscanLruShrinkActive, MmVmscanLruShrinkInactive, MmVmscanReclaimPages, MmVmscanWriteFolio,
+    ReclaimBegin, ReclaimEnd, RECLAIM_WB_NAMES,
+};
+
+/// One record line of a real trace: who, where, when, and the typed record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceLine {
+    /// The task's comm, interned in [`ParsedTrace::comms`].
+    pub comm: CommId,
+    /// The thread id (ftrace's `<comm>-<pid>`, perf's `tid`).
+    pub pid: u32,
+    /// The thread group id, when the trace shows it (ftrace's TGID column, perf's `pid/tid`).
+    pub tgid: Option<u32>,
+    /// The CPU the event ran on.
+    pub cpu: u32,
+    /// The timestamp in nanoseconds (of the trace clock: `mono` with the recorder's settings).
+    pub ts_ns: u64,
+    /// The 1-based line number in the trace text.
+    pub line: u32,
+    /// The event.
+    pub record: Record,
+}
+
+/// One tracepoint event, typed when mmdb knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// `exceptions:page_fault_user`.
+    PageFaultUser(PageFaultUser),
+    /// `kmem:mm_page_alloc`.
+    MmPageAlloc(MmPageAlloc),
+    /// `kmem:mm_page_free`.
+    MmPageFree(MmPageFree),
+    /// `kmem:mm_page_free_batched`.
+    MmPageFreeBatched(MmPageFreeBatched),
+    /// `kmem:rss_stat`.
+    RssStat(RssStat),
+    /// `pagemap:mm_lru_insertion`.
+    MmLruInsertion(MmLruInsertion),
+    /// `pagemap:mm_lru_activate`.
+    MmLruActivate(MmLruActivate),
+    /// `filemap:mm_filemap_map_pages`.
+    MmFilemapMapPages(MmFilemapMapPages),
+    /// `filemap:mm_filemap_fault`.
+    MmFilemapFault(MmFilemapFault),
+    /// `filemap:mm_filemap_add_to_page_cache`.
+    MmFilemapAddToPageCache(MmFilemapPageCache),
+    /// `filemap:mm_filemap_delete_from_page_cache`.
+    MmFilemapDeleteFromPageCache(MmFilemapPageCache),
+    /// `sched:sched_process_fork`.
+    SchedProcessFork(SchedProcessFork),
+    /// `sched:sched_process_exec`.
+    SchedProcessExec(SchedProcessExec),
+    /// `sched:sched_process_exit`.
+    SchedProcessExit(SchedProcessExit),
+    /// `sched:sched_process_free`.
+    SchedProcessFree(SchedProcessFree),
+    /// `task:task_newtask`.
+    TaskNewtask(TaskNewtask),
+    /// `vmscan:mm_vmscan_lru_isolate`.
+    MmVmscanLruIsolate(MmVmscanLruIsolate),
+    /// `vmscan:mm_vmscan_lru_shrink_inactive`.
+    MmVmscanLruShrinkInactive(Box<MmVmscanLruShrinkInactive>),
+    /// `vmscan:mm_vmscan_lru_shrink_active`.
+    MmVmscanLruShrinkActive(MmVmscanLruShrinkActive),
+    /// `vmscan:mm_vmscan_reclaim_pages`.
+    MmVmscanReclaimPages(Box<MmVmscanReclaimPages>),
+    /// `vmscan:mm_vmscan_write_folio`.
+    MmVmscanWriteFolio(MmVmscanWriteFolio),
+    /// `vmscan:mm_vmscan_direct_reclaim_begin`.
+    MmVmscanDirectReclaimBegin(ReclaimBegin),
+    /// `vmscan:mm_vmscan_direct_reclaim_end`.
+    MmVmscanDirectReclaimEnd(ReclaimEnd),
+    /// `vmscan:mm_vmscan_memcg_reclaim_begin`.
+    MmVmscanMemcgReclaimBegin(ReclaimBegin),
+    /// `vmscan:mm_vmscan_memcg_reclaim_end`.
+    MmVmscanMemcgReclaimEnd(ReclaimEnd),
+    /// `migrate:set_migration_pte`.
+    SetMigrationPte(MigrationPte),
+    /// `migrate:remove_migration_pte`.
+    RemoveMigrationPte(MigrationPte),
+    /// `oom:mark_victim`.
+    MarkVictim(Box<MarkVictim>),
+    /// `syscalls:sys_enter_*` of the syscalls in [`Syscall`].
+    SysEnter(SysEnter),
+    /// `syscalls:sys_exit_*` of the syscalls in [`Syscall`].
+    SysExit(SysExit),
+    /// `ftrace:print` from a `trace_marker` write (printed `tracing_mark_write: <buf>`).
+    TracingMarkWrite {
+        /// The text written, without the line break.
+        buf: String,
+    },
+    /// Any other event, kept as text.
+    Raw {
+        /// The trace system when the format shows it (perf: `sched` of `sched:sched_switch`); ftrace does not.
+        system: Option<String>,
+        /// The event name (`sched_switch`, `sys_openat`).
+        event: String,
+        /// The text after the event name and its separator.
+        fields_text: String,
+    },
+}
+
+impl Record {
+    /// The kernel's event name of this record (`mm_page_alloc`, `sys_enter_mmap`; the name itself for raw ones).
+    pub fn event_name(&self) -> &str {
+        match self {
+            Record::PageFaultUser(_) => "page_fault_user",
+            Record::MmPageAlloc(_) => "mm_page_alloc",
+            Record::MmPageFree(_) => "mm_page_free",
+            Record::MmPageFreeBatched(_) => "mm_page_free_batched",
+            Record::RssStat(_) => "rss_stat",
+            Record::MmLruInsertion(_) => "mm_lru_insertion",
+            Record::MmLruActivate(_) => "mm_lru_activate",
+            Record::MmFilemapMapPages(_) => "mm_filemap_map_pages",
+            Record::MmFilemapFault(_) => "mm_filemap_fault",
+            Record::MmFilemapAddToPageCache(_) => "mm_filemap_add_to_page_cache",
+            Record::MmFilemapDeleteFromPageCache(_) => "mm_filemap_delete_from_page_cache",
+            Record::SchedProcessFork(_) => "sched_process_fork",
+            Record::SchedProcessExec(_) => "sched_process_exec",
+            Record::SchedProcessExit(_) => "sched_process_exit",
+            Record::SchedProcessFree(_) => "sched_process_free",
+            Record::TaskNewtask(_) => "task_newtask",
+            Record::MmVmscanLruIsolate(_) => "mm_vmscan_lru_isolate",
+            Record::MmVmscanLruShrinkInactive(_) => "mm_vmscan_lru_shrink_inactive",
+            Record::MmVmscanLruShrinkActive(_) => "mm_vmscan_lru_shrink_active",
+            Record::MmVmscanReclaimPages(_) => "mm_vmscan_reclaim_pages",
+            Record::MmVmscanWriteFolio(_) => "mm_vmscan_write_folio",
+            Record::MmVmscanDirectReclaimBegin(_) => "mm_vmscan_direct_reclaim_begin",
+            Record::MmVmscanDirectReclaimEnd(_) => "mm_vmscan_direct_reclaim_end",
+            Record::MmVmscanMemcgReclaimBegin(_) => "mm_vmscan_memcg_reclaim_begin",
+            Record::MmVmscanMemcgReclaimEnd(_) => "mm_vmscan_memcg_reclaim_end",
+            Record::SetMigrationPte(_) => "set_migration_pte",
+            Record::RemoveMigrationPte(_) => "remove_migration_pte",
+            Record::MarkVictim(_) => "mark_victim",
+            Record::SysEnter(e) => e.syscall().enter_event(),
+            Record::SysExit(e) => e.syscall.exit_event(),
+            Record::TracingMarkWrite { .. } => "tracing_mark_write",
+            Record::Raw { event, .. } => event,
+        }
+    }
+}
+
+/// A parser of one event's `key=value` fields.
+type FieldParser = fn(&Kv<'_>) -> Result<Record, LineError>;
+
+/// The events whose fields are `key=value` text, by trace system and name, with their parsers.
+const FIELD_EVENTS: &[(&str, &str, FieldParser)] = &[
+    ("exceptions", "page_fault_user", exceptions::page_fault_user),
+    ("kmem", "mm_page_alloc", kmem::mm_page_alloc),
+    ("kmem", "mm_page_free", kmem::mm_page_free),
+    ("kmem", "mm_page_free_batched", kmem::mm_page_free_batched),
+    ("kmem", "rss_stat", kmem::rss_stat),
+    ("pagemap", "mm_lru_insertion", pagemap::mm_lru_insertion),
+    ("pagemap", "mm_lru_activate", pagemap::mm_lru_activate),
+    ("filemap", "mm_filemap_map_pages", filemap::mm_filemap_map_pages),
+    ("filemap", "mm_filemap_fault", filemap::mm_filemap_fault),
+    ("filemap", "mm_filemap_add_to_page_cache", filemap::mm_filemap_add_to_page_cache),
+    ("filemap", "mm_filemap_delete_from_page_cache", filemap::mm_filemap_delete_from_page_cache),
+    ("sched", "sched_process_fork", sched::sched_process_fork),
+    ("sched", "sched_process_exec", sched::sched_process_exec),
+    ("sched", "sched_process_exit", sched::sched_process_exit),
+    ("sched", "sched_process_free", sched::sched_process_free),
+    ("task", "task_newtask", sched::task_newtask),
+    ("vmscan", "mm_vmscan_lru_isolate", vmscan::mm_vmscan_lru_isolate),
+    ("vmscan", "mm_vmscan_lru_shrink_inactive", vmscan::mm_vmscan_lru_shrink_inactive),
+    ("vmscan", "mm_vmscan_lru_shrink_active", vmscan::mm_vmscan_lru_shrink_active),
+    ("vmscan", "mm_vmscan_reclaim_pages", vmscan::mm_vmscan_reclaim_pages),
+    ("vmscan", "mm_vmscan_write_folio", vmscan::mm_vmscan_write_folio),
+    ("vmscan", "mm_vmscan_direct_reclaim_begin", vmscan::direct_reclaim_begin),
+    ("vmscan", "mm_vmscan_direct_reclaim_end", vmscan::direct_reclaim_end),
+    ("vmscan", "mm_vmscan_memcg_reclaim_begin", vmscan::memcg_reclaim_begin),
+    ("vmscan", "mm_vmscan_memcg_reclaim_end", vmscan::memcg_reclaim_end),
+    ("migrate", "set_migration_pte", migrate::set_migration_pte),
+    ("migrate", "remove_migration_pte", migrate::remove_migration_pte),
+    ("oom", "mark_victim", oom::mark_victim),
+];
+
+/// The `(system, event)` names of every tracepoint that parses into a typed record (syscalls are listed by
+/// [`Syscall::ALL`]).
+pub fn known_events() -> impl Iterator<Item = (&'static str, &'static str)> {
+    FIELD_EVENTS.iter().map(|&(system, event, _)| (system, event))
+}
+
+/// Parses the `key=value` fields of event `event` (of `system`, when the format shows it) that start at byte
+/// `fields_offset` of `line`; an unknown event, or a known name under another system, becomes [`Record::Raw`].
+pub(crate) fn parse_fields_event(
+    line: &str,
+    system: Option<&str>,
+    event: &str,
+    fields_offset: usize,
+) -> Result<Record, LineError> {
+    let found = FIELD_EVENTS.iter().find(|&&(sys, name, _)| name == event && system.is_none_or(|s| s == sys));
+    match found {
+        Some(&(_, _, parse)) => parse(&Kv::new(line, fields_offset)),
+        None => Ok(raw(system, event, line.get(fields_offset..).unwrap_or(""))),
+    }
+}
+
+/// A [`Record::Raw`].
+pub(crate) fn raw(system: Option<&str>, event: &str, fields_text: &str) -> Record {
+    Record::Raw { system: system.map(str::to_string), event: event.to_string(), fields_text: fields_text.to_string() }
+}
+
+/// An interned comm: an index into [`Comms`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CommId(pub u32);
+
+/// The distinct comms of a trace, in order of first appearance, so that a [`TraceLine`] holds no string.
+#[derive(Clone, Debug, Default)]
+pub struct Comms {
+    names: Vec<Box<str>>,
+    index: BTreeMap<Box<str>, CommId>,
+    last: Option<CommId>,
+}
+
+impl Comms {
+    /// The id of `comm`, adding it on first sight. Allocates only for a comm not seen before.
+    pub fn intern(&mut self, comm: &str) -> CommId {
+        if let Some(id) = self.last.filter(|id| self.get(*id) == comm) {
+            return id;
+        }
+        let id = match self.index.get(comm) {
+            Some(&id) => id,
+            None => {
+                let id = CommId(u32::try_from(self.names.len()).unwrap_or(u32::MAX));
+                self.names.push(comm.into());
+                self.index.insert(comm.into(), id);
+                id
+            }
+        };
+        self.last = Some(id);
+        id
+    }
+
+    /// The comm of `id` (empty for an id this table did not hand out).
+    pub fn get(&self, id: CommId) -> &str {
+        self.names.get(id.0 as usize).map_or("", |s| s)
+    }
+
+    /// The id of `comm`, if the trace has it.
+    pub fn lookup(&self, comm: &str) -> Option<CommId> {
+        self.index.get(comm).copied()
+    }
+
+    /// The number of distinct comms.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Tells whether there are no comms.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// Two tables are equal when they hold the same comms in the same order.
+impl PartialEq for Comms {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+    }
+}
+
+impl Eq for Comms {}
+
+/// Events the kernel (or perf) dropped: `CPU:1 [LOST 12 EVENTS]`, `PERF_RECORD_LOST lost 12`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// The 1-based line of the notice.
+    pub line: u32,
+    /// The CPU whose buffer overflowed, when the notice says.
+    pub cpu: Option<u32>,
+    /// How many events were lost, when the notice says (`trace-cmd` can print `[EVENTS DROPPED]` without a count).
+    pub count: Option<u64>,
+}
+
+/// What parsing a real trace produced: the records, the loss notices and one error per bad line, in line order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedTrace {
+    /// The record lines that parsed.
+    pub lines: Vec<TraceLine>,
+    /// The loss notices.
+    pub lost: Vec<Lost>,
+    /// One error per line that did not parse.
+    pub errors: Vec<ParseError>,
+    /// The comms that [`TraceLine::comm`] points into.
+    pub comms: Comms,
+}
+
+impl ParsedTrace {
+    /// The comm of `line`.
+    pub fn comm(&self, line: &TraceLine) -> &str {
+        self.comms.get(line.comm)
+    }
+
+    /// Tells whether every line parsed.
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
