@@ -5,6 +5,8 @@
 //! stdout (`mmdb replay … | head`) counts as success.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod record;
+
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,6 +94,9 @@ enum Command {
     /// Replays a trace into the memory-manager model and prints the final state.
     #[command(long_about = REPLAY_LONG, after_help = REPLAY_AFTER_HELP)]
     Replay(ReplayArgs),
+    /// Records a command as an ftrace (or perf) trace with ground-truth checkpoints (root only).
+    #[command(long_about = record::RECORD_LONG, after_help = record::RECORD_AFTER_HELP)]
+    Record(record::RecordArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +113,25 @@ struct ReplayArgs {
     /// Stop after event N (events are numbered from 1); the report shows the state at that point.
     #[arg(long, value_name = "N")]
     until: Option<u64>,
+    /// The input format; by default it is detected from the content.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    input_format: Option<InputFormat>,
+    /// For a real trace: compare every rss_stat and every ground-truth checkpoint with the model, and print the figures.
+    #[arg(long)]
+    verify: bool,
+    /// The ground-truth side file of a perf recording (`mmdb record --perf` writes FILE.truth).
+    #[arg(long, value_name = "SIDEFILE")]
+    truth: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InputFormat {
+    /// ftrace text (`trace`, `trace_pipe`, `trace-cmd report`).
+    Ftrace,
+    /// `perf script` text.
+    Perf,
+    /// The mm event format.
+    Mmdb,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -129,6 +153,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(args) => cmd_replay(&args),
+        Command::Record(args) => record::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -152,6 +177,19 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     };
     let source = source.with_context(|| format!("cannot read {display}"))?;
 
+    // The content decides; when it cannot (no line looks like any format), a `.events` file is mm events.
+    let detection = mmdb_trace::detect(&source);
+    let by_extension = args.file.extension().is_some_and(|e| e == "events");
+    let format = match (args.input_format, detection.format) {
+        (Some(f), _) => f,
+        (None, _) if !detection.certain && by_extension => InputFormat::Mmdb,
+        (None, mmdb_trace::Format::Ftrace) => InputFormat::Ftrace,
+        (None, mmdb_trace::Format::Perf) => InputFormat::Perf,
+        (None, mmdb_trace::Format::Mmdb) => InputFormat::Mmdb,
+    };
+    if format != InputFormat::Mmdb {
+        return cmd_replay_real(args, &source, &display, format);
+    }
     let opts = ReplayOptions { check: args.check, until: args.until, ..ReplayOptions::default() };
     let replay = replay(&source, &opts);
 
@@ -181,6 +219,37 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
 
     Ok(if replay.is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
+}
+
+/// `mmdb replay` of a real ftrace or perf trace: lowering to the model, divergences and, with `--verify`, the
+/// comparison with rss_stat and the ground-truth checkpoints.
+fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: InputFormat) -> anyhow::Result<u8> {
+    let trace =
+        if format == InputFormat::Perf { mmdb_trace::parse_perf(source) } else { mmdb_trace::parse_ftrace(source) };
+    let side = match &args.truth {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let (markers, errors) = mmdb_trace::truth::parse_truth_sidefile(&bytes);
+            let mut err = io::stderr().lock();
+            for e in &errors {
+                let _ = writeln!(err, "{}\n", e.render(&p.display().to_string()).trim_end_matches('\n'));
+            }
+            Some(markers)
+        }
+        None => None,
+    };
+    let r = mmdb_session::verify::replay_trace(&trace, side.as_deref());
+    let mut err = io::stderr().lock();
+    for e in r.parse_errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
+        let _ = writeln!(err, "{}\n", e.render(display).trim_end_matches('\n'));
+    }
+    let rendering = match args.format {
+        Format::Text => mmdb_session::verify::render_real_text(&r, display, args.verify),
+        Format::Json => mmdb_session::verify::render_real_json(&r, display),
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
+    Ok(if r.as_replay().is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
 }
 
 /// Returns whether the error chain bottoms out in a closed pipe, which ends output early but is not a failure.

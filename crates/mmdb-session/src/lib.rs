@@ -8,9 +8,11 @@
 //! terminal; sources come in as bytes and reports go out as strings. `clippy.toml` enforces this.
 
 mod json;
+pub mod lower;
 mod replay;
 pub mod synth;
 mod text;
+pub mod verify;
 
 #[cfg(test)]
 mod tests;

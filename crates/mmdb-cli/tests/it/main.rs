@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod book;
+mod record;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

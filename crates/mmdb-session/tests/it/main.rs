@@ -7,4 +7,5 @@
 // Test code reads the trace files; the library crates stay pure.
 #![allow(clippy::disallowed_methods)]
 
+mod real;
 mod traces;

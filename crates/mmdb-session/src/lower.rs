@@ -1,0 +1,453 @@
+//! Lowering of real kernel traces (ftrace or perf records) to model events, in lockstep with the model so that
+//! every place where the trace contradicts the model's prediction becomes a [`Divergence`].
+//!
+//! What is lowered (kernel-semantics §13 names the tracepoints):
+//! - `tracing_mark_write: mmdb-record pid=P` names the recorded task; its events before `sched_process_exec`
+//!   belong to the image exec replaces and are ignored (trap 1). The exec starts it with a fresh mm.
+//! - `sched_process_fork`, with the clone flags of the parent's `sys_enter_clone` (`CLONE_VM` makes a thread,
+//!   sharing the mm) or the TGID column; `sched_process_exit`.
+//! - Syscalls: the range operations (munmap, mprotect, madvise, mlock, munlock) are applied at `sys_enter`,
+//!   because the kernel's effects (page frees) appear before `sys_exit`; mmap and mremap at `sys_exit`, where
+//!   the address is known (applied as `MAP_FIXED`/`MREMAP_FIXED` at that address); brk as the mapping or
+//!   unmapping of the heap range between the old and the new break. The return values are compared.
+//! - `page_fault_user` with the user-page `mm_page_alloc`s (migratetype MOVABLE) that follow it in the same task
+//!   gives a fault with the kernel's pfn; the model's own allocation is compared with the kernel's.
+//! - `mm_page_free` of a page the model still holds: an unmapped page in a per-CPU batch means that CPU drained
+//!   its batches where the trace cannot see it (traps 5 and 6): the model drains that CPU too. Anything else is
+//!   a divergence. `mm_page_free_batched` repeats `mm_page_free` and is ignored (trap 2).
+//! - `mm_lru_insertion` of a folio the model holds in a CPU's lru_add batch is the same evidence of a drain.
+//! - `rss_stat` is never used to set state (honesty rule): each one of a traced mm (mapped to its process by the
+//!   `curr=1` events) is compared with the model's counter.
+//!
+//! A fault at an address where the model has no VMA belongs to a mapping made before the trace began (the ELF
+//! image, the stack): the lowering adds an anonymous private VMA for that page, counted as pre-trace state.
+
+use mmdb_model::consts::*;
+use mmdb_model::{Access, Event, FileRef, Model, Op, Pid};
+use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
+use mmdb_trace::{ParsedTrace, TraceLine};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+
+/// `CLONE_VM`: the child shares the parent's mm.
+const CLONE_VM: u64 = 0x100;
+/// The migratetype of user pages (`MIGRATE_MOVABLE`); page tables are UNMOVABLE.
+const MIGRATE_MOVABLE: i32 = 1;
+
+/// A place where the trace contradicts the model. The trace wins; the model goes on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Divergence {
+    /// The trace line of the event.
+    pub line: u32,
+    /// A short stable kind (`fault-alloc-missing`, `fault-alloc-extra`, `free-mapped`, `syscall-ret`, …).
+    pub kind: &'static str,
+    /// What the model predicted.
+    pub predicted: String,
+    /// What the kernel did.
+    pub actual: String,
+    /// The likely cause.
+    pub cause: String,
+}
+
+/// One `rss_stat` that disagreed with the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RssMismatch {
+    pub line: u32,
+    pub pid: Pid,
+    pub member: &'static str,
+    /// The kernel's counter, in pages.
+    pub kernel: i64,
+    /// The model's counter, in pages.
+    pub model: i64,
+}
+
+/// The `rss_stat` reconciliation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RssCheck {
+    /// `rss_stat` events of traced mms that could be compared.
+    pub total: u64,
+    pub matched: u64,
+    /// Per member (`MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`): (compared, matched).
+    pub by_member: [(u64, u64); 4],
+    /// Events of traced mms that could not be compared (the mm not yet known to the model, or already gone).
+    pub skipped: u64,
+    /// The first mismatches, in trace order.
+    pub mismatches: Vec<RssMismatch>,
+}
+
+/// Counts of what the lowering did that is not a divergence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LoweringStats {
+    /// Model events applied.
+    pub events: u64,
+    /// Anonymous VMAs added for faults in mappings made before the trace began.
+    pub pre_trace_vmas: u64,
+    /// Batch drains the model did because the kernel freed a page that only a per-CPU batch still held.
+    pub implicit_drains: u64,
+    /// Records the lowering does not use (raw events, events of untraced tasks, duplicates).
+    pub ignored: u64,
+}
+
+/// How many mismatches and divergences are kept in full.
+const KEEP: usize = 50;
+
+/// A fault waiting for the allocations that follow it.
+#[derive(Debug)]
+struct PendingFault {
+    addr: u64,
+    access: Access,
+    line: u32,
+    cpu: u32,
+    ts_ns: u64,
+    /// User pages the kernel allocated for it: (pfn, order).
+    allocs: Vec<(u64, u32)>,
+}
+
+/// The lowering's state.
+#[derive(Debug)]
+pub struct Lowerer {
+    model: Model,
+    recorded: Option<Pid>,
+    /// Tasks the model knows.
+    alive: FxHashSet<Pid>,
+    /// Each task's thread group.
+    tgid: FxHashMap<Pid, Pid>,
+    pending_sys: FxHashMap<Pid, SysEnter>,
+    /// Return values the model gave for syscalls applied at entry, to compare at exit.
+    model_ret: FxHashMap<Pid, (Syscall, i64)>,
+    pending_fault: FxHashMap<Pid, PendingFault>,
+    clone_flags: FxHashMap<Pid, u64>,
+    /// The kernel's break per thread group, learnt from `brk` returns.
+    brk: FxHashMap<Pid, u64>,
+    /// `rss_stat` `mm_id` hash → a task of that mm.
+    mm_ids: FxHashMap<u32, Pid>,
+    pub divergences: Vec<Divergence>,
+    pub divergence_count: u64,
+    pub rss: RssCheck,
+    pub stats: LoweringStats,
+}
+
+impl Lowerer {
+    /// A lowering into a fresh model.
+    pub fn new(model: Model) -> Lowerer {
+        Lowerer {
+            model,
+            recorded: None,
+            alive: FxHashSet::default(),
+            tgid: FxHashMap::default(),
+            pending_sys: FxHashMap::default(),
+            model_ret: FxHashMap::default(),
+            pending_fault: FxHashMap::default(),
+            clone_flags: FxHashMap::default(),
+            brk: FxHashMap::default(),
+            mm_ids: FxHashMap::default(),
+            divergences: Vec::new(),
+            divergence_count: 0,
+            rss: RssCheck::default(),
+            stats: LoweringStats::default(),
+        }
+    }
+
+    /// Names the recorded task when the `mmdb-record` marker comes from a side file (perf recordings).
+    pub fn set_recorded(&mut self, pid: Pid) {
+        self.recorded = Some(pid);
+    }
+
+    /// The model, as the lowering has left it.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Finishes pending work (faults whose allocations were the last records) and returns the model.
+    pub fn finish(mut self) -> (Model, Lowerer) {
+        let pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
+        for pid in pids {
+            self.flush_fault(pid);
+        }
+        let model = std::mem::replace(&mut self.model, Model::new(Default::default()));
+        (model, self)
+    }
+
+    fn diverge(&mut self, line: u32, kind: &'static str, predicted: String, actual: String, cause: &str) {
+        self.divergence_count += 1;
+        if self.divergences.len() < KEEP {
+            self.divergences.push(Divergence { line, kind, predicted, actual, cause: cause.to_string() });
+        }
+    }
+
+    fn apply(&mut self, pid: Pid, cpu: u32, ts_ns: u64, op: Op) -> mmdb_model::Outcome {
+        self.stats.events += 1;
+        self.model.apply(&Event { comm: String::new(), pid, cpu, ts_ns, op })
+    }
+
+    /// Feeds one record line.
+    pub fn feed(&mut self, trace: &ParsedTrace, l: &TraceLine) {
+        let pid = l.pid;
+        if let Some(t) = l.tgid {
+            self.tgid.entry(pid).or_insert(t);
+        }
+        // A fault collects the user-page allocations of its task until the task does something else.
+        if self.pending_fault.contains_key(&pid) {
+            match &l.record {
+                Record::MmPageAlloc(a) => {
+                    if a.migratetype == MIGRATE_MOVABLE {
+                        if let (Some(pfn), Some(f)) = (a.pfn, self.pending_fault.get_mut(&pid)) {
+                            f.allocs.push((pfn, a.order));
+                        }
+                    }
+                    return;
+                }
+                _ => self.flush_fault(pid),
+            }
+        }
+        match &l.record {
+            Record::TracingMarkWrite { buf } => {
+                if let Some(rest) = buf.strip_prefix("mmdb-record pid=") {
+                    self.recorded = rest.split_whitespace().next().and_then(|p| p.parse().ok());
+                }
+            }
+            Record::SchedProcessExec(e) => {
+                let p = e.pid;
+                if self.alive.contains(&p) {
+                    self.apply(p, l.cpu, l.ts_ns, Op::Exec { filename: e.filename.clone() });
+                } else if Some(p) == self.recorded || Some(e.old_pid) == self.recorded {
+                    let comm = e.filename.rsplit('/').next().unwrap_or(&e.filename).chars().take(15).collect();
+                    self.apply(p, l.cpu, l.ts_ns, Op::Spawn { comm });
+                    self.alive.insert(p);
+                    self.tgid.insert(p, p);
+                } else {
+                    self.stats.ignored += 1;
+                }
+            }
+            Record::SchedProcessFork(f) if self.alive.contains(&f.parent_pid) => {
+                let thread = match self.clone_flags.get(&f.parent_pid) {
+                    Some(flags) => flags & CLONE_VM != 0,
+                    None => self.tgid.get(&f.child_pid).is_some_and(|t| *t != f.child_pid),
+                };
+                let _ = trace;
+                self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
+                self.alive.insert(f.child_pid);
+                let group = if thread { *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid) } else { f.child_pid };
+                self.tgid.insert(f.child_pid, group);
+            }
+            Record::SchedProcessExit(e) if self.alive.contains(&e.pid) => {
+                self.apply(e.pid, l.cpu, l.ts_ns, Op::Exit);
+                self.alive.remove(&e.pid);
+            }
+            Record::SysEnter(s) if self.alive.contains(&pid) => self.sys_enter(l, *s),
+            Record::SysExit(x) if self.alive.contains(&pid) => self.sys_exit(l, x.syscall, x.ret),
+            Record::PageFaultUser(f) if self.alive.contains(&pid) => {
+                let access = if f.error_code & 0x2 != 0 {
+                    Access::Write
+                } else if f.error_code & 0x10 != 0 {
+                    Access::Exec
+                } else {
+                    Access::Read
+                };
+                let pf =
+                    PendingFault { addr: f.address, access, line: l.line, cpu: l.cpu, ts_ns: l.ts_ns, allocs: vec![] };
+                self.pending_fault.insert(pid, pf);
+            }
+            Record::MmPageFree(f) => self.page_free(l, f.pfn),
+            Record::MmLruInsertion(i) => self.lru_insertion(l, i.pfn),
+            Record::RssStat(r) => self.rss_stat(l, r.mm_id, r.curr, r.member, r.size),
+            _ => self.stats.ignored += 1,
+        }
+    }
+
+    fn sys_enter(&mut self, l: &TraceLine, s: SysEnter) {
+        let (pid, cpu, ts) = (l.pid, l.cpu, l.ts_ns);
+        let now = |op| Some(op);
+        let op = match s {
+            SysEnter::Munmap { addr, len } => now(Op::Munmap { addr, len }),
+            SysEnter::Mprotect { start, len, prot } => now(Op::Mprotect { addr: start, len, prot }),
+            SysEnter::Madvise { start, len_in, behavior } => {
+                now(Op::Madvise { addr: start, len: len_in, advice: behavior as i64 })
+            }
+            SysEnter::Mlock { start, len } | SysEnter::Mlock2 { start, len, .. } => now(Op::Mlock { addr: start, len }),
+            SysEnter::Munlock { start, len } => now(Op::Munlock { addr: start, len }),
+            SysEnter::Clone { clone_flags, .. } => {
+                self.clone_flags.insert(pid, clone_flags);
+                None
+            }
+            SysEnter::Fork | SysEnter::Vfork | SysEnter::Clone3 { .. } => {
+                self.clone_flags.remove(&pid);
+                None
+            }
+            _ => None,
+        };
+        if let Some(op) = op {
+            let ret = self.apply(pid, cpu, ts, op).ret.unwrap_or(0);
+            self.model_ret.insert(pid, (s.syscall(), ret));
+        }
+        self.pending_sys.insert(pid, s);
+    }
+
+    fn sys_exit(&mut self, l: &TraceLine, syscall: Syscall, ret: i64) {
+        let (pid, cpu, ts) = (l.pid, l.cpu, l.ts_ns);
+        let Some(enter) = self.pending_sys.remove(&pid).filter(|e| e.syscall() == syscall) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        if let Some((sc, model)) = self.model_ret.remove(&pid) {
+            if sc == syscall && (model < 0) != (ret < 0) {
+                let (p, a) = (format!("{} returns {model}", syscall.name()), format!("the kernel returned {ret}"));
+                self.diverge(l.line, "syscall-ret", p, a, "the range held mappings the model did not know");
+            }
+            return;
+        }
+        let failed = (-4095..0).contains(&ret);
+        match enter {
+            SysEnter::Mmap { len, prot, flags, fd, off, .. } if !failed => {
+                let anon = flags & MAP_ANONYMOUS != 0;
+                let file = (!anon).then(|| FileRef { name: format!("fd{}", fd as i32), offset: off });
+                let flags = (flags & !MAP_FIXED_NOREPLACE) | MAP_FIXED;
+                let op = Op::Mmap { addr: Some(ret as u64), len, prot, flags, file };
+                self.apply(pid, cpu, ts, op);
+            }
+            SysEnter::Mremap { addr, old_len, new_len, flags, .. } if !failed => {
+                let op = if ret as u64 == addr {
+                    Op::Mremap { addr, old_len, new_len, flags: flags & !MREMAP_FIXED, new_addr: None }
+                } else {
+                    let flags = flags | MREMAP_MAYMOVE | MREMAP_FIXED;
+                    Op::Mremap { addr, old_len, new_len, flags, new_addr: Some(ret as u64) }
+                };
+                self.apply(pid, cpu, ts, op);
+            }
+            SysEnter::Brk { brk } if ret > 0 => {
+                let group = *self.tgid.get(&pid).unwrap_or(&pid);
+                let new = ret as u64;
+                if let Some(old) = self.brk.insert(group, new) {
+                    let (o, n) = (page_align(old), page_align(new));
+                    let _ = brk;
+                    if n > o {
+                        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+                        let op =
+                            Op::Mmap { addr: Some(o), len: n - o, prot: PROT_READ | PROT_WRITE, flags, file: None };
+                        self.apply(pid, cpu, ts, op);
+                    } else if n < o {
+                        self.apply(pid, cpu, ts, Op::Munmap { addr: n, len: o - n });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn flush_fault(&mut self, pid: Pid) {
+        let Some(f) = self.pending_fault.remove(&pid) else { return };
+        if !self.alive.contains(&pid) {
+            return;
+        }
+        let page = f.addr & !(PAGE_SIZE - 1);
+        if !self.model.vmas(pid).iter().any(|v| v.start <= f.addr && f.addr < v.end) {
+            // A mapping made before the trace began (the ELF image, the stack): an anonymous stand-in.
+            let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+            let op = Op::Mmap {
+                addr: Some(page),
+                len: PAGE_SIZE,
+                prot: PROT_READ | PROT_WRITE | PROT_EXEC,
+                flags,
+                file: None,
+            };
+            self.apply(pid, f.cpu, f.ts_ns, op);
+            self.stats.pre_trace_vmas += 1;
+        }
+        let want = f.allocs.first().map(|a| a.0);
+        let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want });
+        let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
+        match (f.allocs.first(), out.allocated.first()) {
+            (Some(&(pfn, order)), None) => self.diverge(
+                f.line,
+                "fault-alloc-missing",
+                format!("{}: no new page (the page is reused or already mapped)", what()),
+                format!("the kernel allocated pfn {pfn:#x} (order {order})"),
+                "an extra reference (a per-CPU batch, the swap cache) made the kernel copy, or the page predates the trace",
+            ),
+            (None, Some(&(pfn, _))) => self.diverge(
+                f.line,
+                "fault-alloc-extra",
+                format!("{}: a new page (pfn {pfn:#x})", what()),
+                "the kernel allocated no page".to_string(),
+                "the page was mapped before the trace began, or the allocation was not traced",
+            ),
+            _ => {}
+        }
+    }
+
+    fn page_free(&mut self, l: &TraceLine, pfn: u64) {
+        let Some(info) = self.model.page_info(pfn) else {
+            self.stats.ignored += 1; // a page the model never saw (another mm, the kernel, the old image)
+            return;
+        };
+        if info.folio_mapcount > 0 {
+            self.diverge(
+                l.line,
+                "free-mapped",
+                format!("pfn {pfn:#x} is mapped (mapcount {})", info.folio_mapcount),
+                "the kernel freed it".to_string(),
+                "an unmap the trace did not show, or a divergence earlier on",
+            );
+            return;
+        }
+        let cpus: Vec<u32> =
+            info.batches.iter().filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok()).collect();
+        if cpus.is_empty() {
+            self.diverge(
+                l.line,
+                "free-held",
+                format!("pfn {pfn:#x} is unmapped but held (refcount {})", info.refcount),
+                "the kernel freed it".to_string(),
+                "a reference the model keeps that the kernel dropped",
+            );
+            return;
+        }
+        for cpu in cpus {
+            self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
+            self.stats.implicit_drains += 1;
+        }
+    }
+
+    /// `mm_lru_insertion` fires only in `lru_add()`, when an lru_add batch moves: if the model still holds the
+    /// folio in a CPU's lru_add batch, that CPU drained where the trace cannot see it, so the model drains it.
+    fn lru_insertion(&mut self, l: &TraceLine, pfn: u64) {
+        let Some(info) = self.model.page_info(pfn) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let cpus: Vec<u32> = info
+            .batches
+            .iter()
+            .filter(|b| b.ends_with(":lru_add"))
+            .filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok())
+            .collect();
+        for cpu in cpus {
+            self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
+            self.stats.implicit_drains += 1;
+        }
+    }
+
+    fn rss_stat(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64) {
+        if curr && self.alive.contains(&l.pid) {
+            self.mm_ids.insert(mm_id, l.pid);
+        }
+        let Some(&pid) = self.mm_ids.get(&mm_id) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let Some(r) = self.model.rss(pid) else {
+            self.rss.skipped += 1;
+            return;
+        };
+        let model = [r.file, r.anon, r.swapents, r.shmem][member.index()];
+        let kernel = size / PAGE_SIZE as i64;
+        self.rss.total += 1;
+        self.rss.by_member[member.index()].0 += 1;
+        if model == kernel {
+            self.rss.matched += 1;
+            self.rss.by_member[member.index()].1 += 1;
+        } else if self.rss.mismatches.len() < KEEP {
+            self.rss.mismatches.push(RssMismatch { line: l.line, pid, member: member.name(), kernel, model });
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Replay of a real kernel trace with verification against the kernel's own numbers: `rss_stat` events and the
+//! ground-truth checkpoints (`mmdb-page`, `mmdb-rollup` markers, ground-truth-format.md).
+//!
+//! A page agrees when present, swapped, pfn, mapcount (kpagecount), excl (pagemap bit 56) and the kpageflags bits
+//! in [`COMPARED_KFLAGS`] all match the model's; a page the model does not know does not agree. A rollup agrees
+//! when every field matches.
+
+use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck};
+use mmdb_model::{kpf, Config, Model, Report};
+use mmdb_trace::records::Record;
+use mmdb_trace::truth::{merge_by_time, parse_marker, Marker, Merged, Page, Rollup, TimedMarker};
+use mmdb_trace::{ParseError, ParsedTrace};
+use serde::Serialize;
+
+/// The kpageflags bits compared, with their names.
+pub const COMPARED_KFLAGS: &[(u32, &str)] = &[
+    (kpf::LRU, "LRU"),
+    (kpf::ACTIVE, "ACTIVE"),
+    (kpf::ANON, "ANON"),
+    (kpf::SWAPBACKED, "SWAPBACKED"),
+    (kpf::SWAPCACHE, "SWAPCACHE"),
+    (kpf::DIRTY, "DIRTY"),
+    (kpf::UNEVICTABLE, "UNEVICTABLE"),
+    (kpf::MLOCKED, "MLOCKED"),
+    (kpf::COMPOUND_HEAD, "COMPOUND_HEAD"),
+    (kpf::COMPOUND_TAIL, "COMPOUND_TAIL"),
+    (kpf::THP, "THP"),
+    (kpf::ZERO_PAGE, "ZERO_PAGE"),
+    (kpf::OWNER_2, "ANON_EXCLUSIVE"),
+];
+
+/// A total and how many agreed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub total: u64,
+    pub agree: u64,
+}
+
+/// One ground-truth line that disagreed with the model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Disagreement {
+    /// The line of the marker (in the trace, or in the side file).
+    pub line: u32,
+    /// `pid:vaddr` for a page, `pid` for a rollup.
+    pub what: String,
+    /// The fields that differ, as `field: kernel K, model M`.
+    pub fields: Vec<String>,
+}
+
+/// The verification figures (`--verify`); the JSON keys are a stable interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Verify {
+    pub rss_stat: RssTally,
+    pub checkpoints: u64,
+    pub pages: Tally,
+    pub rollups: Tally,
+    pub divergences: u64,
+    /// Per page field: how many compared pages disagreed on it.
+    pub page_fields: Vec<(String, u64)>,
+    /// Per rollup field: how many rollups disagreed on it.
+    pub rollup_fields: Vec<(String, u64)>,
+    /// Pages whose pfn the model never allocated: state from before the trace, or untraced allocations.
+    pub pages_unknown: u64,
+    /// Disagreeing pages by likely cause: `pre-trace` (the model never saw the page), `batch` (only `PG_lru` or
+    /// `PG_active` differ and the model holds the folio in a per-CPU batch, which other tasks on that CPU drain
+    /// where a pid-filtered trace cannot see it: trap 6), `other`.
+    pub page_causes: Vec<(String, u64)>,
+    /// The first disagreements, in trace order.
+    pub first_pages: Vec<Disagreement>,
+    pub first_rollups: Vec<Disagreement>,
+}
+
+/// `rss_stat` figures in the verify object: `total` and `matched`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RssTally {
+    pub total: u64,
+    pub matched: u64,
+}
+
+/// The result of replaying a real trace.
+#[derive(Debug)]
+pub struct RealReplay {
+    pub report: Report,
+    pub verify: Verify,
+    pub rss: RssCheck,
+    pub divergences: Vec<Divergence>,
+    pub stats: LoweringStats,
+    pub parse_errors: Vec<ParseError>,
+    /// Lost-event notices (`CPU:N [LOST M EVENTS]`): the model may be wrong from there on.
+    pub lost: u64,
+}
+
+const KEEP: usize = 20;
+
+/// Replays `trace`, verifying against its markers, or against `side` (a perf side file's markers) when given.
+pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealReplay {
+    let mut low = Lowerer::new(Model::new(Config { history: false, ..Config::default() }));
+    let mut v = Verifier::default();
+    let mut errors = trace.errors.clone();
+    let markers = side.unwrap_or(&[]);
+    for item in merge_by_time(&trace.lines, markers) {
+        match item {
+            Merged::Line(l) => {
+                low.feed(trace, l);
+                if let Record::TracingMarkWrite { buf } = &l.record {
+                    if buf.starts_with("mmdb-") {
+                        match parse_marker(buf) {
+                            Ok(m) => v.marker(&low, l.line, &m),
+                            Err(e) => errors.push(e.to_parse_error(l.line, buf)),
+                        }
+                    }
+                }
+            }
+            Merged::Marker(m) => {
+                if let Marker::Record { pid, .. } = m.marker {
+                    low.set_recorded(pid);
+                }
+                v.marker(&low, m.line, &m.marker)
+            }
+        }
+    }
+    let (model, low) = low.finish();
+    let mut report = model.report();
+    report.violations = model.check();
+    let mut verify = v.finish();
+    verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
+    verify.divergences = low.divergence_count;
+    errors.sort_by_key(|e| e.line);
+    RealReplay {
+        report,
+        verify,
+        rss: low.rss,
+        divergences: low.divergences,
+        stats: low.stats,
+        parse_errors: errors,
+        lost: trace.lost.iter().map(|l| l.count.unwrap_or(1)).sum(),
+    }
+}
+
+fn zero_or_pfn(zero: bool, pfn: u64) -> String {
+    if zero {
+        "the zero page".to_string()
+    } else {
+        format!("{pfn:#x}")
+    }
+}
+
+#[derive(Default)]
+struct Verifier {
+    out: Verify,
+    page_fields: Vec<(String, u64)>,
+    rollup_fields: Vec<(String, u64)>,
+    page_causes: Vec<(String, u64)>,
+}
+
+impl Verifier {
+    fn marker(&mut self, low: &Lowerer, line: u32, m: &Marker) {
+        match m {
+            Marker::CheckpointBegin { .. } => self.out.checkpoints += 1,
+            Marker::Page(p) => self.page(low.model(), line, p),
+            Marker::Rollup(r) => self.rollup(low.model(), line, r),
+            _ => {}
+        }
+    }
+
+    fn bump(list: &mut Vec<(String, u64)>, field: &str) {
+        match list.iter_mut().find(|(f, _)| f == field) {
+            Some((_, n)) => *n += 1,
+            None => list.push((field.to_string(), 1)),
+        }
+    }
+
+    fn page(&mut self, model: &Model, line: u32, p: &Page) {
+        self.out.pages.total += 1;
+        let mut diffs = Vec::new();
+        let mut diff = |field: &str, kernel: String, modelv: String| {
+            if kernel != modelv {
+                diffs.push((field.to_string(), format!("{field}: kernel {kernel}, model {modelv}")));
+            }
+        };
+        let Some(pm) = model.pagemap(p.pid, p.vaddr) else {
+            self.out.pages_unknown += 1;
+            Self::bump(&mut self.page_causes, "pre-trace");
+            self.disagree_page(line, p, vec![("pid".into(), format!("pid {} unknown to the model", p.pid))]);
+            return;
+        };
+        diff("present", p.present.to_string(), pm.present.to_string());
+        diff("swapped", p.swapped.to_string(), pm.swapped.to_string());
+        // The zero pages are compared by identity: their pfns are properties of the machine, not state.
+        let kernel_zero = p.present && p.kflags >> kpf::ZERO_PAGE & 1 == 1;
+        let model_zero = pm.present && model.kpageflags(pm.pfn) >> kpf::ZERO_PAGE & 1 == 1;
+        if kernel_zero || model_zero {
+            diff("pfn", zero_or_pfn(kernel_zero, p.pfn), zero_or_pfn(model_zero, pm.pfn));
+        } else if p.present || p.swapped {
+            diff("pfn", format!("{:#x}", p.pfn), format!("{:#x}", pm.pfn));
+        }
+        if p.present {
+            if model.folio(p.pfn).is_none() && !kernel_zero {
+                self.out.pages_unknown += 1;
+            }
+            diff("excl", p.excl.to_string(), pm.excl.to_string());
+            diff("mapcount", p.mapcount.to_string(), model.kpagecount(pm.pfn).to_string());
+            let mk = model.kpageflags(pm.pfn);
+            for (bit, name) in COMPARED_KFLAGS {
+                // Which page of the huge zero folio it is: a machine property too.
+                if (*bit == kpf::COMPOUND_HEAD || *bit == kpf::COMPOUND_TAIL) && kernel_zero && model_zero {
+                    continue;
+                }
+                let (k, m) = (p.kflags >> bit & 1, mk >> bit & 1);
+                if k != m {
+                    diff(name, k.to_string(), m.to_string());
+                }
+            }
+        }
+        if diffs.is_empty() {
+            self.out.pages.agree += 1;
+            return;
+        }
+        let unseen = p.present && model.folio(p.pfn).is_none() && !kernel_zero;
+        let only_lru = diffs.iter().all(|(f, _)| f == "LRU" || f == "ACTIVE");
+        let batched = model.page_info(pm.pfn).is_some_and(|i| !i.batches.is_empty());
+        let cause = if unseen {
+            "pre-trace"
+        } else if only_lru && batched {
+            "batch"
+        } else {
+            "other"
+        };
+        Self::bump(&mut self.page_causes, cause);
+        self.disagree_page(line, p, diffs);
+    }
+
+    fn disagree_page(&mut self, line: u32, p: &Page, diffs: Vec<(String, String)>) {
+        for (f, _) in &diffs {
+            Self::bump(&mut self.page_fields, f);
+        }
+        if self.out.first_pages.len() < KEEP {
+            let what = format!("{}:{:#x}", p.pid, p.vaddr);
+            self.out.first_pages.push(Disagreement { line, what, fields: diffs.into_iter().map(|d| d.1).collect() });
+        }
+    }
+
+    fn rollup(&mut self, model: &Model, line: u32, r: &Rollup) {
+        self.out.rollups.total += 1;
+        let (Some(s), Some(rss)) = (model.smaps_rollup(r.pid), model.rss(r.pid)) else {
+            Self::bump(&mut self.rollup_fields, "pid");
+            if self.out.first_rollups.len() < KEEP {
+                let fields = vec![format!("pid {} unknown to the model", r.pid)];
+                self.out.first_rollups.push(Disagreement { line, what: r.pid.to_string(), fields });
+            }
+            return;
+        };
+        let kb = |pages: i64| (pages.max(0) as u64) * 4;
+        let pairs = [
+            ("rss_kb", r.rss_kb, s.rss_kb),
+            ("pss_kb", r.pss_kb, s.pss_kb),
+            ("anon_kb", r.anon_kb, s.anon_kb),
+            ("lazyfree_kb", r.lazyfree_kb, s.lazyfree_kb),
+            ("anonhuge_kb", r.anonhuge_kb, s.anonhuge_kb),
+            ("swap_kb", r.swap_kb, s.swap_kb),
+            ("rss_anon_kb", r.rss_anon_kb, kb(rss.anon)),
+            ("rss_file_kb", r.rss_file_kb, kb(rss.file)),
+            ("rss_shmem_kb", r.rss_shmem_kb, kb(rss.shmem)),
+        ];
+        let fields: Vec<String> =
+            pairs.iter().filter(|(_, k, m)| k != m).map(|(f, k, m)| format!("{f}: kernel {k}, model {m}")).collect();
+        for (f, k, m) in pairs {
+            if k != m {
+                Self::bump(&mut self.rollup_fields, f);
+            }
+        }
+        if fields.is_empty() {
+            self.out.rollups.agree += 1;
+        } else if self.out.first_rollups.len() < KEEP {
+            self.out.first_rollups.push(Disagreement { line, what: r.pid.to_string(), fields });
+        }
+    }
+
+    fn finish(mut self) -> Verify {
+        self.page_fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.rollup_fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.page_causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.out.page_causes = self.page_causes;
+        self.out.page_fields = self.page_fields;
+        self.out.rollup_fields = self.rollup_fields;
+        self.out
+    }
+}
+
+impl RealReplay {
+    /// The model-report view of this replay, for the renderers of mm event traces.
+    pub fn as_replay(&self) -> crate::Replay {
+        crate::Replay {
+            report: self.report.clone(),
+            parse_errors: self.parse_errors.clone(),
+            event_lines: Vec::new(),
+            parsed_events: self.report.events,
+        }
+    }
+}
+
+/// The text report of a real trace: the model's report, then the lowering (divergences first), then with
+/// `verify` the verification figures with per-field breakdowns and the first disagreements.
+pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = crate::render_text(&r.as_replay(), path);
+    let s = &r.stats;
+    let _ = writeln!(out, "real trace: {} model events lowered, {} records unused", s.events, s.ignored);
+    let _ = writeln!(
+        out,
+        "  pre-trace state: {} VMAs stood in for mappings made before the trace; {} per-CPU batch drains inferred",
+        s.pre_trace_vmas, s.implicit_drains
+    );
+    if r.lost > 0 {
+        let _ = writeln!(out, "  LOST EVENTS: {} (the model may be wrong from the first loss on)", r.lost);
+    }
+    let _ = writeln!(out, "divergences ({}):", r.verify.divergences);
+    for d in &r.divergences {
+        let _ = writeln!(out, "  line {} {}: predicted {}; actual: {}", d.line, d.kind, d.predicted, d.actual);
+        let _ = writeln!(out, "    likely cause: {}", d.cause);
+    }
+    if r.verify.divergences > r.divergences.len() as u64 {
+        let _ = writeln!(out, "  ... {} more", r.verify.divergences - r.divergences.len() as u64);
+    }
+    if !verify {
+        return out;
+    }
+    let v = &r.verify;
+    let pct = |a: u64, t: u64| if t == 0 { 100.0 } else { 100.0 * a as f64 / t as f64 };
+    let _ = writeln!(out, "verify:");
+    let _ = writeln!(
+        out,
+        "  rss_stat: {} of {} matched ({:.1}%); {} not comparable (mm not known to the model at that point)",
+        v.rss_stat.matched,
+        v.rss_stat.total,
+        pct(v.rss_stat.matched, v.rss_stat.total),
+        r.rss.skipped
+    );
+    for (i, name) in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"].iter().enumerate() {
+        let (t, m) = r.rss.by_member[i];
+        if t > 0 {
+            let _ = writeln!(out, "    {name}: {m} of {t}");
+        }
+    }
+    for m in r.rss.mismatches.iter().take(5) {
+        let _ = writeln!(
+            out,
+            "    line {}: pid {} {} kernel {} pages, model {}",
+            m.line, m.pid, m.member, m.kernel, m.model
+        );
+    }
+    let _ = writeln!(out, "  checkpoints: {}", v.checkpoints);
+    let _ = writeln!(
+        out,
+        "  pages: {} of {} agree ({:.1}%)",
+        v.pages.agree,
+        v.pages.total,
+        pct(v.pages.agree, v.pages.total)
+    );
+    if !v.page_causes.is_empty() {
+        let causes: Vec<String> = v.page_causes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        let _ = writeln!(out, "    disagreements by cause: {}", causes.join(", "));
+        let fields: Vec<String> = v.page_fields.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        let _ = writeln!(out, "    by field: {}", fields.join(", "));
+    }
+    for d in v.first_pages.iter().take(5) {
+        let _ = writeln!(out, "    line {} {}: {}", d.line, d.what, d.fields.join("; "));
+    }
+    let _ = writeln!(out, "  rollups: {} of {} agree", v.rollups.agree, v.rollups.total);
+    if !v.rollup_fields.is_empty() {
+        let fields: Vec<String> = v.rollup_fields.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        let _ = writeln!(out, "    by field: {}", fields.join(", "));
+    }
+    for d in v.first_rollups.iter().take(3) {
+        let _ = writeln!(out, "    line {} pid {}: {}", d.line, d.what, d.fields.join("; "));
+    }
+    out
+}
+
+/// The JSON report of a real trace: [`crate::render_json`]'s object plus `verify` (`rss_stat`, `checkpoints`,
+/// `pages`, `rollups`, `divergences`, and the breakdowns), `divergence_list`, `rss_mismatches` and `lowering`.
+pub fn render_real_json(r: &RealReplay, path: &str) -> String {
+    let base = crate::render_json(&r.as_replay(), path);
+    let mut v: serde_json::Value = serde_json::from_str(&base).unwrap_or(serde_json::Value::Null);
+    if let Some(obj) = v.as_object_mut() {
+        let mut verify = serde_json::to_value(&r.verify).unwrap_or_default();
+        if let Some(p) = verify.get_mut("pages").and_then(|p| p.as_object_mut()) {
+            p.insert("unknown".into(), r.verify.pages_unknown.into());
+        }
+        obj.insert("verify".into(), verify);
+        obj.insert("divergence_list".into(), serde_json::to_value(&r.divergences).unwrap_or_default());
+        obj.insert("rss_mismatches".into(), serde_json::to_value(&r.rss.mismatches).unwrap_or_default());
+        obj.insert("lowering".into(), serde_json::to_value(&r.stats).unwrap_or_default());
+        obj.insert("lost_events".into(), r.lost.into());
+    }
+    let mut s = serde_json::to_string_pretty(&v).unwrap_or(base);
+    s.push('\n');
+    s
+}

@@ -1,0 +1,46 @@
+//! Replays of the shared real recordings (`../shared/samples`, recorded on 6.18.44) with verification.
+//!
+//! The figures are floors measured when the lowering was written: a change that makes the model agree less with
+//! the real kernel fails here. Raise them when the model improves.
+
+use mmdb_session::verify::{render_real_text, replay_trace};
+use mmdb_trace::truth::parse_truth_sidefile;
+use mmdb_trace::{parse_ftrace, parse_perf};
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/");
+    std::fs::read(format!("{path}{name}")).expect("the shared samples sit beside the repository")
+}
+
+#[test]
+fn basic_ftrace_replays_and_verifies() {
+    let trace = parse_ftrace(&sample("basic.ftrace"));
+    let r = replay_trace(&trace, None);
+    assert!(r.parse_errors.is_empty(), "{:?}", r.parse_errors.first());
+    assert!(r.report.violations.is_empty(), "{:#?}", r.report.violations);
+    let v = &r.verify;
+    assert_eq!(v.checkpoints, 6);
+    assert_eq!(v.pages.total, 640);
+    assert!(v.pages.agree >= 547, "pages agree {} of {}", v.pages.agree, v.pages.total);
+    let explained: u64 = v.page_causes.iter().map(|(_, n)| n).sum();
+    assert_eq!(explained, v.pages.total - v.pages.agree, "every disagreement has a cause");
+    assert_eq!(v.rollups.total, 8);
+    assert!(v.rss_stat.total >= 133);
+    // The report leads with the divergences and shows the figures.
+    let text = render_real_text(&r, "basic.ftrace", true);
+    assert!(text.contains("divergences ("));
+    assert!(text.contains(&format!("pages: {} of 640 agree", v.pages.agree)));
+}
+
+#[test]
+fn basic_perf_replays_with_its_side_file() {
+    let trace = parse_perf(&sample("basic.perf.txt"));
+    let (markers, errors) = parse_truth_sidefile(&sample("basic.perf.truth.txt"));
+    assert!(errors.is_empty());
+    let r = replay_trace(&trace, Some(&markers));
+    assert!(r.parse_errors.is_empty());
+    assert!(r.report.violations.is_empty(), "{:#?}", r.report.violations);
+    assert_eq!(r.verify.checkpoints, 6);
+    assert_eq!(r.verify.pages.total, 632);
+    assert!(r.verify.pages.agree >= 593, "pages agree {} of {}", r.verify.pages.agree, r.verify.pages.total);
+}
