@@ -29,6 +29,8 @@ pub const START_BRK: u64 = 0x5555_5555_9000;
 pub const ZERO_PFN: u64 = 0x2a00;
 /// One past the highest pfn x86-64 can address (52-bit physical addresses).
 pub const MAX_PFN: u64 = 1 << (52 - PAGE_SHIFT);
+/// Where the model's own pfns start when pfns come from a real trace (beyond any real machine's memory).
+pub const SYNTHETIC_PFN_BASE: u64 = 1 << 36;
 /// The first pfn the model's page allocator hands out.
 pub const FIRST_PFN: u64 = 0x10_0000;
 

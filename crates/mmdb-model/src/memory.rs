@@ -287,6 +287,11 @@ impl Model {
         let shmem = self.files[file as usize].shmem;
         let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
         let head = self.alloc_charged(0, want, mapping, mm)?;
+        if want.is_none() && !shmem {
+            // Without a pfn from the trace, a file page the model has not seen is taken to have been in the page
+            // cache before the trace began (libraries and binaries usually are): not an allocation of this event.
+            self.allocated.retain(|a| a.0 != head);
+        }
         let f = self.folio_mut(head);
         f.flags.set_uptodate();
         if shmem {

@@ -31,11 +31,15 @@ pub struct Config {
     pub thp: ThpMode,
     /// `transparent_hugepage/use_zero_page`.
     pub thp_use_zero_page: bool,
+    /// The pfns of the pages come from a real trace: pages the trace did not show being allocated (the page
+    /// cache before the trace, say) get pfns from [`SYNTHETIC_PFN_BASE`] up, never reused, so they cannot collide
+    /// with pfns the kernel hands out later.
+    pub trace_pfns: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true }
+        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true, trace_pfns: false }
     }
 }
 
@@ -384,6 +388,13 @@ impl Model {
     /// The model allocator's choice: the last freed block of this order (per-CPU lists are LIFO), else fresh
     /// naturally aligned pfns.
     fn pick_pfn(&mut self, order: u32) -> Pfn {
+        if self.cfg.trace_pfns {
+            let nr = 1u64 << order;
+            let base = self.next_pfn.max(SYNTHETIC_PFN_BASE);
+            let p = (base + nr - 1) & !(nr - 1);
+            self.next_pfn = p + nr;
+            return p;
+        }
         if order == 0 {
             while let Some(p) = self.free_order0.pop() {
                 if self.range_is_free(p, 1) {

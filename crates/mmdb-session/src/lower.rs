@@ -353,6 +353,11 @@ impl Lowerer {
             self.apply(pid, f.cpu, f.ts_ns, op);
             self.stats.pre_trace_vmas += 1;
         }
+        // The kernel allocating a pfn proves it had freed it: if the model still holds it unmapped in a per-CPU
+        // batch, that CPU drained where the trace cannot see it (trap 6).
+        for &(pfn, _) in &f.allocs {
+            self.drain_if_batched(pid, f.ts_ns, pfn);
+        }
         let want = f.allocs.first().map(|a| a.0);
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want });
         let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
@@ -406,6 +411,19 @@ impl Lowerer {
             self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
             self.stats.implicit_drains += 1;
         }
+    }
+
+    /// Drains the CPUs whose batches hold `pfn` when the model has it unmapped: the kernel has shown that the
+    /// folio left its batch. Returns whether it did.
+    fn drain_if_batched(&mut self, pid: Pid, ts_ns: u64, pfn: u64) -> bool {
+        let Some(info) = self.model.page_info(pfn).filter(|i| i.folio_mapcount == 0) else { return false };
+        let cpus: Vec<u32> =
+            info.batches.iter().filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok()).collect();
+        for &cpu in &cpus {
+            self.apply(pid, cpu, ts_ns, Op::LruAddDrain);
+            self.stats.implicit_drains += 1;
+        }
+        !cpus.is_empty()
     }
 
     /// `mm_lru_insertion` fires only in `lru_add()`, when an lru_add batch moves: if the model still holds the

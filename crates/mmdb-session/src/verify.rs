@@ -61,9 +61,10 @@ pub struct Verify {
     pub rollup_fields: Vec<(String, u64)>,
     /// Pages whose pfn the model never allocated: state from before the trace, or untraced allocations.
     pub pages_unknown: u64,
-    /// Disagreeing pages by likely cause: `pre-trace` (the model never saw the page), `batch` (only `PG_lru` or
-    /// `PG_active` differ and the model holds the folio in a per-CPU batch, which other tasks on that CPU drain
-    /// where a pid-filtered trace cannot see it: trap 6), `other`.
+    /// Disagreeing pages by likely cause: `pre-trace` (the model never saw the page, or maps nothing there: the
+    /// page was populated before the trace or by an untraced path such as exec), `batch` (only `PG_lru` or
+    /// `PG_active` differ: the folio's per-CPU batch drained at another time, usually where a pid-filtered trace
+    /// cannot see it, traps 4 and 6), `other`.
     pub page_causes: Vec<(String, u64)>,
     /// The first disagreements, in trace order.
     pub first_pages: Vec<Disagreement>,
@@ -94,7 +95,7 @@ const KEEP: usize = 20;
 
 /// Replays `trace`, verifying against its markers, or against `side` (a perf side file's markers) when given.
 pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealReplay {
-    let mut low = Lowerer::new(Model::new(Config { history: false, ..Config::default() }));
+    let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, ..Config::default() }));
     let mut v = Verifier::default();
     let mut errors = trace.errors.clone();
     let markers = side.unwrap_or(&[]);
@@ -217,11 +218,11 @@ impl Verifier {
             return;
         }
         let unseen = p.present && model.folio(p.pfn).is_none() && !kernel_zero;
+        let missing = (p.present || p.swapped) && !pm.present && !pm.swapped;
         let only_lru = diffs.iter().all(|(f, _)| f == "LRU" || f == "ACTIVE");
-        let batched = model.page_info(pm.pfn).is_some_and(|i| !i.batches.is_empty());
-        let cause = if unseen {
+        let cause = if unseen || missing {
             "pre-trace"
-        } else if only_lru && batched {
+        } else if only_lru {
             "batch"
         } else {
             "other"
