@@ -5,9 +5,10 @@
 //! stdout (`mmdb replay … | head`) counts as success.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod input;
 mod record;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -169,17 +170,17 @@ fn main() -> ExitCode {
 fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     let from_stdin = args.file.as_os_str() == "-";
     let display = if from_stdin { "<stdin>".to_string() } else { args.file.display().to_string() };
-    let source = if from_stdin {
-        let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
-    } else {
-        std::fs::read(&args.file)
-    };
-    let source = source.with_context(|| format!("cannot read {display}"))?;
+    let source = input::read_trace(&args.file, &display)?;
 
     // The content decides; when it cannot (no line looks like any format), a `.events` file is mm events.
     let detection = mmdb_trace::detect(&source);
-    let by_extension = args.file.extension().is_some_and(|e| e == "events");
+    let by_extension = args
+        .file
+        .to_string_lossy()
+        .trim_end_matches(".xz")
+        .trim_end_matches(".gz")
+        .trim_end_matches(".zst")
+        .ends_with(".events");
     let format = match (args.input_format, detection.format) {
         (Some(f), _) => f,
         (None, _) if !detection.certain && by_extension => InputFormat::Mmdb,

@@ -121,6 +121,8 @@ pub struct Lowerer {
     brk: FxHashMap<Pid, u64>,
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
+    /// Tasks inside direct or memcg reclaim, with the pfns the kernel freed so far.
+    in_reclaim: FxHashMap<Pid, Vec<u64>>,
     pub divergences: Vec<Divergence>,
     pub divergence_count: u64,
     pub rss: RssCheck,
@@ -141,10 +143,22 @@ impl Lowerer {
             clone_flags: FxHashMap::default(),
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
+            in_reclaim: FxHashMap::default(),
             divergences: Vec::new(),
             divergence_count: 0,
             rss: RssCheck::default(),
             stats: LoweringStats::default(),
+        }
+    }
+
+    /// Learns every task's thread group from the trace's TGID column (ftrace with `record-tgid`, perf's
+    /// `pid/tid`) before lowering: `clone3` hides its flags, and a thread shows its group only in its own lines,
+    /// after the `sched_process_fork` that created it.
+    pub fn learn_tgids(&mut self, lines: &[TraceLine]) {
+        for l in lines {
+            if let Some(t) = l.tgid.filter(|t| *t != 0) {
+                self.tgid.entry(l.pid).or_insert(t);
+            }
         }
     }
 
@@ -228,7 +242,7 @@ impl Lowerer {
                 self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
                 self.alive.insert(f.child_pid);
                 let group = if thread { *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid) } else { f.child_pid };
-                self.tgid.insert(f.child_pid, group);
+                self.tgid.entry(f.child_pid).or_insert(group);
             }
             Record::SchedProcessExit(e) if self.alive.contains(&e.pid) => {
                 self.apply(e.pid, l.cpu, l.ts_ns, Op::Exit);
@@ -248,7 +262,18 @@ impl Lowerer {
                     PendingFault { addr: f.address, access, line: l.line, cpu: l.cpu, ts_ns: l.ts_ns, allocs: vec![] };
                 self.pending_fault.insert(pid, pf);
             }
-            Record::MmPageFree(f) => self.page_free(l, f.pfn),
+            Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
+                Some(freed) => freed.push(f.pfn),
+                None => self.page_free(l, f.pfn),
+            },
+            Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_)
+                if self.alive.contains(&pid) =>
+            {
+                self.in_reclaim.insert(pid, Vec::new());
+            }
+            Record::MmVmscanMemcgReclaimEnd(e) | Record::MmVmscanDirectReclaimEnd(e) => {
+                self.reclaim_end(l, e.nr_reclaimed)
+            }
             Record::MmLruInsertion(i) => self.lru_insertion(l, i.pfn),
             Record::RssStat(r) => self.rss_stat(l, r.mm_id, r.curr, r.member, r.size),
             _ => self.stats.ignored += 1,
@@ -410,6 +435,23 @@ impl Lowerer {
         for cpu in cpus {
             self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
             self.stats.implicit_drains += 1;
+        }
+    }
+
+    /// The end of direct or memcg reclaim in a traced task: the model reclaims as many pages as the kernel did
+    /// (`try_to_free_mem_cgroup_pages`, `try_to_free_pages`); kernel frees the model did not make are then treated
+    /// like any other `mm_page_free`.
+    fn reclaim_end(&mut self, l: &TraceLine, nr_reclaimed: u64) {
+        let Some(freed) = self.in_reclaim.remove(&l.pid) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let out = self.apply(l.pid, l.cpu, l.ts_ns, Op::Reclaim { nr: nr_reclaimed });
+        let by_model: FxHashSet<u64> = out.freed.iter().map(|f| f.0).collect();
+        for pfn in freed {
+            if !by_model.contains(&pfn) {
+                self.page_free(l, pfn);
+            }
         }
     }
 

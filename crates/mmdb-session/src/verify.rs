@@ -96,6 +96,7 @@ const KEEP: usize = 20;
 /// Replays `trace`, verifying against its markers, or against `side` (a perf side file's markers) when given.
 pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealReplay {
     let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, ..Config::default() }));
+    low.learn_tgids(&trace.lines);
     let mut v = Verifier::default();
     let mut errors = trace.errors.clone();
     let markers = side.unwrap_or(&[]);

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod book;
+mod real;
 mod record;
 
 use std::io::Write as _;
