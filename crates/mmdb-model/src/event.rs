@@ -74,8 +74,9 @@ pub enum Op {
     LruAddDrain,
     /// `lru_add_drain_all()`: drain every CPU's batches.
     LruAddDrainAll,
-    /// Global reclaim (`try_to_free_pages`/kswapd) asked to free `nr` pages.
-    Reclaim { nr: u64 },
+    /// Reclaim asked to free `nr` pages: global (`try_to_free_pages`, kswapd), or, with `memcg`, inside that
+    /// memory cgroup only (`try_to_free_mem_cgroup_pages`).
+    Reclaim { nr: u64, memcg: Option<u32> },
     /// Creates a memory cgroup with `memory.limit_in_bytes = limit` (0 = unlimited).
     MemcgCreate { id: u32, limit: u64 },
     /// Moves this event's task, and the mm it owns, into memcg `id`.

@@ -262,6 +262,54 @@ impl Model {
             *self.mm_mut(mm).pte_alloc(addr).expect("PMD is not huge here") = Pte::Present(pte);
             return Ok(());
         }
+        if !write {
+            self.do_fault_around(mm, vma, addr, file)?;
+        }
+        self.map_file_page(mm, vma, addr, file, index, want, write)
+    }
+
+    /// `do_fault_around()` (6.12:mm/memory.c:5255) → `filemap_map_pages()`: a read fault maps, besides the
+    /// faulting page, every page-cache page of the `fault_around_pages` (16) aligned window around it, clipped to
+    /// the VMA and the PTE table, whose PTE is none. A regular file's pages are taken to be cached (the model
+    /// does not know the page cache before the trace; binaries and libraries usually are); shmem pages exist only
+    /// once written.
+    fn do_fault_around(&mut self, mm: MmId, vma: &Vma, addr: u64, file: u32) -> Result<(), FaultError> {
+        const FAULT_AROUND_PAGES: u64 = 16;
+        let pte_off = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE as u64 - 1);
+        let vma_off = (addr - vma.start) >> PAGE_SHIFT;
+        let vma_pages = (vma.end - vma.start) >> PAGE_SHIFT;
+        let from = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
+        let to = (from + FAULT_AROUND_PAGES).min(PTRS_PER_PTE as u64).min(pte_off + vma_pages - vma_off) - 1;
+        let table = addr & !(HPAGE_PMD_SIZE - 1);
+        let shmem = self.files[file as usize].shmem;
+        for i in from..=to {
+            let a = table + (i << PAGE_SHIFT);
+            if a == addr & !(PAGE_SIZE - 1) || !matches!(self.mm(mm).pte(a), None | Some(Pte::None)) {
+                continue;
+            }
+            let index = vma.linear_page_index(a);
+            if shmem && !self.files[file as usize].pages.contains_key(&index) {
+                continue;
+            }
+            self.map_file_page(mm, vma, a, file, index, None, false)?;
+        }
+        Ok(())
+    }
+
+    /// `finish_fault()`/`set_pte_range()` for a page-cache page: MM_FILEPAGES (or MM_SHMEMPAGES), a file rmap,
+    /// `mlock_vma_folio()` in a locked VMA; writable and dirty only for a write to a shared mapping.
+    #[allow(clippy::too_many_arguments)]
+    fn map_file_page(
+        &mut self,
+        mm: MmId,
+        vma: &Vma,
+        addr: u64,
+        file: u32,
+        index: u64,
+        want: Option<Pfn>,
+        write: bool,
+    ) -> Result<(), FaultError> {
+        let shared = vma.flags.contains(VmFlags::VM_SHARED);
         let head = self.filemap_get_folio(file, index, want, mm)?;
         let counter = self.mm_counter(head);
         self.add_mm_counter(mm, counter, 1);
@@ -286,12 +334,17 @@ impl Model {
         }
         let shmem = self.files[file as usize].shmem;
         let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
-        let head = self.alloc_charged(0, want, mapping, mm)?;
-        if want.is_none() && !shmem {
+        let head = if want.is_none() && !shmem {
             // Without a pfn from the trace, a file page the model has not seen is taken to have been in the page
-            // cache before the trace began (libraries and binaries usually are): not an allocation of this event.
+            // cache before the trace began (libraries and binaries usually are): not an allocation of this event,
+            // and charged to the root memcg rather than to whoever faulted it now.
+            let head = self.alloc_folio(0, None, mapping, 0);
+            self.mem_cgroup_charge(0, 1);
             self.allocated.retain(|a| a.0 != head);
-        }
+            head
+        } else {
+            self.alloc_charged(0, want, mapping, mm)?
+        };
         let f = self.folio_mut(head);
         f.flags.set_uptodate();
         if shmem {

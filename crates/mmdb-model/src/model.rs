@@ -223,7 +223,10 @@ impl Model {
                 self.lru_add_drain_all();
                 None
             }
-            Op::Reclaim { nr } => Some(self.try_to_free_pages(*nr, None) as i64),
+            Op::Reclaim { nr, memcg } => match memcg {
+                Some(id) if !self.memcgs.contains_key(id) => Some(-EINVAL),
+                _ => Some(self.try_to_free_pages(*nr, *memcg) as i64),
+            },
             Op::MemcgCreate { id, limit } => Some(self.memcg_create(*id, *limit)),
             Op::MemcgAttach { id } => Some(self.memcg_attach(pid, *id)),
             Op::Swapon { size } => Some(self.swapon(*size)),

@@ -88,6 +88,9 @@ pub struct LoweringStats {
     pub ignored: u64,
 }
 
+/// The memcg the lowering puts the recorded program in.
+const RECORDED_MEMCG: u32 = 1;
+
 /// How many mismatches and divergences are kept in full.
 const KEEP: usize = 50;
 
@@ -101,6 +104,11 @@ struct PendingFault {
     ts_ns: u64,
     /// User pages the kernel allocated for it: (pfn, order).
     allocs: Vec<(u64, u32)>,
+    /// The file behind the fault, when `mm_filemap_map_pages` or `mm_filemap_fault` says: (name, first page
+    /// index, last page index) of the window the kernel mapped or read.
+    file: Option<(String, u64, u64)>,
+    /// `rss_stat`s that fired inside the fault (before its last record): compared once the fault is applied.
+    rss: Vec<(TraceLine, u32, bool, RssMember, i64)>,
 }
 
 /// The lowering's state.
@@ -121,8 +129,8 @@ pub struct Lowerer {
     brk: FxHashMap<Pid, u64>,
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
-    /// Tasks inside direct or memcg reclaim, with the pfns the kernel freed so far.
-    in_reclaim: FxHashMap<Pid, Vec<u64>>,
+    /// Tasks inside direct or memcg reclaim (true for memcg), with the pfns the kernel freed so far.
+    in_reclaim: FxHashMap<Pid, (bool, Vec<u64>)>,
     pub divergences: Vec<Divergence>,
     pub divergence_count: u64,
     pub rss: RssCheck,
@@ -201,14 +209,26 @@ impl Lowerer {
             self.tgid.entry(pid).or_insert(t);
         }
         // A fault collects the user-page allocations of its task until the task does something else.
-        if self.pending_fault.contains_key(&pid) {
+        if let Some(f) = self.pending_fault.get_mut(&pid) {
+            let file =
+                |dev: mmdb_trace::records::Dev, ino: u64| format!("dev {}:{} ino {ino:#x}", dev.major, dev.minor);
             match &l.record {
                 Record::MmPageAlloc(a) => {
-                    if a.migratetype == MIGRATE_MOVABLE {
-                        if let (Some(pfn), Some(f)) = (a.pfn, self.pending_fault.get_mut(&pid)) {
-                            f.allocs.push((pfn, a.order));
-                        }
+                    if let (Some(pfn), true) = (a.pfn, a.migratetype == MIGRATE_MOVABLE) {
+                        f.allocs.push((pfn, a.order));
                     }
+                    return;
+                }
+                Record::MmFilemapMapPages(m) => {
+                    f.file = Some((file(m.s_dev, m.i_ino), m.index, m.last_index));
+                    return;
+                }
+                Record::MmFilemapFault(m) => {
+                    f.file.get_or_insert((file(m.s_dev, m.i_ino), m.index, m.index));
+                    return;
+                }
+                Record::RssStat(r) => {
+                    f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size));
                     return;
                 }
                 _ => self.flush_fault(pid),
@@ -227,6 +247,10 @@ impl Lowerer {
                 } else if Some(p) == self.recorded || Some(e.old_pid) == self.recorded {
                     let comm = e.filename.rsplit('/').next().unwrap_or(&e.filename).chars().take(15).collect();
                     self.apply(p, l.cpu, l.ts_ns, Op::Spawn { comm });
+                    // The recorded program and its descendants get a memcg of their own (no limit: the kernel's
+                    // reclaim records drive reclaim), so memcg reclaim scans only their pages, as in the kernel.
+                    self.apply(p, l.cpu, l.ts_ns, Op::MemcgCreate { id: RECORDED_MEMCG, limit: 0 });
+                    self.apply(p, l.cpu, l.ts_ns, Op::MemcgAttach { id: RECORDED_MEMCG });
                     self.alive.insert(p);
                     self.tgid.insert(p, p);
                 } else {
@@ -258,18 +282,27 @@ impl Lowerer {
                 } else {
                     Access::Read
                 };
-                let pf =
-                    PendingFault { addr: f.address, access, line: l.line, cpu: l.cpu, ts_ns: l.ts_ns, allocs: vec![] };
+                let pf = PendingFault {
+                    addr: f.address,
+                    access,
+                    line: l.line,
+                    cpu: l.cpu,
+                    ts_ns: l.ts_ns,
+                    allocs: vec![],
+                    file: None,
+                    rss: vec![],
+                };
                 self.pending_fault.insert(pid, pf);
             }
             Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
-                Some(freed) => freed.push(f.pfn),
+                Some((_, freed)) => freed.push(f.pfn),
                 None => self.page_free(l, f.pfn),
             },
-            Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_)
-                if self.alive.contains(&pid) =>
-            {
-                self.in_reclaim.insert(pid, Vec::new());
+            Record::MmVmscanMemcgReclaimBegin(_) if self.alive.contains(&pid) => {
+                self.in_reclaim.insert(pid, (true, Vec::new()));
+            }
+            Record::MmVmscanDirectReclaimBegin(_) if self.alive.contains(&pid) => {
+                self.in_reclaim.insert(pid, (false, Vec::new()));
             }
             Record::MmVmscanMemcgReclaimEnd(e) | Record::MmVmscanDirectReclaimEnd(e) => {
                 self.reclaim_end(l, e.nr_reclaimed)
@@ -364,19 +397,8 @@ impl Lowerer {
         if !self.alive.contains(&pid) {
             return;
         }
-        let page = f.addr & !(PAGE_SIZE - 1);
         if !self.model.vmas(pid).iter().any(|v| v.start <= f.addr && f.addr < v.end) {
-            // A mapping made before the trace began (the ELF image, the stack): an anonymous stand-in.
-            let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-            let op = Op::Mmap {
-                addr: Some(page),
-                len: PAGE_SIZE,
-                prot: PROT_READ | PROT_WRITE | PROT_EXEC,
-                flags,
-                file: None,
-            };
-            self.apply(pid, f.cpu, f.ts_ns, op);
-            self.stats.pre_trace_vmas += 1;
+            self.stand_in_vma(pid, &f);
         }
         // The kernel allocating a pfn proves it had freed it: if the model still holds it unmapped in a per-CPU
         // batch, that CPU drained where the trace cannot see it (trap 6).
@@ -385,6 +407,9 @@ impl Lowerer {
         }
         let want = f.allocs.first().map(|a| a.0);
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want });
+        for (l, mm_id, curr, member, size) in &f.rss {
+            self.rss_stat(l, *mm_id, *curr, *member, *size);
+        }
         let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
         match (f.allocs.first(), out.allocated.first()) {
             (Some(&(pfn, order)), None) => self.diverge(
@@ -403,6 +428,49 @@ impl Lowerer {
             ),
             _ => {}
         }
+    }
+
+    /// A fault where the model has no VMA lands in a mapping made before the trace began (the ELF image and the
+    /// stack, which exec maps without syscalls). The stand-in is file-backed when the fault's filemap records name
+    /// the file: the window `mm_filemap_map_pages` reports (from the 64 KiB-aligned block of the fault, at the
+    /// window's first page index), so that the model's fault-around maps what the kernel's did; otherwise it is
+    /// one anonymous page. Stand-ins never overlap a VMA the model knows.
+    fn stand_in_vma(&mut self, pid: Pid, f: &PendingFault) {
+        let page = f.addr & !(PAGE_SIZE - 1);
+        let vmas = self.model.vmas(pid);
+        let gap_lo = vmas.iter().filter(|v| v.end <= page).map(|v| v.end).max().unwrap_or(0);
+        let gap_hi = vmas.iter().filter(|v| v.start > page).map(|v| v.start).min().unwrap_or(TASK_SIZE);
+        let prot = PROT_READ | PROT_WRITE | PROT_EXEC;
+        let op = match &f.file {
+            Some((name, first, last)) => {
+                // The kernel's window holds the faulting page. It starts at the 16-page block when the VMA did not
+                // clip its start; otherwise it starts at the VMA's start and (unless clipped there too) ends at the
+                // block's end.
+                let len = (last - first + 1) * PAGE_SIZE;
+                let block = f.addr & !(16 * PAGE_SIZE - 1);
+                let window = if page < block + len {
+                    block
+                } else if page < block + 16 * PAGE_SIZE && block + 16 * PAGE_SIZE - len <= page {
+                    block + 16 * PAGE_SIZE - len
+                } else {
+                    page
+                };
+                let start = window.max(gap_lo);
+                let end = (window + len).min(gap_hi).max(page + PAGE_SIZE);
+                let offset = (first + (start - window) / PAGE_SIZE) * PAGE_SIZE;
+                let file = Some(FileRef { name: name.clone(), offset });
+                Op::Mmap { addr: Some(start), len: end - start, prot, flags: MAP_PRIVATE | MAP_FIXED, file }
+            }
+            None => Op::Mmap {
+                addr: Some(page),
+                len: PAGE_SIZE,
+                prot,
+                flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                file: None,
+            },
+        };
+        self.apply(pid, f.cpu, f.ts_ns, op);
+        self.stats.pre_trace_vmas += 1;
     }
 
     fn page_free(&mut self, l: &TraceLine, pfn: u64) {
@@ -442,11 +510,12 @@ impl Lowerer {
     /// (`try_to_free_mem_cgroup_pages`, `try_to_free_pages`); kernel frees the model did not make are then treated
     /// like any other `mm_page_free`.
     fn reclaim_end(&mut self, l: &TraceLine, nr_reclaimed: u64) {
-        let Some(freed) = self.in_reclaim.remove(&l.pid) else {
+        let Some((memcg, freed)) = self.in_reclaim.remove(&l.pid) else {
             self.stats.ignored += 1;
             return;
         };
-        let out = self.apply(l.pid, l.cpu, l.ts_ns, Op::Reclaim { nr: nr_reclaimed });
+        let memcg = memcg.then_some(RECORDED_MEMCG);
+        let out = self.apply(l.pid, l.cpu, l.ts_ns, Op::Reclaim { nr: nr_reclaimed, memcg });
         let by_model: FxHashSet<u64> = out.freed.iter().map(|f| f.0).collect();
         for pfn in freed {
             if !by_model.contains(&pfn) {

@@ -230,7 +230,7 @@ impl Gen {
             756..758 => {
                 let nr = self.rng.range(32, 512);
                 let cpu = self.rng.below(u64::from(self.cfg.cpus.max(1))) as u32;
-                self.push(KSWAPD_COMM, KSWAPD_PID, cpu, Op::Reclaim { nr });
+                self.push(KSWAPD_COMM, KSWAPD_PID, cpu, Op::Reclaim { nr, memcg: None });
             }
             _ => self.fault(i, Access::Write),
         }

@@ -201,7 +201,18 @@ const EVENTS: &[EventDef] = &[
     },
     EventDef { name: "lru_add_drain", fields: &[], build: |_| Ok(Op::LruAddDrain) },
     EventDef { name: "lru_add_drain_all", fields: &[], build: |_| Ok(Op::LruAddDrainAll) },
-    EventDef { name: "reclaim", fields: &[req("nr", Kind::Num, "N")], build: |f| Ok(Op::Reclaim { nr: f.num("nr")? }) },
+    EventDef {
+        name: "reclaim",
+        fields: &[req("nr", Kind::Num, "N"), opt_("memcg", Kind::Num, "ID")],
+        build: |f| {
+            let memcg = f
+                .opt_num("memcg")?
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| LineError::new(0, 0, Cow::Borrowed("a memcg id that fits in 32 bits for `memcg`")))?;
+            Ok(Op::Reclaim { nr: f.num("nr")?, memcg })
+        },
+    },
     EventDef {
         name: "memcg_create",
         fields: &[req("id", Kind::U32, "N"), req("limit", Kind::Size, "SIZE")],

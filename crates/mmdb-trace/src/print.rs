@@ -113,8 +113,11 @@ fn write_fields(out: &mut String, op: &Op) {
                 }
             }
         }
-        Op::Reclaim { nr } => {
+        Op::Reclaim { nr, memcg } => {
             let _ = write!(out, " nr={nr}");
+            if let Some(id) = memcg {
+                let _ = write!(out, " memcg={id}");
+            }
         }
         Op::MemcgCreate { id, limit } => {
             let _ = write!(out, " id={id}");

@@ -88,7 +88,7 @@ fn madv_free_on_a_fork_shared_page_loses_the_clean_mapping_but_the_page_survives
     // try_to_unmap_one() walks the mappings oldest first: the parent's clean PTE passes the discard check
     // (refcount == 1 + mapcount) and is zapped (MM_ANONPAGES -1 in the parent); the child's dirty PTE then
     // sets PG_dirty, restores, folio_set_swapbacked() and aborts. The page survives, activated, in the child.
-    s.ev(0, Op::Reclaim { nr: 32 });
+    s.ev(0, Op::Reclaim { nr: 32, memcg: None });
     assert_eq!(s.vm(VmEvent::PGLAZYFREED), 0);
     assert_eq!(s.page(1, a), "none");
     assert_eq!(s.rss(1), (0, 0, 0, 0));

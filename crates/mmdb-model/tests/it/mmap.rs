@@ -136,11 +136,11 @@ fn private_file_mappings_cow_into_anon_and_shared_ones_do_not_copy_at_fork() {
         .ev(1, Op::Mmap { addr: None, len: 2 * PG, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE, file: Some(f) })
         .unwrap() as u64;
     s.read(1, a, PG);
-    assert_eq!(s.rss(1), (1, 0, 0, 0));
+    assert_eq!(s.rss(1), (2, 0, 0, 0), "fault-around maps the other page too");
     s.drain();
     assert_eq!(s.page(1, a), "--A map=1 ref=2 [lru] lru=inactive_file");
     s.write(1, a, PG);
-    assert_eq!(s.rss(1), (0, 1, 0, 0), "COW of a file page: MM_FILEPAGES -1, MM_ANONPAGES +1");
+    assert_eq!(s.rss(1), (1, 1, 0, 0), "COW of a file page: MM_FILEPAGES -1, MM_ANONPAGES +1");
     let sh = s
         .ev(
             1,
@@ -154,10 +154,40 @@ fn private_file_mappings_cow_into_anon_and_shared_ones_do_not_copy_at_fork() {
         )
         .unwrap() as u64;
     s.write(1, sh, PG);
-    assert_eq!(s.rss(1), (0, 1, 0, 1));
+    assert_eq!(s.rss(1), (1, 1, 0, 1));
     s.ev(1, Op::Fork { child: 2, thread: false });
     assert_eq!(s.page(2, sh), "none", "trap 9: MAP_SHARED memory is not copied at fork");
     s.read(2, sh, PG);
     // page cache + two mappings + the lru_add batch.
     assert_eq!(s.page(2, sh), "--A map=2 ref=4 [dirty swapbacked] lru=- batch=cpu0:lru_add");
+}
+
+#[test]
+fn a_file_read_fault_maps_its_fault_around_window() {
+    // do_fault_around(): the 16-page aligned window around the fault, clipped to the VMA and the PTE table.
+    let mut s = Sim::new();
+    s.spawn(1);
+    let f = FileRef { name: "/usr/lib/libc.so".into(), offset: 0x10000 };
+    let op = Op::Mmap {
+        addr: Some(0x7f00_0000_3000),
+        len: 40 * PG,
+        prot: PROT_READ,
+        flags: MAP_PRIVATE | MAP_FIXED,
+        file: Some(f),
+    };
+    let a = s.ev(1, op).unwrap() as u64;
+    // The fault at 0x7f0000005000 is PTE index 5, 2 pages into the VMA: from = max(align_down(5, 16), 5 - 2) = 3,
+    // to = min(3 + 16, 512, 5 + 40 - 2) - 1 = 18, so indices 3-18 are mapped: 16 pages.
+    s.read(1, a + 2 * PG, PG);
+    assert_eq!(s.rss(1), (16, 0, 0, 0));
+    assert_eq!(s.page(1, a), "--A map=1 ref=3 [] lru=- batch=cpu0:lru_add");
+    assert_eq!(s.page(1, a + 15 * PG), "--A map=1 ref=3 [] lru=- batch=cpu0:lru_add");
+    assert_eq!(s.page(1, a + 16 * PG), "none");
+    // A fault inside the window maps nothing new; at index 19 the window is 16-31, of which 19-31 are new.
+    s.read(1, a + 5 * PG, PG);
+    assert_eq!(s.rss(1), (16, 0, 0, 0));
+    s.read(1, a + 16 * PG, PG);
+    assert_eq!(s.rss(1), (29, 0, 0, 0));
+    assert_eq!(s.vm(VmEvent::PGFAULT), 3);
+    assert_eq!(s.vm(VmEvent::PGALLOC), 29, "the page cache the model creates is counted as allocated pages");
 }

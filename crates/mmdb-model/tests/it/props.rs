@@ -30,7 +30,7 @@ fn op_strategy() -> impl Strategy<Value = (u32, u32, Op)> {
         1 => (4u32..7, prop::bool::ANY).prop_map(|(child, thread)| Op::Fork { child, thread }),
         1 => Just(Op::Exit),
         1 => Just(Op::LruAddDrain),
-        1 => (1u64..64).prop_map(|nr| Op::Reclaim { nr }),
+        1 => (1u64..64).prop_map(|nr| Op::Reclaim { nr, memcg: None }),
     ];
     (pid, cpu, op)
 }
@@ -91,7 +91,7 @@ fn replay_is_deterministic() {
         }
         ap(&mut m, 1, Op::Fork { child: 2, thread: false });
         ap(&mut m, 2, Op::Madvise { addr: MMAP_BASE - 64 * PAGE_SIZE, len: 32 * PAGE_SIZE, advice: MADV_FREE });
-        ap(&mut m, 0, Op::Reclaim { nr: 16 });
+        ap(&mut m, 0, Op::Reclaim { nr: 16, memcg: None });
         format!("{:?}", m.report())
     };
     assert_eq!(run(), run());
@@ -131,7 +131,7 @@ fn any_op() -> impl Strategy<Value = Op> {
             .prop_map(|(addr, len, advice)| Op::Madvise { addr, len, advice }),
         (n(), n()).prop_map(|(addr, len)| Op::Mlock { addr, len }),
         (n(), n()).prop_map(|(addr, len)| Op::Munlock { addr, len }),
-        any::<u64>().prop_map(|nr| Op::Reclaim { nr }),
+        any::<u64>().prop_map(|nr| Op::Reclaim { nr, memcg: None }),
         (any::<u32>(), any::<u64>()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
         any::<u32>().prop_map(|id| Op::MemcgAttach { id }),
         n().prop_map(|size| Op::Swapon { size: size % (1 << 30) }),

@@ -12,7 +12,7 @@ fn global_reclaim_without_swap_frees_only_lazyfree_pages() {
     s.madvise(1, a, 4 * PG, MADV_FREE);
     s.drain();
     // The first scan finds the young PTEs (the fault made them young): PG_referenced, kept.
-    let freed = s.ev(0, Op::Reclaim { nr: 32 }).unwrap();
+    let freed = s.ev(0, Op::Reclaim { nr: 32, memcg: None }).unwrap();
     assert_eq!(freed, 4, "MADV_FREE cleared young, so the lazyfree pages go at once");
     assert_eq!(s.rss(1), (0, 4, 0, 0));
     assert_eq!(s.vm(VmEvent::PGLAZYFREED), 4);
@@ -28,7 +28,7 @@ fn swap_out_and_swap_in() {
     s.write(1, a, 4 * PG);
     s.drain();
     // The first reclaim pass finds young PTEs and keeps the pages (PG_referenced); the second swaps them.
-    let freed = s.ev(0, Op::Reclaim { nr: 4 }).unwrap();
+    let freed = s.ev(0, Op::Reclaim { nr: 4, memcg: None }).unwrap();
     assert_eq!(freed, 4);
     assert_eq!(s.rss(1), (0, 0, 4, 0));
     assert_eq!(s.page(1, a), "swap entry=0x1 excl=1");

@@ -77,7 +77,7 @@ fn partial_munmap_splits_the_pmd_and_queues_a_deferred_split() {
         "WDA map=1 ref=511 [dirty lru head anon_exclusive partially_mapped swapbacked] lru=inactive_anon"
     );
     // The deferred-split shrinker runs under reclaim: the folio is split and the unmapped page freed.
-    s.ev(0, Op::Reclaim { nr: 1 });
+    s.ev(0, Op::Reclaim { nr: 1, memcg: None });
     assert_eq!(s.vm(VmEvent::THP_SPLIT_PAGE), 1);
     assert_eq!(s.page(1, a + PG), "WDA map=1 ref=1 [dirty lru anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.m.report().pages.pages, 511);

@@ -62,7 +62,7 @@ fn op() -> impl Strategy<Value = Op> {
         (num(), num()).prop_map(|(addr, len)| Op::Munlock { addr, len }),
         Just(Op::LruAddDrain),
         Just(Op::LruAddDrainAll),
-        num().prop_map(|nr| Op::Reclaim { nr }),
+        (num(), proptest::option::of(any::<u32>())).prop_map(|(nr, memcg)| Op::Reclaim { nr, memcg }),
         (any::<u32>(), num()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
         any::<u32>().prop_map(|id| Op::MemcgAttach { id }),
         num().prop_map(|size| Op::Swapon { size }),
