@@ -10,8 +10,10 @@
 //! ```
 //!
 //! Nothing here reads a file: the recorder reads `/proc` and hands the text or the raw 64-bit words to these functions.
+//! The lines themselves are written by [`Marker`]'s `Display`, the same grammar implementation the verifier reads
+//! back with `mmdb_trace::truth::parse_marker`.
 
-use std::fmt::Write as _;
+use mmdb_trace::truth::{self, Marker};
 
 /// The base page size of x86-64, which is also the unit of `/proc/PID/pagemap`.
 pub const PAGE_SIZE: u64 = 4096;
@@ -21,17 +23,17 @@ pub const UNSCANNED_NAMES: [&str; 5] = ["[vvar]", "[vvar_vclock]", "[vdso]", "[v
 
 /// The `mmdb-record` line that opens every recording: the pid whose `execve` starts the recorded program.
 pub fn record_line(pid: i32, cmd: &str) -> String {
-    format!("mmdb-record pid={pid} cmd={}", one_line(cmd))
+    Marker::Record { pid: pid as u32, cmd: one_line(cmd) }.to_string()
 }
 
 /// The `mmdb-checkpoint begin` line.
 pub fn checkpoint_begin(id: u64) -> String {
-    format!("mmdb-checkpoint begin id={id}")
+    Marker::CheckpointBegin { id: u32::try_from(id).unwrap_or(u32::MAX) }.to_string()
 }
 
 /// The `mmdb-checkpoint end` line.
 pub fn checkpoint_end(id: u64) -> String {
-    format!("mmdb-checkpoint end id={id}")
+    Marker::CheckpointEnd { id: u32::try_from(id).unwrap_or(u32::MAX) }.to_string()
 }
 
 /// Joins a command line for the `cmd=` field; line breaks become spaces so the marker stays one line.
@@ -93,19 +95,19 @@ impl Rollup {
 
     /// The `mmdb-rollup` line of process `pid`.
     pub fn line(&self, pid: i32) -> String {
-        format!(
-            "mmdb-rollup pid={pid} rss_kb={} pss_kb={} anon_kb={} lazyfree_kb={} anonhuge_kb={} swap_kb={} \
-             rss_anon_kb={} rss_file_kb={} rss_shmem_kb={}",
-            self.rss_kb,
-            self.pss_kb,
-            self.anon_kb,
-            self.lazyfree_kb,
-            self.anonhuge_kb,
-            self.swap_kb,
-            self.rss_anon_kb,
-            self.rss_file_kb,
-            self.rss_shmem_kb
-        )
+        Marker::Rollup(truth::Rollup {
+            pid: pid as u32,
+            rss_kb: self.rss_kb,
+            pss_kb: self.pss_kb,
+            anon_kb: self.anon_kb,
+            lazyfree_kb: self.lazyfree_kb,
+            anonhuge_kb: self.anonhuge_kb,
+            swap_kb: self.swap_kb,
+            rss_anon_kb: self.rss_anon_kb,
+            rss_file_kb: self.rss_file_kb,
+            rss_shmem_kb: self.rss_shmem_kb,
+        })
+        .to_string()
     }
 }
 
@@ -203,14 +205,26 @@ impl MapsEntry {
 
     /// The `mmdb-vma` line of this VMA in process `pid`.
     pub fn line(&self, pid: i32) -> String {
-        format!(
-            "mmdb-vma pid={pid} start={:#x} end={:#x} perms={} offset={:#x} name={}",
-            self.start,
-            self.end,
-            self.perms,
-            self.offset,
-            self.name()
-        )
+        match truth::Perms::parse(&self.perms) {
+            Some(perms) => Marker::Vma(truth::Vma {
+                pid: pid as u32,
+                start: self.start,
+                end: self.end,
+                perms,
+                offset: self.offset,
+                name: self.name().to_string(),
+            })
+            .to_string(),
+            // /proc/PID/maps always prints four permission characters; keep whatever it printed otherwise.
+            None => format!(
+                "mmdb-vma pid={pid} start={:#x} end={:#x} perms={} offset={:#x} name={}",
+                self.start,
+                self.end,
+                self.perms,
+                self.offset,
+                self.name()
+            ),
+        }
     }
 }
 
@@ -286,21 +300,19 @@ pub struct KpageInfo {
 /// The `mmdb-page` line of the page at `vaddr` of process `pid`; a swapped page shows `mapcount=0 kflags=0x0`.
 pub fn page_line(pid: i32, vaddr: u64, entry: PagemapEntry, kpage: KpageInfo) -> String {
     let kpage = if entry.present() { kpage } else { KpageInfo::default() };
-    let mut s = String::with_capacity(160);
-    let _ = write!(
-        s,
-        "mmdb-page pid={pid} vaddr={vaddr:#x} pfn={:#x} present={} swapped={} excl={} soft_dirty={} file={} \
-         mapcount={} kflags={:#x}",
-        entry.pfn(),
-        u8::from(entry.present()),
-        u8::from(entry.swapped()),
-        u8::from(entry.exclusive()),
-        u8::from(entry.soft_dirty()),
-        u8::from(entry.file()),
-        kpage.mapcount,
-        kpage.kflags
-    );
-    s
+    Marker::Page(truth::Page {
+        pid: pid as u32,
+        vaddr,
+        pfn: entry.pfn(),
+        present: entry.present(),
+        swapped: entry.swapped(),
+        excl: entry.exclusive(),
+        soft_dirty: entry.soft_dirty(),
+        file: entry.file(),
+        mapcount: kpage.mapcount,
+        kflags: kpage.kflags,
+    })
+    .to_string()
 }
 
 #[cfg(test)]
