@@ -19,8 +19,13 @@
 //! - `rss_stat` is never used to set state (honesty rule): each one of a traced mm (mapped to its process by the
 //!   `curr=1` events) is compared with the model's counter.
 //!
-//! A fault at an address where the model has no VMA belongs to a mapping made before the trace began (the ELF
-//! image, the stack): the lowering adds an anonymous private VMA for that page, counted as pre-trace state.
+//! - The recorded program gets a memcg of its own; `mm_vmscan_{memcg,direct}_reclaim_begin/end` in a traced task
+//!   become a model reclaim of as many pages (in that memcg for memcg reclaim).
+//!
+//! State from before the trace: a fault where the model has no VMA lands in a mapping exec made (the ELF image,
+//! the stack); the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
+//! fault's filemap records name the file. The user pages exec allocates before `sched_process_exec` have known
+//! pfns but unknown addresses; they are placed below `mmap_min_addr`. Each is counted in [`LoweringStats`].
 
 use mmdb_model::consts::*;
 use mmdb_model::{Access, Event, FileRef, Model, Op, Pid};
@@ -129,6 +134,9 @@ pub struct Lowerer {
     brk: FxHashMap<Pid, u64>,
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
+    /// User pages the kernel allocated for a task's new image while it was inside `execve` (before its
+    /// `sched_process_exec`): the stack's argument page, copies of the binary's data pages.
+    exec_pages: FxHashMap<Pid, Vec<u64>>,
     /// Tasks inside direct or memcg reclaim (true for memcg), with the pfns the kernel freed so far.
     in_reclaim: FxHashMap<Pid, (bool, Vec<u64>)>,
     pub divergences: Vec<Divergence>,
@@ -152,6 +160,7 @@ impl Lowerer {
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
+            exec_pages: FxHashMap::default(),
             divergences: Vec::new(),
             divergence_count: 0,
             rss: RssCheck::default(),
@@ -252,6 +261,7 @@ impl Lowerer {
                     self.apply(p, l.cpu, l.ts_ns, Op::MemcgCreate { id: RECORDED_MEMCG, limit: 0 });
                     self.apply(p, l.cpu, l.ts_ns, Op::MemcgAttach { id: RECORDED_MEMCG });
                     self.alive.insert(p);
+                    self.place_exec_pages(p, l);
                     self.tgid.insert(p, p);
                 } else {
                     self.stats.ignored += 1;
@@ -293,6 +303,22 @@ impl Lowerer {
                     rss: vec![],
                 };
                 self.pending_fault.insert(pid, pf);
+            }
+            // Inside the recorded task's execve the new image's first user pages are allocated (pages of the old
+            // image are only freed): remember them for the exec.
+            Record::MmPageAlloc(a)
+                if Some(pid) == self.recorded
+                    && !self.alive.contains(&pid)
+                    && a.migratetype == MIGRATE_MOVABLE
+                    && self.pending_sys.get(&pid).is_some_and(|s| s.syscall() == Syscall::Execve) =>
+            {
+                if let Some(pfn) = a.pfn {
+                    self.exec_pages.entry(pid).or_default().push(pfn);
+                }
+            }
+            Record::SysEnter(s @ SysEnter::Execve { .. }) if Some(pid) == self.recorded => {
+                self.exec_pages.remove(&pid);
+                self.pending_sys.insert(pid, *s);
             }
             Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
                 Some((_, freed)) => freed.push(f.pfn),
@@ -428,6 +454,33 @@ impl Lowerer {
             ),
             _ => {}
         }
+    }
+
+    /// The pages exec made for the new image before the trace could follow the program have known pfns but
+    /// unknown addresses. They are placed below `mmap_min_addr` (`0x1000..0x10000`), where no program can map
+    /// anything, so they count in RSS, are inherited at fork and freed at exit like the real ones, and never
+    /// collide with the program's own mappings; the page comparison still counts their true addresses as
+    /// pre-trace state.
+    fn place_exec_pages(&mut self, pid: Pid, l: &TraceLine) {
+        const LOW: u64 = 0x1000;
+        let pages = self.exec_pages.remove(&pid).unwrap_or_default();
+        let pages: Vec<u64> = pages.into_iter().take(((0x10000 - LOW) / PAGE_SIZE) as usize).collect();
+        if pages.is_empty() {
+            return;
+        }
+        let len = pages.len() as u64 * PAGE_SIZE;
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+        self.apply(
+            pid,
+            l.cpu,
+            l.ts_ns,
+            Op::Mmap { addr: Some(LOW), len, prot: PROT_READ | PROT_WRITE, flags, file: None },
+        );
+        for (i, pfn) in pages.into_iter().enumerate() {
+            let addr = LOW + i as u64 * PAGE_SIZE;
+            self.apply(pid, l.cpu, l.ts_ns, Op::Fault { addr, access: Access::Write, pfn: Some(pfn) });
+        }
+        self.stats.pre_trace_vmas += 1;
     }
 
     /// A fault where the model has no VMA lands in a mapping made before the trace began (the ELF image and the
