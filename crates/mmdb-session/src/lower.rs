@@ -217,6 +217,14 @@ impl Lowerer {
         if let Some(t) = l.tgid {
             self.tgid.entry(pid).or_insert(t);
         }
+        // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
+        // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
+        // alone does not complete it; its rss_stat waits for the fault instead (below).
+        let done: Vec<Pid> =
+            self.pending_fault.iter().filter(|(p, f)| **p != pid && f.cpu == l.cpu).map(|(p, _)| *p).collect();
+        for p in done {
+            self.flush_fault(p);
+        }
         // A fault collects the user-page allocations of its task until the task does something else.
         if let Some(f) = self.pending_fault.get_mut(&pid) {
             let file =
@@ -334,7 +342,20 @@ impl Lowerer {
                 self.reclaim_end(l, e.nr_reclaimed)
             }
             Record::MmLruInsertion(i) => self.lru_insertion(l, i.pfn),
-            Record::RssStat(r) => self.rss_stat(l, r.mm_id, r.curr, r.member, r.size),
+            Record::RssStat(r) => {
+                // While a thread of the same mm is inside a fault, the shared counter already includes that fault:
+                // compare once the model has applied it.
+                let group = self.tgid.get(&pid).copied().unwrap_or(pid);
+                let sibling = self
+                    .pending_fault
+                    .iter_mut()
+                    .find(|(p, _)| self.tgid.get(p).copied().unwrap_or(**p) == group)
+                    .map(|(_, f)| f);
+                match sibling {
+                    Some(f) => f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size)),
+                    None => self.rss_stat(l, r.mm_id, r.curr, r.member, r.size),
+                }
+            }
             _ => self.stats.ignored += 1,
         }
     }
