@@ -137,6 +137,9 @@ pub struct Lowerer {
     /// User pages the kernel allocated for a task's new image while it was inside `execve` (before its
     /// `sched_process_exec`): the stack's argument page, copies of the binary's data pages.
     exec_pages: FxHashMap<Pid, Vec<u64>>,
+    /// `rss_stat`s of a not-yet-known mm reported while a traced task is inside clone/fork: the child's counters
+    /// during `copy_page_range`, compared once the fork is applied.
+    fork_rss: FxHashMap<Pid, Vec<(TraceLine, u32, RssMember, i64)>>,
     /// Tasks inside direct or memcg reclaim (true for memcg), with the pfns the kernel freed so far.
     in_reclaim: FxHashMap<Pid, (bool, Vec<u64>)>,
     pub divergences: Vec<Divergence>,
@@ -161,6 +164,7 @@ impl Lowerer {
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
             exec_pages: FxHashMap::default(),
+            fork_rss: FxHashMap::default(),
             divergences: Vec::new(),
             divergence_count: 0,
             rss: RssCheck::default(),
@@ -283,6 +287,7 @@ impl Lowerer {
                 let _ = trace;
                 self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
                 self.alive.insert(f.child_pid);
+                self.fork_rss_compare(f.parent_pid, f.child_pid, thread);
                 let group = if thread { *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid) } else { f.child_pid };
                 self.tgid.entry(f.child_pid).or_insert(group);
             }
@@ -351,7 +356,14 @@ impl Lowerer {
                     .iter_mut()
                     .find(|(p, _)| self.tgid.get(p).copied().unwrap_or(**p) == group)
                     .map(|(_, f)| f);
+                let forking = !r.curr
+                    && !self.mm_ids.contains_key(&r.mm_id)
+                    && self.alive.contains(&pid)
+                    && self.pending_sys.get(&pid).is_some_and(|s| {
+                        matches!(s.syscall(), Syscall::Clone | Syscall::Clone3 | Syscall::Fork | Syscall::Vfork)
+                    });
                 match sibling {
+                    _ if forking => self.fork_rss.entry(pid).or_default().push((l.clone(), r.mm_id, r.member, r.size)),
                     Some(f) => f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size)),
                     None => self.rss_stat(l, r.mm_id, r.curr, r.member, r.size),
                 }
@@ -595,6 +607,31 @@ impl Lowerer {
             if !by_model.contains(&pfn) {
                 self.page_free(l, pfn);
             }
+        }
+    }
+
+    /// The child's counters reported during `copy_page_range()`: once the fork is applied, the last value of
+    /// each counter is the child's state after the copy and is compared; the earlier ones are partial sums of a
+    /// copy the model makes in one step, and count as not comparable.
+    fn fork_rss_compare(&mut self, parent: Pid, child: Pid, thread: bool) {
+        let Some(events) = self.fork_rss.remove(&parent) else { return };
+        if thread {
+            self.rss.skipped += events.len() as u64;
+            return;
+        }
+        let mut last: Vec<(TraceLine, u32, RssMember, i64)> = Vec::new();
+        for e in events {
+            self.mm_ids.insert(e.1, child);
+            match last.iter_mut().find(|x| x.2 == e.2) {
+                Some(x) => {
+                    self.rss.skipped += 1;
+                    *x = e;
+                }
+                None => last.push(e),
+            }
+        }
+        for (l, mm_id, member, size) in last {
+            self.rss_stat(&l, mm_id, false, member, size);
         }
     }
 
