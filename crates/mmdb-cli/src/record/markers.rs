@@ -52,62 +52,23 @@ pub fn truth_line(secs: i64, nanos: i64, line: &str) -> String {
     format!("{secs}.{nanos:09}: {line}")
 }
 
-/// The `/proc/PID/smaps_rollup` and `/proc/PID/status` values of one `mmdb-rollup` line, in kB.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rollup {
-    /// `Rss` of smaps_rollup.
-    pub rss_kb: u64,
-    /// `Pss` of smaps_rollup.
-    pub pss_kb: u64,
-    /// `Anonymous` of smaps_rollup.
-    pub anon_kb: u64,
-    /// `LazyFree` of smaps_rollup.
-    pub lazyfree_kb: u64,
-    /// `AnonHugePages` of smaps_rollup.
-    pub anonhuge_kb: u64,
-    /// `Swap` of smaps_rollup.
-    pub swap_kb: u64,
-    /// `RssAnon` of status.
-    pub rss_anon_kb: u64,
-    /// `RssFile` of status.
-    pub rss_file_kb: u64,
-    /// `RssShmem` of status.
-    pub rss_shmem_kb: u64,
-}
-
-impl Rollup {
-    /// Reads the values from the text of `/proc/PID/smaps_rollup` and `/proc/PID/status`; a missing field is 0.
-    pub fn parse(smaps_rollup: &str, status: &str) -> Rollup {
-        let r = |key| kb_field(smaps_rollup, key).unwrap_or(0);
-        let s = |key| kb_field(status, key).unwrap_or(0);
-        Rollup {
-            rss_kb: r("Rss"),
-            pss_kb: r("Pss"),
-            anon_kb: r("Anonymous"),
-            lazyfree_kb: r("LazyFree"),
-            anonhuge_kb: r("AnonHugePages"),
-            swap_kb: r("Swap"),
-            rss_anon_kb: s("RssAnon"),
-            rss_file_kb: s("RssFile"),
-            rss_shmem_kb: s("RssShmem"),
-        }
-    }
-
-    /// The `mmdb-rollup` line of process `pid`.
-    pub fn line(&self, pid: i32) -> String {
-        Marker::Rollup(truth::Rollup {
-            pid: pid as u32,
-            rss_kb: self.rss_kb,
-            pss_kb: self.pss_kb,
-            anon_kb: self.anon_kb,
-            lazyfree_kb: self.lazyfree_kb,
-            anonhuge_kb: self.anonhuge_kb,
-            swap_kb: self.swap_kb,
-            rss_anon_kb: self.rss_anon_kb,
-            rss_file_kb: self.rss_file_kb,
-            rss_shmem_kb: self.rss_shmem_kb,
-        })
-        .to_string()
+/// The `mmdb-rollup` values of process `pid`, read from the text of `/proc/PID/smaps_rollup` (Rss, Pss,
+/// Anonymous, LazyFree, AnonHugePages, Swap) and `/proc/PID/status` (RssAnon, RssFile, RssShmem), in kB; a
+/// missing field is 0.
+pub fn rollup(pid: i32, smaps_rollup: &str, status: &str) -> truth::Rollup {
+    let r = |key| kb_field(smaps_rollup, key).unwrap_or(0);
+    let s = |key| kb_field(status, key).unwrap_or(0);
+    truth::Rollup {
+        pid: pid as u32,
+        rss_kb: r("Rss"),
+        pss_kb: r("Pss"),
+        anon_kb: r("Anonymous"),
+        lazyfree_kb: r("LazyFree"),
+        anonhuge_kb: r("AnonHugePages"),
+        swap_kb: r("Swap"),
+        rss_anon_kb: s("RssAnon"),
+        rss_file_kb: s("RssFile"),
+        rss_shmem_kb: s("RssShmem"),
     }
 }
 
@@ -341,9 +302,9 @@ RssShmem:\t       0 kB
 
     #[test]
     fn rollup_line_takes_exact_keys() {
-        let r = Rollup::parse(SMAPS_ROLLUP, STATUS);
+        let r = rollup(3175, SMAPS_ROLLUP, STATUS);
         assert_eq!(
-            r.line(3175),
+            Marker::Rollup(r).to_string(),
             "mmdb-rollup pid=3175 rss_kb=1684 pss_kb=414 anon_kb=292 lazyfree_kb=64 anonhuge_kb=2048 swap_kb=0 \
              rss_anon_kb=292 rss_file_kb=1392 rss_shmem_kb=0"
         );
@@ -351,7 +312,8 @@ RssShmem:\t       0 kB
 
     #[test]
     fn rollup_missing_fields_are_zero() {
-        assert_eq!(Rollup::parse("", ""), Rollup::default());
+        let r = rollup(1, "", "");
+        assert_eq!(Marker::Rollup(r).to_string(), "mmdb-rollup pid=1 rss_kb=0 pss_kb=0 anon_kb=0 lazyfree_kb=0 anonhuge_kb=0 swap_kb=0 rss_anon_kb=0 rss_file_kb=0 rss_shmem_kb=0");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use nix::time::{clock_gettime, ClockId};
 
-use super::markers::{page_line, truth_line, KpageInfo, MapsEntry, PageScan, PagemapEntry, Rollup, PAGE_SIZE};
+use super::markers::{self, page_line, truth_line, KpageInfo, MapsEntry, PageScan, PagemapEntry, PAGE_SIZE};
+use mmdb_trace::truth::Marker;
 
 /// How many pagemap entries one read fetches (512 KiB of entries cover 256 MiB of address space).
 const PAGEMAP_CHUNK: u64 = 64 * 1024;
@@ -73,8 +74,11 @@ impl Kpage {
 /// An error means the process could not be read (it exited, for one); the caller skips it.
 pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<Vec<String>> {
     let proc = Path::new("/proc").join(pid.to_string());
-    let rollup =
-        Rollup::parse(&fs::read_to_string(proc.join("smaps_rollup"))?, &fs::read_to_string(proc.join("status"))?);
+    let rollup = markers::rollup(
+        pid,
+        &fs::read_to_string(proc.join("smaps_rollup"))?,
+        &fs::read_to_string(proc.join("status"))?,
+    );
     let maps = fs::read_to_string(proc.join("maps"))?;
     let vmas: Vec<MapsEntry> = maps
         .lines()
@@ -83,7 +87,7 @@ pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<Vec<String>> {
     let pagemap = File::open(proc.join("pagemap"))?;
 
     let mut lines = Vec::with_capacity(1 + vmas.len());
-    lines.push(rollup.line(pid));
+    lines.push(Marker::Rollup(rollup).to_string());
     lines.extend(vmas.iter().map(|v| v.line(pid)));
     let mut buf = Vec::new();
     for vma in &vmas {
