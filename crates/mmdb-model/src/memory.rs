@@ -334,10 +334,11 @@ impl Model {
         }
         let shmem = self.files[file as usize].shmem;
         let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
-        let head = if want.is_none() && !shmem {
-            // Without a pfn from the trace, a file page the model has not seen is taken to have been in the page
-            // cache before the trace began (libraries and binaries usually are): not an allocation of this event,
-            // and charged to the root memcg rather than to whoever faulted it now.
+        let head = if self.cfg.trace_pfns && want.is_none() && !shmem {
+            // Replaying a real trace, a file page the model has not seen and the trace did not show being allocated
+            // was in the page cache before the trace began (libraries and binaries usually are): not an allocation
+            // of this event, and charged to the root memcg rather than to whoever faulted it now. Without a trace
+            // the page-cache miss is an allocation charged to the faulting mm's memcg, as in the kernel.
             let head = self.alloc_folio(0, None, mapping, 0);
             self.mem_cgroup_charge(0, 1);
             self.allocated.retain(|a| a.0 != head);

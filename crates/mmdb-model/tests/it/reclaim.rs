@@ -142,3 +142,17 @@ fn a_swap_in_that_fills_the_lru_add_batch_keeps_its_folio() {
     assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
     assert_eq!(s.m.report().pages.in_batch, 0);
 }
+
+#[test]
+fn page_cache_a_process_reads_is_charged_to_its_memcg() {
+    // mem_cgroup_charge() at filemap_add_folio(): the memcg of the task that brings the page in pays for it.
+    let mut s = Sim::new();
+    s.ev(0, Op::MemcgCreate { id: 1, limit: 0 });
+    s.spawn(1);
+    s.ev(1, Op::MemcgAttach { id: 1 });
+    let f = FileRef { name: "/data/file".into(), offset: 0 };
+    let op = Op::Mmap { addr: None, len: 4 * PG, prot: PROT_READ, flags: MAP_PRIVATE, file: Some(f) };
+    let a = s.ev(1, op).unwrap() as u64;
+    s.read(1, a, PG); // fault-around brings in all four pages
+    assert_eq!(s.m.report().memcgs[0].usage_pages, 4);
+}
