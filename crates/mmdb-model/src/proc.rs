@@ -397,6 +397,11 @@ impl Model {
         mm.pte(vaddr)
     }
 
+    /// The VMA of `pid`'s mm that contains `addr` (`vma_lookup`).
+    pub fn vma_at(&self, pid: u32, addr: u64) -> Option<&Vma> {
+        self.mms.get(&self.task_mm(pid)?)?.vma_lookup(addr)
+    }
+
     /// The VMAs of `pid`'s mm.
     pub fn vmas(&self, pid: u32) -> Vec<Vma> {
         self.task_mm(pid).map(|m| self.mm(m).vmas.values().cloned().collect()).unwrap_or_default()

@@ -28,6 +28,7 @@
 //! pfns but unknown addresses; they are placed below `mmap_min_addr`. Each is counted in [`LoweringStats`].
 
 use mmdb_model::consts::*;
+use mmdb_model::lru::BatchKind;
 use mmdb_model::{Access, Event, FileRef, Model, Op, Pid};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::{ParsedTrace, TraceLine};
@@ -456,13 +457,15 @@ impl Lowerer {
         if !self.alive.contains(&pid) {
             return;
         }
-        if !self.model.vmas(pid).iter().any(|v| v.start <= f.addr && f.addr < v.end) {
+        if self.model.vma_at(pid, f.addr).is_none() {
             self.stand_in_vma(pid, &f);
         }
         // The kernel allocating a pfn proves it had freed it: if the model still holds it unmapped in a per-CPU
         // batch, that CPU drained where the trace cannot see it (trap 6).
         for &(pfn, _) in &f.allocs {
-            self.drain_if_batched(pid, f.ts_ns, pfn);
+            if self.model.folio(pfn).is_some_and(|folio| !folio.mapped()) {
+                self.drain_batches(pid, f.ts_ns, pfn, None);
+            }
         }
         let want = f.allocs.first().map(|a| a.0);
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want });
@@ -574,9 +577,7 @@ impl Lowerer {
             );
             return;
         }
-        let cpus: Vec<u32> =
-            info.batches.iter().filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok()).collect();
-        if cpus.is_empty() {
+        if !self.drain_batches(l.pid, l.ts_ns, pfn, None) {
             self.diverge(
                 l.line,
                 "free-held",
@@ -584,11 +585,6 @@ impl Lowerer {
                 "the kernel freed it".to_string(),
                 "a reference the model keeps that the kernel dropped",
             );
-            return;
-        }
-        for cpu in cpus {
-            self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
-            self.stats.implicit_drains += 1;
         }
     }
 
@@ -635,14 +631,20 @@ impl Lowerer {
         }
     }
 
-    /// Drains the CPUs whose batches hold `pfn` when the model has it unmapped: the kernel has shown that the
-    /// folio left its batch. Returns whether it did.
-    fn drain_if_batched(&mut self, pid: Pid, ts_ns: u64, pfn: u64) -> bool {
-        let Some(info) = self.model.page_info(pfn).filter(|i| i.folio_mapcount == 0) else { return false };
-        let cpus: Vec<u32> =
-            info.batches.iter().filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok()).collect();
+    /// Drains the CPUs whose per-CPU batches (of `only` that kind, or of any) hold the folio of `pfn`: the
+    /// kernel has shown that the folio left its batch. Returns whether any CPU was drained.
+    fn drain_batches(&mut self, pid: Pid, ts_ns: u64, pfn: u64, only: Option<BatchKind>) -> bool {
+        let Some(head) = self.model.folio_head(pfn) else { return false };
+        let mut cpus: Vec<usize> = self
+            .model
+            .folio_batches(head)
+            .into_iter()
+            .filter(|(_, k)| only.is_none_or(|o| o == *k))
+            .map(|(c, _)| c)
+            .collect();
+        cpus.dedup();
         for &cpu in &cpus {
-            self.apply(pid, cpu, ts_ns, Op::LruAddDrain);
+            self.apply(pid, cpu as u32, ts_ns, Op::LruAddDrain);
             self.stats.implicit_drains += 1;
         }
         !cpus.is_empty()
@@ -651,19 +653,8 @@ impl Lowerer {
     /// `mm_lru_insertion` fires only in `lru_add()`, when an lru_add batch moves: if the model still holds the
     /// folio in a CPU's lru_add batch, that CPU drained where the trace cannot see it, so the model drains it.
     fn lru_insertion(&mut self, l: &TraceLine, pfn: u64) {
-        let Some(info) = self.model.page_info(pfn) else {
+        if !self.drain_batches(l.pid, l.ts_ns, pfn, Some(BatchKind::LruAdd)) && self.model.folio_head(pfn).is_none() {
             self.stats.ignored += 1;
-            return;
-        };
-        let cpus: Vec<u32> = info
-            .batches
-            .iter()
-            .filter(|b| b.ends_with(":lru_add"))
-            .filter_map(|b| b.strip_prefix("cpu")?.split(':').next()?.parse().ok())
-            .collect();
-        for cpu in cpus {
-            self.apply(l.pid, cpu, l.ts_ns, Op::LruAddDrain);
-            self.stats.implicit_drains += 1;
         }
     }
 

@@ -20,22 +20,14 @@
 //! `CPU:<n> [LOST <m> EVENTS]` and trace-cmd's `CPU:<n> [<m> EVENTS DROPPED]` and `CPU:<n> [EVENTS DROPPED]`.
 
 use crate::diag::LineError;
-use crate::fields::{for_each_line, parse_dec};
+use crate::fields::parse_dec;
 use crate::lexer::{lex_prefix, EventSep, Prefix};
 use crate::records::syscalls::{sys_enter, sys_exit};
 use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall, TraceLine};
 
 /// Parses ftrace text (LF or CRLF lines) into records, loss notices and one error per bad line.
 pub fn parse_ftrace(src: &[u8]) -> ParsedTrace {
-    let mut out = ParsedTrace::default();
-    let mut errors = Vec::new();
-    for_each_line(src, &mut errors, |line_no, line| parse_line(line_no, line, &mut out));
-    // Errors of both kinds come in line order once merged.
-    if !errors.is_empty() {
-        out.errors.extend(errors);
-        out.errors.sort_by_key(|e| e.line);
-    }
-    out
+    ParsedTrace::parse_lines(src, parse_line)
 }
 
 /// What one line of ftrace text is, when it is not a record.

@@ -19,20 +19,13 @@
 //! lines (`--show-task-events` and friends) are skipped, as are blank lines and lines starting with `#`.
 
 use crate::diag::LineError;
-use crate::fields::{for_each_line, is_blank, parse_dec, parse_seconds};
+use crate::fields::{is_blank, parse_dec, parse_seconds};
 use crate::records::syscalls::{sys_enter, sys_exit};
 use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall, TraceLine};
 
 /// Parses `perf script` text (LF or CRLF lines) into records, loss notices and one error per bad line.
 pub fn parse_perf(src: &[u8]) -> ParsedTrace {
-    let mut out = ParsedTrace::default();
-    let mut errors = Vec::new();
-    for_each_line(src, &mut errors, |line_no, line| parse_line(line_no, line, &mut out));
-    if !errors.is_empty() {
-        out.errors.extend(errors);
-        out.errors.sort_by_key(|e| e.line);
-    }
-    out
+    ParsedTrace::parse_lines(src, parse_line)
 }
 
 /// The prefix of one perf line, up to the timestamp's colon.

@@ -322,6 +322,19 @@ pub struct ParsedTrace {
 }
 
 impl ParsedTrace {
+    /// Parses `src` line by line with `parse_line`, which adds records, loss notices and errors to the trace;
+    /// lines that are not UTF-8 are errors too, and all errors end up in line order.
+    pub(crate) fn parse_lines(src: &[u8], mut parse_line: impl FnMut(u32, &str, &mut ParsedTrace)) -> ParsedTrace {
+        let mut out = ParsedTrace::default();
+        let mut errors = Vec::new();
+        crate::fields::for_each_line(src, &mut errors, |line_no, line| parse_line(line_no, line, &mut out));
+        if !errors.is_empty() {
+            out.errors.extend(errors);
+            out.errors.sort_by_key(|e| e.line);
+        }
+        out
+    }
+
     /// The comm of `line`.
     pub fn comm(&self, line: &TraceLine) -> &str {
         self.comms.get(line.comm)
