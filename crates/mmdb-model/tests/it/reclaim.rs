@@ -156,3 +156,25 @@ fn page_cache_a_process_reads_is_charged_to_its_memcg() {
     s.read(1, a, PG); // fault-around brings in all four pages
     assert_eq!(s.m.report().memcgs[0].usage_pages, 4);
 }
+
+#[test]
+fn memcg_reclaim_scans_only_that_memcg() {
+    // try_to_free_mem_cgroup_pages(): only the target memcg's lruvec is scanned.
+    let mut s = Sim::new();
+    s.ev(0, Op::MemcgCreate { id: 1, limit: 0 });
+    for pid in [1, 2] {
+        s.spawn(pid);
+        let a = s.mmap(pid, 4 * PG);
+        s.write(pid, a, 4 * PG);
+        s.madvise(pid, a, 4 * PG, MADV_FREE);
+    }
+    s.ev(1, Op::MemcgAttach { id: 1 }); // pid 1's pages stay charged to the root: v1 does not move charges
+    let b = s.mmap(1, 4 * PG);
+    s.write(1, b, 4 * PG);
+    s.madvise(1, b, 4 * PG, MADV_FREE);
+    s.drain();
+    assert_eq!(s.ev(0, Op::Reclaim { nr: 32, memcg: Some(1) }), Some(4));
+    assert_eq!(s.rss(1), (0, 4, 0, 0), "only the 4 pages charged to memcg 1 went");
+    assert_eq!(s.rss(2), (0, 4, 0, 0));
+    assert_eq!(s.ev(0, Op::Reclaim { nr: 32, memcg: Some(9) }), Some(-EINVAL), "no such memcg");
+}
