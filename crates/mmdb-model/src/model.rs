@@ -64,7 +64,7 @@ pub struct FileObj {
 }
 
 /// The kernel model. See the crate documentation.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Model {
     pub(crate) cfg: Config,
     pub(crate) tasks: BTreeMap<Pid, Task>,

@@ -143,6 +143,12 @@ pub struct Lowerer {
     fork_rss: FxHashMap<Pid, Vec<(TraceLine, u32, RssMember, i64)>>,
     /// Tasks inside direct or memcg reclaim (true for memcg), with the pfns the kernel freed so far.
     in_reclaim: FxHashMap<Pid, (bool, Vec<u64>)>,
+    /// The line of the record being fed, for the log.
+    cur_line: u32,
+    /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
+    /// for it: re-applying them to a fresh model reproduces the lowering's model exactly (the REPL's time travel
+    /// rests on this).
+    log: Option<Vec<(u32, Event)>>,
     pub divergences: Vec<Divergence>,
     pub divergence_count: u64,
     pub rss: RssCheck,
@@ -166,6 +172,8 @@ impl Lowerer {
             in_reclaim: FxHashMap::default(),
             exec_pages: FxHashMap::default(),
             fork_rss: FxHashMap::default(),
+            cur_line: 0,
+            log: None,
             divergences: Vec::new(),
             divergence_count: 0,
             rss: RssCheck::default(),
@@ -187,6 +195,16 @@ impl Lowerer {
     /// Names the recorded task when the `mmdb-record` marker comes from a side file (perf recordings).
     pub fn set_recorded(&mut self, pid: Pid) {
         self.recorded = Some(pid);
+    }
+
+    /// Keeps a log of every model event the lowering applies, with its source line (see [`Lowerer::take_log`]).
+    pub fn keep_log(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+
+    /// The applied events with their source lines, in order; empty unless [`Lowerer::keep_log`] was called.
+    pub fn take_log(&mut self) -> Vec<(u32, Event)> {
+        self.log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// The model, as the lowering has left it.
@@ -213,12 +231,18 @@ impl Lowerer {
 
     fn apply(&mut self, pid: Pid, cpu: u32, ts_ns: u64, op: Op) -> mmdb_model::Outcome {
         self.stats.events += 1;
-        self.model.apply(&Event { comm: String::new(), pid, cpu, ts_ns, op })
+        let ev = Event { comm: String::new(), pid, cpu, ts_ns, op };
+        let out = self.model.apply(&ev);
+        if let Some(log) = &mut self.log {
+            log.push((self.cur_line, ev));
+        }
+        out
     }
 
     /// Feeds one record line.
     pub fn feed(&mut self, trace: &ParsedTrace, l: &TraceLine) {
         let pid = l.pid;
+        self.cur_line = l.line;
         if let Some(t) = l.tgid {
             self.tgid.entry(pid).or_insert(t);
         }
@@ -457,6 +481,7 @@ impl Lowerer {
         if !self.alive.contains(&pid) {
             return;
         }
+        let fed = std::mem::replace(&mut self.cur_line, f.line);
         if self.model.vma_at(pid, f.addr).is_none() {
             self.stand_in_vma(pid, &f);
         }
@@ -490,6 +515,7 @@ impl Lowerer {
             ),
             _ => {}
         }
+        self.cur_line = fed;
     }
 
     /// The pages exec made for the new image before the trace could follow the program have known pfns but

@@ -6,7 +6,7 @@
 //! when every field matches.
 
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck};
-use mmdb_model::{kpf, Config, Model, Report};
+use mmdb_model::{kpf, Config, Event, Model, Report};
 use mmdb_trace::records::Record;
 use mmdb_trace::truth::{merge_by_time, parse_marker, Marker, Merged, Page, Rollup, TimedMarker};
 use mmdb_trace::{ParseError, ParsedTrace};
@@ -95,7 +95,26 @@ const KEEP: usize = 20;
 
 /// Replays `trace`, verifying against its markers, or against `side` (a perf side file's markers) when given.
 pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealReplay {
+    replay_trace_inner(trace, side, false).0
+}
+
+/// [`replay_trace`], also returning every model event the lowering applied with its source line, in order.
+///
+/// Applying these events to a fresh `Model::new(Config { trace_pfns: true, .. })` reproduces the replay's model
+/// (the lowering consults the model but never changes it any other way); the REPL navigates over them.
+pub fn replay_trace_logged(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> (RealReplay, Vec<(u32, Event)>) {
+    replay_trace_inner(trace, side, true)
+}
+
+fn replay_trace_inner(
+    trace: &ParsedTrace,
+    side: Option<&[TimedMarker]>,
+    keep_log: bool,
+) -> (RealReplay, Vec<(u32, Event)>) {
     let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, ..Config::default() }));
+    if keep_log {
+        low.keep_log();
+    }
     low.learn_tgids(&trace.lines);
     let mut v = Verifier::default();
     let mut errors = trace.errors.clone();
@@ -121,14 +140,15 @@ pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealRe
             }
         }
     }
-    let (model, low) = low.finish();
+    let (model, mut low) = low.finish();
+    let log = low.take_log();
     let mut report = model.report();
     report.violations = model.check();
     let mut verify = v.finish();
     verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
     verify.divergences = low.divergence_count;
     errors.sort_by_key(|e| e.line);
-    RealReplay {
+    let r = RealReplay {
         report,
         verify,
         rss: low.rss,
@@ -136,7 +156,8 @@ pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealRe
         stats: low.stats,
         parse_errors: errors,
         lost: trace.lost.iter().map(|l| l.count.unwrap_or(1)).sum(),
-    }
+    };
+    (r, log)
 }
 
 fn zero_or_pfn(zero: bool, pfn: u64) -> String {

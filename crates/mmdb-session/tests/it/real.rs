@@ -53,3 +53,20 @@ fn basic_perf_replays_with_its_side_file() {
         r.verify.rss_stat.total
     );
 }
+
+/// The REPL's time travel re-applies the lowering's log to fresh models: that must rebuild the very same state.
+#[test]
+fn the_lowering_log_rebuilds_the_model() {
+    use mmdb_model::{Config, Model};
+    use mmdb_session::verify::replay_trace_logged;
+    let trace = parse_ftrace(&sample("basic.ftrace"));
+    let (r, log) = replay_trace_logged(&trace, None);
+    assert_eq!(log.len() as u64, r.stats.events);
+    let mut m = Model::new(Config { history: false, trace_pfns: true, ..Config::default() });
+    for (_, ev) in &log {
+        m.apply(ev);
+    }
+    let mut again = m.report();
+    again.violations = m.check();
+    assert_eq!(format!("{again:?}"), format!("{:?}", r.report));
+}
