@@ -208,7 +208,17 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
         }
     };
     sink.mark(&record_line(child.pid(), &cmd_text)).context("cannot write the mmdb-record marker")?;
+    child.seize_for_exec()?;
     child.release()?;
+    let layout = |sink: &mut dyn MarkerSink| -> anyhow::Result<()> {
+        for line in child::exec_layout(child.pid())? {
+            sink.mark(&line).context("cannot write an exec layout marker")?;
+        }
+        Ok(())
+    };
+    if let Some(status) = child.finish_exec(|| layout(&mut *sink))? {
+        tree.status = Some(status);
+    }
     // From here on, a partial trace is worth keeping.
     outputs.keep = true;
     eprintln!("mmdb record: recording pid {} ({cmd_text}) into {}", child.pid(), output.display());

@@ -59,7 +59,10 @@ pub enum Op {
     /// `brk()`.
     Brk { brk: u64 },
     /// A user page fault at `addr` (`handle_mm_fault`). `pfn` names the page the kernel allocated, if known.
-    Fault { addr: u64, access: Access, pfn: Option<Pfn> },
+    /// `around` is the window a read fault on a file mapping scanned for fault-around, as `(first page's
+    /// address, pages)`, when the trace says (`mm_filemap_map_pages`; one page when it shows no window): the
+    /// kernel's window also reflects the file's size and its page cache, which the model does not know.
+    Fault { addr: u64, access: Access, pfn: Option<Pfn>, around: Option<(u64, u64)> },
     /// A user load, store or instruction fetch at `addr`, faulting or not. The MMU sets Accessed (and Dirty for
     /// a store) when the PTE allows the access; otherwise it is a page fault, as with [`Op::Fault`]. Scenarios
     /// use it for "the program wrote here"; real traces only ever show the faults.

@@ -141,6 +141,10 @@ pub struct Folio {
     pub deferred_split: bool,
     /// The reverse map: every mapping of the folio. Its length is the folio's number of mappings.
     pub rmap: Vec<Rmap>,
+    /// A page-cache folio that was cached before the trace began (replaying a real trace): processes outside the
+    /// model may map it too, so its mapcount here is a lower bound and its Pss share an upper bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pre_trace: bool,
 }
 
 impl Folio {
@@ -171,6 +175,7 @@ impl Folio {
             swap: None,
             deferred_split: false,
             rmap: Vec::new(),
+            pre_trace: false,
         }
     }
 

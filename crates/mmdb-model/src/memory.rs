@@ -273,14 +273,26 @@ impl Model {
     /// the VMA and the PTE table, whose PTE is none. A regular file's pages are taken to be cached (the model
     /// does not know the page cache before the trace; binaries and libraries usually are); shmem pages exist only
     /// once written.
+    ///
+    /// When the trace gave the kernel's window ([`Op::Fault`]'s `around`), that window is scanned instead, still
+    /// clipped to the VMA and the PTE table: it also knows the file's end and which pages were cached.
     fn do_fault_around(&mut self, mm: MmId, vma: &Vma, addr: u64, file: u32) -> Result<(), FaultError> {
         const FAULT_AROUND_PAGES: u64 = 16;
         let pte_off = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE as u64 - 1);
         let vma_off = (addr - vma.start) >> PAGE_SHIFT;
         let vma_pages = (vma.end - vma.start) >> PAGE_SHIFT;
-        let from = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
-        let to = (from + FAULT_AROUND_PAGES).min(PTRS_PER_PTE as u64).min(pte_off + vma_pages - vma_off) - 1;
+        let mut from = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
+        let mut to = (from + FAULT_AROUND_PAGES).min(PTRS_PER_PTE as u64).min(pte_off + vma_pages - vma_off) - 1;
         let table = addr & !(HPAGE_PMD_SIZE - 1);
+        if let Some((first, pages)) = self.fault_around {
+            let lo = first.max(vma.start).max(table);
+            let hi = first.saturating_add(pages.saturating_mul(PAGE_SIZE)).min(vma.end).min(table + HPAGE_PMD_SIZE);
+            if hi <= lo {
+                return Ok(());
+            }
+            from = (lo - table) >> PAGE_SHIFT;
+            to = ((hi - table) >> PAGE_SHIFT) - 1;
+        }
         let shmem = self.files[file as usize].shmem;
         for i in from..=to {
             let a = table + (i << PAGE_SHIFT);
@@ -342,6 +354,7 @@ impl Model {
             let head = self.alloc_folio(0, None, mapping, 0);
             self.mem_cgroup_charge(0, 1);
             self.allocated.retain(|a| a.0 != head);
+            self.folio_mut(head).pre_trace = true;
             head
         } else {
             self.alloc_charged(0, want, mapping, mm)?
@@ -353,8 +366,15 @@ impl Model {
         }
         f.refcount += 1;
         f.refs.pagecache += 1;
+        let pre_trace = f.pre_trace;
         self.files[file as usize].pages.insert(index, head);
-        self.folio_add_lru(head);
+        if pre_trace {
+            // Cached long before the trace: on its LRU list already, not in a per-CPU batch (where it would take
+            // a slot the kernel's batch never gave it).
+            self.lruvec_add_folio(head);
+        } else {
+            self.folio_add_lru(head);
+        }
         Ok(head)
     }
 

@@ -10,7 +10,9 @@ use crate::mm::{pmd_index, Pmd, Pte, Vma};
 use crate::model::Model;
 
 impl Model {
-    /// `calc_vm_prot_bits()` | `calc_vm_flag_bits()` plus the `VM_MAY*` bits `do_mmap` adds.
+    /// `calc_vm_prot_bits()` | `calc_vm_flag_bits()` plus the `VM_MAY*` bits `do_mmap` adds, and `VM_ACCOUNT`
+    /// for a private writable mapping (`accountable_mapping()`, 6.12:mm/mmap.c): it stays when `mprotect` later
+    /// drops the write bit, so an ELF's RELRO range never merges with the read-only segment before it.
     fn vm_flags_for(prot: u64, flags: u64) -> VmFlags {
         let mut f = VmFlags(0);
         if prot & PROT_READ != 0 {
@@ -28,6 +30,11 @@ impl Model {
         }
         if flags & MAP_LOCKED != 0 {
             f.insert(VmFlags::VM_LOCKED);
+        }
+        if flags & MAP_NORESERVE != 0 {
+            f.insert(VmFlags::VM_NORESERVE);
+        } else if flags & MAP_SHARED == 0 && prot & PROT_WRITE != 0 {
+            f.insert(VmFlags::VM_ACCOUNT);
         }
         f
     }
@@ -273,6 +280,12 @@ impl Model {
             let mut nf = v.flags;
             nf.remove(VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC);
             nf.insert(Self::vm_flags_for(prot, 0) & (VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC));
+            // mprotect_fixup(): making a private mapping writable charges it; dropping the write bit does not
+            // uncharge it.
+            if nf.contains(VmFlags::VM_WRITE) && !nf.contains(VmFlags::VM_SHARED) && !nf.contains(VmFlags::VM_NORESERVE)
+            {
+                nf.insert(VmFlags::VM_ACCOUNT);
+            }
             self.mm_mut(mm).vmas.get_mut(&v.start).expect("vma vanished").flags = nf;
             let private = !nf.contains(VmFlags::VM_SHARED);
             let writable = nf.contains(VmFlags::VM_WRITE);

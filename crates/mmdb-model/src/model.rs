@@ -97,6 +97,8 @@ pub struct Model {
     pub(crate) cur_op: &'static str,
     /// The virtual address the current operation is working on, for history.
     pub(crate) ctx_addr: Option<u64>,
+    /// The fault-around window the trace gave the fault being applied (`Op::Fault::around`).
+    pub(crate) fault_around: Option<(u64, u64)>,
 }
 
 impl Default for Model {
@@ -142,6 +144,7 @@ impl Model {
             cur_cpu: 0,
             cur_op: "",
             ctx_addr: None,
+            fault_around: None,
         }
     }
 
@@ -204,8 +207,10 @@ impl Model {
                 Some(self.do_mremap(pid, *addr, *old_len, *new_len, *flags, *new_addr))
             }
             Op::Brk { brk } => Some(self.do_brk(pid, *brk)),
-            Op::Fault { addr, access, pfn } => {
+            Op::Fault { addr, access, pfn, around } => {
+                self.fault_around = *around;
                 self.user_fault(pid, *addr, *access, *pfn);
+                self.fault_around = None;
                 None
             }
             Op::Touch { addr, access } => {

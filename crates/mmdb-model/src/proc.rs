@@ -26,6 +26,8 @@ struct Mss {
     anonhuge: u64,
     swap: u64,
     pss_locked: u64,
+    /// The part of `pss` from pre-trace page-cache pages (`Folio::pre_trace`), whose true share may be smaller.
+    pss_pre_trace: u64,
 }
 
 impl Mss {
@@ -67,6 +69,9 @@ impl Mss {
             let mapcount = f.page_mapcount(first_page + i).max(1) as u64;
             let pss = (PAGE_SIZE << PSS_SHIFT) / mapcount;
             self.accumulate(PAGE_SIZE, pss, dirty, locked, mapcount < 2);
+            if f.pre_trace {
+                self.pss_pre_trace += pss;
+            }
         }
     }
 
@@ -100,6 +105,7 @@ impl Mss {
         self.anonhuge += o.anonhuge;
         self.swap += o.swap;
         self.pss_locked += o.pss_locked;
+        self.pss_pre_trace += o.pss_pre_trace;
     }
 }
 
@@ -141,6 +147,18 @@ impl Model {
             total.add(&self.smaps_vma(mm, v));
         }
         Some(total.rollup())
+    }
+
+    /// The range `/proc/PID/smaps_rollup`'s Pss (kB) can have in the kernel: the model's Pss is exact except for
+    /// page-cache pages from before the trace, which processes outside the model may share (any share down to
+    /// nothing). `(low, high)`; both equal the model's Pss when there are none.
+    pub fn pss_bounds_kb(&self, pid: u32) -> Option<(u64, u64)> {
+        let mm = self.task_mm(pid)?;
+        let mut total = Mss::default();
+        for v in self.mm(mm).vmas.values() {
+            total.add(&self.smaps_vma(mm, v));
+        }
+        Some(((total.pss - total.pss_pre_trace) >> (10 + PSS_SHIFT), total.pss >> (10 + PSS_SHIFT)))
     }
 
     /// `mm->rss_stat` of the process `pid`, in pages.
@@ -193,6 +211,8 @@ impl Model {
                                 | "VM_MAYWRITE"
                                 | "VM_MAYEXEC"
                                 | "VM_MAYSHARE"
+                                | "VM_ACCOUNT"
+                                | "VM_NORESERVE"
                         )
                     })
                     .map(str::to_string)

@@ -22,15 +22,27 @@
 //! - The recorded program gets a memcg of its own; `mm_vmscan_{memcg,direct}_reclaim_begin/end` in a traced task
 //!   become a model reclaim of as many pages (in that memcg for memcg reclaim).
 //!
-//! State from before the trace: a fault where the model has no VMA lands in a mapping exec made (the ELF image,
-//! the stack); the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
-//! fault's filemap records name the file. The user pages exec allocates before `sched_process_exec` have known
-//! pfns but unknown addresses; they are placed below `mmap_min_addr`. Each is counted in [`LoweringStats`].
+//! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
+//!   buffer) is a fault like `page_fault_user`.
+//! - A read fault on a file mapping maps the window `mm_filemap_map_pages` reports (one page without it): the
+//!   kernel's window knows the file's end and its page cache, which the model does not.
+//!
+//! Exec: the recorded task's records from `sys_enter_execve` to `sched_process_exec` are held back; the new image
+//! starts when its layout is known: the `mmdb-exec-vma`/`mmdb-exec` input markers `mmdb record` writes at its exec
+//! stop (the ELF segments, the vDSO, the stack), and the held records are replayed into it. The pages
+//! `copy_strings` allocated (no fault shows them) are the stack's top pages, down to `arg_start`. The old image's
+//! records (its teardown) are not the new mm's and are counted as skipped.
+//!
+//! State from before the trace, in traces without exec's layout: a fault where the model has no VMA lands in a
+//! mapping exec made; the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
+//! fault's filemap records name the file; exec's argument pages have known pfns but unknown addresses and are
+//! placed below `mmap_min_addr`. Each is counted in [`LoweringStats`].
 
 use mmdb_model::consts::*;
 use mmdb_model::lru::BatchKind;
 use mmdb_model::{Access, Event, FileRef, Model, Op, Pid};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
+use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
 use mmdb_trace::{ParsedTrace, TraceLine};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -39,6 +51,25 @@ use serde::Serialize;
 const CLONE_VM: u64 = 0x100;
 /// The migratetype of user pages (`MIGRATE_MOVABLE`); page tables are UNMOVABLE.
 const MIGRATE_MOVABLE: i32 = 1;
+
+/// The lowest address above user space: faults at or above it (the kernel's own) are not user faults.
+const USER_END: u64 = TASK_SIZE;
+/// Where exec's argument pages go when the trace does not say where the stack is: below `mmap_min_addr`, where
+/// no real mapping can be.
+const EXEC_PAGES_LOW: u64 = 0x1000;
+const EXEC_PAGES_END: u64 = 0x10000;
+
+/// The recorded task inside its `execve`, until the new image's layout is known.
+#[derive(Debug)]
+struct ExecInFlight {
+    pid: Pid,
+    /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image.
+    held: Vec<TraceLine>,
+    /// `sched_process_exec`, once seen: (its line, the filename).
+    exec: Option<(TraceLine, String)>,
+    /// The `mmdb-exec-vma` markers so far.
+    vmas: Vec<ExecVma>,
+}
 
 /// A place where the trace contradicts the model. The trace wins; the model goes on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -135,9 +166,10 @@ pub struct Lowerer {
     brk: FxHashMap<Pid, u64>,
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
-    /// User pages the kernel allocated for a task's new image while it was inside `execve` (before its
-    /// `sched_process_exec`): the stack's argument page, copies of the binary's data pages.
-    exec_pages: FxHashMap<Pid, Vec<u64>>,
+    /// The recorded task's `execve` in flight.
+    exec: Option<ExecInFlight>,
+    /// Ranges exec mapped with `VM_PFNMAP` (`[vvar]`, `[vvar_vclock]`): their faults map no page.
+    pfnmap: Vec<(u64, u64)>,
     /// `rss_stat`s of a not-yet-known mm reported while a traced task is inside clone/fork: the child's counters
     /// during `copy_page_range`, compared once the fork is applied.
     fork_rss: FxHashMap<Pid, Vec<(TraceLine, u32, RssMember, i64)>>,
@@ -170,7 +202,8 @@ impl Lowerer {
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
-            exec_pages: FxHashMap::default(),
+            exec: None,
+            pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
             cur_line: 0,
             log: None,
@@ -243,6 +276,28 @@ impl Lowerer {
     pub fn feed(&mut self, trace: &ParsedTrace, l: &TraceLine) {
         let pid = l.pid;
         self.cur_line = l.line;
+        if let Some(x) = &mut self.exec {
+            if pid == x.pid {
+                match &l.record {
+                    _ if x.exec.is_some() => self.finish_exec(trace, None),
+                    Record::SchedProcessExec(e) => {
+                        x.exec = Some((l.clone(), e.filename.clone()));
+                        return;
+                    }
+                    _ => {
+                        x.held.push(l.clone());
+                        return;
+                    }
+                }
+            } else if let Record::TracingMarkWrite { buf } = &l.record {
+                if buf.starts_with("mmdb-exec") {
+                    if let Ok(m) = parse_marker(buf) {
+                        self.input_marker(trace, &m);
+                    }
+                    return;
+                }
+            }
+        }
         if let Some(t) = l.tgid {
             self.tgid.entry(pid).or_insert(t);
         }
@@ -291,15 +346,8 @@ impl Lowerer {
                 if self.alive.contains(&p) {
                     self.apply(p, l.cpu, l.ts_ns, Op::Exec { filename: e.filename.clone() });
                 } else if Some(p) == self.recorded || Some(e.old_pid) == self.recorded {
-                    let comm = e.filename.rsplit('/').next().unwrap_or(&e.filename).chars().take(15).collect();
-                    self.apply(p, l.cpu, l.ts_ns, Op::Spawn { comm });
-                    // The recorded program and its descendants get a memcg of their own (no limit: the kernel's
-                    // reclaim records drive reclaim), so memcg reclaim scans only their pages, as in the kernel.
-                    self.apply(p, l.cpu, l.ts_ns, Op::MemcgCreate { id: RECORDED_MEMCG, limit: 0 });
-                    self.apply(p, l.cpu, l.ts_ns, Op::MemcgAttach { id: RECORDED_MEMCG });
-                    self.alive.insert(p);
-                    self.place_exec_pages(p, l);
-                    self.tgid.insert(p, p);
+                    // No `sys_enter_execve` was seen (the trace began inside it): nothing was held back.
+                    self.spawn_recorded(p, l, &e.filename);
                 } else {
                     self.stats.ignored += 1;
                 }
@@ -322,16 +370,19 @@ impl Lowerer {
             }
             Record::SysEnter(s) if self.alive.contains(&pid) => self.sys_enter(l, *s),
             Record::SysExit(x) if self.alive.contains(&pid) => self.sys_exit(l, x.syscall, x.ret),
-            Record::PageFaultUser(f) if self.alive.contains(&pid) => {
-                let access = if f.error_code & 0x2 != 0 {
+            Record::PageFaultUser(mmdb_trace::records::PageFaultUser { address, error_code, .. })
+            | Record::PageFaultKernel(mmdb_trace::records::PageFaultKernel { address, error_code, .. })
+                if self.alive.contains(&pid) && *address < USER_END =>
+            {
+                let access = if error_code & 0x2 != 0 {
                     Access::Write
-                } else if f.error_code & 0x10 != 0 {
+                } else if error_code & 0x10 != 0 {
                     Access::Exec
                 } else {
                     Access::Read
                 };
                 let pf = PendingFault {
-                    addr: f.address,
+                    addr: *address,
                     access,
                     line: l.line,
                     cpu: l.cpu,
@@ -342,21 +393,9 @@ impl Lowerer {
                 };
                 self.pending_fault.insert(pid, pf);
             }
-            // Inside the recorded task's execve the new image's first user pages are allocated (pages of the old
-            // image are only freed): remember them for the exec.
-            Record::MmPageAlloc(a)
-                if Some(pid) == self.recorded
-                    && !self.alive.contains(&pid)
-                    && a.migratetype == MIGRATE_MOVABLE
-                    && self.pending_sys.get(&pid).is_some_and(|s| s.syscall() == Syscall::Execve) =>
-            {
-                if let Some(pfn) = a.pfn {
-                    self.exec_pages.entry(pid).or_default().push(pfn);
-                }
-            }
-            Record::SysEnter(s @ SysEnter::Execve { .. }) if Some(pid) == self.recorded => {
-                self.exec_pages.remove(&pid);
-                self.pending_sys.insert(pid, *s);
+            // The recorded task's execve: hold its records back until the new image's layout is known.
+            Record::SysEnter(SysEnter::Execve { .. }) if Some(pid) == self.recorded && !self.alive.contains(&pid) => {
+                self.exec = Some(ExecInFlight { pid, held: Vec::new(), exec: None, vmas: Vec::new() });
             }
             Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
                 Some((_, freed)) => freed.push(f.pfn),
@@ -481,10 +520,15 @@ impl Lowerer {
         if !self.alive.contains(&pid) {
             return;
         }
+        if self.pfnmap.iter().any(|&(s, e)| (s..e).contains(&f.addr)) {
+            self.stats.ignored += 1; // `[vvar]`: vmf_insert_pfn() maps no page and counts nothing
+            return;
+        }
         let fed = std::mem::replace(&mut self.cur_line, f.line);
         if self.model.vma_at(pid, f.addr).is_none() {
             self.stand_in_vma(pid, &f);
         }
+        let around = self.fault_window(pid, &f);
         // The kernel allocating a pfn proves it had freed it: if the model still holds it unmapped in a per-CPU
         // batch, that CPU drained where the trace cannot see it (trap 6).
         for &(pfn, _) in &f.allocs {
@@ -493,7 +537,7 @@ impl Lowerer {
             }
         }
         let want = f.allocs.first().map(|a| a.0);
-        let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want });
+        let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
         for (l, mm_id, curr, member, size) in &f.rss {
             self.rss_stat(l, *mm_id, *curr, *member, *size);
         }
@@ -518,31 +562,134 @@ impl Lowerer {
         self.cur_line = fed;
     }
 
-    /// The pages exec made for the new image before the trace could follow the program have known pfns but
-    /// unknown addresses. They are placed below `mmap_min_addr` (`0x1000..0x10000`), where no program can map
-    /// anything, so they count in RSS, are inherited at fork and freed at exit like the real ones, and never
-    /// collide with the program's own mappings; the page comparison still counts their true addresses as
-    /// pre-trace state.
-    fn place_exec_pages(&mut self, pid: Pid, l: &TraceLine) {
-        const LOW: u64 = 0x1000;
-        let pages = self.exec_pages.remove(&pid).unwrap_or_default();
-        let pages: Vec<u64> = pages.into_iter().take(((0x10000 - LOW) / PAGE_SIZE) as usize).collect();
-        if pages.is_empty() {
-            return;
+    /// The window a read fault on a file mapping mapped: what `mm_filemap_map_pages` reports, placed through the
+    /// VMA's linear page index; the faulting page alone when no window was reported (no page of the window was
+    /// cached, or a mapping without `map_pages` such as the vDSO). `None` for other faults.
+    fn fault_window(&self, pid: Pid, f: &PendingFault) -> Option<(u64, u64)> {
+        let vma = self.model.vma_at(pid, f.addr).filter(|v| v.file.is_some() && f.access != Access::Write)?;
+        let page = f.addr & !(PAGE_SIZE - 1);
+        match &f.file {
+            Some((_, first, last)) if last >= first => {
+                let start =
+                    i128::from(vma.start) + (i128::from(*first) - i128::from(vma.pgoff)) * i128::from(PAGE_SIZE);
+                let start = u64::try_from(start).ok()?;
+                Some((start, last - first + 1))
+            }
+            _ => Some((page, 1)),
         }
-        let len = pages.len() as u64 * PAGE_SIZE;
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-        self.apply(
-            pid,
-            l.cpu,
-            l.ts_ns,
-            Op::Mmap { addr: Some(LOW), len, prot: PROT_READ | PROT_WRITE, flags, file: None },
-        );
-        for (i, pfn) in pages.into_iter().enumerate() {
-            let addr = LOW + i as u64 * PAGE_SIZE;
-            self.apply(pid, l.cpu, l.ts_ns, Op::Fault { addr, access: Access::Write, pfn: Some(pfn) });
+    }
+
+    /// Starts the recorded program: a task with a fresh mm in a memcg of its own (no limit: the kernel's reclaim
+    /// records drive reclaim, so memcg reclaim scans only the program's pages, as in the kernel).
+    fn spawn_recorded(&mut self, pid: Pid, l: &TraceLine, filename: &str) {
+        let comm = filename.rsplit('/').next().unwrap_or(filename).chars().take(15).collect();
+        self.apply(pid, l.cpu, l.ts_ns, Op::Spawn { comm });
+        self.apply(pid, l.cpu, l.ts_ns, Op::MemcgCreate { id: RECORDED_MEMCG, limit: 0 });
+        self.apply(pid, l.cpu, l.ts_ns, Op::MemcgAttach { id: RECORDED_MEMCG });
+        self.alive.insert(pid);
+        self.tgid.insert(pid, pid);
+    }
+
+    /// An input marker (`mmdb-exec-vma`, `mmdb-exec`): exec's layout, written by `mmdb record` at the exec stop.
+    /// Other markers are ground truth and not the lowering's business.
+    pub fn input_marker(&mut self, trace: &ParsedTrace, m: &Marker) {
+        let Some(x) = self.exec.as_mut().filter(|x| x.exec.is_some()) else { return };
+        match m {
+            Marker::ExecVma(v) if v.vma.pid == x.pid => x.vmas.push(v.clone()),
+            Marker::Exec(stack) if stack.pid == x.pid => self.finish_exec(trace, Some(*stack)),
+            _ => {}
         }
-        self.stats.pre_trace_vmas += 1;
+    }
+
+    /// The new image of the recorded task begins: its layout (when the trace has it), then the records held back
+    /// since `sys_enter_execve`, replayed into it.
+    ///
+    /// Mirrors `load_elf_binary()`: `copy_strings()` filled the new stack's top pages through GUP before
+    /// `exec_mmap()` (a `mm_page_alloc` with no fault: placed from the stack's end down to `arg_start`, the first
+    /// at the top, as `copy_string_kernel(filename)` comes first); then the old mm was torn down (its `rss_stat`s
+    /// are not the new mm's); then `elf_load()`/`padzero()` and `create_elf_tables()` faulted in kernel mode.
+    /// Without the layout, the argument pages go below `mmap_min_addr` (`0x1000..0x10000`), where no program
+    /// maps anything: they count in RSS, are inherited at fork and freed at exit like the real ones, and the page
+    /// comparison counts their true addresses as pre-trace state.
+    fn finish_exec(&mut self, trace: &ParsedTrace, stack: Option<ExecStack>) {
+        let Some(x) = self.exec.take() else { return };
+        let Some((exec_line, filename)) = x.exec else { return };
+        let pid = x.pid;
+        self.spawn_recorded(pid, &exec_line, &filename);
+        let (cpu, ts) = (exec_line.cpu, exec_line.ts_ns);
+        let mut arg_pages: Vec<u64> = Vec::new();
+        for v in stack.map(|_| &x.vmas[..]).unwrap_or(&[]) {
+            let vma = &v.vma;
+            if vma.start >= USER_END || vma.end <= vma.start {
+                continue; // [vsyscall]
+            }
+            if vma.name.starts_with("[vvar") {
+                self.pfnmap.push((vma.start, vma.end));
+                continue;
+            }
+            let bit = |set: bool, prot: u64| if set { prot } else { 0 };
+            let prot =
+                bit(vma.perms.read, PROT_READ) | bit(vma.perms.write, PROT_WRITE) | bit(vma.perms.exec, PROT_EXEC);
+            let (file, anon) = if v.ino != 0 {
+                let name = format!("dev {}:{} ino {:#x}", v.dev.0, v.dev.1, v.ino);
+                (Some(FileRef { name, offset: vma.offset }), 0)
+            } else if vma.name == "[vdso]" {
+                (Some(FileRef { name: "[vdso]".to_string(), offset: 0 }), 0)
+            } else {
+                (None, MAP_ANONYMOUS)
+            };
+            let shared = if vma.perms.shared { MAP_SHARED } else { MAP_PRIVATE };
+            let op = Op::Mmap {
+                addr: Some(vma.start),
+                len: vma.end - vma.start,
+                prot,
+                flags: shared | anon | MAP_FIXED,
+                file,
+            };
+            self.apply(pid, cpu, ts, op);
+            if vma.name == "[stack]" {
+                if let Some(s) = stack.filter(|s| s.arg_start >= vma.start && s.arg_start < vma.end) {
+                    let low = s.arg_start & !(PAGE_SIZE - 1);
+                    arg_pages = (1..=(vma.end - low) / PAGE_SIZE).map(|i| vma.end - i * PAGE_SIZE).collect();
+                }
+            }
+        }
+        if stack.is_none() {
+            let (addr, len) = (EXEC_PAGES_LOW, EXEC_PAGES_END - EXEC_PAGES_LOW);
+            let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+            self.apply(
+                pid,
+                cpu,
+                ts,
+                Op::Mmap { addr: Some(addr), len, prot: PROT_READ | PROT_WRITE, flags, file: None },
+            );
+            arg_pages = (EXEC_PAGES_LOW..EXEC_PAGES_END).step_by(PAGE_SIZE as usize).collect();
+            self.stats.pre_trace_vmas += 1;
+        }
+        // The new mm's `rss_stat`s: the first in execve is copy_strings' (the old mm's teardown comes later).
+        let new_mm = x.held.iter().find_map(|l| match &l.record {
+            Record::RssStat(r) => Some(r.mm_id),
+            _ => None,
+        });
+        if let Some(id) = new_mm {
+            self.mm_ids.insert(id, pid);
+        }
+        let mut next_arg = arg_pages.into_iter();
+        for l in &x.held {
+            self.cur_line = l.line;
+            match &l.record {
+                Record::MmPageAlloc(a)
+                    if a.migratetype == MIGRATE_MOVABLE && !self.pending_fault.contains_key(&pid) =>
+                {
+                    let (Some(pfn), Some(addr)) = (a.pfn, next_arg.next()) else { continue };
+                    let op = Op::Fault { addr, access: Access::Write, pfn: Some(pfn), around: None };
+                    self.apply(pid, l.cpu, l.ts_ns, op);
+                }
+                Record::RssStat(r) if Some(r.mm_id) != new_mm => self.rss.skipped += 1,
+                _ => self.feed(trace, l),
+            }
+        }
+        self.cur_line = exec_line.line;
     }
 
     /// A fault where the model has no VMA lands in a mapping made before the trace began (the ELF image and the

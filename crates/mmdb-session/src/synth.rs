@@ -272,7 +272,7 @@ impl Gen {
             random_page
         };
         let addr = reg.addr + page * PAGE_SIZE + offset;
-        self.emit(i, Op::Fault { addr, access, pfn: None });
+        self.emit(i, Op::Fault { addr, access, pfn: None, around: None });
     }
 
     fn mmap(&mut self, i: usize) {

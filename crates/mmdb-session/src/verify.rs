@@ -136,6 +136,7 @@ fn replay_trace_inner(
                 if let Marker::Record { pid, .. } = m.marker {
                     low.set_recorded(pid);
                 }
+                low.input_marker(trace, &m.marker);
                 v.marker(&low, m.line, &m.marker)
             }
         }
@@ -274,9 +275,16 @@ impl Verifier {
             return;
         };
         let kb = |pages: i64| (pages.max(0) as u64) * 4;
+        // Pss: pages cached before the trace may be shared with processes outside it, so the model knows a range.
+        let (pss_lo, pss_hi) = model.pss_bounds_kb(r.pid).unwrap_or((s.pss_kb, s.pss_kb));
+        let pss_model = if (pss_lo..=pss_hi).contains(&r.pss_kb) { r.pss_kb } else { s.pss_kb };
+        let mut fields: Vec<String> = Vec::new();
+        if pss_model != r.pss_kb && pss_lo != pss_hi {
+            fields.push(format!("pss_kb: kernel {}, model {pss_lo}..={pss_hi}", r.pss_kb));
+        }
         let pairs = [
             ("rss_kb", r.rss_kb, s.rss_kb),
-            ("pss_kb", r.pss_kb, s.pss_kb),
+            ("pss_kb", r.pss_kb, pss_model),
             ("anon_kb", r.anon_kb, s.anon_kb),
             ("lazyfree_kb", r.lazyfree_kb, s.lazyfree_kb),
             ("anonhuge_kb", r.anonhuge_kb, s.anonhuge_kb),
@@ -285,8 +293,11 @@ impl Verifier {
             ("rss_file_kb", r.rss_file_kb, kb(rss.file)),
             ("rss_shmem_kb", r.rss_shmem_kb, kb(rss.shmem)),
         ];
-        let fields: Vec<String> =
-            pairs.iter().filter(|(_, k, m)| k != m).map(|(f, k, m)| format!("{f}: kernel {k}, model {m}")).collect();
+        let exact = |f: &&str| *f != "pss_kb" || pss_lo == pss_hi;
+        fields.extend(
+            pairs.iter().filter(|(f, k, m)| k != m && exact(f)).map(|(f, k, m)| format!("{f}: kernel {k}, model {m}")),
+        );
+        fields.sort_by_key(|f| pairs.iter().position(|p| f.starts_with(p.0)));
         for (f, k, m) in pairs {
             if k != m {
                 Self::bump(&mut self.rollup_fields, f);

@@ -176,8 +176,17 @@ const EVENTS: &[EventDef] = &[
             req("addr", Kind::Num, "ADDR"),
             req("access", Kind::Access, "read|write|exec"),
             opt_("pfn", Kind::Num, "HEX"),
+            opt_("around", Kind::Num, "ADDR"),
+            opt_("around_pages", Kind::Num, "N"),
         ],
-        build: |f| Ok(Op::Fault { addr: f.num("addr")?, access: f.access("access")?, pfn: f.opt_num("pfn")? }),
+        build: |f| {
+            let around = match (f.opt_num("around")?, f.opt_num("around_pages")?) {
+                (Some(first), Some(pages)) => Some((first, pages)),
+                (None, None) => None,
+                _ => return Err(LineError::new(f.end, 0, "`around=ADDR` and `around_pages=N` together")),
+            };
+            Ok(Op::Fault { addr: f.num("addr")?, access: f.access("access")?, pfn: f.opt_num("pfn")?, around })
+        },
     },
     EventDef {
         name: "touch",

@@ -90,11 +90,15 @@ fn write_fields(out: &mut String, op: &Op) {
             }
         }
         Op::Brk { brk } => hex(out, "brk", *brk),
-        Op::Fault { addr, access, pfn } => {
+        Op::Fault { addr, access, pfn, around } => {
             hex(out, "addr", *addr);
             let _ = write!(out, " access={}", access.name());
             if let Some(pfn) = pfn {
                 hex(out, "pfn", *pfn);
+            }
+            if let Some((first, pages)) = around {
+                hex(out, "around", *first);
+                let _ = write!(out, " around_pages={pages}");
             }
         }
         Op::Touch { addr, access } => {

@@ -11,6 +11,19 @@
 //! mmdb-checkpoint end id=<N>
 //! ```
 //!
+//! Two more markers are inputs, not ground truth: `mmdb record` writes them while the recorded program is stopped
+//! right after its `execve` (a ptrace exec stop), because no tracepoint shows the layout exec chose. They carry the
+//! kernel's random choices (load addresses, stack top), never a page's state, and the lowering uses them as it uses
+//! an `mmap` return value:
+//!
+//! ```text
+//! mmdb-exec-vma pid=<P> start=0x<hex> end=0x<hex> perms=<rwxp|rwxs> offset=0x<hex> dev=<MAJ>:<MIN> ino=<dec> name=<rest of line>
+//! mmdb-exec pid=<P> start_stack=0x<hex> arg_start=0x<hex> env_end=0x<hex>
+//! ```
+//!
+//! `mmdb-exec-vma` is one line of `/proc/P/maps` (with its device and inode) and `mmdb-exec` comes last, with
+//! fields 28, 48 and 51 of `/proc/P/stat`. A trace without them replays too, with stand-ins for exec's mappings.
+//!
 //! In ftrace text each marker is a `trace_marker` write (`tracing_mark_write: mmdb-checkpoint begin id=1`); with
 //! perf they sit in a side file, each line prefixed by its CLOCK_MONOTONIC time (`1277.379730585: mmdb-...`).
 //!
@@ -53,6 +66,34 @@ pub enum Marker {
         /// The checkpoint's id.
         id: u32,
     },
+    /// `mmdb-exec-vma`: one mapping exec made (an input, not ground truth).
+    ExecVma(ExecVma),
+    /// `mmdb-exec`: the end of exec's layout, with the stack's addresses from `/proc/P/stat`.
+    Exec(ExecStack),
+}
+
+/// `mmdb-exec-vma`: one line of `/proc/P/maps` right after `execve`, with the file's device and inode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecVma {
+    /// The mapping, as an `mmdb-vma` line would show it.
+    pub vma: Vma,
+    /// The device's major and minor numbers (`0:0` for anonymous mappings).
+    pub dev: (u32, u32),
+    /// The inode (0 for anonymous mappings).
+    pub ino: u64,
+}
+
+/// `mmdb-exec`: where exec put the stack's contents (`/proc/P/stat` fields `startstack`, `arg_start`, `env_end`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecStack {
+    /// The process.
+    pub pid: u32,
+    /// `mm->start_stack`: the initial stack pointer's region.
+    pub start_stack: u64,
+    /// `mm->arg_start`: the lowest byte of the argument strings, the lowest of the strings exec copied.
+    pub arg_start: u64,
+    /// `mm->env_end`: the end of the environment strings.
+    pub env_end: u64,
 }
 
 /// `mmdb-rollup`: the first six values from `/proc/P/smaps_rollup`, the last three from `/proc/P/status`, in kB.
@@ -206,6 +247,16 @@ impl fmt::Display for Marker {
                 p.mapcount,
                 p.kflags
             ),
+            Marker::ExecVma(e) => write!(
+                f,
+                "mmdb-exec-vma pid={} start={:#x} end={:#x} perms={} offset={:#x} dev={}:{} ino={} name={}",
+                e.vma.pid, e.vma.start, e.vma.end, e.vma.perms, e.vma.offset, e.dev.0, e.dev.1, e.ino, e.vma.name
+            ),
+            Marker::Exec(e) => write!(
+                f,
+                "mmdb-exec pid={} start_stack={:#x} arg_start={:#x} env_end={:#x}",
+                e.pid, e.start_stack, e.arg_start, e.env_end
+            ),
         }
     }
 }
@@ -329,7 +380,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             rss_file_kb: c.num("rss_file_kb", "<RssFile>")?,
             rss_shmem_kb: c.num("rss_shmem_kb", "<RssShmem>")?,
         }),
-        "mmdb-vma" => {
+        "mmdb-vma" | "mmdb-exec-vma" => {
             let pid = c.pid()?;
             let start = c.num("start", "0x<hex>")?;
             let end = c.num("end", "0x<hex>")?;
@@ -337,9 +388,29 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             let perms = Perms::parse(perms)
                 .ok_or_else(|| LineError::new(offset, perms.len(), "`[r-][w-][x-][ps]` for `perms`"))?;
             let file_offset = c.num("offset", "0x<hex>")?;
+            let exec = if kind == "mmdb-exec-vma" {
+                let (dev, offset) = c.field("dev", "<MAJ>:<MIN>", false)?;
+                let dev = dev
+                    .split_once(':')
+                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                    .ok_or_else(|| LineError::new(offset, dev.len(), "`<MAJ>:<MIN>` (decimal) for `dev`"))?;
+                Some((dev, c.num("ino", "<dec>")?))
+            } else {
+                None
+            };
             let (name, _) = c.field("name", "<rest of line>", true)?;
-            return Ok(Marker::Vma(Vma { pid, start, end, perms, offset: file_offset, name: name.to_string() }));
+            let vma = Vma { pid, start, end, perms, offset: file_offset, name: name.to_string() };
+            return Ok(match exec {
+                Some((dev, ino)) => Marker::ExecVma(ExecVma { vma, dev, ino }),
+                None => Marker::Vma(vma),
+            });
         }
+        "mmdb-exec" => Marker::Exec(ExecStack {
+            pid: c.pid()?,
+            start_stack: c.num("start_stack", "0x<hex>")?,
+            arg_start: c.num("arg_start", "0x<hex>")?,
+            env_end: c.num("env_end", "0x<hex>")?,
+        }),
         "mmdb-page" => Marker::Page(Page {
             pid: c.pid()?,
             vaddr: c.num("vaddr", "0x<hex>")?,
@@ -353,7 +424,8 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             kflags: c.num("kflags", "0x<hex>")?,
         }),
         _ => {
-            let expected = "a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma` or `mmdb-page`";
+            let expected = "a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
+                            `mmdb-exec-vma` or `mmdb-exec`";
             return Err(LineError::at_token(text, kind_offset, expected));
         }
     };
@@ -593,6 +665,8 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                 c.end_ts_ns = Some(m.ts_ns);
                 c.end_line = Some(m.line);
             }
+            // Exec's layout is an input for the lowering, not part of a checkpoint.
+            Marker::ExecVma(_) | Marker::Exec(_) => {}
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if skipping.is_some() => {}
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if open.is_none() => {
                 truth.errors.push(err("`mmdb-checkpoint begin` before snapshot lines".into(), "mmdb-"));

@@ -4,6 +4,10 @@
 //! in the recorder's private work directory and waits for one byte before it executes CMD. This keeps the
 //! recorder free of `unsafe` (no raw `fork`), and the pid that executes CMD is the child's pid from the start.
 //! If the recorder dies first, the child gets end-of-file (or its parent-death signal) and never executes CMD.
+//!
+//! The recorder also holds the child with ptrace (`PTRACE_O_TRACEEXEC`) until its `execve` completes: at that exec
+//! stop it reads the layout exec chose (`/proc/PID/maps`, the stack addresses in `/proc/PID/stat`), which no
+//! tracepoint shows, writes it as `mmdb-exec-vma` and `mmdb-exec` input markers, and detaches.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -15,9 +19,11 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _};
 use nix::sys::prctl;
+use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
-use nix::unistd::{getpid, getppid, mkfifo};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{getpid, getppid, mkfifo, Pid};
 
 /// The recorder's private directory for FIFOs (mode 0700), removed with everything in it when dropped.
 #[derive(Debug)]
@@ -85,10 +91,64 @@ impl BlockedChild {
         self.pid
     }
 
+    /// Attaches to the (still blocked) child with ptrace so that it stops once its `execve` has completed. The
+    /// child is killed if the recorder dies while attached (`PTRACE_O_EXITKILL`).
+    pub fn seize_for_exec(&self) -> anyhow::Result<()> {
+        let options = ptrace::Options::PTRACE_O_TRACEEXEC | ptrace::Options::PTRACE_O_EXITKILL;
+        ptrace::seize(Pid::from_raw(self.pid), options).context("cannot attach to the child with ptrace")
+    }
+
+    /// After [`BlockedChild::release`]: waits for the exec stop, runs `at_exec` while the new image is stopped
+    /// before its first instruction, and detaches. Returns the child's exit status instead when it ended without
+    /// executing the command.
+    pub fn finish_exec(&self, at_exec: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Option<WaitStatus>> {
+        let pid = Pid::from_raw(self.pid);
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::__WALL)) {
+                Ok(WaitStatus::PtraceEvent(_, _, event)) if event == ptrace::Event::PTRACE_EVENT_EXEC as i32 => {
+                    let result = at_exec();
+                    ptrace::detach(pid, None).context("cannot detach from the child")?;
+                    return result.map(|()| None);
+                }
+                // Signals sent to the child before its exec are passed on unchanged.
+                Ok(WaitStatus::Stopped(_, sig)) => ptrace::cont(pid, sig).context("cannot continue the child")?,
+                Ok(WaitStatus::PtraceEvent(..)) => ptrace::cont(pid, None).context("cannot continue the child")?,
+                Ok(st @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => return Ok(Some(st)),
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => bail!("cannot wait for the child's exec: {e}"),
+            }
+        }
+    }
+
     /// Lets the child execute the command.
     pub fn release(&mut self) -> anyhow::Result<()> {
         self.gate.write_all(b"x").context("cannot release the child")
     }
+}
+
+/// The input markers of exec's layout for `pid`, read at its exec stop: one `mmdb-exec-vma` per line of
+/// `/proc/PID/maps`, then `mmdb-exec` with `startstack`, `arg_start` and `env_end` of `/proc/PID/stat`.
+pub fn exec_layout(pid: i32) -> anyhow::Result<Vec<String>> {
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).context("cannot read the new image's maps")?;
+    let mut lines: Vec<String> =
+        maps.lines().filter_map(super::markers::MapsEntry::parse).filter_map(|e| e.exec_line(pid)).collect();
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).context("cannot read the new image's stat")?;
+    let (start_stack, arg_start, env_end) =
+        stack_fields(&stat).context("cannot parse /proc/PID/stat of the new image")?;
+    let marker = mmdb_trace::truth::ExecStack { pid: pid as u32, start_stack, arg_start, env_end };
+    lines.push(mmdb_trace::truth::Marker::Exec(marker).to_string());
+    Ok(lines)
+}
+
+/// Fields 28 (`startstack`), 48 (`arg_start`) and 51 (`env_end`) of a `/proc/PID/stat` line; the comm (field 2)
+/// may hold blanks and parentheses, so fields are counted after its last `)`.
+fn stack_fields(stat: &str) -> Option<(u64, u64, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // `rest` starts with field 3 (state).
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+    Some((field(28)?, field(48)?, field(51)?))
 }
 
 /// The child side: waits for the recorder's byte on `fifo`, then executes `cmd` (never returns on success).
@@ -148,8 +208,19 @@ fn is_executable(path: &Path) -> io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_command;
+    use super::{resolve_command, stack_fields};
     use std::ffi::OsStr;
+
+    #[test]
+    fn stack_fields_are_counted_after_the_comm() {
+        // A real line of this machine's /proc/PID/stat, with a comm holding a blank and a parenthesis.
+        let stat = "29431 (a b) c) R 29429 29429 20034 0 -1 4194304 131 0 0 0 0 0 0 0 20 0 1 0 536468 3133440 383 \
+                    18446744073709551615 93887821369344 93887821389225 140726381999200 0 0 0 0 0 0 0 0 0 17 0 0 0 0 \
+                    0 0 93887821405232 93887821406848 93887863078912 140726382000866 140726382000886 \
+                    140726382000886 140726382002155 0";
+        assert_eq!(stack_fields(stat), Some((140726381999200, 140726382000866, 140726382002155)));
+        assert_eq!(stack_fields("1 (x) S 0"), None);
+    }
 
     #[test]
     fn commands_are_resolved_before_recording() {

@@ -94,6 +94,8 @@ pub struct MapsEntry {
     pub perms: String,
     /// File offset in bytes (0 for anonymous memory).
     pub offset: u64,
+    /// The backing file's device (major, minor; `/proc/PID/maps` prints them in hex), `(0, 0)` without one.
+    pub dev: (u32, u32),
     /// The inode of the backing file, 0 without one.
     pub inode: u64,
     /// The path or pseudo-name (`[heap]`, `[anon:NAME]`, ...); empty for an unnamed anonymous mapping.
@@ -117,7 +119,8 @@ impl MapsEntry {
         let (range, rest) = next_field(line)?;
         let (perms, rest) = next_field(rest)?;
         let (offset, rest) = next_field(rest)?;
-        let (_dev, rest) = next_field(rest)?;
+        let (dev, rest) = next_field(rest)?;
+        let (major, minor) = dev.split_once(':')?;
         let (inode, rest) = next_field(rest)?;
         let (start, end) = range.split_once('-')?;
         if perms.len() != 4 {
@@ -128,6 +131,7 @@ impl MapsEntry {
             end: u64::from_str_radix(end, 16).ok()?,
             perms: perms.to_string(),
             offset: u64::from_str_radix(offset, 16).ok()?,
+            dev: (u32::from_str_radix(major, 16).ok()?, u32::from_str_radix(minor, 16).ok()?),
             inode: inode.parse().ok()?,
             path: rest.trim_start_matches(' ').to_string(),
         })
@@ -164,18 +168,29 @@ impl MapsEntry {
         (self.end - self.start) / PAGE_SIZE
     }
 
+    /// The `mmdb-exec-vma` line of this VMA in process `pid` (an input marker: exec's layout), if its
+    /// permissions parse.
+    pub fn exec_line(&self, pid: i32) -> Option<String> {
+        let vma = self.vma(pid)?;
+        Some(Marker::ExecVma(truth::ExecVma { vma, dev: self.dev, ino: self.inode }).to_string())
+    }
+
+    /// The marker's view of this VMA in process `pid`, if its permissions parse.
+    fn vma(&self, pid: i32) -> Option<truth::Vma> {
+        Some(truth::Vma {
+            pid: pid as u32,
+            start: self.start,
+            end: self.end,
+            perms: truth::Perms::parse(&self.perms)?,
+            offset: self.offset,
+            name: self.name().to_string(),
+        })
+    }
+
     /// The `mmdb-vma` line of this VMA in process `pid`.
     pub fn line(&self, pid: i32) -> String {
-        match truth::Perms::parse(&self.perms) {
-            Some(perms) => Marker::Vma(truth::Vma {
-                pid: pid as u32,
-                start: self.start,
-                end: self.end,
-                perms,
-                offset: self.offset,
-                name: self.name().to_string(),
-            })
-            .to_string(),
+        match self.vma(pid) {
+            Some(vma) => Marker::Vma(vma).to_string(),
             // /proc/PID/maps always prints four permission characters; keep whatever it printed otherwise.
             None => format!(
                 "mmdb-vma pid={pid} start={:#x} end={:#x} perms={} offset={:#x} name={}",

@@ -51,6 +51,7 @@ pub const EVENTS: &[&str] = &[
     "sched:sched_process_exit",
     "sched:sched_process_free",
     "exceptions:page_fault_user",
+    "exceptions:page_fault_kernel",
     "kmem:mm_page_alloc",
     "kmem:mm_page_free",
     "kmem:mm_page_free_batched",

@@ -51,8 +51,15 @@ fn record_writes_a_checkpoint_and_removes_its_instance() {
         .strip_prefix("mmdb-record pid=")
         .and_then(|r| r.strip_suffix(" cmd=sh -c kill -STOP $$; true"))
         .unwrap_or_else(|| panic!("first marker: {}", m[0]));
-    assert_eq!(m[1], "mmdb-checkpoint begin id=1");
-    assert!(m[2].starts_with(&format!("mmdb-rollup pid={pid} rss_kb=")), "{}", m[2]);
+    // Exec's layout, read at the exec stop: every mapping of the new image, the stack among them, then the
+    // stack's addresses; then the first checkpoint.
+    let begin = m.iter().position(|l| *l == "mmdb-checkpoint begin id=1").expect("a checkpoint");
+    let (layout, exec) = m[1..begin].split_at(begin - 2);
+    assert!(layout.iter().all(|l| l.starts_with(&format!("mmdb-exec-vma pid={pid} start=0x"))), "{layout:?}");
+    assert!(layout.iter().any(|l| l.ends_with(" dev=0:0 ino=0 name=[stack]")), "{layout:?}");
+    assert!(layout.iter().any(|l| l.contains(" perms=r-xp ") && (l.ends_with("/dash") || l.ends_with("/sh"))));
+    assert!(exec[0].starts_with(&format!("mmdb-exec pid={pid} start_stack=0x")), "{}", exec[0]);
+    assert!(m[begin + 1].starts_with(&format!("mmdb-rollup pid={pid} rss_kb=")), "{}", m[begin + 1]);
     assert!(m.iter().any(|l| l.starts_with(&format!("mmdb-vma pid={pid} ")) && l.ends_with(" name=[stack]")));
     assert!(m.iter().any(|l| l.starts_with(&format!("mmdb-page pid={pid} vaddr=0x"))));
     assert_eq!(m.last(), Some(&"mmdb-checkpoint end id=1"));

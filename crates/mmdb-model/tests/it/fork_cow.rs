@@ -183,12 +183,12 @@ fn exec_replaces_the_mm() {
 fn faults_outside_vmas_and_access_errors_are_diagnostics() {
     let mut s = Sim::new();
     s.spawn(1);
-    s.ev(1, Op::Fault { addr: 0x1000, access: Access::Read, pfn: None });
+    s.ev(1, Op::Fault { addr: 0x1000, access: Access::Read, pfn: None, around: None });
     let a = s
         .ev(1, Op::Mmap { addr: None, len: PG, prot: PROT_READ, flags: MAP_PRIVATE | MAP_ANONYMOUS, file: None })
         .unwrap() as u64;
-    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None });
-    s.ev(9, Op::Fault { addr: a, access: Access::Write, pfn: None });
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None, around: None });
+    s.ev(9, Op::Fault { addr: a, access: Access::Write, pfn: None, around: None });
     let kinds: Vec<_> = s.m.diagnostics().iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(kinds, ["segv", "segv", "unknown-pid"]);
     assert_eq!(s.vm(VmEvent::PGFAULT), 0, "access errors never reach handle_mm_fault");
@@ -233,11 +233,11 @@ fn pfns_from_the_trace_are_used_when_valid() {
     let mut s = Sim::new();
     s.spawn(1);
     let a = s.mmap(1, 4 * PG);
-    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: Some(0x19272d) });
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: Some(0x19272d), around: None });
     assert_eq!(s.pfn(1, a), Some(0x19272d));
     // A pfn still held by the model, or one no machine has, is reported and replaced.
-    s.ev(1, Op::Fault { addr: a + PG, access: Access::Write, pfn: Some(0x19272d) });
-    s.ev(1, Op::Fault { addr: a + 2 * PG, access: Access::Write, pfn: Some(u64::MAX) });
+    s.ev(1, Op::Fault { addr: a + PG, access: Access::Write, pfn: Some(0x19272d), around: None });
+    s.ev(1, Op::Fault { addr: a + 2 * PG, access: Access::Write, pfn: Some(u64::MAX), around: None });
     let kinds: Vec<_> = s.m.diagnostics().iter().map(|d| d.kind.as_str()).collect();
     assert_eq!(kinds, ["pfn-in-use", "pfn-invalid"]);
     assert_eq!(s.rss(1), (0, 3, 0, 0));
@@ -250,7 +250,7 @@ fn the_outcome_lists_what_an_event_allocated_and_freed() {
     s.spawn(1);
     let a = s.mmap(1, PG);
     let ev = |op| Event { comm: "t".into(), pid: 1, cpu: 0, ts_ns: 1, op };
-    let out = s.m.apply(&ev(Op::Fault { addr: a, access: Access::Write, pfn: None }));
+    let out = s.m.apply(&ev(Op::Fault { addr: a, access: Access::Write, pfn: None, around: None }));
     let pfn = s.pfn(1, a).unwrap();
     assert_eq!((out.allocated, out.freed), (vec![(pfn, 0)], vec![]));
     let out = s.m.apply(&ev(Op::Munmap { addr: a, len: PG }));

@@ -66,7 +66,7 @@ fn mprotect_write_protects_and_exclusive_pages_become_writable_again() {
     assert_eq!(s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ }), Some(0));
     assert_eq!(s.m.vmas(1).len(), 2);
     assert_eq!(s.page(1, a), "-DA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
-    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None });
+    s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None, around: None });
     assert_eq!(s.m.diagnostics().last().unwrap().kind, "segv");
     assert_eq!(s.ev(1, Op::Mprotect { addr: a, len: PG, prot: PROT_READ | PROT_WRITE }), Some(0));
     assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive swapbacked] lru=inactive_anon");
@@ -190,4 +190,75 @@ fn a_file_read_fault_maps_its_fault_around_window() {
     assert_eq!(s.rss(1), (29, 0, 0, 0));
     assert_eq!(s.vm(VmEvent::PGFAULT), 3);
     assert_eq!(s.vm(VmEvent::PGALLOC), 29, "the page cache the model creates is counted as allocated pages");
+}
+
+/// An ELF's RELRO range: the data segment is mapped writable (private, so `VM_ACCOUNT`), relocated (an anon_vma),
+/// then `mprotect(PROT_READ)`. It keeps `VM_ACCOUNT`, so it does not merge with the read-only segment before it,
+/// exactly as `/proc/PID/maps` shows for every library on 6.18 (traces/real: libc's `r--p` at 0x1cf000 stays
+/// apart from the one at 0x17c000); merged, fork would copy that segment's file PTEs into the child.
+#[test]
+fn relro_keeps_vm_account_and_stays_apart() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let file = |offset| Some(FileRef { name: "libc.so.6".into(), offset });
+    let base = 0x7f00_0000_0000;
+    let fixed = MAP_PRIVATE | MAP_FIXED;
+    s.ev(1, Op::Mmap { addr: Some(base), len: 4 * PG, prot: PROT_READ, flags: fixed, file: file(0) });
+    s.ev(
+        1,
+        Op::Mmap {
+            addr: Some(base + 4 * PG),
+            len: 4 * PG,
+            prot: PROT_READ | PROT_WRITE,
+            flags: fixed,
+            file: file(4 * PG),
+        },
+    );
+    s.write(1, base + 4 * PG, PG);
+    assert_eq!(s.ev(1, Op::Mprotect { addr: base + 4 * PG, len: 2 * PG, prot: PROT_READ }), Some(0));
+    let want = format!(
+        "{:x}-{:x} r--p \n{:x}-{:x} r--p \n{:x}-{:x} rw-p ",
+        base,
+        base + 4 * PG,
+        base + 4 * PG,
+        base + 6 * PG,
+        base + 6 * PG,
+        base + 8 * PG
+    );
+    assert_eq!(vmas(&s, 1), want);
+    // Two read-only file mappings without the accounting do merge.
+    s.ev(1, Op::Mmap { addr: Some(base + 8 * PG), len: PG, prot: PROT_READ, flags: fixed, file: file(8 * PG) });
+    s.ev(1, Op::Mmap { addr: Some(base + 9 * PG), len: PG, prot: PROT_READ, flags: fixed, file: file(9 * PG) });
+    assert!(vmas(&s, 1).ends_with(&format!("{:x}-{:x} r--p ", base + 8 * PG, base + 10 * PG)), "{}", vmas(&s, 1));
+}
+
+/// A read fault on a file maps the fault-around window the trace gives (`around`), not the model's own guess:
+/// the kernel's window knows where the file ends and which pages were cached.
+#[test]
+fn fault_around_takes_the_kernels_window() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let base = 0x7f00_0000_0000;
+    let file = Some(FileRef { name: "bin".into(), offset: 0 });
+    s.ev(
+        1,
+        Op::Mmap {
+            addr: Some(base),
+            len: 32 * PG,
+            prot: PROT_READ,
+            flags: MAP_PRIVATE | MAP_FIXED,
+            file: file.clone(),
+        },
+    );
+    // The model's own window: the 16-page block.
+    s.ev(1, Op::Fault { addr: base + 3 * PG, access: Access::Read, pfn: None, around: None });
+    assert_eq!(s.rss(1).0, 16);
+    // The kernel's window: 5 pages of the next block (the file ends there).
+    s.ev(1, Op::Fault { addr: base + 17 * PG, access: Access::Read, pfn: None, around: Some((base + 16 * PG, 5)) });
+    assert_eq!(s.rss(1).0, 21);
+    let present = |a| matches!(s.m.lookup(1, a), Some(mmdb_model::mm::Pte::Present(_)));
+    assert!(present(base + 20 * PG) && !present(base + 21 * PG));
+    // A window reaching outside the VMA is clipped to it.
+    s.ev(1, Op::Fault { addr: base + 25 * PG, access: Access::Read, pfn: None, around: Some((base + 24 * PG, 64)) });
+    assert_eq!(s.rss(1).0, 29);
 }

@@ -20,7 +20,7 @@ fn op_strategy() -> impl Strategy<Value = (u32, u32, Op)> {
     let base = 0x7e00_0000_0000u64;
     let op = prop_oneof![
         3 => (page.clone(), prop::bool::ANY).prop_map(move |(p, w)| Op::Touch { addr: base + p * PAGE_SIZE, access: if w { Access::Write } else { Access::Read } }),
-        6 => (page.clone(), prop::bool::ANY).prop_map(move |(p, w)| Op::Fault { addr: base + p * PAGE_SIZE + 8, access: if w { Access::Write } else { Access::Read }, pfn: None }),
+        6 => (page.clone(), prop::bool::ANY).prop_map(move |(p, w)| Op::Fault { addr: base + p * PAGE_SIZE + 8, access: if w { Access::Write } else { Access::Read }, pfn: None, around: None }),
         2 => (page.clone(), npages.clone(), advice).prop_map(move |(p, n, advice)| Op::Madvise { addr: base + p * PAGE_SIZE, len: n * PAGE_SIZE, advice }),
         1 => (page.clone(), npages.clone()).prop_map(move |(p, n)| Op::Munmap { addr: base + p * PAGE_SIZE, len: n * PAGE_SIZE }),
         1 => (page.clone(), npages.clone(), 0u64..8).prop_map(move |(p, n, prot)| Op::Mprotect { addr: base + p * PAGE_SIZE, len: n * PAGE_SIZE, prot: prot & 3 }),
@@ -86,7 +86,12 @@ fn replay_is_deterministic() {
             ap(
                 &mut m,
                 1,
-                Op::Fault { addr: MMAP_BASE - 64 * PAGE_SIZE + i * PAGE_SIZE, access: Access::Write, pfn: None },
+                Op::Fault {
+                    addr: MMAP_BASE - 64 * PAGE_SIZE + i * PAGE_SIZE,
+                    access: Access::Write,
+                    pfn: None,
+                    around: None,
+                },
             );
         }
         ap(&mut m, 1, Op::Fork { child: 2, thread: false });
@@ -121,7 +126,8 @@ fn any_op() -> impl Strategy<Value = Op> {
                 Op::Mremap { addr, old_len, new_len, flags, new_addr }
             }),
         n().prop_map(|brk| Op::Brk { brk }),
-        (n(), acc.clone(), prop::option::of(n())).prop_map(|(addr, access, pfn)| Op::Fault { addr, access, pfn }),
+        (n(), acc.clone(), prop::option::of(n()), prop::option::of((n(), n())))
+            .prop_map(|(addr, access, pfn, around)| Op::Fault { addr, access, pfn, around }),
         (n(), acc).prop_map(|(addr, access)| Op::Touch { addr, access }),
         (
             n(),

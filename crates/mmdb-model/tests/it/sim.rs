@@ -43,7 +43,7 @@ impl Sim {
     pub fn write(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {
-            self.ev(pid, Op::Fault { addr: a, access: Access::Write, pfn: None });
+            self.ev(pid, Op::Fault { addr: a, access: Access::Write, pfn: None, around: None });
             a += PG;
         }
     }
@@ -60,7 +60,7 @@ impl Sim {
     pub fn read(&mut self, pid: Pid, addr: u64, len: u64) {
         let mut a = addr;
         while a < addr + len {
-            self.ev(pid, Op::Fault { addr: a, access: Access::Read, pfn: None });
+            self.ev(pid, Op::Fault { addr: a, access: Access::Read, pfn: None, around: None });
             a += PG;
         }
     }

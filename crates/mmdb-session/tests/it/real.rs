@@ -21,12 +21,12 @@ fn basic_ftrace_replays_and_verifies() {
     let v = &r.verify;
     assert_eq!(v.checkpoints, 6);
     assert_eq!(v.pages.total, 640);
-    assert!(v.pages.agree >= 547, "pages agree {} of {}", v.pages.agree, v.pages.total);
+    assert!(v.pages.agree >= 548, "pages agree {} of {}", v.pages.agree, v.pages.total);
     let explained: u64 = v.page_causes.iter().map(|(_, n)| n).sum();
     assert_eq!(explained, v.pages.total - v.pages.agree, "every disagreement has a cause");
     assert_eq!(v.rollups.total, 8);
     assert!(v.rss_stat.total >= 133);
-    assert!(v.rss_stat.matched >= 73, "rss_stat matched {} of {}", v.rss_stat.matched, v.rss_stat.total);
+    assert!(v.rss_stat.matched >= 78, "rss_stat matched {} of {}", v.rss_stat.matched, v.rss_stat.total);
     // MM_ANONPAGES: exec's pages are placed, so every comparable counter but two agrees.
     assert!(r.rss.by_member[1].1 + 2 >= r.rss.by_member[1].0, "MM_ANONPAGES {:?}", r.rss.by_member[1]);
     // The report leads with the divergences and shows the figures.
@@ -45,9 +45,9 @@ fn basic_perf_replays_with_its_side_file() {
     assert!(r.report.violations.is_empty(), "{:#?}", r.report.violations);
     assert_eq!(r.verify.checkpoints, 6);
     assert_eq!(r.verify.pages.total, 632);
-    assert!(r.verify.pages.agree >= 593, "pages agree {} of {}", r.verify.pages.agree, r.verify.pages.total);
+    assert!(r.verify.pages.agree >= 594, "pages agree {} of {}", r.verify.pages.agree, r.verify.pages.total);
     assert!(
-        r.verify.rss_stat.matched >= 72,
+        r.verify.rss_stat.matched >= 76,
         "rss_stat matched {} of {}",
         r.verify.rss_stat.matched,
         r.verify.rss_stat.total

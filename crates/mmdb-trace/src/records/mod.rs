@@ -24,7 +24,7 @@ pub mod sched;
 pub mod syscalls;
 pub mod vmscan;
 
-pub use exceptions::PageFaultUser;
+pub use exceptions::{PageFaultKernel, PageFaultUser};
 pub use filemap::{Dev, MmFilemapFault, MmFilemapMapPages, MmFilemapPageCache};
 pub use kmem::{gfp_names, MmPageAlloc, MmPageFree, MmPageFreeBatched, RssMember, RssStat, GFP_NAMES};
 pub use migrate::MigrationPte;
@@ -61,6 +61,8 @@ pub struct TraceLine {
 pub enum Record {
     /// `exceptions:page_fault_user`.
     PageFaultUser(PageFaultUser),
+    /// `exceptions:page_fault_kernel`.
+    PageFaultKernel(PageFaultKernel),
     /// `kmem:mm_page_alloc`.
     MmPageAlloc(MmPageAlloc),
     /// `kmem:mm_page_free`.
@@ -140,6 +142,7 @@ impl Record {
     pub fn event_name(&self) -> &str {
         match self {
             Record::PageFaultUser(_) => "page_fault_user",
+            Record::PageFaultKernel(_) => "page_fault_kernel",
             Record::MmPageAlloc(_) => "mm_page_alloc",
             Record::MmPageFree(_) => "mm_page_free",
             Record::MmPageFreeBatched(_) => "mm_page_free_batched",
@@ -181,6 +184,7 @@ type FieldParser = fn(&Kv<'_>) -> Result<Record, LineError>;
 /// The events whose fields are `key=value` text, by trace system and name, with their parsers.
 const FIELD_EVENTS: &[(&str, &str, FieldParser)] = &[
     ("exceptions", "page_fault_user", exceptions::page_fault_user),
+    ("exceptions", "page_fault_kernel", exceptions::page_fault_kernel),
     ("kmem", "mm_page_alloc", kmem::mm_page_alloc),
     ("kmem", "mm_page_free", kmem::mm_page_free),
     ("kmem", "mm_page_free_batched", kmem::mm_page_free_batched),

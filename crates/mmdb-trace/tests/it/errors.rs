@@ -31,8 +31,8 @@ fn cases() -> Vec<Case> {
     vec![
         mm("fault: addr=0x7f0000000000 acess=write", Some("acess=write"), "`access=read|write|exec`"),
         mm("fault: addr=0x1 access=wrte", Some("wrte"), "`read`, `write` or `exec` for `access`"),
-        mm("fault: addr=0x1 access=read pfn=0x2 junk", Some("junk"), "end of line"),
-        mm("fault: addr=0x1 access=read zz=1", Some("zz=1"), "`pfn=HEX` or end of line"),
+        mm("fault: addr=0x1 access=read pfn=0x2 junk", Some("junk"), "one of `around=ADDR`, `around_pages=N` or end of line"),
+        mm("fault: addr=0x1 access=read zz=1", Some("zz=1"), "one of `pfn=HEX`, `around=ADDR`, `around_pages=N` or end of line"),
         mm(
             "mmap: len=0x1000 prot=PROT_READ|PROT_RAED flags=MAP_PRIVATE",
             Some("PROT_RAED"),

@@ -79,12 +79,12 @@ fn every_event_kind() {
         ("brk: brk=0x555555559000", Op::Brk { brk: 0x5555_5555_9000 }),
         (
             "fault: addr=0x7f0000000000 access=write",
-            Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: None },
+            Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: None, around: None },
         ),
-        ("fault: access=read addr=0x10", Op::Fault { addr: 0x10, access: Access::Read, pfn: None }),
+        ("fault: access=read addr=0x10", Op::Fault { addr: 0x10, access: Access::Read, pfn: None, around: None }),
         (
             "fault: addr=0x10 access=exec pfn=0x19272d",
-            Op::Fault { addr: 0x10, access: Access::Exec, pfn: Some(0x19272d) },
+            Op::Fault { addr: 0x10, access: Access::Exec, pfn: Some(0x19272d), around: None },
         ),
         ("touch: addr=0x7f0000001000 access=write", Op::Touch { addr: 0x7f00_0000_1000, access: Access::Write }),
         (

@@ -97,6 +97,11 @@ fn exceptions_and_pagemap() {
         one("page_fault_user: address=0x7f7c23b3852c ip=0x7f7c239576df error_code=0x4"),
         Record::PageFaultUser(PageFaultUser { address: 0x7f7c23b3852c, ip: 0x7f7c239576df, error_code: 4 })
     );
+    // A kernel-mode fault on a user address (exec's create_elf_tables): the ip is a kernel symbol.
+    assert_eq!(
+        one("page_fault_kernel: address=0x7ffc02c60f70 ip=__put_user_8 error_code=0x2"),
+        Record::PageFaultKernel(PageFaultKernel { address: 0x7ffc02c60f70, ip: "__put_user_8".into(), error_code: 2 })
+    );
     assert_eq!(
         one("mm_lru_insertion: folio=000000000fce29d7 pfn=0x106d6f lru=0 flags=Ma bd "),
         Record::MmLruInsertion(MmLruInsertion { pfn: 0x106d6f, lru: LruList::InactiveAnon, flags: 0x33 })

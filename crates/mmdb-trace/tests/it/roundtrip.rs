@@ -51,7 +51,8 @@ fn op() -> impl Strategy<Value = Op> {
             |(addr, old_len, new_len, flags, new_addr)| Op::Mremap { addr, old_len, new_len, flags, new_addr }
         ),
         num().prop_map(|brk| Op::Brk { brk }),
-        (num(), access(), proptest::option::of(num())).prop_map(|(addr, access, pfn)| Op::Fault { addr, access, pfn }),
+        (num(), access(), proptest::option::of(num()), proptest::option::of((num(), num())))
+            .prop_map(|(addr, access, pfn, around)| Op::Fault { addr, access, pfn, around }),
         (num(), access()).prop_map(|(addr, access)| Op::Touch { addr, access }),
         (num(), num(), prop_oneof![any::<i64>(), 0i64..30]).prop_map(|(addr, len, advice)| Op::Madvise {
             addr,
@@ -171,7 +172,7 @@ fn printed_lines_look_like_ftrace() {
     let ev = |ts_ns, op| Event { comm: "app".to_string(), pid: 100, cpu: 0, ts_ns, op };
     let evs = [
         ev(100_000, Op::Mmap { addr: Some(0x7f00_0000_0000), len: 0x40000, prot: 3, flags: 0x22, file: None }),
-        ev(200_000, Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: Some(0x10_0000) }),
+        ev(200_000, Op::Fault { addr: 0x7f00_0000_0000, access: Access::Write, pfn: Some(0x10_0000), around: None }),
         ev(300_001, Op::Fork { child: 101, thread: true }),
         ev(400_000, Op::Exec { filename: "my \"prog\"".to_string() }),
         ev(500_000, Op::Madvise { addr: 0x1000, len: 0x2000, advice: 8 }),

@@ -1,6 +1,6 @@
 //! Ground-truth markers: the grammar both ways, side files, and the checkpoint rules.
 
-use mmdb_trace::truth::{Page, Perms, Rollup, Vma};
+use mmdb_trace::truth::{ExecStack, ExecVma, Page, Perms, Rollup, Vma};
 use mmdb_trace::{collect_checkpoints, parse_marker, parse_truth_sidefile, Marker, TimedMarker};
 use proptest::prelude::*;
 
@@ -99,7 +99,8 @@ fn errors_say_what_the_grammar_expects() {
     assert_eq!(
         error("mmdb-snapshot id=1"),
         (
-            "expected a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma` or `mmdb-page`, found `mmdb-snapshot`"
+            "expected a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
+             `mmdb-exec-vma` or `mmdb-exec`, found `mmdb-snapshot`"
                 .to_string(),
             0
         )
@@ -343,4 +344,42 @@ proptest! {
         let truth = collect_checkpoints(&timed);
         prop_assert!(truth.errors.windows(2).all(|w| w[0].line <= w[1].line));
     }
+}
+
+/// Exec's layout markers (inputs written by `mmdb record` at the exec stop) parse and print back exactly.
+#[test]
+fn exec_layout_markers_round_trip() {
+    let vma = "mmdb-exec-vma pid=31658 start=0x7f2d6cbda000 end=0x7f2d6cbdb000 perms=r--p offset=0x0 dev=254:0 \
+               ino=325843 name=/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
+    let parsed = parse_marker(vma);
+    let want = Marker::ExecVma(ExecVma {
+        vma: Vma {
+            pid: 31658,
+            start: 0x7f2d6cbda000,
+            end: 0x7f2d6cbdb000,
+            perms: Perms::parse("r--p").expect("perms"),
+            offset: 0,
+            name: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".into(),
+        },
+        dev: (254, 0),
+        ino: 325843,
+    });
+    assert_eq!(parsed, Ok(want.clone()));
+    assert_eq!(want.to_string(), vma);
+    let exec = "mmdb-exec pid=31658 start_stack=0x7ffc02c60f70 arg_start=0x7ffc02c61ac3 env_end=0x7ffc02c61fe0";
+    let want = Marker::Exec(ExecStack {
+        pid: 31658,
+        start_stack: 0x7ffc02c60f70,
+        arg_start: 0x7ffc02c61ac3,
+        env_end: 0x7ffc02c61fe0,
+    });
+    assert_eq!(parse_marker(exec), Ok(want.clone()));
+    assert_eq!(want.to_string(), exec);
+    assert_eq!(
+        error("mmdb-exec-vma pid=1 start=0x1000 end=0x2000 perms=r--p offset=0x0 dev=fe00 ino=1 name=x").0,
+        "expected `<MAJ>:<MIN>` (decimal) for `dev`, found `fe00`"
+    );
+    // They are inputs, not part of a checkpoint: a trace of layout markers alone has no checkpoint and no error.
+    let truth = collect_checkpoints(&timed(&["mmdb-record pid=1 cmd=x", vma, exec]));
+    assert!(truth.errors.is_empty() && truth.checkpoints.is_empty(), "{:?}", truth.errors);
 }
