@@ -245,6 +245,16 @@ impl Lowerer {
         &self.model
     }
 
+    /// Completes every fault still collecting its records: a checkpoint is taken while every traced task is
+    /// stopped, so the faults they were in are over (the task's next record would otherwise end each one).
+    pub fn flush_pending_faults(&mut self) {
+        let mut pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            self.flush_fault(pid);
+        }
+    }
+
     /// Finishes pending work (faults whose allocations were the last records) and returns the model.
     pub fn finish(mut self) -> (Model, Lowerer) {
         let pids: Vec<Pid> = self.pending_fault.keys().copied().collect();

@@ -126,7 +126,12 @@ fn replay_trace_inner(
                 if let Record::TracingMarkWrite { buf } = &l.record {
                     if buf.starts_with("mmdb-") {
                         match parse_marker(buf) {
-                            Ok(m) => v.marker(&low, l.line, &m),
+                            Ok(m) => {
+                                if matches!(m, Marker::CheckpointBegin { .. }) {
+                                    low.flush_pending_faults();
+                                }
+                                v.marker(&low, l.line, &m)
+                            }
                             Err(e) => errors.push(e.to_parse_error(l.line, buf)),
                         }
                     }
@@ -137,6 +142,9 @@ fn replay_trace_inner(
                     low.set_recorded(pid);
                 }
                 low.input_marker(trace, &m.marker);
+                if matches!(m.marker, Marker::CheckpointBegin { .. }) {
+                    low.flush_pending_faults();
+                }
                 v.marker(&low, m.line, &m.marker)
             }
         }
