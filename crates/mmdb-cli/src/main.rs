@@ -7,9 +7,10 @@
 
 mod input;
 mod record;
+mod repl;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -37,6 +38,8 @@ smaps, folios by state and LRU list, and vmstat counters.";
 
 const AFTER_HELP: &str = "\
 Examples:
+  mmdb traces/basic.events
+      Open the trace in the interactive debugger (the same as `mmdb repl`).
   mmdb replay traces/basic.events
   mmdb replay --check --until 67 traces/basic.events
   mmdb replay --format json traces/basic.events | jq .report.pages
@@ -83,11 +86,15 @@ Examples:
     version,
     about = "A trace-replay debugger for the Linux memory manager.",
     long_about = ABOUT_LONG,
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// `mmdb FILE` opens FILE in the REPL, as `mmdb repl FILE` does.
+    #[command(flatten)]
+    repl: repl::ReplArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +105,9 @@ enum Command {
     /// Records a command as an ftrace (or perf) trace with ground-truth checkpoints (root only).
     #[command(long_about = record::RECORD_LONG, after_help = record::RECORD_AFTER_HELP)]
     Record(record::RecordArgs),
+    /// Opens a trace in the interactive debugger: time travel, breakpoints, watchpoints, page inspection.
+    #[command(long_about = repl::REPL_LONG, after_help = repl::REPL_AFTER_HELP)]
+    Repl(repl::ReplArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,8 +163,15 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Replay(args) => cmd_replay(&args),
-        Command::Record(args) => record::run(&args),
+        Some(Command::Replay(args)) => cmd_replay(&args),
+        Some(Command::Record(args)) => record::run(&args),
+        Some(Command::Repl(args)) => repl::run(&args),
+        None if cli.repl.file.is_some() => repl::run(&cli.repl),
+        None => {
+            let msg = "mmdb: give a trace to open, or a command (`mmdb --help` lists them)";
+            let _ = writeln!(io::stderr().lock(), "{msg}");
+            return ExitCode::from(EXIT_ERROR);
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -172,22 +189,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     let display = if from_stdin { "<stdin>".to_string() } else { args.file.display().to_string() };
     let source = input::read_trace(&args.file, &display)?;
 
-    // The content decides; when it cannot (no line looks like any format), a `.events` file is mm events.
-    let detection = mmdb_trace::detect(&source);
-    let by_extension = args
-        .file
-        .to_string_lossy()
-        .trim_end_matches(".xz")
-        .trim_end_matches(".gz")
-        .trim_end_matches(".zst")
-        .ends_with(".events");
-    let format = match (args.input_format, detection.format) {
-        (Some(f), _) => f,
-        (None, _) if !detection.certain && by_extension => InputFormat::Mmdb,
-        (None, mmdb_trace::Format::Ftrace) => InputFormat::Ftrace,
-        (None, mmdb_trace::Format::Perf) => InputFormat::Perf,
-        (None, mmdb_trace::Format::Mmdb) => InputFormat::Mmdb,
-    };
+    let format = input_format(&args.file, &source, args.input_format);
     if format != InputFormat::Mmdb {
         return cmd_replay_real(args, &source, &display, format);
     }
@@ -222,21 +224,43 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     Ok(if replay.is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
 }
 
+/// The format of a trace: `explicit` if given; else the content decides, and when it cannot (no line looks like any
+/// format), a `.events` file is mm events.
+fn input_format(path: &Path, source: &[u8], explicit: Option<InputFormat>) -> InputFormat {
+    let detection = mmdb_trace::detect(source);
+    let by_extension = path
+        .to_string_lossy()
+        .trim_end_matches(".xz")
+        .trim_end_matches(".gz")
+        .trim_end_matches(".zst")
+        .ends_with(".events");
+    match (explicit, detection.format) {
+        (Some(f), _) => f,
+        (None, _) if !detection.certain && by_extension => InputFormat::Mmdb,
+        (None, mmdb_trace::Format::Ftrace) => InputFormat::Ftrace,
+        (None, mmdb_trace::Format::Perf) => InputFormat::Perf,
+        (None, mmdb_trace::Format::Mmdb) => InputFormat::Mmdb,
+    }
+}
+
+/// Reads a perf recording's ground-truth side file; its parse errors go to stderr.
+fn read_truth_sidefile(p: &Path) -> anyhow::Result<Vec<mmdb_trace::TimedMarker>> {
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    let (markers, errors) = mmdb_trace::truth::parse_truth_sidefile(&bytes);
+    let mut err = io::stderr().lock();
+    for e in &errors {
+        let _ = writeln!(err, "{}\n", e.render(&p.display().to_string()).trim_end_matches('\n'));
+    }
+    Ok(markers)
+}
+
 /// `mmdb replay` of a real ftrace or perf trace: lowering to the model, divergences and, with `--verify`, the
 /// comparison with rss_stat and the ground-truth checkpoints.
 fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: InputFormat) -> anyhow::Result<u8> {
     let trace =
         if format == InputFormat::Perf { mmdb_trace::parse_perf(source) } else { mmdb_trace::parse_ftrace(source) };
     let side = match &args.truth {
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            let (markers, errors) = mmdb_trace::truth::parse_truth_sidefile(&bytes);
-            let mut err = io::stderr().lock();
-            for e in &errors {
-                let _ = writeln!(err, "{}\n", e.render(&p.display().to_string()).trim_end_matches('\n'));
-            }
-            Some(markers)
-        }
+        Some(p) => Some(read_truth_sidefile(p)?),
         None => None,
     };
     let r = mmdb_session::verify::replay_trace(&trace, side.as_deref());

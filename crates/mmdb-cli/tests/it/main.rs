@@ -5,6 +5,7 @@
 mod book;
 mod real;
 mod record;
+mod repl;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

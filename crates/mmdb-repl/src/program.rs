@@ -1,0 +1,145 @@
+//! The program a session navigates: the trace lowered to model events, one [`Step`] each, with what the trace
+//! says beside them (divergences, ground-truth checkpoints).
+//!
+//! An mm event trace is its own program. A real ftrace or perf trace is lowered once, by
+//! `mmdb_session::verify::replay_trace_logged`, whose event log is the program: applying it in order to a fresh
+//! model with [`Program::config`] rebuilds the lowering's model exactly.
+
+use mmdb_model::{Config, Event};
+use mmdb_session::lower::Divergence;
+use mmdb_session::verify::replay_trace_logged;
+use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
+use mmdb_trace::{parse_events_bytes, Located, ParseError, ParsedTrace};
+
+/// One model event and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The 1-based source line of the trace.
+    pub line: u32,
+    pub event: Event,
+}
+
+/// The kind of trace a program was made from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// No trace: an empty program (`mmdb repl` without a file).
+    Empty,
+    /// The mm event format.
+    Events,
+    /// A real kernel trace (ftrace or perf text), lowered to model events.
+    Real,
+}
+
+/// A ground-truth checkpoint of a real recording, placed in the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TruthCheckpoint {
+    /// The checkpoint's id (1, 2, ...).
+    pub id: u32,
+    /// When `mmdb-checkpoint begin` was written.
+    pub ts_ns: u64,
+    /// The line of the marker (in the trace, or in the perf side file).
+    pub line: u32,
+    /// The program position the checkpoint describes: the number of steps applied before it.
+    pub position: usize,
+    /// What `/proc` said about each traced process's pages (`mmdb-page` lines).
+    pub pages: Vec<Located<Page>>,
+    /// Each traced process's smaps_rollup and RSS counters (`mmdb-rollup` lines).
+    pub rollups: Vec<Located<Rollup>>,
+}
+
+/// A divergence of a real trace, placed in the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacedDivergence {
+    /// The position after which it shows: the number of steps whose line is at or before the divergence's.
+    pub position: usize,
+    pub divergence: Divergence,
+}
+
+/// Everything a session knows about its trace.
+#[derive(Clone, Debug)]
+pub struct Program {
+    pub kind: SourceKind,
+    pub steps: Vec<Step>,
+    /// The model configuration the steps replay with.
+    pub config: Config,
+    /// Lines that did not parse (the session skips them, as `mmdb replay` does).
+    pub parse_errors: Vec<ParseError>,
+    /// The divergences the lowering kept (the first ones), in trace order.
+    pub divergences: Vec<PlacedDivergence>,
+    /// How many divergences the lowering found in all, kept or not.
+    pub divergence_count: u64,
+    /// The ground-truth checkpoints, in order.
+    pub checkpoints: Vec<TruthCheckpoint>,
+}
+
+impl Program {
+    /// An empty program: no steps, a fresh model.
+    pub fn empty() -> Program {
+        Program {
+            kind: SourceKind::Empty,
+            steps: Vec::new(),
+            config: Config { history: false, ..Config::default() },
+            parse_errors: Vec::new(),
+            divergences: Vec::new(),
+            divergence_count: 0,
+            checkpoints: Vec::new(),
+        }
+    }
+
+    /// The program of an mm event trace.
+    pub fn from_events(source: &[u8]) -> Program {
+        let parsed = parse_events_bytes(source);
+        let steps = parsed.events.into_iter().map(|l| Step { line: l.line, event: l.value }).collect();
+        Program { kind: SourceKind::Events, steps, parse_errors: parsed.errors, ..Program::empty() }
+    }
+
+    /// The program of a real ftrace or perf trace; `side` holds the markers of a perf side file.
+    pub fn from_real(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> Program {
+        let (replay, log) = replay_trace_logged(trace, side);
+        let steps: Vec<Step> = log.into_iter().map(|(line, event)| Step { line, event }).collect();
+        // A fault is applied when its allocations are complete, so lines are nearly, not strictly, in order: a
+        // line's position is that of the first step after it.
+        let position_of_line = |line: u32| steps.iter().position(|s| s.line > line).unwrap_or(steps.len());
+        let divergences = replay
+            .divergences
+            .iter()
+            .map(|d| PlacedDivergence { position: position_of_line(d.line), divergence: d.clone() })
+            .collect();
+        let truth = match side {
+            Some(markers) => collect_checkpoints(markers),
+            None => collect_checkpoints(&trace_markers(trace).0),
+        };
+        // Checkpoints are placed by time: a perf side file's lines are not the trace's.
+        let checkpoints = truth
+            .checkpoints
+            .iter()
+            .map(|c| TruthCheckpoint {
+                id: c.id,
+                ts_ns: c.ts_ns,
+                line: c.line,
+                position: steps.iter().position(|s| s.event.ts_ns > c.ts_ns).unwrap_or(steps.len()),
+                pages: c.pages.clone(),
+                rollups: c.rollups.clone(),
+            })
+            .collect();
+        Program {
+            kind: SourceKind::Real,
+            steps,
+            config: Config { history: false, trace_pfns: true, ..Config::default() },
+            parse_errors: replay.parse_errors,
+            divergences,
+            divergence_count: replay.verify.divergences,
+            checkpoints,
+        }
+    }
+
+    /// How many steps the program has.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// Whether the program has no steps.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}

@@ -1,0 +1,394 @@
+//! The debugger's state: the program, the cursor and the model at the cursor, time-travel checkpoints, and the
+//! breakpoints; navigation forwards and backwards.
+//!
+//! Time travel: the model after every `interval`-th step is kept as a clone (a checkpoint). Going to any
+//! position restores the checkpoint at or before it and replays at most `interval - 1` steps; going forward a
+//! little replays from the cursor. `interval` is [`MIN_INTERVAL`] steps, or more on long traces so that there are
+//! never more than [`MAX_CHECKPOINTS`] checkpoints.
+//!
+//! Going backwards again and again inside one interval (`reverse-step` after `reverse-step`) would replay most
+//! of the interval each time, so a short backward seek also leaves a *ladder*: up to [`LADDER_RUNGS`] finer
+//! clones across the interval it replayed, which later seeks into the same interval start from.
+//!
+//! Memory is bounded by `MAX_CHECKPOINTS + LADDER_RUNGS + 2` models (the checkpoints, the ladder, the model at
+//! the cursor and the history model), each the size of the model at its position.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mmdb_model::{Config, Model, Pid};
+
+use crate::breakpoints::{BreakKind, Breakpoint, Condition};
+use crate::program::Program;
+
+/// The fewest steps between two checkpoints.
+pub const MIN_INTERVAL: usize = 1024;
+/// The most checkpoints a session keeps; long traces get a longer interval instead of more checkpoints.
+pub const MAX_CHECKPOINTS: usize = 256;
+/// How many finer clones a backward seek leaves across the interval it replayed.
+pub const LADDER_RUNGS: usize = 16;
+
+/// One breakpoint that fired at a position, and what it saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// The breakpoint's id.
+    pub id: u32,
+    /// For a watchpoint or a probe, the value before and after the event.
+    pub change: Option<(String, String)>,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// It did what it was asked (so many steps, the next event of a process).
+    Done,
+    /// Breakpoints fired at the new position.
+    Breakpoints(Vec<Hit>),
+    /// It reached the end of the program.
+    End,
+    /// It reached the start of the program.
+    Start,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// How a forward run decides it is done, apart from breakpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunUntil {
+    /// After this many steps.
+    Steps(usize),
+    /// After this many events of this task.
+    EventsOf(Pid, usize),
+    /// Never: only breakpoints or the end stop it.
+    Breakpoint,
+}
+
+/// A debugging session over one program.
+#[derive(Debug)]
+pub struct Session {
+    /// How the trace is named in messages.
+    name: String,
+    program: Program,
+    /// How many steps have been applied to `model`.
+    cursor: usize,
+    model: Model,
+    interval: usize,
+    /// `checkpoints[k]` is the model after `k * interval` steps.
+    checkpoints: Vec<Model>,
+    /// The interval the ladder covers, and its rungs (position, model) in position order.
+    ladder: Option<(usize, Vec<(usize, Model)>)>,
+    breakpoints: Vec<Breakpoint>,
+    next_id: u32,
+    /// A model with per-page history, and its position, built on demand for `history` and `explain`.
+    history: Option<(usize, Model)>,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Session {
+    /// Opens a session on `program` at the start. Replays the whole program once to take the checkpoints.
+    pub fn new(name: impl Into<String>, program: Program) -> Session {
+        let interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
+        let mut model = Model::new(program.config.clone());
+        let mut checkpoints = vec![model.clone()];
+        for (i, step) in program.steps.iter().enumerate() {
+            model.apply(&step.event);
+            if (i + 1).is_multiple_of(interval) && i + 1 < program.len() {
+                checkpoints.push(model.clone());
+            }
+        }
+        let model = checkpoints[0].clone();
+        Session {
+            name: name.into(),
+            program,
+            cursor: 0,
+            model,
+            interval,
+            checkpoints,
+            ladder: None,
+            breakpoints: Vec::new(),
+            next_id: 1,
+            history: None,
+            interrupt: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The trace's name, as messages show it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// How many steps have been applied: 0 at the start, `program().len()` at the end.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// The model at the cursor.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The checkpoint interval.
+    pub fn interval(&self) -> usize {
+        self.interval
+    }
+
+    /// How many checkpoints are kept.
+    pub fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    /// The flag that interrupts a running command when set (the CLI sets it on Ctrl-C); commands clear it.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
+    }
+
+    /// Clears a pending interrupt (before a command starts).
+    pub fn clear_interrupt(&self) {
+        self.interrupt.store(false, Ordering::Relaxed);
+    }
+
+    /// Applies the next step to the cursor model.
+    fn apply_next(&mut self) {
+        if let Some(step) = self.program.steps.get(self.cursor) {
+            self.model.apply(&step.event);
+            self.cursor += 1;
+        }
+    }
+
+    /// The model after `pos` steps, built from the nearest checkpoint, without moving the cursor.
+    pub fn model_at(&self, pos: usize) -> Model {
+        let pos = pos.min(self.program.len());
+        if pos >= self.cursor && pos - self.cursor < self.interval {
+            let mut m = self.model.clone();
+            for step in &self.program.steps[self.cursor..pos] {
+                m.apply(&step.event);
+            }
+            return m;
+        }
+        let k = (pos / self.interval).min(self.checkpoints.len() - 1);
+        let mut m = self.checkpoints[k].clone();
+        for step in &self.program.steps[k * self.interval..pos] {
+            m.apply(&step.event);
+        }
+        m
+    }
+
+    /// Moves the cursor to `pos` (clamped to the program), the cheapest way.
+    pub fn seek(&mut self, pos: usize) {
+        let pos = pos.min(self.program.len());
+        if pos >= self.cursor && pos - self.cursor < self.interval {
+            while self.cursor < pos {
+                self.apply_next();
+            }
+            return;
+        }
+        // Only a short step back (reverse-step, reverse-continue) builds rungs: a clone costs as much as
+        // replaying thousands of events, which a jump far away would pay for nothing.
+        let build = pos < self.cursor && self.cursor - pos <= self.interval;
+        let k = (pos / self.interval).min(self.checkpoints.len() - 1);
+        let start = k * self.interval;
+        if self.ladder.as_ref().is_none_or(|(seg, _)| *seg != k) {
+            self.ladder = Some((k, Vec::new()));
+        }
+        let rungs = self.ladder.as_ref().map_or(&[][..], |(_, r)| r.as_slice());
+        let (base, model) = match rungs.iter().rev().find(|(p, _)| *p <= pos) {
+            Some((p, m)) => (*p, m),
+            None => (start, &self.checkpoints[k]),
+        };
+        if !(base..=pos).contains(&self.cursor) {
+            self.model = model.clone();
+            self.cursor = base;
+        }
+        let every = (self.interval / LADDER_RUNGS).max(1);
+        while self.cursor < pos {
+            self.apply_next();
+            if build && (self.cursor - start).is_multiple_of(every) && self.cursor < pos {
+                if let Some((_, rungs)) = self.ladder.as_mut() {
+                    let at = rungs.partition_point(|(p, _)| *p < self.cursor);
+                    if rungs.get(at).is_none_or(|(p, _)| *p != self.cursor) {
+                        rungs.insert(at, (self.cursor, self.model.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs forwards until `until` is met, a breakpoint fires, the end, or an interrupt.
+    pub fn run_forward(&mut self, until: RunUntil) -> Stop {
+        let active: Vec<usize> = (0..self.breakpoints.len()).filter(|&i| self.breakpoints[i].enabled).collect();
+        let mut probes: Vec<Option<String>> = active
+            .iter()
+            .map(|&i| {
+                let k = &self.breakpoints[i].kind;
+                k.has_probe().then(|| k.probe(&self.model))
+            })
+            .collect();
+        let mut done = 0usize;
+        loop {
+            if self.cursor >= self.program.len() {
+                return Stop::End;
+            }
+            if self.interrupted() {
+                return Stop::Interrupted;
+            }
+            self.apply_next();
+            let hits = self.evaluate(&active, &mut probes, &self.model, self.cursor);
+            if !hits.is_empty() {
+                self.count_hits(&hits);
+                return Stop::Breakpoints(hits);
+            }
+            let ev = &self.program.steps[self.cursor - 1].event;
+            match until {
+                RunUntil::Steps(_) => done += 1,
+                RunUntil::EventsOf(pid, _) if ev.pid == pid => done += 1,
+                _ => {}
+            }
+            let target = match until {
+                RunUntil::Steps(n) | RunUntil::EventsOf(_, n) => n,
+                RunUntil::Breakpoint => usize::MAX,
+            };
+            if done >= target {
+                return Stop::Done;
+            }
+        }
+    }
+
+    /// Runs backwards to the last position before the cursor where a breakpoint fires, or to the start.
+    pub fn run_backward(&mut self) -> Stop {
+        let active: Vec<usize> = (0..self.breakpoints.len()).filter(|&i| self.breakpoints[i].enabled).collect();
+        if active.is_empty() || self.cursor == 0 {
+            self.seek(0);
+            return Stop::Start;
+        }
+        let from = self.cursor;
+        let mut k = ((from - 1) / self.interval).min(self.checkpoints.len() - 1);
+        loop {
+            // Positions k*interval+1 ..= min((k+1)*interval, from-1), replayed from checkpoint k.
+            let start = k * self.interval;
+            let end = ((k + 1) * self.interval).min(from - 1);
+            let mut model = self.checkpoints[k].clone();
+            let mut probes: Vec<Option<String>> = active
+                .iter()
+                .map(|&i| {
+                    let kind = &self.breakpoints[i].kind;
+                    kind.has_probe().then(|| kind.probe(&model))
+                })
+                .collect();
+            let mut last: Option<(usize, Vec<Hit>)> = None;
+            for pos in start + 1..=end {
+                if self.interrupted() {
+                    return Stop::Interrupted;
+                }
+                model.apply(&self.program.steps[pos - 1].event);
+                let hits = self.evaluate(&active, &mut probes, &model, pos);
+                if !hits.is_empty() {
+                    last = Some((pos, hits));
+                }
+            }
+            if let Some((pos, hits)) = last {
+                self.seek(pos);
+                self.count_hits(&hits);
+                return Stop::Breakpoints(hits);
+            }
+            if k == 0 {
+                self.seek(0);
+                return Stop::Start;
+            }
+            k -= 1;
+        }
+    }
+
+    /// The breakpoints among `active` that fire at `pos` (event `pos` just applied to `model`), updating probes.
+    fn evaluate(&self, active: &[usize], probes: &mut [Option<String>], model: &Model, pos: usize) -> Vec<Hit> {
+        let ev = &self.program.steps[pos - 1].event;
+        let mut hits = Vec::new();
+        for (slot, &i) in active.iter().enumerate() {
+            let bp = &self.breakpoints[i];
+            let mut change = None;
+            let mut fired = bp.kind.event_fires(ev);
+            if let Some(old) = probes[slot].as_mut() {
+                let new = bp.kind.probe(model);
+                if new != *old {
+                    let appeared = !(bp.kind == BreakKind::Violation && new.is_empty());
+                    fired |= appeared;
+                    if appeared {
+                        change = Some((std::mem::take(old), new.clone()));
+                    }
+                    *old = new;
+                }
+            }
+            if bp.kind == BreakKind::Divergence {
+                fired |= self.program.divergences.iter().any(|d| d.position == pos);
+            }
+            if fired && bp.condition.as_ref().is_none_or(|c| c.holds(&bp.kind, ev, model)) {
+                hits.push(Hit { id: bp.id, change });
+            }
+        }
+        hits
+    }
+
+    fn count_hits(&mut self, hits: &[Hit]) {
+        for h in hits {
+            if let Some(bp) = self.breakpoints.iter_mut().find(|b| b.id == h.id) {
+                bp.hits += 1;
+            }
+        }
+    }
+
+    /// The breakpoints, in the order they were made.
+    pub fn breakpoints(&self) -> &[Breakpoint] {
+        &self.breakpoints
+    }
+
+    /// Adds a breakpoint; returns it.
+    pub fn add_breakpoint(&mut self, kind: BreakKind, condition: Option<Condition>) -> &Breakpoint {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.breakpoints.push(Breakpoint { id, kind, condition, enabled: true, hits: 0 });
+        &self.breakpoints[self.breakpoints.len() - 1]
+    }
+
+    /// Deletes breakpoint `id`; returns whether it existed.
+    pub fn delete_breakpoint(&mut self, id: u32) -> bool {
+        let before = self.breakpoints.len();
+        self.breakpoints.retain(|b| b.id != id);
+        self.breakpoints.len() != before
+    }
+
+    /// Enables or disables breakpoint `id`; returns whether it exists.
+    pub fn enable_breakpoint(&mut self, id: u32, enabled: bool) -> bool {
+        match self.breakpoints.iter_mut().find(|b| b.id == id) {
+            Some(b) => {
+                b.enabled = enabled;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The model with per-page history at the cursor, replayed from the start (or from where it was, when the
+    /// cursor moved forward) on first use.
+    pub fn history_model(&mut self) -> &Model {
+        let pos = self.cursor;
+        let reuse = matches!(&self.history, Some((p, _)) if *p <= pos);
+        if !reuse {
+            let cfg = Config { history: true, ..self.program.config.clone() };
+            self.history = Some((0, Model::new(cfg)));
+        }
+        let (at, model) = self.history.get_or_insert_with(|| (0, Model::default()));
+        for step in &self.program.steps[*at..pos] {
+            model.apply(&step.event);
+        }
+        *at = pos;
+        model
+    }
+}
