@@ -141,24 +141,19 @@ impl Model {
 
     /// `/proc/PID/smaps_rollup` for the process `pid`.
     pub fn smaps_rollup(&self, pid: u32) -> Option<SmapsRollup> {
-        let mm = self.task_mm(pid)?;
-        let mut total = Mss::default();
-        for v in self.mm(mm).vmas.values() {
-            total.add(&self.smaps_vma(mm, v));
-        }
-        Some(total.rollup())
+        self.smaps_rollup_pss_low(pid).map(|(s, _)| s)
     }
 
-    /// The range `/proc/PID/smaps_rollup`'s Pss (kB) can have in the kernel: the model's Pss is exact except for
+    /// [`Model::smaps_rollup`] with the lowest Pss (kB) the kernel can show: the model's Pss is exact except for
     /// page-cache pages from before the trace, which processes outside the model may share (any share down to
-    /// nothing). `(low, high)`; both equal the model's Pss when there are none.
-    pub fn pss_bounds_kb(&self, pid: u32) -> Option<(u64, u64)> {
+    /// nothing). Equal to the rollup's `pss_kb` when there are none.
+    pub fn smaps_rollup_pss_low(&self, pid: u32) -> Option<(SmapsRollup, u64)> {
         let mm = self.task_mm(pid)?;
         let mut total = Mss::default();
         for v in self.mm(mm).vmas.values() {
             total.add(&self.smaps_vma(mm, v));
         }
-        Some(((total.pss - total.pss_pre_trace) >> (10 + PSS_SHIFT), total.pss >> (10 + PSS_SHIFT)))
+        Some((total.rollup(), (total.pss - total.pss_pre_trace) >> (10 + PSS_SHIFT)))
     }
 
     /// `mm->rss_stat` of the process `pid`, in pages.

@@ -628,7 +628,9 @@ impl Lowerer {
         self.spawn_recorded(pid, &exec_line, &filename);
         let (cpu, ts) = (exec_line.cpu, exec_line.ts_ns);
         let mut arg_pages: Vec<u64> = Vec::new();
-        for v in stack.map(|_| &x.vmas[..]).unwrap_or(&[]) {
+        // Without `mmdb-exec`, the layout is incomplete: the stand-ins take over.
+        let layout: &[ExecVma] = if stack.is_some() { &x.vmas } else { &[] };
+        for v in layout {
             let vma = &v.vma;
             if vma.start >= USER_END || vma.end <= vma.start {
                 continue; // [vsyscall]

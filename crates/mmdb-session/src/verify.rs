@@ -274,7 +274,7 @@ impl Verifier {
 
     fn rollup(&mut self, model: &Model, line: u32, r: &Rollup) {
         self.out.rollups.total += 1;
-        let (Some(s), Some(rss)) = (model.smaps_rollup(r.pid), model.rss(r.pid)) else {
+        let (Some((s, pss_low)), Some(rss)) = (model.smaps_rollup_pss_low(r.pid), model.rss(r.pid)) else {
             Self::bump(&mut self.rollup_fields, "pid");
             if self.out.first_rollups.len() < KEEP {
                 let fields = vec![format!("pid {} unknown to the model", r.pid)];
@@ -283,34 +283,29 @@ impl Verifier {
             return;
         };
         let kb = |pages: i64| (pages.max(0) as u64) * 4;
-        // Pss: pages cached before the trace may be shared with processes outside it, so the model knows a range.
-        let (pss_lo, pss_hi) = model.pss_bounds_kb(r.pid).unwrap_or((s.pss_kb, s.pss_kb));
-        let pss_model = if (pss_lo..=pss_hi).contains(&r.pss_kb) { r.pss_kb } else { s.pss_kb };
-        let mut fields: Vec<String> = Vec::new();
-        if pss_model != r.pss_kb && pss_lo != pss_hi {
-            fields.push(format!("pss_kb: kernel {}, model {pss_lo}..={pss_hi}", r.pss_kb));
-        }
-        let pairs = [
-            ("rss_kb", r.rss_kb, s.rss_kb),
-            ("pss_kb", r.pss_kb, pss_model),
-            ("anon_kb", r.anon_kb, s.anon_kb),
-            ("lazyfree_kb", r.lazyfree_kb, s.lazyfree_kb),
-            ("anonhuge_kb", r.anonhuge_kb, s.anonhuge_kb),
-            ("swap_kb", r.swap_kb, s.swap_kb),
-            ("rss_anon_kb", r.rss_anon_kb, kb(rss.anon)),
-            ("rss_file_kb", r.rss_file_kb, kb(rss.file)),
-            ("rss_shmem_kb", r.rss_shmem_kb, kb(rss.shmem)),
+        let exact = |v: u64| (v, v);
+        // (field, kernel, the model's range). Every field is exact but Pss: pages cached before the trace may be
+        // shared with processes outside it, so the model knows Pss only down to its share without them.
+        let fields = [
+            ("rss_kb", r.rss_kb, exact(s.rss_kb)),
+            ("pss_kb", r.pss_kb, (pss_low, s.pss_kb)),
+            ("anon_kb", r.anon_kb, exact(s.anon_kb)),
+            ("lazyfree_kb", r.lazyfree_kb, exact(s.lazyfree_kb)),
+            ("anonhuge_kb", r.anonhuge_kb, exact(s.anonhuge_kb)),
+            ("swap_kb", r.swap_kb, exact(s.swap_kb)),
+            ("rss_anon_kb", r.rss_anon_kb, exact(kb(rss.anon))),
+            ("rss_file_kb", r.rss_file_kb, exact(kb(rss.file))),
+            ("rss_shmem_kb", r.rss_shmem_kb, exact(kb(rss.shmem))),
         ];
-        let exact = |f: &&str| *f != "pss_kb" || pss_lo == pss_hi;
-        fields.extend(
-            pairs.iter().filter(|(f, k, m)| k != m && exact(f)).map(|(f, k, m)| format!("{f}: kernel {k}, model {m}")),
-        );
-        fields.sort_by_key(|f| pairs.iter().position(|p| f.starts_with(p.0)));
-        for (f, k, m) in pairs {
-            if k != m {
+        let mut disagree = Vec::new();
+        for (f, k, (lo, hi)) in fields {
+            if !(lo..=hi).contains(&k) {
                 Self::bump(&mut self.rollup_fields, f);
+                let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
+                disagree.push(format!("{f}: kernel {k}, model {model}"));
             }
         }
+        let fields = disagree;
         if fields.is_empty() {
             self.out.rollups.agree += 1;
         } else if self.out.first_rollups.len() < KEEP {

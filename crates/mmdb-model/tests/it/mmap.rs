@@ -262,3 +262,27 @@ fn fault_around_takes_the_kernels_window() {
     s.ev(1, Op::Fault { addr: base + 25 * PG, access: Access::Read, pfn: None, around: Some((base + 24 * PG, 64)) });
     assert_eq!(s.rss(1).0, 29);
 }
+
+/// Replaying a real trace (`trace_pfns`), a file page nobody allocated during the trace was cached before it: it
+/// sits on its LRU list (not in a per-CPU batch, where it would take one of the 31 slots the kernel's batch never
+/// gave it), and its Pss share is only an upper bound, since processes outside the trace may map it too.
+#[test]
+fn pre_trace_page_cache_is_on_the_lru_and_bounds_pss() {
+    let mut s = Sim::new();
+    s.m = Model::new(Config { trace_pfns: true, ..Config::default() });
+    s.spawn(1);
+    let base = 0x7f00_0000_0000;
+    let file = Some(FileRef { name: "libc.so.6".into(), offset: 0 });
+    s.ev(1, Op::Mmap { addr: Some(base), len: 4 * PG, prot: PROT_READ, flags: MAP_PRIVATE | MAP_FIXED, file });
+    s.ev(1, Op::Fault { addr: base, access: Access::Read, pfn: None, around: Some((base, 4)) });
+    let pfn = s.pfn(1, base).expect("mapped");
+    let info = s.m.page_info(pfn).expect("a page");
+    assert!(info.batches.is_empty() && info.lru.is_some(), "{info:?}");
+    let (rollup, pss_low) = s.m.smaps_rollup_pss_low(1).expect("a process");
+    assert_eq!((rollup.rss_kb, rollup.pss_kb, pss_low), (16, 16, 0));
+    // An anonymous page is known exactly: it raises both ends.
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    let (rollup, pss_low) = s.m.smaps_rollup_pss_low(1).expect("a process");
+    assert_eq!((rollup.pss_kb, pss_low), (20, 4));
+}
