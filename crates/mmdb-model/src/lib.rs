@@ -19,6 +19,7 @@ pub mod report;
 pub mod vmstat;
 
 mod check;
+mod footprint;
 mod fork;
 mod huge_memory;
 mod madvise;

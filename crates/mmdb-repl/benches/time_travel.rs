@@ -22,10 +22,11 @@ fn main() {
     let program = Program { kind: SourceKind::Events, steps, ..Program::empty() };
     let mut s = Session::new("churn", program);
     println!(
-        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept",
+        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept, {} MiB by Model::footprint",
         t.elapsed(),
         s.interval(),
-        s.checkpoint_count()
+        s.checkpoint_count(),
+        s.checkpoint_bytes() >> 20
     );
     // A fixed pseudo-random walk (xorshift), so runs are comparable.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -57,6 +58,11 @@ fn main() {
         walk.push(t.elapsed());
     }
     report("reverse-step (walking back)", &mut walk);
+    // The process's peak resident memory, as the kernel counts it.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        println!("peak memory: {}", hwm.trim_start_matches("VmHWM:").trim());
+    }
 }
 
 fn report(what: &str, times: &mut [Duration]) {

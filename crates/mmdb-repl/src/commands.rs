@@ -327,8 +327,10 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         category: Category::Inspection,
         usage: "rss P",
-        summary: "Shows a process's RSS counters (mm->rss_stat), in pages and kB.",
-        help: "",
+        summary: "Shows a process's RSS counters (mm->rss_stat) beside the kernel's last rss_stat of its mm.",
+        help: "In a real trace each counter is shown beside the kernel's last `kmem:rss_stat` for the same mm at or \
+before the cursor, with its line; when the model disagreed at that event, what the model had then. In an mm \
+event trace the counters are shown in pages and kB.",
         args: &[ArgKind::Pid],
         run: inspect::rss,
     },

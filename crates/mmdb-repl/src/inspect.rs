@@ -3,6 +3,7 @@
 use mmdb_model::consts::{PAGE_SIZE, ZERO_PFN};
 use mmdb_model::mm::Pte;
 use mmdb_model::{Field, FolioMapping, HistoryEntry, Model, PageFlags, PageInfo, Pfn, Pid, ProcessReport};
+use mmdb_session::verify::{compare_page, compare_rollup};
 
 use crate::commands::{CmdError, CmdResult};
 use crate::parse::{format_ts, parse_addr, parse_pid, parse_u64, PageRef};
@@ -467,15 +468,51 @@ pub fn smaps(s: &mut Session, args: &[&str]) -> CmdResult {
 /// `rss P`.
 pub fn rss(s: &mut Session, args: &[&str]) -> CmdResult {
     let pid = pid_arg(s, args)?;
-    let Some(r) = s.model().rss(pid) else {
+    let m = s.model();
+    let Some(r) = m.rss(pid) else {
         return Err(CmdError::Failed(format!("no process {pid}")));
     };
+    let model = [r.file, r.anon, r.swapents, r.shmem];
+    let names = ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"];
     let mut out = Styled::new();
     out.push(Label::Heading, "rss_stat of ").push(Label::Pid, pid.to_string()).text(" (pages)").nl();
-    for (name, v) in
-        [("MM_FILEPAGES", r.file), ("MM_ANONPAGES", r.anon), ("MM_SWAPENTS", r.swapents), ("MM_SHMEMPAGES", r.shmem)]
-    {
-        out.text("  ").push(Label::Field, format!("{name:<14}")).text(format!("{v:>8}  ({} kB)", v * 4)).nl();
+    let samples = &s.program().rss_samples;
+    if samples.is_empty() {
+        for (name, v) in names.iter().zip(model) {
+            out.text("  ").push(Label::Field, format!("{name:<14}")).text(format!("{v:>8}  ({} kB)", v * 4)).nl();
+        }
+        return Ok(out);
+    }
+    // The kernel's last `rss_stat` of each counter of this mm at or before the cursor. A sample names the task
+    // its mm_id maps to, which may be another thread of the same mm.
+    let mm = m.task(pid).and_then(|t| t.mm);
+    let same_mm = |p: Pid| p == pid || (mm.is_some() && m.task(p).and_then(|t| t.mm) == mm);
+    let upto = samples.partition_point(|x| x.position <= s.cursor());
+    let mut last: [Option<&mmdb_session::lower::RssSample>; 4] = [None; 4];
+    for x in samples[..upto].iter().rev() {
+        if let Some(i) = names.iter().position(|n| *n == x.member) {
+            if last[i].is_none() && same_mm(x.pid) {
+                last[i] = Some(x);
+            }
+        }
+        if last.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    out.line(Label::Dim, format!("  {:<14} {:>8} {:>8}  kernel's last rss_stat", "counter", "model", "kernel"));
+    for ((name, v), k) in names.iter().zip(model).zip(last) {
+        out.text("  ").push(Label::Field, format!("{name:<14}")).text(format!(" {v:>8} "));
+        match k {
+            None => out.push(Label::Dim, format!("{:>8}  none yet", "-")),
+            Some(k) => {
+                out.text(format!("{:>8}", k.kernel)).text(format!("  line {}, after event {}", k.line, k.position));
+                if k.model != k.kernel {
+                    out.push(Label::Warning, format!(" (the model had {} then)", k.model));
+                }
+                &mut out
+            }
+        };
+        out.nl();
     }
     Ok(out)
 }
@@ -758,34 +795,47 @@ pub fn verify(s: &mut Session, args: &[&str]) -> CmdResult {
     if cps.is_empty() {
         return Err(CmdError::Failed("this trace has no ground-truth checkpoints".to_string()));
     }
-    let cp = match args {
-        [] => cps.iter().rev().find(|c| c.position <= s.cursor()).ok_or_else(|| {
-            CmdError::Failed("no checkpoint at or before the cursor; `info checkpoints` lists them".to_string())
-        })?,
+    let chosen: Vec<&crate::program::TruthCheckpoint> = match args {
+        // Several checkpoints can describe the same position (nothing traced happened between them): all of them.
+        [] => {
+            let last = cps.iter().rev().find(|c| c.position <= s.cursor()).ok_or_else(|| {
+                CmdError::Failed("no checkpoint at or before the cursor; `info checkpoints` lists them".to_string())
+            })?;
+            cps.iter().filter(|c| c.position == last.position).collect()
+        }
         [n] => {
             let id = parse_u64(n).map_err(CmdError::Usage)?;
-            cps.iter()
+            vec![cps
+                .iter()
                 .find(|c| u64::from(c.id) == id)
-                .ok_or_else(|| CmdError::Failed(format!("no checkpoint {id}; `info checkpoints` lists them")))?
+                .ok_or_else(|| CmdError::Failed(format!("no checkpoint {id}; `info checkpoints` lists them")))?]
         }
         _ => return Err(CmdError::Usage("give at most one checkpoint number".to_string())),
     };
-    let m = s.model_at(cp.position);
+    let m = s.model_at(chosen[0].position);
+    let mut out = Styled::new();
+    for cp in chosen {
+        verify_checkpoint(&mut out, &m, cp);
+    }
+    Ok(out)
+}
+
+/// One checkpoint's comparison, for `verify`.
+fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthCheckpoint) {
     let mut bad_pages: Vec<(u32, String, Vec<String>)> = Vec::new();
     for p in &cp.pages {
-        let diffs = page_disagreements(&m, &p.value);
+        let diffs: Vec<String> = compare_page(m, &p.value).diffs.into_iter().map(|d| d.1).collect();
         if !diffs.is_empty() {
             bad_pages.push((p.line, format!("{}:{:#x}", p.value.pid, p.value.vaddr), diffs));
         }
     }
     let mut bad_rollups: Vec<(u32, String, Vec<String>)> = Vec::new();
     for r in &cp.rollups {
-        let diffs = rollup_disagreements(&m, &r.value);
+        let diffs: Vec<String> = compare_rollup(m, &r.value).into_iter().map(|d| d.1).collect();
         if !diffs.is_empty() {
             bad_rollups.push((r.line, r.value.pid.to_string(), diffs));
         }
     }
-    let mut out = Styled::new();
     out.push(Label::Heading, format!("checkpoint {}", cp.id)).text(format!(" (after event {}): ", cp.position));
     let (np, nr) = (cp.pages.len(), cp.rollups.len());
     let agree = |bad: usize| if bad == 0 { Label::Added } else { Label::Warning };
@@ -802,66 +852,4 @@ pub fn verify(s: &mut Session, args: &[&str]) -> CmdResult {
             out.push(Label::Dim, format!("  ... {} more {what}s disagree", bad.len() - SHOWN)).nl();
         }
     }
-    Ok(out)
-}
-
-/// How one `mmdb-page` line disagrees with the model (empty when it agrees), as `field: kernel K, model M`.
-fn page_disagreements(m: &Model, p: &mmdb_trace::truth::Page) -> Vec<String> {
-    use mmdb_model::kpf;
-    let mut diffs = Vec::new();
-    let mut diff = |field: &str, kernel: String, model: String| {
-        if kernel != model {
-            diffs.push(format!("{field}: kernel {kernel}, model {model}"));
-        }
-    };
-    let Some(pm) = m.pagemap(p.pid, p.vaddr) else {
-        return vec![format!("pid {} unknown to the model", p.pid)];
-    };
-    diff("present", p.present.to_string(), pm.present.to_string());
-    diff("swapped", p.swapped.to_string(), pm.swapped.to_string());
-    // The zero pages are compared by identity: their pfns are properties of the machine.
-    let zero = |flags: u64| flags >> kpf::ZERO_PAGE & 1 == 1;
-    let kernel_zero = p.present && zero(p.kflags);
-    let model_zero = pm.present && zero(m.kpageflags(pm.pfn));
-    let name = |is_zero: bool, pfn: u64| if is_zero { "the zero page".to_string() } else { format!("{pfn:#x}") };
-    if kernel_zero || model_zero {
-        diff("pfn", name(kernel_zero, p.pfn), name(model_zero, pm.pfn));
-    } else if p.present || p.swapped {
-        diff("pfn", format!("{:#x}", p.pfn), format!("{:#x}", pm.pfn));
-    }
-    if p.present {
-        diff("excl", p.excl.to_string(), pm.excl.to_string());
-        diff("mapcount", p.mapcount.to_string(), m.kpagecount(pm.pfn).to_string());
-        let mk = m.kpageflags(pm.pfn);
-        for (bit, flag) in mmdb_session::verify::COMPARED_KFLAGS {
-            if (*bit == kpf::COMPOUND_HEAD || *bit == kpf::COMPOUND_TAIL) && kernel_zero && model_zero {
-                continue;
-            }
-            diff(flag, (p.kflags >> bit & 1).to_string(), (mk >> bit & 1).to_string());
-        }
-    }
-    diffs
-}
-
-/// How one `mmdb-rollup` line disagrees with the model (empty when it agrees).
-fn rollup_disagreements(m: &Model, r: &mmdb_trace::truth::Rollup) -> Vec<String> {
-    let (Some(sm), Some(rss)) = (m.smaps_rollup(r.pid), m.rss(r.pid)) else {
-        return vec![format!("pid {} unknown to the model", r.pid)];
-    };
-    let kb = |pages: i64| u64::try_from(pages).unwrap_or(0) * 4;
-    [
-        ("rss_kb", r.rss_kb, sm.rss_kb),
-        ("pss_kb", r.pss_kb, sm.pss_kb),
-        ("anon_kb", r.anon_kb, sm.anon_kb),
-        ("lazyfree_kb", r.lazyfree_kb, sm.lazyfree_kb),
-        ("anonhuge_kb", r.anonhuge_kb, sm.anonhuge_kb),
-        ("swap_kb", r.swap_kb, sm.swap_kb),
-        ("rss_anon_kb", r.rss_anon_kb, kb(rss.anon)),
-        ("rss_file_kb", r.rss_file_kb, kb(rss.file)),
-        ("rss_shmem_kb", r.rss_shmem_kb, kb(rss.shmem)),
-    ]
-    .iter()
-    .filter(|(_, k, mv)| k != mv)
-    .map(|(f, k, mv)| format!("{f}: kernel {k}, model {mv}"))
-    .collect()
 }

@@ -6,7 +6,7 @@
 //! model with [`Program::config`] rebuilds the lowering's model exactly.
 
 use mmdb_model::{Config, Event};
-use mmdb_session::lower::Divergence;
+use mmdb_session::lower::{Divergence, RssSample};
 use mmdb_session::verify::replay_trace_logged;
 use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
 use mmdb_trace::{parse_events_bytes, Located, ParseError, ParsedTrace};
@@ -70,6 +70,8 @@ pub struct Program {
     pub divergence_count: u64,
     /// The ground-truth checkpoints, in order.
     pub checkpoints: Vec<TruthCheckpoint>,
+    /// The kernel's `rss_stat`s of the traced mms, placed by position, in order (real traces only).
+    pub rss_samples: Vec<RssSample>,
 }
 
 impl Program {
@@ -83,6 +85,7 @@ impl Program {
             divergences: Vec::new(),
             divergence_count: 0,
             checkpoints: Vec::new(),
+            rss_samples: Vec::new(),
         }
     }
 
@@ -96,7 +99,7 @@ impl Program {
     /// The program of a real ftrace or perf trace; `side` holds the markers of a perf side file.
     pub fn from_real(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> Program {
         let (replay, log) = replay_trace_logged(trace, side);
-        let steps: Vec<Step> = log.into_iter().map(|(line, event)| Step { line, event }).collect();
+        let steps: Vec<Step> = log.events.into_iter().map(|(line, event)| Step { line, event }).collect();
         // A fault is applied when its allocations are complete, so lines are nearly, not strictly, in order: a
         // line's position is that of the first step after it.
         let position_of_line = |line: u32| steps.iter().position(|s| s.line > line).unwrap_or(steps.len());
@@ -130,6 +133,7 @@ impl Program {
             divergences,
             divergence_count: replay.verify.divergences,
             checkpoints,
+            rss_samples: log.rss,
         }
     }
 

@@ -4,14 +4,15 @@
 //! Time travel: the model after every `interval`-th step is kept as a clone (a checkpoint). Going to any
 //! position restores the checkpoint at or before it and replays at most `interval - 1` steps; going forward a
 //! little replays from the cursor. `interval` is [`MIN_INTERVAL`] steps, or more on long traces so that there are
-//! never more than [`MAX_CHECKPOINTS`] checkpoints.
+//! never more than [`MAX_CHECKPOINTS`] checkpoints, and more again when the checkpoints would take more memory
+//! than the budget ([`CHECKPOINT_BUDGET`] by default, as [`Model::footprint`] counts it).
 //!
 //! Going backwards again and again inside one interval (`reverse-step` after `reverse-step`) would replay most
 //! of the interval each time, so a short backward seek also leaves a *ladder*: up to [`LADDER_RUNGS`] finer
 //! clones across the interval it replayed, which later seeks into the same interval start from.
 //!
-//! Memory is bounded by `MAX_CHECKPOINTS + LADDER_RUNGS + 2` models (the checkpoints, the ladder, the model at
-//! the cursor and the history model), each the size of the model at its position.
+//! Memory: the checkpoints stay within the budget (plus at most one model while the interval doubles); on top
+//! come the ladder (at most [`LADDER_RUNGS`] models), the model at the cursor and the history model.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use crate::program::Program;
 pub const MIN_INTERVAL: usize = 1024;
 /// The most checkpoints a session keeps; long traces get a longer interval instead of more checkpoints.
 pub const MAX_CHECKPOINTS: usize = 256;
+/// The memory the checkpoints may take by default: 1 GiB.
+pub const CHECKPOINT_BUDGET: usize = 1 << 30;
 /// How many finer clones a backward seek leaves across the interval it replayed.
 pub const LADDER_RUNGS: usize = 16;
 
@@ -75,6 +78,8 @@ pub struct Session {
     interval: usize,
     /// `checkpoints[k]` is the model after `k * interval` steps.
     checkpoints: Vec<Model>,
+    /// What the checkpoints take, as [`Model::footprint`] counts it.
+    checkpoint_bytes: usize,
     /// The interval the ladder covers, and its rungs (position, model) in position order.
     ladder: Option<(usize, Vec<(usize, Model)>)>,
     breakpoints: Vec<Breakpoint>,
@@ -85,17 +90,40 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a session on `program` at the start. Replays the whole program once to take the checkpoints.
+    /// Opens a session on `program` at the start. Replays the whole program once to take the checkpoints, within
+    /// [`CHECKPOINT_BUDGET`] bytes.
     pub fn new(name: impl Into<String>, program: Program) -> Session {
-        let interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
+        Session::with_budget(name, program, CHECKPOINT_BUDGET)
+    }
+
+    /// [`Session::new`] with the checkpoints' memory bounded by `budget` bytes (as [`Model::footprint`] counts
+    /// it). The interval starts at [`MIN_INTERVAL`] (or more, for at most [`MAX_CHECKPOINTS`]) and doubles, every
+    /// other checkpoint dropped, whenever the checkpoints would take more than the budget: one pass, and the
+    /// memory is never over budget by more than one model.
+    pub fn with_budget(name: impl Into<String>, program: Program, budget: usize) -> Session {
+        let mut interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
         let mut model = Model::new(program.config.clone());
-        let mut checkpoints = vec![model.clone()];
+        let mut checkpoints = vec![(model.footprint(), model.clone())];
+        let mut bytes = checkpoints[0].0;
         for (i, step) in program.steps.iter().enumerate() {
             model.apply(&step.event);
             if (i + 1).is_multiple_of(interval) && i + 1 < program.len() {
-                checkpoints.push(model.clone());
+                let size = model.footprint();
+                checkpoints.push((size, model.clone()));
+                bytes += size;
+                while bytes > budget && checkpoints.len() > 1 {
+                    interval *= 2;
+                    let mut k = 0;
+                    checkpoints.retain(|_| {
+                        k += 1;
+                        k % 2 == 1
+                    });
+                    bytes = checkpoints.iter().map(|c| c.0).sum();
+                }
             }
         }
+        let checkpoint_bytes = bytes;
+        let checkpoints: Vec<Model> = checkpoints.into_iter().map(|c| c.1).collect();
         let model = checkpoints[0].clone();
         Session {
             name: name.into(),
@@ -104,6 +132,7 @@ impl Session {
             model,
             interval,
             checkpoints,
+            checkpoint_bytes,
             ladder: None,
             breakpoints: Vec::new(),
             next_id: 1,
@@ -140,6 +169,11 @@ impl Session {
     /// How many checkpoints are kept.
     pub fn checkpoint_count(&self) -> usize {
         self.checkpoints.len()
+    }
+
+    /// About how many bytes the checkpoints take ([`Model::footprint`] of each).
+    pub fn checkpoint_bytes(&self) -> usize {
+        self.checkpoint_bytes
     }
 
     /// The flag that interrupts a running command when set (the CLI sets it on Ctrl-C); commands clear it.

@@ -98,6 +98,25 @@ pub struct RssMismatch {
     pub model: i64,
 }
 
+/// One `rss_stat` of a traced mm as the lowering compared it, placed in the event log (kept with
+/// [`Lowerer::keep_log`], so that a debugger can show the kernel's counters beside the model's at any point).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RssSample {
+    /// How many logged events were applied when it was compared: the model state it describes.
+    pub position: usize,
+    pub line: u32,
+    /// The task the event's `mm_id` maps to.
+    pub pid: Pid,
+    pub member: RssMemberName,
+    /// The kernel's counter, in pages.
+    pub kernel: i64,
+    /// The model's counter, in pages.
+    pub model: i64,
+}
+
+/// An `rss_stat` member's kernel name (`MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS`, `MM_SHMEMPAGES`).
+pub type RssMemberName = &'static str;
+
 /// The `rss_stat` reconciliation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RssCheck {
@@ -181,6 +200,8 @@ pub struct Lowerer {
     /// for it: re-applying them to a fresh model reproduces the lowering's model exactly (the REPL's time travel
     /// rests on this).
     log: Option<Vec<(u32, Event)>>,
+    /// The compared `rss_stat`s, kept with the log.
+    rss_log: Vec<RssSample>,
     pub divergences: Vec<Divergence>,
     pub divergence_count: u64,
     pub rss: RssCheck,
@@ -207,6 +228,7 @@ impl Lowerer {
             fork_rss: FxHashMap::default(),
             cur_line: 0,
             log: None,
+            rss_log: Vec::new(),
             divergences: Vec::new(),
             divergence_count: 0,
             rss: RssCheck::default(),
@@ -238,6 +260,11 @@ impl Lowerer {
     /// The applied events with their source lines, in order; empty unless [`Lowerer::keep_log`] was called.
     pub fn take_log(&mut self) -> Vec<(u32, Event)> {
         self.log.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Every `rss_stat` compared while the log was kept, in order, placed by log position.
+    pub fn take_rss_log(&mut self) -> Vec<RssSample> {
+        std::mem::take(&mut self.rss_log)
     }
 
     /// The model, as the lowering has left it.
@@ -857,6 +884,10 @@ impl Lowerer {
         };
         let model = [r.file, r.anon, r.swapents, r.shmem][member.index()];
         let kernel = size / PAGE_SIZE as i64;
+        if let Some(log) = &self.log {
+            let sample = RssSample { position: log.len(), line: l.line, pid, member: member.name(), kernel, model };
+            self.rss_log.push(sample);
+        }
         self.rss.total += 1;
         self.rss.by_member[member.index()].0 += 1;
         if model == kernel {

@@ -5,7 +5,7 @@
 //! in [`COMPARED_KFLAGS`] all match the model's; a page the model does not know does not agree. A rollup agrees
 //! when every field matches.
 
-use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck};
+use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
 use mmdb_model::{kpf, Config, Event, Model, Report};
 use mmdb_trace::records::Record;
 use mmdb_trace::truth::{merge_by_time, parse_marker, Marker, Merged, Page, Rollup, TimedMarker};
@@ -102,15 +102,20 @@ pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealRe
 ///
 /// Applying these events to a fresh `Model::new(Config { trace_pfns: true, .. })` reproduces the replay's model
 /// (the lowering consults the model but never changes it any other way); the REPL navigates over them.
-pub fn replay_trace_logged(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> (RealReplay, Vec<(u32, Event)>) {
+pub fn replay_trace_logged(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> (RealReplay, ReplayLog) {
     replay_trace_inner(trace, side, true)
 }
 
-fn replay_trace_inner(
-    trace: &ParsedTrace,
-    side: Option<&[TimedMarker]>,
-    keep_log: bool,
-) -> (RealReplay, Vec<(u32, Event)>) {
+/// What [`replay_trace_logged`] keeps besides the report: the model events it applied and the `rss_stat`s it
+/// compared, each placed by its position in that event list.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayLog {
+    /// The applied model events with their source lines, in order.
+    pub events: Vec<(u32, Event)>,
+    pub rss: Vec<RssSample>,
+}
+
+fn replay_trace_inner(trace: &ParsedTrace, side: Option<&[TimedMarker]>, keep_log: bool) -> (RealReplay, ReplayLog) {
     let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, ..Config::default() }));
     if keep_log {
         low.keep_log();
@@ -150,7 +155,7 @@ fn replay_trace_inner(
         }
     }
     let (model, mut low) = low.finish();
-    let log = low.take_log();
+    let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log() };
     let mut report = model.report();
     report.violations = model.check();
     let mut verify = v.finish();
@@ -175,6 +180,103 @@ fn zero_or_pfn(zero: bool, pfn: u64) -> String {
     } else {
         format!("{pfn:#x}")
     }
+}
+
+/// How one `mmdb-page` line compares with the model's page at that address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageComparison {
+    /// The fields that differ, as (field, `field: kernel K, model M`); empty when the page agrees.
+    pub diffs: Vec<(String, String)>,
+    /// The kernel's page is one the model never allocated (or the process is unknown to the model).
+    pub unknown: bool,
+    /// The likely cause of a disagreement (see [`Verify::page_causes`]); `None` when the page agrees.
+    pub cause: Option<&'static str>,
+}
+
+/// Compares one `mmdb-page` line with the model: the one rule `--verify` and the REPL's `verify` share.
+pub fn compare_page(model: &Model, p: &Page) -> PageComparison {
+    let mut diffs = Vec::new();
+    let mut diff = |field: &str, kernel: String, modelv: String| {
+        if kernel != modelv {
+            diffs.push((field.to_string(), format!("{field}: kernel {kernel}, model {modelv}")));
+        }
+    };
+    let Some(pm) = model.pagemap(p.pid, p.vaddr) else {
+        return PageComparison {
+            diffs: vec![("pid".into(), format!("pid {} unknown to the model", p.pid))],
+            unknown: true,
+            cause: Some("pre-trace"),
+        };
+    };
+    diff("present", p.present.to_string(), pm.present.to_string());
+    diff("swapped", p.swapped.to_string(), pm.swapped.to_string());
+    // The zero pages are compared by identity: their pfns are properties of the machine, not state.
+    let kernel_zero = p.present && p.kflags >> kpf::ZERO_PAGE & 1 == 1;
+    let model_zero = pm.present && model.kpageflags(pm.pfn) >> kpf::ZERO_PAGE & 1 == 1;
+    if kernel_zero || model_zero {
+        diff("pfn", zero_or_pfn(kernel_zero, p.pfn), zero_or_pfn(model_zero, pm.pfn));
+    } else if p.present || p.swapped {
+        diff("pfn", format!("{:#x}", p.pfn), format!("{:#x}", pm.pfn));
+    }
+    let unseen = p.present && model.folio(p.pfn).is_none() && !kernel_zero;
+    if p.present {
+        diff("excl", p.excl.to_string(), pm.excl.to_string());
+        diff("mapcount", p.mapcount.to_string(), model.kpagecount(pm.pfn).to_string());
+        let mk = model.kpageflags(pm.pfn);
+        for (bit, name) in COMPARED_KFLAGS {
+            // Which page of the huge zero folio it is: a machine property too.
+            if (*bit == kpf::COMPOUND_HEAD || *bit == kpf::COMPOUND_TAIL) && kernel_zero && model_zero {
+                continue;
+            }
+            let (k, m) = (p.kflags >> bit & 1, mk >> bit & 1);
+            if k != m {
+                diff(name, k.to_string(), m.to_string());
+            }
+        }
+    }
+    if diffs.is_empty() {
+        return PageComparison { diffs, unknown: unseen, cause: None };
+    }
+    let missing = (p.present || p.swapped) && !pm.present && !pm.swapped;
+    let only_lru = diffs.iter().all(|(f, _)| f == "LRU" || f == "ACTIVE");
+    let cause = if unseen || missing {
+        "pre-trace"
+    } else if only_lru {
+        "batch"
+    } else {
+        "other"
+    };
+    PageComparison { diffs, unknown: unseen, cause: Some(cause) }
+}
+
+/// Compares one `mmdb-rollup` line with the model, field by field: the fields that differ, as (field,
+/// `field: kernel K, model M`); empty when the rollup agrees. Every field is exact but Pss: pages cached before
+/// the trace may be shared with processes outside it, so the model knows Pss only down to its share without them.
+pub fn compare_rollup(model: &Model, r: &Rollup) -> Vec<(String, String)> {
+    let (Some((s, pss_low)), Some(rss)) = (model.smaps_rollup_pss_low(r.pid), model.rss(r.pid)) else {
+        return vec![("pid".to_string(), format!("pid {} unknown to the model", r.pid))];
+    };
+    let kb = |pages: i64| (pages.max(0) as u64) * 4;
+    let exact = |v: u64| (v, v);
+    let fields = [
+        ("rss_kb", r.rss_kb, exact(s.rss_kb)),
+        ("pss_kb", r.pss_kb, (pss_low, s.pss_kb)),
+        ("anon_kb", r.anon_kb, exact(s.anon_kb)),
+        ("lazyfree_kb", r.lazyfree_kb, exact(s.lazyfree_kb)),
+        ("anonhuge_kb", r.anonhuge_kb, exact(s.anonhuge_kb)),
+        ("swap_kb", r.swap_kb, exact(s.swap_kb)),
+        ("rss_anon_kb", r.rss_anon_kb, exact(kb(rss.anon))),
+        ("rss_file_kb", r.rss_file_kb, exact(kb(rss.file))),
+        ("rss_shmem_kb", r.rss_shmem_kb, exact(kb(rss.shmem))),
+    ];
+    let mut diffs = Vec::new();
+    for (f, k, (lo, hi)) in fields {
+        if !(lo..=hi).contains(&k) {
+            let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
+            diffs.push((f.to_string(), format!("{f}: kernel {k}, model {model}")));
+        }
+    }
+    diffs
 }
 
 #[derive(Default)]
@@ -204,62 +306,17 @@ impl Verifier {
 
     fn page(&mut self, model: &Model, line: u32, p: &Page) {
         self.out.pages.total += 1;
-        let mut diffs = Vec::new();
-        let mut diff = |field: &str, kernel: String, modelv: String| {
-            if kernel != modelv {
-                diffs.push((field.to_string(), format!("{field}: kernel {kernel}, model {modelv}")));
-            }
-        };
-        let Some(pm) = model.pagemap(p.pid, p.vaddr) else {
+        let c = compare_page(model, p);
+        if c.unknown {
             self.out.pages_unknown += 1;
-            Self::bump(&mut self.page_causes, "pre-trace");
-            self.disagree_page(line, p, vec![("pid".into(), format!("pid {} unknown to the model", p.pid))]);
-            return;
-        };
-        diff("present", p.present.to_string(), pm.present.to_string());
-        diff("swapped", p.swapped.to_string(), pm.swapped.to_string());
-        // The zero pages are compared by identity: their pfns are properties of the machine, not state.
-        let kernel_zero = p.present && p.kflags >> kpf::ZERO_PAGE & 1 == 1;
-        let model_zero = pm.present && model.kpageflags(pm.pfn) >> kpf::ZERO_PAGE & 1 == 1;
-        if kernel_zero || model_zero {
-            diff("pfn", zero_or_pfn(kernel_zero, p.pfn), zero_or_pfn(model_zero, pm.pfn));
-        } else if p.present || p.swapped {
-            diff("pfn", format!("{:#x}", p.pfn), format!("{:#x}", pm.pfn));
         }
-        if p.present {
-            if model.folio(p.pfn).is_none() && !kernel_zero {
-                self.out.pages_unknown += 1;
-            }
-            diff("excl", p.excl.to_string(), pm.excl.to_string());
-            diff("mapcount", p.mapcount.to_string(), model.kpagecount(pm.pfn).to_string());
-            let mk = model.kpageflags(pm.pfn);
-            for (bit, name) in COMPARED_KFLAGS {
-                // Which page of the huge zero folio it is: a machine property too.
-                if (*bit == kpf::COMPOUND_HEAD || *bit == kpf::COMPOUND_TAIL) && kernel_zero && model_zero {
-                    continue;
-                }
-                let (k, m) = (p.kflags >> bit & 1, mk >> bit & 1);
-                if k != m {
-                    diff(name, k.to_string(), m.to_string());
-                }
+        match c.cause {
+            None => self.out.pages.agree += 1,
+            Some(cause) => {
+                Self::bump(&mut self.page_causes, cause);
+                self.disagree_page(line, p, c.diffs);
             }
         }
-        if diffs.is_empty() {
-            self.out.pages.agree += 1;
-            return;
-        }
-        let unseen = p.present && model.folio(p.pfn).is_none() && !kernel_zero;
-        let missing = (p.present || p.swapped) && !pm.present && !pm.swapped;
-        let only_lru = diffs.iter().all(|(f, _)| f == "LRU" || f == "ACTIVE");
-        let cause = if unseen || missing {
-            "pre-trace"
-        } else if only_lru {
-            "batch"
-        } else {
-            "other"
-        };
-        Self::bump(&mut self.page_causes, cause);
-        self.disagree_page(line, p, diffs);
     }
 
     fn disagree_page(&mut self, line: u32, p: &Page, diffs: Vec<(String, String)>) {
@@ -274,41 +331,16 @@ impl Verifier {
 
     fn rollup(&mut self, model: &Model, line: u32, r: &Rollup) {
         self.out.rollups.total += 1;
-        let (Some((s, pss_low)), Some(rss)) = (model.smaps_rollup_pss_low(r.pid), model.rss(r.pid)) else {
-            Self::bump(&mut self.rollup_fields, "pid");
-            if self.out.first_rollups.len() < KEEP {
-                let fields = vec![format!("pid {} unknown to the model", r.pid)];
-                self.out.first_rollups.push(Disagreement { line, what: r.pid.to_string(), fields });
-            }
-            return;
-        };
-        let kb = |pages: i64| (pages.max(0) as u64) * 4;
-        let exact = |v: u64| (v, v);
-        // (field, kernel, the model's range). Every field is exact but Pss: pages cached before the trace may be
-        // shared with processes outside it, so the model knows Pss only down to its share without them.
-        let fields = [
-            ("rss_kb", r.rss_kb, exact(s.rss_kb)),
-            ("pss_kb", r.pss_kb, (pss_low, s.pss_kb)),
-            ("anon_kb", r.anon_kb, exact(s.anon_kb)),
-            ("lazyfree_kb", r.lazyfree_kb, exact(s.lazyfree_kb)),
-            ("anonhuge_kb", r.anonhuge_kb, exact(s.anonhuge_kb)),
-            ("swap_kb", r.swap_kb, exact(s.swap_kb)),
-            ("rss_anon_kb", r.rss_anon_kb, exact(kb(rss.anon))),
-            ("rss_file_kb", r.rss_file_kb, exact(kb(rss.file))),
-            ("rss_shmem_kb", r.rss_shmem_kb, exact(kb(rss.shmem))),
-        ];
-        let mut disagree = Vec::new();
-        for (f, k, (lo, hi)) in fields {
-            if !(lo..=hi).contains(&k) {
-                Self::bump(&mut self.rollup_fields, f);
-                let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
-                disagree.push(format!("{f}: kernel {k}, model {model}"));
-            }
-        }
-        let fields = disagree;
-        if fields.is_empty() {
+        let diffs = compare_rollup(model, r);
+        if diffs.is_empty() {
             self.out.rollups.agree += 1;
-        } else if self.out.first_rollups.len() < KEEP {
+            return;
+        }
+        for (f, _) in &diffs {
+            Self::bump(&mut self.rollup_fields, f);
+        }
+        if self.out.first_rollups.len() < KEEP {
+            let fields = diffs.into_iter().map(|d| d.1).collect();
             self.out.first_rollups.push(Disagreement { line, what: r.pid.to_string(), fields });
         }
     }

@@ -5,6 +5,7 @@
 
 mod fuzz;
 mod reference;
+mod time_travel;
 mod transcripts;
 
 use std::path::{Path, PathBuf};

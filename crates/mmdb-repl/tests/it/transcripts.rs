@@ -159,6 +159,8 @@ fn real_fork_cow_with_ground_truth() {
         goto checkpoint 2
         verify
         ps
+        rss {parent}
+        rss {child}
         page {parent}:{vaddr:#x}
         rmap {parent}:{vaddr:#x}
         goto checkpoint 3

@@ -54,16 +54,29 @@ fn basic_perf_replays_with_its_side_file() {
     );
 }
 
-/// The REPL's time travel re-applies the lowering's log to fresh models: that must rebuild the very same state.
+/// The REPL's time travel re-applies the lowering's log to fresh models: that must rebuild the very same state,
+/// and each logged `rss_stat` must describe the state at its position.
 #[test]
 fn the_lowering_log_rebuilds_the_model() {
     use mmdb_model::{Config, Model};
     use mmdb_session::verify::replay_trace_logged;
     let trace = parse_ftrace(&sample("basic.ftrace"));
     let (r, log) = replay_trace_logged(&trace, None);
-    assert_eq!(log.len() as u64, r.stats.events);
+    assert_eq!(log.events.len() as u64, r.stats.events);
+    assert_eq!(log.rss.len() as u64, r.rss.total);
     let mut m = Model::new(Config { history: false, trace_pfns: true, ..Config::default() });
-    for (_, ev) in &log {
+    let mut samples = log.rss.iter().peekable();
+    for (i, (_, ev)) in log.events.iter().enumerate() {
+        while let Some(s) = samples.next_if(|s| s.position == i) {
+            let c = m.rss(s.pid).expect("a sampled mm is alive");
+            let model = match s.member {
+                "MM_FILEPAGES" => c.file,
+                "MM_ANONPAGES" => c.anon,
+                "MM_SWAPENTS" => c.swapents,
+                _ => c.shmem,
+            };
+            assert_eq!(model, s.model, "rss_stat at line {}", s.line);
+        }
         m.apply(ev);
     }
     let mut again = m.report();
