@@ -127,6 +127,10 @@ pub struct RssCheck {
     pub by_member: [(u64, u64); 4],
     /// Events of traced mms that could not be compared (the mm not yet known to the model, or already gone).
     pub skipped: u64,
+    /// Of the matched: those whose value also counts the MM_ANONPAGES step of a sibling thread's fault on another
+    /// CPU that was under way (its page allocated, its own `rss_stat` not yet written). The counter is a percpu
+    /// counter and `rss_stat` prints its exact sum at that moment, so such a step may or may not be in it.
+    pub concurrent: u64,
     /// The first mismatches, in trace order.
     pub mismatches: Vec<RssMismatch>,
 }
@@ -142,6 +146,34 @@ pub struct LoweringStats {
     pub implicit_drains: u64,
     /// Records the lowering does not use (raw events, events of untraced tasks, duplicates).
     pub ignored: u64,
+}
+
+/// A syscall entered whose model operation waits for the task's next record.
+#[derive(Debug)]
+struct DeferredSys {
+    op: Op,
+    cpu: u32,
+    ts_ns: u64,
+    line: u32,
+    syscall: Syscall,
+    /// For an unmap applied piece by piece: where the part not applied yet starts (0: nothing applied).
+    done: u64,
+    /// The first error a piece returned, else 0.
+    ret: i64,
+}
+
+impl DeferredSys {
+    fn op_addr(&self) -> u64 {
+        match self.op {
+            Op::Munmap { addr, .. } | Op::Madvise { addr, .. } | Op::Mlock { addr, .. } => addr,
+            _ => 0,
+        }
+    }
+}
+
+/// Whether `addr` is page aligned (an unaligned munmap or madvise fails with EINVAL as a whole).
+fn addr_aligned(addr: u64) -> bool {
+    addr.is_multiple_of(PAGE_SIZE)
 }
 
 /// The memcg the lowering puts the recorded program in.
@@ -179,6 +211,11 @@ pub struct Lowerer {
     pending_sys: FxHashMap<Pid, SysEnter>,
     /// Return values the model gave for syscalls applied at entry, to compare at exit.
     model_ret: FxHashMap<Pid, (Syscall, i64)>,
+    /// Syscalls that zap or populate (munmap, madvise, mlock) entered but not yet applied: each is applied at
+    /// its task's next record but an allocation (its first `rss_stat` or page free inside the syscall, or its
+    /// exit), so that the
+    /// counter steps of threads doing this at the same time on two CPUs happen in the trace's order.
+    deferred_sys: FxHashMap<Pid, DeferredSys>,
     pending_fault: FxHashMap<Pid, PendingFault>,
     clone_flags: FxHashMap<Pid, u64>,
     /// The kernel's break per thread group, learnt from `brk` returns.
@@ -218,6 +255,7 @@ impl Lowerer {
             tgid: FxHashMap::default(),
             pending_sys: FxHashMap::default(),
             model_ret: FxHashMap::default(),
+            deferred_sys: FxHashMap::default(),
             pending_fault: FxHashMap::default(),
             clone_flags: FxHashMap::default(),
             brk: FxHashMap::default(),
@@ -280,10 +318,69 @@ impl Lowerer {
         for pid in pids {
             self.flush_fault(pid);
         }
+        let mut pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
+        pids.sort_unstable();
+        for pid in pids {
+            self.apply_deferred_sys(pid, false);
+        }
+    }
+
+    /// Applies the syscall `pid` entered and [`Lowerer::sys_enter`] deferred, if any: all of it, or, at an
+    /// `rss_stat` (`at_rss`), only as much as the kernel had zapped when it wrote that event.
+    ///
+    /// `zap_pte_range()` adds its counts to the mm's counters once per page table (`add_mm_rss_vec()`), and
+    /// `zap_huge_pmd()` once per huge PMD, so an unmap or MADV_DONTNEED spanning several page tables writes one
+    /// `rss_stat` per table that held pages. Applied piece by piece, one PMD's worth at a time until the model's
+    /// counters move, the model takes the same steps.
+    fn apply_deferred_sys(&mut self, pid: Pid, at_rss: bool) {
+        let Some(mut d) = self.deferred_sys.remove(&pid) else { return };
+        let fed = std::mem::replace(&mut self.cur_line, d.line);
+        let range = match d.op {
+            Op::Munmap { addr, len } => Some((addr, addr.saturating_add(page_align(len)))),
+            Op::Madvise { addr, len, advice } if advice == MADV_DONTNEED => {
+                Some((addr, addr.saturating_add(page_align(len))))
+            }
+            _ => None,
+        };
+        let (Some((start, end)), true) = (range, addr_aligned(d.op_addr())) else {
+            let ret = self.apply(pid, d.cpu, d.ts_ns, d.op).ret.unwrap_or(0);
+            self.model_ret.insert(pid, (d.syscall, ret));
+            self.cur_line = fed;
+            return;
+        };
+        let mut at = start.max(d.done);
+        let before = self.model.rss(pid);
+        while at < end {
+            let next = if at_rss { ((at / HPAGE_PMD_SIZE) + 1).saturating_mul(HPAGE_PMD_SIZE).min(end) } else { end };
+            let piece = match d.op {
+                Op::Munmap { .. } => Op::Munmap { addr: at, len: next - at },
+                Op::Madvise { advice, .. } => Op::Madvise { addr: at, len: next - at, advice },
+                _ => unreachable!("only munmap and madvise are split"),
+            };
+            let ret = self.apply(pid, d.cpu, d.ts_ns, piece).ret.unwrap_or(0);
+            if d.ret == 0 {
+                d.ret = ret;
+            }
+            at = next;
+            if at_rss && self.model.rss(pid) != before {
+                break;
+            }
+        }
+        d.done = at;
+        if at < end {
+            self.deferred_sys.insert(pid, d);
+        } else {
+            self.model_ret.insert(pid, (d.syscall, d.ret));
+        }
+        self.cur_line = fed;
     }
 
     /// Finishes pending work (faults whose allocations were the last records) and returns the model.
     pub fn finish(mut self) -> (Model, Lowerer) {
+        let pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
+        for pid in pids {
+            self.apply_deferred_sys(pid, false);
+        }
         let pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
         for pid in pids {
             self.flush_fault(pid);
@@ -338,6 +435,10 @@ impl Lowerer {
         if let Some(t) = l.tgid {
             self.tgid.entry(pid).or_insert(t);
         }
+        // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything.
+        if self.deferred_sys.contains_key(&pid) && !matches!(l.record, Record::SysEnter(_) | Record::MmPageAlloc(_)) {
+            self.apply_deferred_sys(pid, matches!(l.record, Record::RssStat(_)));
+        }
         // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
         // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
         // alone does not complete it; its rss_stat waits for the fault instead (below).
@@ -367,6 +468,15 @@ impl Lowerer {
                 }
                 Record::RssStat(r) => {
                     f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size));
+                    // An anonymous fault is complete at its MM_ANONPAGES step: do_anonymous_page() and
+                    // wp_page_copy() allocate, then count, then map. Applying it there keeps the order of the
+                    // counter's steps when sibling threads fault on other CPUs at the same time. (A file fault
+                    // waits: mm_filemap_map_pages, which gives its window, fires after add_mm_counter().)
+                    let anon_done = r.member == RssMember::AnonPages && !f.allocs.is_empty() && f.file.is_none();
+                    let addr = f.addr;
+                    if anon_done && self.model.vma_at(pid, addr).is_some_and(|v| v.file.is_none()) {
+                        self.flush_fault(pid);
+                    }
                     return;
                 }
                 _ => self.flush_fault(pid),
@@ -494,9 +604,16 @@ impl Lowerer {
             }
             _ => None,
         };
-        if let Some(op) = op {
-            let ret = self.apply(pid, cpu, ts, op).ret.unwrap_or(0);
-            self.model_ret.insert(pid, (s.syscall(), ret));
+        match op {
+            Some(op @ (Op::Munmap { .. } | Op::Madvise { .. } | Op::Mlock { .. })) => {
+                let d = DeferredSys { op, cpu, ts_ns: ts, line: l.line, syscall: s.syscall(), done: 0, ret: 0 };
+                self.deferred_sys.insert(pid, d);
+            }
+            Some(op) => {
+                let ret = self.apply(pid, cpu, ts, op).ret.unwrap_or(0);
+                self.model_ret.insert(pid, (s.syscall(), ret));
+            }
+            None => {}
         }
         self.pending_sys.insert(pid, s);
     }
@@ -884,15 +1001,32 @@ impl Lowerer {
         };
         let model = [r.file, r.anon, r.swapents, r.shmem][member.index()];
         let kernel = size / PAGE_SIZE as i64;
+        // Anonymous faults of other threads of this mm under way on other CPUs: their counter step may already
+        // be in the sum (`do_anonymous_page()` counts right after allocating; the fault is applied at its own
+        // `rss_stat`).
+        let in_flight = if member == RssMember::AnonPages {
+            let mm = self.model.task(pid).and_then(|t| t.mm);
+            let shares = |p: Pid| mm.is_some() && self.model.task(p).and_then(|t| t.mm) == mm;
+            self.pending_fault
+                .iter()
+                .filter(|(p, f)| **p != l.pid && f.cpu != l.cpu && !f.allocs.is_empty() && f.file.is_none())
+                .filter(|(p, f)| f.rss.is_empty() && shares(**p))
+                .count() as i64
+        } else {
+            0
+        };
         if let Some(log) = &self.log {
             let sample = RssSample { position: log.len(), line: l.line, pid, member: member.name(), kernel, model };
             self.rss_log.push(sample);
         }
         self.rss.total += 1;
         self.rss.by_member[member.index()].0 += 1;
-        if model == kernel {
+        if model == kernel || (model < kernel && kernel <= model + in_flight) {
             self.rss.matched += 1;
             self.rss.by_member[member.index()].1 += 1;
+            if model != kernel {
+                self.rss.concurrent += 1;
+            }
         } else if self.rss.mismatches.len() < KEEP {
             self.rss.mismatches.push(RssMismatch { line: l.line, pid, member: member.name(), kernel, model });
         }

@@ -405,6 +405,13 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
         pct(v.rss_stat.matched, v.rss_stat.total),
         r.rss.skipped
     );
+    if r.rss.concurrent > 0 {
+        let _ = writeln!(
+            out,
+            "    {} of the matched also count a sibling thread's fault under way on another CPU",
+            r.rss.concurrent
+        );
+    }
     for (i, name) in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"].iter().enumerate() {
         let (t, m) = r.rss.by_member[i];
         if t > 0 {
