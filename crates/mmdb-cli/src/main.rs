@@ -8,6 +8,7 @@
 mod input;
 mod record;
 mod repl;
+mod run;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -108,6 +109,9 @@ enum Command {
     /// Opens a trace in the interactive debugger: time travel, breakpoints, watchpoints, page inspection.
     #[command(long_about = repl::REPL_LONG, after_help = repl::REPL_AFTER_HELP)]
     Repl(repl::ReplArgs),
+    /// Runs a Rhai scenario script on a fresh model and prints what it prints.
+    #[command(long_about = run::RUN_LONG, after_help = run::RUN_AFTER_HELP)]
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -166,6 +170,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => cmd_replay(&args),
         Some(Command::Record(args)) => record::run(&args),
         Some(Command::Repl(args)) => repl::run(&args),
+        Some(Command::Run(args)) => run::run(&args),
         None if cli.repl.file.is_some() => repl::run(&cli.repl),
         None => {
             let msg = "mmdb: give a trace to open, or a command (`mmdb --help` lists them)";

@@ -132,6 +132,10 @@ fn load(args: &ReplArgs) -> anyhow::Result<Session> {
         anyhow::bail!("the REPL cannot read the trace from standard input: give a file");
     }
     let display = path.display().to_string();
+    if path.extension().is_some_and(|ext| ext == "rhai") {
+        let trace = crate::run::trace_for_repl(path, &display)?;
+        return Ok(Session::new(display, Program::from_events(trace.as_bytes())));
+    }
     let source = input::read_trace(path, &display)?;
     let format = crate::input_format(path, &source, args.input_format);
     let program = match format {

@@ -67,6 +67,10 @@ pub enum Op {
     /// a store) when the PTE allows the access; otherwise it is a page fault, as with [`Op::Fault`]. Scenarios
     /// use it for "the program wrote here"; real traces only ever show the faults.
     Touch { addr: u64, access: Access },
+    /// A user store of `value` to the page at `addr`: the write access of [`Op::Touch`] (faulting as the kernel
+    /// would), then the page's content (`Page::content`) becomes `value`. Scripts use it to make data loss and
+    /// COW isolation visible; the value stands for whatever the program wrote into the page.
+    Store { addr: u64, value: u64 },
     /// `madvise()`.
     Madvise { addr: u64, len: u64, advice: i64 },
     /// `mlock()`.
@@ -103,6 +107,7 @@ impl Op {
             Op::Brk { .. } => "brk",
             Op::Fault { .. } => "fault",
             Op::Touch { .. } => "touch",
+            Op::Store { .. } => "store",
             Op::Madvise { .. } => "madvise",
             Op::Mlock { .. } => "mlock",
             Op::Munlock { .. } => "munlock",

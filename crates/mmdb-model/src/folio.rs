@@ -17,10 +17,15 @@ pub struct Page {
     pub mapcount: i32,
     /// `PG_anon_exclusive` (per page since 5.19).
     pub anon_exclusive: bool,
+    /// What the page holds, reduced to one value a user store sets (`Op::Store`): 0 in a freshly zeroed page.
+    /// It moves with the page (fork shares it, mremap moves it), is copied by COW, written to a swap slot or the
+    /// file at pageout and read back at swap-in or the next page-cache read, and is lost with a discarded page.
+    #[serde(default)]
+    pub content: u64,
 }
 
 impl Page {
-    pub(crate) const UNMAPPED: Page = Page { mapcount: -1, anon_exclusive: false };
+    pub(crate) const UNMAPPED: Page = Page { mapcount: -1, anon_exclusive: false, content: 0 };
 }
 
 /// The LRU lists of a lruvec (`enum lru_list`), with the kernel's numbering.

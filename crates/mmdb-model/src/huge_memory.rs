@@ -4,7 +4,7 @@
 use crate::consts::*;
 use crate::event::Pfn;
 use crate::flags::VmFlags;
-use crate::folio::{Folio, FolioMapping, MmId, Page, Rmap};
+use crate::folio::{Folio, FolioMapping, MmId, Rmap};
 use crate::memory::FaultError;
 use crate::mm::{pmd_index, HugePmd, Pmd, PresentPte, Pte, Vma, MM_ANONPAGES};
 use crate::model::{Model, ThpMode};
@@ -191,7 +191,8 @@ impl Model {
     }
 
     /// `split_folio()` → `__folio_split()` (kernel-semantics §8.2): a large anon folio becomes order-0 folios
-    /// that keep each page's mapcount and `PG_anon_exclusive` and the head's flags; unmapped pages are freed.
+    /// that keep each page's mapcount, `PG_anon_exclusive` and content and the head's flags; unmapped pages are
+    /// freed.
     /// PMD mappings are split first. Fails (returns false) while extra references (batch, isolation) exist.
     pub(crate) fn split_folio(&mut self, head: Pfn) -> bool {
         let Some(f) = self.folios.get(&head) else {
@@ -235,7 +236,7 @@ impl Model {
             }
             let mut nf = Folio::new(pfn, 0, old.mapping, old.memcg);
             nf.flags = inherit;
-            nf.pages = vec![Page { mapcount: page.mapcount, anon_exclusive: page.anon_exclusive }];
+            nf.pages = vec![*page];
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;

@@ -94,6 +94,19 @@ impl Model {
         self.user_fault(pid, addr, access, None)
     }
 
+    /// A user store of `value` at `addr` (`Op::Store`): the write access of [`Model::user_touch`], then the value
+    /// lands in the page the PTE (or PMD) now maps writable. When the access did not end writable (SIGSEGV,
+    /// `VM_FAULT_OOM`) nothing is stored; the fault path already reported why.
+    pub(crate) fn user_store(&mut self, pid: Pid, addr: u64, value: u64) {
+        self.user_touch(pid, addr, Access::Write);
+        let Some(Pte::Present(p)) = self.lookup(pid, addr) else { return };
+        if !p.write || p.special {
+            return;
+        }
+        let Some(head) = self.folio_head(p.pfn) else { return };
+        self.folio_mut(head).pages[(p.pfn - head) as usize].content = value;
+    }
+
     /// `handle_mm_fault()` → `__handle_mm_fault()`: PMD-level THP handling, then `handle_pte_fault()`.
     pub(crate) fn handle_mm_fault(
         &mut self,
@@ -249,11 +262,15 @@ impl Model {
         let index = vma.linear_page_index(addr);
         let shared = vma.flags.contains(VmFlags::VM_SHARED);
         if write && !shared {
-            // do_cow_fault: the page-cache folio is read (created if missing) but only the copy is mapped.
-            self.filemap_get_folio(file, index, None, mm)?;
+            // do_cow_fault: the page-cache folio is read (created if missing) but only the copy is mapped;
+            // copy_mc_user_highpage() copies its data.
+            let cached = self.filemap_get_folio(file, index, None, mm)?;
+            let content = self.folios[&cached].pages[0].content;
             self.anon_vma_prepare(mm, vma.start);
             let head = self.alloc_charged(0, want, FolioMapping::Anon, mm)?;
-            self.folio_mut(head).flags.set_uptodate();
+            let f = self.folio_mut(head);
+            f.flags.set_uptodate();
+            f.pages[0].content = content;
             self.add_mm_counter(mm, MM_ANONPAGES, 1);
             self.folio_add_new_anon_rmap(head, mm, addr, true, false);
             self.folio_ref_add_mapping(head, 1);
@@ -359,8 +376,11 @@ impl Model {
         } else {
             self.alloc_charged(0, want, mapping, mm)?
         };
+        // The read from the file brings back what writeback last wrote there.
+        let content = self.files[file as usize].data.get(&index).copied().unwrap_or(0);
         let f = self.folio_mut(head);
         f.flags.set_uptodate();
+        f.pages[0].content = content;
         if shmem {
             f.flags.set_swapbacked();
         }
@@ -463,8 +483,9 @@ impl Model {
         self.folios.get(&head).is_some_and(|f| f.refcount == 1)
     }
 
-    /// `wp_page_copy()` (6.12:3332): a new anonymous folio (zeroed for the zero page), exclusive to this mm,
-    /// replaces the old mapping; the old folio loses a mapping and a reference and may be freed.
+    /// `wp_page_copy()` (6.12:3332): a new anonymous folio (a copy of the old page, zeroed for the zero page),
+    /// exclusive to this mm, replaces the old mapping; the old folio loses a mapping and a reference and may be
+    /// freed.
     fn wp_page_copy(
         &mut self,
         mm: MmId,
@@ -495,7 +516,11 @@ impl Model {
             self.free_folio(new);
             return Ok(());
         }
-        self.folio_mut(new).flags.set_uptodate();
+        // __wp_page_copy_user() copies the old page; the zero page's copy is a zeroed page.
+        let content = old.map_or(0, |(head, idx)| self.folios[&head].pages[idx].content);
+        let f = self.folio_mut(new);
+        f.flags.set_uptodate();
+        f.pages[0].content = content;
         match old {
             None => self.add_mm_counter(mm, MM_ANONPAGES, 1),
             Some((head, _)) if !self.folios[&head].is_anon() => {
@@ -548,9 +573,12 @@ impl Model {
                 let h = self.alloc_charged(0, want, FolioMapping::Anon, mm)?;
                 // The allocation's reference, held before the folio is exposed to a batch that may drain.
                 self.folio_get_temp(h);
+                // swap_read_folio(): the data comes back from the slot.
+                let content = self.swap.as_ref().map_or(0, |s| s.read(entry));
                 let f = self.folio_mut(h);
                 f.flags.set_uptodate();
                 f.flags.set_swapbacked();
+                f.pages[0].content = content;
                 if !bypass {
                     self.add_to_swap_cache(h, entry);
                 }

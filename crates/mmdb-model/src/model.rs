@@ -61,6 +61,8 @@ pub struct FileObj {
     pub shmem: bool,
     /// Page index → pfn of the page-cache folio.
     pub pages: BTreeMap<u64, Pfn>,
+    /// Page index → the content writeback last wrote to the file (`Page::content`); pages never written read 0.
+    pub data: BTreeMap<u64, u64>,
 }
 
 /// The kernel model. See the crate documentation.
@@ -215,6 +217,10 @@ impl Model {
             }
             Op::Touch { addr, access } => {
                 self.user_touch(pid, *addr, *access);
+                None
+            }
+            Op::Store { addr, value } => {
+                self.user_store(pid, *addr, *value);
                 None
             }
             Op::Madvise { addr, len, advice } => Some(self.do_madvise(pid, *addr, *len, *advice)),
@@ -496,7 +502,7 @@ impl Model {
         if let Some(i) = self.files.iter().position(|f| f.name == name) {
             return i as FileId;
         }
-        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new() });
+        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new(), data: BTreeMap::new() });
         (self.files.len() - 1) as FileId
     }
 
@@ -513,6 +519,25 @@ impl Model {
     /// An mm_struct by id.
     pub fn mm_struct(&self, id: MmId) -> Option<&MmStruct> {
         self.mms.get(&id)
+    }
+
+    /// The content of the page at `pfn` (`Page::content`): 0 for the zero pages, `None` when no folio holds it.
+    pub fn page_content(&self, pfn: Pfn) -> Option<u64> {
+        if pfn == ZERO_PFN {
+            return Some(0);
+        }
+        let head = self.folio_head(pfn)?;
+        self.folios.get(&head).map(|f| f.pages[(pfn - head) as usize].content)
+    }
+
+    /// What a user load from `vaddr` of `pid` reads without faulting: the content of the page its PTE (or PMD)
+    /// maps; `None` when nothing is mapped there (a load would fault first).
+    pub fn load(&self, pid: Pid, vaddr: u64) -> Option<u64> {
+        match self.lookup(pid, vaddr)? {
+            crate::mm::Pte::Present(p) if p.special => Some(0),
+            crate::mm::Pte::Present(p) => self.page_content(p.pfn),
+            _ => None,
+        }
     }
 
     /// Every live folio, in pfn order.

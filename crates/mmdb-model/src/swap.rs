@@ -17,6 +17,8 @@ pub struct SwapDevice {
     pub cache: FxHashMap<u64, Pfn>,
     /// Slots in use (count > 0 or cached).
     pub used: u64,
+    /// What pageout wrote to each slot (`Page::content`); slots never written, or written as 0, are absent.
+    pub data: FxHashMap<u64, u64>,
     cursor: usize,
 }
 
@@ -46,6 +48,19 @@ impl SwapDevice {
         let i = entry as usize;
         if i < self.map.len() && self.map[i] == 0 && !self.has_cache[i] {
             self.used -= 1;
+            self.data.remove(&entry);
+        }
+    }
+    /// `swap_read_folio()`: the content the slot holds.
+    pub fn read(&self, entry: u64) -> u64 {
+        self.data.get(&entry).copied().unwrap_or(0)
+    }
+    /// `swap_writepage()`: the slot now holds `content`.
+    pub(crate) fn write(&mut self, entry: u64, content: u64) {
+        if content == 0 {
+            self.data.remove(&entry);
+        } else {
+            self.data.insert(entry, content);
         }
     }
     /// `swap_duplicate()`.

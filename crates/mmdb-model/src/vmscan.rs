@@ -228,6 +228,7 @@ impl Model {
             if f.flags.test_swapcache() {
                 self.count(VmEvent::PSWPOUT, nr);
             }
+            self.writepage(head);
             self.folio_mut(head).flags.clear_dirty();
         }
         let f = &self.folios[&head];
@@ -263,6 +264,30 @@ impl Model {
             return Fate::Freed(nr);
         }
         Fate::Keep
+    }
+
+    /// `swap_writepage()` / the filesystem's `writepage`: the folio's content goes to its swap slot or to its
+    /// file, where swap-in or the next page-cache read finds it (folios are split before swap-out, so a swap-cache
+    /// folio has one page).
+    fn writepage(&mut self, head: Pfn) {
+        let f = &self.folios[&head];
+        let content = f.pages[0].content;
+        match (f.swap, f.mapping) {
+            (Some(entry), _) => {
+                if let Some(s) = self.swap.as_mut() {
+                    s.write(entry, content);
+                }
+            }
+            (None, FolioMapping::File { file, index } | FolioMapping::Shmem { file, index }) => {
+                let data = &mut self.files[file as usize].data;
+                if content == 0 {
+                    data.remove(&index);
+                } else {
+                    data.insert(index, content);
+                }
+            }
+            (None, FolioMapping::Anon) => {}
+        }
     }
 
     fn drop_isolated(&mut self, head: Pfn) {

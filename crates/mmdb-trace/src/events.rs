@@ -6,7 +6,7 @@
 //! munmap: addr=ADDR len=SIZE        mprotect: addr=ADDR len=SIZE prot=PROT
 //! mremap: addr=ADDR old_len=SIZE new_len=SIZE flags=FLAGS [new_addr=ADDR]
 //! brk: brk=ADDR                     fault: addr=ADDR access=read|write|exec [pfn=HEX]
-//! touch: addr=ADDR access=read|write|exec
+//! touch: addr=ADDR access=read|write|exec                   store: addr=ADDR value=N
 //! madvise: addr=ADDR len=SIZE advice=MADV_*                 mlock: addr=ADDR len=SIZE
 //! munlock: addr=ADDR len=SIZE       lru_add_drain:            lru_add_drain_all:        reclaim: nr=N
 //! memcg_create: id=N limit=SIZE     memcg_attach: id=N        swapon: size=SIZE
@@ -192,6 +192,11 @@ const EVENTS: &[EventDef] = &[
         name: "touch",
         fields: &[req("addr", Kind::Num, "ADDR"), req("access", Kind::Access, "read|write|exec")],
         build: |f| Ok(Op::Touch { addr: f.num("addr")?, access: f.access("access")? }),
+    },
+    EventDef {
+        name: "store",
+        fields: &[req("addr", Kind::Num, "ADDR"), req("value", Kind::Num, "N")],
+        build: |f| Ok(Op::Store { addr: f.num("addr")?, value: f.num("value")? }),
     },
     EventDef {
         name: "madvise",
@@ -589,6 +594,23 @@ mod tests {
         assert!(matches!(parse_advice("-3"), Ok(-3)));
         assert!(matches!(parse_advice("9223372036854775808"), Err(NumError::Overflow)));
         assert!(matches!(parse_advice("MADV_BOGUS"), Err(NumError::Syntax)));
+    }
+
+    #[test]
+    fn store_lines_parse_and_print_back() {
+        use crate::lexer::lex_prefix;
+        let line = "             app-100     [000]     0.000100: store: addr=0x7f0000001000 value=42";
+        let prefix = lex_prefix(line).unwrap_or_else(|e| panic!("{e:?}"));
+        let op = parse_op(line, &prefix).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(op, Op::Store { addr: 0x7f00_0000_1000, value: 42 });
+        let ev = mmdb_model::Event { comm: "app".into(), pid: 100, cpu: 0, ts_ns: 100_000, op };
+        assert_eq!(crate::format_event(&ev), line);
+        let line = "app-1 [000] 0.1: store: value=0xffffffffffffffff addr=0x1000";
+        let prefix = lex_prefix(line).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(parse_op(line, &prefix), Ok(Op::Store { addr: 0x1000, value: u64::MAX }));
+        let line = "app-1 [000] 0.1: store: addr=0x1000";
+        let prefix = lex_prefix(line).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(parse_op(line, &prefix).is_err_and(|e| e.expected.contains("value=N")));
     }
 
     #[test]

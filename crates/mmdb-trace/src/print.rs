@@ -105,6 +105,10 @@ fn write_fields(out: &mut String, op: &Op) {
             hex(out, "addr", *addr);
             let _ = write!(out, " access={}", access.name());
         }
+        Op::Store { addr, value } => {
+            hex(out, "addr", *addr);
+            let _ = write!(out, " value={value}");
+        }
         Op::Madvise { addr, len, advice } => {
             hex(out, "addr", *addr);
             hex(out, "len", *len);

@@ -7,6 +7,7 @@ mod pty;
 mod real;
 mod record;
 mod repl;
+mod scripts;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Integration tests for mmdb-model: kernel-exact state after each operation, checked as rendered text.
 
+mod content;
 mod fork_cow;
 mod madvise;
 mod mmap;
