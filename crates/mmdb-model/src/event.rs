@@ -84,6 +84,10 @@ pub enum Op {
     /// Reclaim asked to free `nr` pages: global (`try_to_free_pages`, kswapd), or, with `memcg`, inside that
     /// memory cgroup only (`try_to_free_mem_cgroup_pages`).
     Reclaim { nr: u64, memcg: Option<u32> },
+    /// Reclaim took the folio of `pfn` off its inactive list and ran `shrink_folio_list()` on it, as
+    /// `shrink_inactive_list()` does for each folio it isolates. Real traces name reclaim's victims (the pfns
+    /// reclaim frees); this applies the kernel's choice where [`Op::Reclaim`] applies the model's own.
+    ShrinkFolio { pfn: Pfn },
     /// Creates a memory cgroup with `memory.limit_in_bytes = limit` (0 = unlimited).
     MemcgCreate { id: u32, limit: u64 },
     /// Moves this event's task, and the mm it owns, into memcg `id`.
@@ -114,6 +118,7 @@ impl Op {
             Op::LruAddDrain => "lru_add_drain",
             Op::LruAddDrainAll => "lru_add_drain_all",
             Op::Reclaim { .. } => "reclaim",
+            Op::ShrinkFolio { .. } => "shrink_folio",
             Op::MemcgCreate { .. } => "memcg_create",
             Op::MemcgAttach { .. } => "memcg_attach",
             Op::Swapon { .. } => "swapon",

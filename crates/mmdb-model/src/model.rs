@@ -181,8 +181,10 @@ impl Model {
     /// Routes an event to the operation that mirrors it; returns the syscall's value, if it is one.
     fn dispatch(&mut self, ev: &Event) -> Option<i64> {
         let pid = ev.pid;
-        if !matches!(ev.op, Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. })
-            && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
+        if !matches!(
+            ev.op,
+            Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. } | Op::ShrinkFolio { .. }
+        ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
             self.diag(
@@ -238,6 +240,7 @@ impl Model {
                 Some(id) if !self.memcgs.contains_key(id) => Some(-EINVAL),
                 _ => Some(self.try_to_free_pages(*nr, *memcg) as i64),
             },
+            Op::ShrinkFolio { pfn } => Some(self.shrink_one_folio(*pfn)),
             Op::MemcgCreate { id, limit } => Some(self.memcg_create(*id, *limit)),
             Op::MemcgAttach { id } => Some(self.memcg_attach(pid, *id)),
             Op::Swapon { size } => Some(self.swapon(*size)),

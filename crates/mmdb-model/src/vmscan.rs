@@ -111,6 +111,31 @@ impl Model {
         reclaimed
     }
 
+    /// `shrink_inactive_list()` for one victim the trace names ([`crate::Op::ShrinkFolio`]): isolate the folio of
+    /// `pfn` from its LRU list, `shrink_folio_list()` it, put it back if it survives. Returns the pages freed, or
+    /// `-EINVAL` when `pfn` is not a folio on an LRU list (the kernel isolated something the model does not have
+    /// there).
+    pub(crate) fn shrink_one_folio(&mut self, pfn: Pfn) -> i64 {
+        let Some(head) = self.folio_head(pfn) else { return -EINVAL };
+        let Some(list) = self.folios[&head].lru else { return -EINVAL };
+        if !self.folio_isolate_lru(head) {
+            return -EINVAL;
+        }
+        let n = self.folios[&head].nr_pages();
+        let file = matches!(list, LruList::InactiveFile | LruList::ActiveFile);
+        self.count(if file { VmEvent::PGSCAN_FILE } else { VmEvent::PGSCAN_ANON }, n);
+        match self.shrink_folio(head, false) {
+            Fate::Freed(n) => {
+                self.count(if file { VmEvent::PGSTEAL_FILE } else { VmEvent::PGSTEAL_ANON }, n);
+                n as i64
+            }
+            Fate::Activate | Fate::Keep => {
+                self.move_folio_to_lru(head);
+                0
+            }
+        }
+    }
+
     /// `move_folios_to_lru()` for one survivor: onto its list, dropping the isolation reference.
     fn move_folio_to_lru(&mut self, head: Pfn) {
         if !self.folios.contains_key(&head) {

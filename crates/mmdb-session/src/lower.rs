@@ -19,8 +19,14 @@
 //! - `rss_stat` is never used to set state (honesty rule): each one of a traced mm (mapped to its process by the
 //!   `curr=1` events) is compared with the model's counter.
 //!
-//! - The recorded program gets a memcg of its own; `mm_vmscan_{memcg,direct}_reclaim_begin/end` in a traced task
-//!   become a model reclaim of as many pages (in that memcg for memcg reclaim).
+//! - The recorded program gets a memcg of its own. Between `mm_vmscan_{memcg,direct}_reclaim_begin` and `_end` in
+//!   a traced task (memcg reclaim runs inside the fault whose charge needed it, which completes after it), the
+//!   pages the kernel frees are reclaim's victims: each becomes an `Op::ShrinkFolio`, in the kernel's order, and
+//!   the reclaim's `rss_stat`s are compared one after each victim that moved a counter.
+//! - An anonymous fault is applied at its own `MM_ANONPAGES` `rss_stat`; munmap, madvise and mlock at the task's
+//!   next record inside the syscall, an unmap one page table at a time at each of its `rss_stat`s; so counter
+//!   steps of threads on two CPUs happen in the trace's order. An `rss_stat` may also count a sibling's fault
+//!   under way on the other CPU (allocated, its own `rss_stat` not yet written): reported as `concurrent`.
 //!
 //! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
 //!   buffer) is a fault like `page_fault_user`.
@@ -40,7 +46,7 @@
 
 use mmdb_model::consts::*;
 use mmdb_model::lru::BatchKind;
-use mmdb_model::{Access, Event, FileRef, Model, Op, Pid};
+use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
 use mmdb_trace::{ParsedTrace, TraceLine};
@@ -148,6 +154,15 @@ pub struct LoweringStats {
     pub ignored: u64,
 }
 
+/// A task inside direct or memcg reclaim.
+#[derive(Debug, Default)]
+struct InReclaim {
+    /// The pfns the kernel freed so far.
+    freed: Vec<u64>,
+    /// The `rss_stat`s written so far (try_to_unmap_one() steps the counters of the mms it unmaps from).
+    rss: Vec<(TraceLine, u32, bool, RssMember, i64)>,
+}
+
 /// A syscall entered whose model operation waits for the task's next record.
 #[derive(Debug)]
 struct DeferredSys {
@@ -229,8 +244,8 @@ pub struct Lowerer {
     /// `rss_stat`s of a not-yet-known mm reported while a traced task is inside clone/fork: the child's counters
     /// during `copy_page_range`, compared once the fork is applied.
     fork_rss: FxHashMap<Pid, Vec<(TraceLine, u32, RssMember, i64)>>,
-    /// Tasks inside direct or memcg reclaim (true for memcg), with the pfns the kernel freed so far.
-    in_reclaim: FxHashMap<Pid, (bool, Vec<u64>)>,
+    /// Tasks inside direct or memcg reclaim.
+    in_reclaim: FxHashMap<Pid, InReclaim>,
     /// The line of the record being fed, for the log.
     cur_line: u32,
     /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
@@ -447,8 +462,12 @@ impl Lowerer {
         for p in done {
             self.flush_fault(p);
         }
-        // A fault collects the user-page allocations of its task until the task does something else.
-        if let Some(f) = self.pending_fault.get_mut(&pid) {
+        // A fault collects the user-page allocations of its task until the task does something else. Reclaim in
+        // the middle of a fault is the charge of its new page (mem_cgroup_charge() after the allocation): the
+        // fault goes on after it.
+        let reclaim = self.in_reclaim.contains_key(&pid)
+            || matches!(l.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_));
+        if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim) {
             let file =
                 |dev: mmdb_trace::records::Dev, ino: u64| format!("dev {}:{} ino {ino:#x}", dev.major, dev.minor);
             match &l.record {
@@ -545,18 +564,20 @@ impl Lowerer {
                 self.exec = Some(ExecInFlight { pid, held: Vec::new(), exec: None, vmas: Vec::new() });
             }
             Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
-                Some((_, freed)) => freed.push(f.pfn),
+                Some(r) => r.freed.push(f.pfn),
                 None => self.page_free(l, f.pfn),
             },
-            Record::MmVmscanMemcgReclaimBegin(_) if self.alive.contains(&pid) => {
-                self.in_reclaim.insert(pid, (true, Vec::new()));
+            Record::RssStat(r) if self.in_reclaim.contains_key(&pid) => {
+                if let Some(x) = self.in_reclaim.get_mut(&pid) {
+                    x.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size));
+                }
             }
-            Record::MmVmscanDirectReclaimBegin(_) if self.alive.contains(&pid) => {
-                self.in_reclaim.insert(pid, (false, Vec::new()));
+            Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_)
+                if self.alive.contains(&pid) =>
+            {
+                self.in_reclaim.insert(pid, InReclaim::default());
             }
-            Record::MmVmscanMemcgReclaimEnd(e) | Record::MmVmscanDirectReclaimEnd(e) => {
-                self.reclaim_end(l, e.nr_reclaimed)
-            }
+            Record::MmVmscanMemcgReclaimEnd(_) | Record::MmVmscanDirectReclaimEnd(_) => self.reclaim_end(l),
             Record::MmLruInsertion(i) => self.lru_insertion(l, i.pfn),
             Record::RssStat(r) => {
                 // While a thread of the same mm is inside a fault, the shared counter already includes that fault:
@@ -920,18 +941,47 @@ impl Lowerer {
     /// The end of direct or memcg reclaim in a traced task: the model reclaims as many pages as the kernel did
     /// (`try_to_free_mem_cgroup_pages`, `try_to_free_pages`); kernel frees the model did not make are then treated
     /// like any other `mm_page_free`.
-    fn reclaim_end(&mut self, l: &TraceLine, nr_reclaimed: u64) {
-        let Some((memcg, freed)) = self.in_reclaim.remove(&l.pid) else {
+    /// The end of a direct or memcg reclaim: the kernel's victims are the pfns it freed, in the order
+    /// `shrink_folio_list()` took them, so each is applied as [`Op::ShrinkFolio`] (the trace wins over the model's
+    /// own LRU order). `try_to_unmap_one()` stepped the counters of each mapped victim before the batch was freed,
+    /// so the `rss_stat`s of the reclaim are compared in order, one after each victim that moved a counter.
+    fn reclaim_end(&mut self, l: &TraceLine) {
+        let Some(r) = self.in_reclaim.remove(&l.pid) else {
             self.stats.ignored += 1;
             return;
         };
-        let memcg = memcg.then_some(RECORDED_MEMCG);
-        let out = self.apply(l.pid, l.cpu, l.ts_ns, Op::Reclaim { nr: nr_reclaimed, memcg });
-        let by_model: FxHashSet<u64> = out.freed.iter().map(|f| f.0).collect();
-        for pfn in freed {
-            if !by_model.contains(&pfn) {
-                self.page_free(l, pfn);
+        let mut samples = r.rss.into_iter();
+        for pfn in r.freed {
+            let Some(head) = self.model.folio_head(pfn) else {
+                // Not a page the model has: allocated before the trace, or by an untraced path.
+                self.stats.ignored += 1;
+                continue;
+            };
+            // The mms whose counters the victim may step: those mapping it.
+            let mms: Vec<MmId> =
+                self.model.folio(head).map(|f| f.rmap.iter().map(|m| m.mm).collect()).unwrap_or_default();
+            let counters = |m: &Model| mms.iter().map(|id| m.mm_struct(*id).map(|x| x.rss)).collect::<Vec<_>>();
+            let before = counters(&self.model);
+            let out = self.apply(l.pid, l.cpu, l.ts_ns, Op::ShrinkFolio { pfn: head });
+            if out.ret.is_none_or(|n| n <= 0) {
+                self.diverge(
+                    l.line,
+                    "reclaim-victim",
+                    format!(
+                        "pfn {pfn:#x} survives shrink_folio_list() (it is mapped dirty, referenced or not on an LRU)"
+                    ),
+                    "the kernel's reclaim freed it".to_string(),
+                    "a write or access the trace cannot show, or LRU state from before the trace",
+                );
             }
+            if before != counters(&self.model) {
+                if let Some((l, mm_id, curr, member, size)) = samples.next() {
+                    self.rss_stat(&l, mm_id, curr, member, size);
+                }
+            }
+        }
+        for (l, mm_id, curr, member, size) in samples {
+            self.rss_stat(&l, mm_id, curr, member, size);
         }
     }
 

@@ -228,6 +228,11 @@ const EVENTS: &[EventDef] = &[
         },
     },
     EventDef {
+        name: "shrink_folio",
+        fields: &[req("pfn", Kind::Num, "PFN")],
+        build: |f| Ok(Op::ShrinkFolio { pfn: f.num("pfn")? }),
+    },
+    EventDef {
         name: "memcg_create",
         fields: &[req("id", Kind::U32, "N"), req("limit", Kind::Size, "SIZE")],
         build: |f| Ok(Op::MemcgCreate { id: f.u32("id")?, limit: f.num("limit")? }),

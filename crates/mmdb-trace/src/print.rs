@@ -127,6 +127,7 @@ fn write_fields(out: &mut String, op: &Op) {
                 let _ = write!(out, " memcg={id}");
             }
         }
+        Op::ShrinkFolio { pfn } => hex(out, "pfn", *pfn),
         Op::MemcgCreate { id, limit } => {
             let _ = write!(out, " id={id}");
             hex(out, "limit", *limit);

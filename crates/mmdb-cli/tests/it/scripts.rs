@@ -163,6 +163,9 @@ fn ctrl_c_stops_a_running_script() {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // The handler is installed before the script is compiled and run: give it time to print `started` and
+    // enter its endless loop, so that the output before Ctrl-C is there to keep.
+    std::thread::sleep(std::time::Duration::from_millis(1000));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     if let Err(err) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT) {
         panic!("cannot signal mmdb: {err}");

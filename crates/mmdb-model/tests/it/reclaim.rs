@@ -178,3 +178,30 @@ fn memcg_reclaim_scans_only_that_memcg() {
     assert_eq!(s.rss(2), (0, 4, 0, 0));
     assert_eq!(s.ev(0, Op::Reclaim { nr: 32, memcg: Some(9) }), Some(-EINVAL), "no such memcg");
 }
+
+/// `shrink_folio` applies reclaim to the folio a real trace names: the same fate `shrink_folio_list()` gives it
+/// when the model's own scan picks it.
+#[test]
+fn shrink_folio_reclaims_the_named_folio() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, 4 * PG);
+    s.write(1, a, 4 * PG);
+    s.madvise(1, a, 4 * PG, MADV_FREE);
+    s.drain();
+    // A store after MADV_FREE re-dirties page 1 without a fault.
+    s.ev(1, Op::Touch { addr: a + PG, access: Access::Write });
+    let (clean, dirty) = (s.pfn(1, a + 2 * PG).unwrap(), s.pfn(1, a + PG).unwrap());
+    // The kernel's victim is page 2, not the LRU's tail: only it goes.
+    assert_eq!(s.ev(0, Op::ShrinkFolio { pfn: clean }), Some(1));
+    assert!(!s.m.pagemap(1, a + 2 * PG).unwrap().present, "discarded");
+    assert!(s.m.pagemap(1, a).unwrap().present, "the other clean lazyfree pages stay until named");
+    assert_eq!((s.rss(1), s.vm(VmEvent::PGLAZYFREED), s.vm(VmEvent::PGSTEAL_FILE)), ((0, 3, 0, 0), 1, 1));
+    // The written page survives: its PTE is young, so folio_check_references() keeps it (PG_referenced) on
+    // its list, still lazyfree, without unmapping it (kernel-semantics §6.1).
+    assert_eq!(s.ev(0, Op::ShrinkFolio { pfn: dirty }), Some(0));
+    assert_eq!(s.page(1, a + PG), "WD- map=1 ref=1 [referenced lru anon_exclusive] lru=inactive_file");
+    // A pfn that is not a folio on an LRU list (freed, or never allocated) is refused.
+    assert_eq!(s.ev(0, Op::ShrinkFolio { pfn: clean }), Some(-EINVAL));
+    assert_eq!(s.rss(1), (0, 3, 0, 0));
+}

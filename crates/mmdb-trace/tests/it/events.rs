@@ -99,6 +99,7 @@ fn every_event_kind() {
         ("lru_add_drain_all:", Op::LruAddDrainAll),
         ("reclaim: nr=32", Op::Reclaim { nr: 32, memcg: None }),
         ("reclaim: nr=32 memcg=1", Op::Reclaim { nr: 32, memcg: Some(1) }),
+        ("shrink_folio: pfn=0x100010", Op::ShrinkFolio { pfn: 0x100010 }),
         ("memcg_create: id=1 limit=64M", Op::MemcgCreate { id: 1, limit: 64 << 20 }),
         ("memcg_create: id=2 limit=0", Op::MemcgCreate { id: 2, limit: 0 }),
         ("memcg_attach: id=1", Op::MemcgAttach { id: 1 }),

@@ -64,6 +64,8 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::LruAddDrain),
         Just(Op::LruAddDrainAll),
         (num(), proptest::option::of(any::<u32>())).prop_map(|(nr, memcg)| Op::Reclaim { nr, memcg }),
+        num().prop_map(|pfn| Op::ShrinkFolio { pfn }),
+        (num(), num()).prop_map(|(addr, value)| Op::Store { addr, value }),
         (any::<u32>(), num()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
         any::<u32>().prop_map(|id| Op::MemcgAttach { id }),
         num().prop_map(|size| Op::Swapon { size }),
