@@ -12,6 +12,7 @@
 mod child;
 mod markers;
 mod memcg;
+mod merge;
 mod perf;
 mod procs;
 mod snapshot;
@@ -165,6 +166,15 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
     let mut outputs = Outputs { paths: vec![output.clone()], keep: false };
     let work = WorkDir::create(&format!("mmdb-record-{me}"))?;
     let mut instance = if args.perf { None } else { Some(Instance::create(Path::new(TRACEFS), &name)?) };
+    // The LRU events of every task, merged into the trace at the end (see merge.rs).
+    let lru_events: Vec<String> =
+        merge::LRU_EVENTS.iter().map(|e| e.to_string()).filter(|e| events.contains(e)).collect();
+    let mut lru_instance = if args.perf || lru_events.is_empty() {
+        None
+    } else {
+        Some(Instance::create(Path::new(TRACEFS), &format!("{name}-lru"))?)
+    };
+    let lru_path = work.path().join("lru.txt");
     let memcg = args.memcg_limit.map(|limit| Memcg::create(&name, limit)).transpose()?;
     let mut child = BlockedChild::spawn(work.path(), &args.command)?;
     let mut tree = Tree::new(me, child.pid());
@@ -188,8 +198,24 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
             }
             let mut out = BufWriter::new(out);
             write_header(&mut out, &cmd_text, inst.dir(), &events)?;
+            if let Some(lru) = &lru_instance {
+                let what = lru_events.join(",");
+                writeln!(out, "# mmdb record: {what} of every task from {}, merged by time", lru.dir().display())?;
+            }
             inst.start_reader(out)?;
             inst.open_marker()?;
+            if let Some(lru) = &mut lru_instance {
+                lru.configure(args.buffer_size_kb, args.record_tgid)?;
+                // Every task but the recorded ones (and, with event-fork, their descendants): the main instance
+                // has theirs.
+                lru.write("set_event_notrace_pid", &child.pid().to_string())?;
+                for warning in lru.enable_events(&lru_events) {
+                    eprintln!("mmdb record: warning: cannot enable {warning}");
+                }
+                let file = File::create(&lru_path).with_context(|| format!("cannot create {}", lru_path.display()))?;
+                lru.start_reader(BufWriter::new(file))?;
+                lru.tracing_on(true)?;
+            }
             inst.tracing_on(true)?;
             inst
         }
@@ -230,9 +256,20 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
     // The workload is gone: finish the trace.
     let lost = match instance {
         Some(inst) => {
-            let trailer = |s: &ReaderSummary| trailer_lines(&end, s.lost);
+            // The LRU instance stops first: nothing it records after the main trace's end is merged anyway.
+            let lru_lost = match lru_instance.take() {
+                Some(lru) => lru.finish(&|_| Vec::new())?.lost,
+                None => 0,
+            };
+            let trailer = |s: &ReaderSummary| trailer_lines(&end, s.lost + lru_lost);
             let summary = inst.finish(&trailer)?;
-            summary.lost
+            if lru_path.exists() {
+                let merged = with_suffix(&output, ".merging");
+                merge::merge_traces(&output, &lru_path, &merged)
+                    .and_then(|_| fs::rename(&merged, &output))
+                    .with_context(|| format!("cannot merge the LRU events into {}", output.display()))?;
+            }
+            summary.lost + lru_lost
         }
         None => {
             let (mut perf, data) = tree.perf.take().expect("perf mode has perf");

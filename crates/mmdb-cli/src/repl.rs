@@ -37,9 +37,10 @@ Opens a trace in the interactive debugger.
 
 The REPL replays the trace into the model and puts a cursor before its first
 event. Move it forwards and backwards (step, next, continue, reverse-step,
-reverse-continue, goto), set breakpoints and watchpoints (break, watch), and
+reverse-continue, goto), set breakpoints and watchpoints (break, watch),
 inspect the state at the cursor (page, rmap, history, maps, rss, ps, lru,
-vmstat, check). `help` lists every command.
+vmstat, check) and query it in Rhai (rhai EXPR, source FILE.rhai). `help`
+lists every command.
 
 Without FILE the REPL starts on an empty model. `mmdb FILE` is the same as
 `mmdb repl FILE`.";
@@ -122,8 +123,20 @@ pub fn run(args: &ReplArgs) -> anyhow::Result<u8> {
     }
 }
 
-/// Reads the trace (if any) and opens a session on it.
+/// Reads the trace (if any) and opens a session on it, with the file reader of `source`.
 fn load(args: &ReplArgs) -> anyhow::Result<Session> {
+    let mut session = open(args)?;
+    session.set_file_reader(Box::new(read_script));
+    Ok(session)
+}
+
+/// `source FILE` reads the file here: the engine reads no files. Relative paths are from the current directory.
+fn read_script(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// Reads the trace (if any) and opens a session on it.
+fn open(args: &ReplArgs) -> anyhow::Result<Session> {
     let Some(path) = &args.file else {
         return Ok(Session::new("(no trace)", Program::empty()));
     };
@@ -255,7 +268,7 @@ impl Completer for ReplHelper {
     fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let c = mmdb_repl::complete(&self.session.borrow(), line, pos);
         let word = line.get(c.start..pos).unwrap_or("");
-        if c.candidates.is_empty() && c.start > 0 && (word.contains('/') || word.starts_with('.')) {
+        if c.path || (c.candidates.is_empty() && c.start > 0 && (word.contains('/') || word.starts_with('.'))) {
             return self.files.complete(line, pos, ctx);
         }
         let pairs = c.candidates.into_iter().map(|w| Pair { display: w.clone(), replacement: w }).collect();

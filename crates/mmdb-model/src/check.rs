@@ -226,7 +226,11 @@ impl Model {
                 (None, false) => {}
                 _ => bad("lru", format!("folio {pfn:#x}: PG_lru {} but list {:?}", f.flags.test_lru(), f.lru)),
             }
-            if let FolioMapping::File { file, index } | FolioMapping::Shmem { file, index } = f.mapping {
+            // A folio truncated out of its file (its page cache reference dropped, another one left, such as a
+            // per-CPU batch's) keeps its former identity until it is freed, as the kernel's keeps its flags.
+            if let (FolioMapping::File { file, index } | FolioMapping::Shmem { file, index }, true) =
+                (f.mapping, f.refs.pagecache > 0)
+            {
                 if self.files.get(file as usize).and_then(|o| o.pages.get(&index)) != Some(&pfn) {
                     bad("pagecache", format!("folio {pfn:#x} is not in its file's page cache"));
                 }

@@ -71,6 +71,10 @@ pub enum Op {
     /// would), then the page's content (`Page::content`) becomes `value`. Scripts use it to make data loss and
     /// COW isolation visible; the value stands for whatever the program wrote into the page.
     Store { addr: u64, value: u64 },
+    /// The kernel reaching the page at `addr` on the task's behalf through GUP (`get_user_pages_remote()` with
+    /// `FOLL_TOUCH`, as exec's `copy_strings()` does): faults it in when needed, then marks it accessed (and
+    /// dirty, for a write). Real traces show no event for it; the lowering derives it from exec's layout.
+    Gup { addr: u64, write: bool },
     /// `madvise()`.
     Madvise { addr: u64, len: u64, advice: i64 },
     /// `mlock()`.
@@ -81,6 +85,10 @@ pub enum Op {
     LruAddDrain,
     /// `lru_add_drain_all()`: drain every CPU's batches.
     LruAddDrainAll,
+    /// `folio_batch_move_lru()` of this event's CPU's `batch` alone: what the kernel does when a batch is full
+    /// (`folio_batch_add_and_move()`), where `lru_add_drain()` would drain every batch. Real traces show it
+    /// through `mm_lru_insertion` (an `lru_add` batch moving) and `mm_lru_activate` (an `lru_activate` batch).
+    FolioBatchMove { batch: crate::lru::BatchKind },
     /// Reclaim asked to free `nr` pages: global (`try_to_free_pages`, kswapd), or, with `memcg`, inside that
     /// memory cgroup only (`try_to_free_mem_cgroup_pages`).
     Reclaim { nr: u64, memcg: Option<u32> },
@@ -112,11 +120,13 @@ impl Op {
             Op::Fault { .. } => "fault",
             Op::Touch { .. } => "touch",
             Op::Store { .. } => "store",
+            Op::Gup { .. } => "gup",
             Op::Madvise { .. } => "madvise",
             Op::Mlock { .. } => "mlock",
             Op::Munlock { .. } => "munlock",
             Op::LruAddDrain => "lru_add_drain",
             Op::LruAddDrainAll => "lru_add_drain_all",
+            Op::FolioBatchMove { .. } => "folio_batch_move",
             Op::Reclaim { .. } => "reclaim",
             Op::ShrinkFolio { .. } => "shrink_folio",
             Op::MemcgCreate { .. } => "memcg_create",

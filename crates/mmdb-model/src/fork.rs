@@ -216,12 +216,14 @@ impl Model {
     }
 
     /// `exit_mmap()` (6.12:mm/mmap.c:1916): zaps every VMA (no `lru_add_drain` on 6.18), frees the page tables
-    /// and the VMAs, drops the huge zero folio reference, and frees the mm.
+    /// and the VMAs (the last `fput()` of an unlinked shmem object truncates it), drops the huge zero folio
+    /// reference, and frees the mm.
     fn exit_mmap(&mut self, mm: MmId) {
         let vmas: Vec<_> = self.mm(mm).vmas.values().cloned().collect();
         for vma in &vmas {
             self.zap_page_range(mm, vma, vma.start, vma.end, ZapKind::Exit);
         }
         self.mms.remove(&mm);
+        self.release_unlinked_files(vmas.iter().filter_map(|v| v.file).collect());
     }
 }

@@ -24,7 +24,8 @@ impl Model {
         }
     }
 
-    /// `mm_get_huge_zero_folio()`: the global huge zero folio, allocated on first use (THP_ZERO_PAGE_ALLOC).
+    /// `mm_get_huge_zero_folio()`: the global huge zero folio, allocated on first use (THP_ZERO_PAGE_ALLOC); in a
+    /// real trace it predates the trace.
     fn get_huge_zero_folio(&mut self, mm: MmId) -> Pfn {
         let pfn = match self.huge_zero {
             Some(p) => p,
@@ -35,7 +36,13 @@ impl Model {
                 f.refs.pagecache = 1; // the global reference held by the huge zero folio itself
                 f.flags.set_uptodate();
                 f.flags.set_reserved();
-                self.count(VmEvent::THP_ZERO_PAGE_ALLOC, 1);
+                if self.cfg.trace_pfns {
+                    // A real trace's machine allocated it long before (it is global and never freed while THP is
+                    // on): machine state, like the zero page, not an allocation of the traced program.
+                    self.allocated.retain(|&(pfn, _)| pfn != p);
+                } else {
+                    self.count(VmEvent::THP_ZERO_PAGE_ALLOC, 1);
+                }
                 self.huge_zero = Some(p);
                 p
             }

@@ -21,6 +21,7 @@ pub mod vmstat;
 mod check;
 mod footprint;
 mod fork;
+mod gup;
 mod huge_memory;
 mod madvise;
 mod memcg;

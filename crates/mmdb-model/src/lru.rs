@@ -1,5 +1,7 @@
 //! Lruvecs (the five LRU lists per memcg) and the per-CPU folio batches in front of them (mm/swap.c, mm/mlock.c).
 
+use serde::{Deserialize, Serialize};
+
 use crate::consts::FOLIO_BATCH_SIZE;
 use crate::event::Pfn;
 use crate::folio::LruList;
@@ -22,7 +24,8 @@ pub struct Lruvec {
 }
 
 /// Which per-CPU batch (`struct cpu_fbatches`, plus the mlock batch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BatchKind {
     LruAdd,
     LruDeactivate,
@@ -41,6 +44,15 @@ impl BatchKind {
             BatchKind::LruActivate => "lru_activate",
             BatchKind::Mlock => "mlock",
         }
+    }
+
+    /// Every batch kind, in the order `lru_add_drain_cpu()` drains them.
+    pub const ALL: [BatchKind; 5] =
+        [BatchKind::LruAdd, BatchKind::LruDeactivate, BatchKind::LruLazyfree, BatchKind::LruActivate, BatchKind::Mlock];
+
+    /// The kind named `name` (as [`BatchKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<BatchKind> {
+        BatchKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -171,6 +183,14 @@ impl Model {
 
     /// `folio_batch_move_lru()`: applies the batch's move to each folio, then drops the batch references
     /// (`folios_put`), which frees folios nobody else holds.
+    /// `folio_batch_move_lru()` of one batch of one CPU alone, as `folio_batch_add_and_move()` does when the batch
+    /// is full ([`crate::Op::FolioBatchMove`]); the CPU's other batches stay.
+    pub(crate) fn folio_batch_move(&mut self, cpu: usize, kind: BatchKind) {
+        if cpu < self.cpus.len() && !self.cpus[cpu].batch(kind).is_empty() {
+            self.batch_move(cpu, kind);
+        }
+    }
+
     fn batch_move(&mut self, cpu: usize, kind: BatchKind) {
         let folios = std::mem::take(self.cpus[cpu].batch(kind));
         for &head in &folios {

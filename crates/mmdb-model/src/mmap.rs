@@ -105,7 +105,9 @@ impl Model {
             (false, Some(f)) => (Some(self.file_id(&f.name, false)), f.offset >> PAGE_SHIFT),
             _ if flags & MAP_SHARED != 0 => {
                 let n = self.files.len();
-                (Some(self.file_id(&format!("/dev/zero (deleted) #{n}"), true)), 0)
+                let id = self.file_id(&format!("/dev/zero (deleted) #{n}"), true);
+                self.files[id as usize].unlinked = true;
+                (Some(id), 0)
             }
             _ => (None, 0),
         };
@@ -214,11 +216,40 @@ impl Model {
         self.split_vma(mm, start);
         self.split_vma(mm, end);
         let inside: Vec<Vma> = self.mm(mm).vmas.range(start..end).map(|(_, v)| v.clone()).collect();
-        for v in inside {
-            self.zap_page_range(mm, &v, v.start, v.end, ZapKind::Munmap);
+        for v in &inside {
+            self.zap_page_range(mm, v, v.start, v.end, ZapKind::Munmap);
             self.mm_mut(mm).vmas.remove(&v.start);
         }
         self.free_empty_pte_tables(mm, start, end);
+        self.release_unlinked_files(inside.iter().filter_map(|v| v.file).collect());
+    }
+
+    /// The last `fput()` of an unlinked shmem object ([`crate::model::FileObj::unlinked`]): when no VMA of any mm
+    /// refers to it any more, `shmem_evict_inode()` truncates it (`shmem_undo_range()` → `filemap_remove_folio()`
+    /// drops the page cache's reference, and a folio nobody else holds is freed).
+    pub(crate) fn release_unlinked_files(&mut self, mut candidates: Vec<crate::folio::FileId>) {
+        candidates.sort_unstable();
+        candidates.dedup();
+        for file in candidates {
+            let f = &self.files[file as usize];
+            if !f.unlinked || f.pages.is_empty() {
+                continue;
+            }
+            let mapped = self.mms.values().any(|m| m.vmas.values().any(|v| v.file == Some(file)));
+            if mapped {
+                continue;
+            }
+            let pages = std::mem::take(&mut self.files[file as usize].pages);
+            self.files[file as usize].data.clear();
+            for head in pages.into_values() {
+                if !self.folios.contains_key(&head) {
+                    continue;
+                }
+                self.touch(head);
+                self.folio_mut(head).refs.pagecache -= 1;
+                self.folio_put_refs(head, 1);
+            }
+        }
     }
 
     /// `munmap()`.

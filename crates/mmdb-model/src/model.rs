@@ -63,6 +63,9 @@ pub struct FileObj {
     pub pages: BTreeMap<u64, Pfn>,
     /// Page index → the content writeback last wrote to the file (`Page::content`); pages never written read 0.
     pub data: BTreeMap<u64, u64>,
+    /// The object has no name in any directory (the shmem object of a `MAP_SHARED | MAP_ANONYMOUS` mapping,
+    /// `shmem_zero_setup()`): it lives only as long as a mapping refers to it.
+    pub unlinked: bool,
 }
 
 /// The kernel model. See the crate documentation.
@@ -183,7 +186,12 @@ impl Model {
         let pid = ev.pid;
         if !matches!(
             ev.op,
-            Op::Spawn { .. } | Op::LruAddDrain | Op::LruAddDrainAll | Op::Reclaim { .. } | Op::ShrinkFolio { .. }
+            Op::Spawn { .. }
+                | Op::LruAddDrain
+                | Op::LruAddDrainAll
+                | Op::FolioBatchMove { .. }
+                | Op::Reclaim { .. }
+                | Op::ShrinkFolio { .. }
         ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
@@ -225,6 +233,7 @@ impl Model {
                 self.user_store(pid, *addr, *value);
                 None
             }
+            Op::Gup { addr, write } => Some(self.gup_one(pid, *addr, *write)),
             Op::Madvise { addr, len, advice } => Some(self.do_madvise(pid, *addr, *len, *advice)),
             Op::Mlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, true)),
             Op::Munlock { addr, len } => Some(self.do_mlock(pid, *addr, *len, false)),
@@ -234,6 +243,10 @@ impl Model {
             }
             Op::LruAddDrainAll => {
                 self.lru_add_drain_all();
+                None
+            }
+            Op::FolioBatchMove { batch } => {
+                self.folio_batch_move(self.cur_cpu, *batch);
                 None
             }
             Op::Reclaim { nr, memcg } => match memcg {
@@ -505,7 +518,8 @@ impl Model {
         if let Some(i) = self.files.iter().position(|f| f.name == name) {
             return i as FileId;
         }
-        self.files.push(FileObj { name: name.to_string(), shmem, pages: BTreeMap::new(), data: BTreeMap::new() });
+        let (pages, data) = (BTreeMap::new(), BTreeMap::new());
+        self.files.push(FileObj { name: name.to_string(), shmem, pages, data, unlinked: false });
         (self.files.len() - 1) as FileId
     }
 

@@ -1,5 +1,5 @@
-//! Breakpoints and watchpoints: what each one watches, its optional `if FIELD OP VALUE` condition, and how it
-//! is decided whether it fires at a position.
+//! Breakpoints and watchpoints: what each one watches, its optional condition (`if FIELD OP VALUE`, or a Rhai
+//! expression), and how it is decided whether it fires at a position.
 //!
 //! A breakpoint fires *at position p* when applying event p (1-based) makes it true: an event breakpoint looks
 //! at event p itself; a page, address, rss or violation breakpoint compares a probe of the model before and
@@ -8,6 +8,7 @@
 
 use mmdb_model::consts::{madv_name, PAGE_SIZE};
 use mmdb_model::{Event, Model, Op, PageInfo, Pfn, Pid};
+use mmdb_script::{CompiledQuery, QueryEngine, ScriptError};
 
 use crate::parse::{parse_advice, parse_pid, PageRef};
 
@@ -135,7 +136,7 @@ fn op_covers(op: &Op, vaddr: u64) -> bool {
     let page = vaddr & !(PAGE_SIZE - 1);
     let within = |addr: u64, len: u64| addr <= vaddr && vaddr < addr.saturating_add(len);
     match op {
-        Op::Fault { addr, .. } | Op::Touch { addr, .. } => addr & !(PAGE_SIZE - 1) == page,
+        Op::Fault { addr, .. } | Op::Touch { addr, .. } | Op::Store { addr, .. } => addr & !(PAGE_SIZE - 1) == page,
         Op::Mmap { addr: Some(addr), len, .. } => within(*addr, *len),
         Op::Munmap { addr, len }
         | Op::Mprotect { addr, len, .. }
@@ -147,10 +148,24 @@ fn op_covers(op: &Op, vaddr: u64) -> bool {
     }
 }
 
-/// Parses the words after `break`: the kind and an optional `if FIELD OP VALUE`.
-pub fn parse_break(words: &[&str], event_names: &[&str]) -> Result<(BreakKind, Option<Condition>), String> {
-    let (kind_words, cond) = split_condition(words)?;
-    let kind = match kind_words {
+/// Splits the arguments of `break` or `watch`, as typed, at the first word `if`: the words of what to watch, and
+/// the condition's text (`None` without `if`).
+pub fn split_condition(args: &str) -> (Vec<&str>, Option<&str>) {
+    let mut words = Vec::new();
+    for word in args.split_whitespace() {
+        if word == "if" {
+            // `word` is a slice of `args`: the condition is the text after it.
+            let at = word.as_ptr() as usize - args.as_ptr() as usize;
+            return (words, Some(args[at + word.len()..].trim()));
+        }
+        words.push(word);
+    }
+    (words, None)
+}
+
+/// Parses what `break` breaks on (the words before `if`).
+pub fn parse_break(words: &[&str], event_names: &[&str]) -> Result<BreakKind, String> {
+    Ok(match words {
         ["pid", p] => BreakKind::Pid(parse_pid(p)?),
         ["pfn", x] => BreakKind::Pfn(crate::parse::parse_u64(x)?),
         ["addr", a] => match PageRef::parse(a)? {
@@ -168,15 +183,13 @@ pub fn parse_break(words: &[&str], event_names: &[&str]) -> Result<(BreakKind, O
             ))
         }
         [] => return Err("what to break on is missing".to_string()),
-        _ => return Err(format!("cannot read `{}`", kind_words.join(" "))),
-    };
-    Ok((kind, cond))
+        _ => return Err(format!("cannot read `{}`", words.join(" "))),
+    })
 }
 
-/// Parses the words after `watch`: `page X [FIELD]` or `rss P [COUNTER]`, and an optional condition.
-pub fn parse_watch(words: &[&str]) -> Result<(BreakKind, Option<Condition>), String> {
-    let (kind_words, cond) = split_condition(words)?;
-    let kind = match kind_words {
+/// Parses what `watch` watches (the words before `if`): `page X [FIELD]` or `rss P [COUNTER]`.
+pub fn parse_watch(words: &[&str]) -> Result<BreakKind, String> {
+    Ok(match words {
         ["page", x] => BreakKind::WatchPage { page: PageRef::parse(x)?, field: None },
         ["page", x, f] => {
             if !PAGE_FIELDS.contains(f) {
@@ -192,16 +205,7 @@ pub fn parse_watch(words: &[&str]) -> Result<(BreakKind, Option<Condition>), Str
             BreakKind::WatchRss { pid: parse_pid(p)?, counter: Some((*c).to_string()) }
         }
         _ => return Err("expected `page X [FIELD]` or `rss P [COUNTER]`".to_string()),
-    };
-    Ok((kind, cond))
-}
-
-/// Splits `... if FIELD OP VALUE` into the words before `if` and the condition.
-fn split_condition<'a, 'b>(words: &'b [&'a str]) -> Result<(&'b [&'a str], Option<Condition>), String> {
-    match words.iter().position(|w| *w == "if") {
-        None => Ok((words, None)),
-        Some(i) => Ok((&words[..i], Some(Condition::parse(&words[i + 1..])?))),
-    }
+    })
 }
 
 /// The page fields `watch page X FIELD` and conditions know.
@@ -224,7 +228,8 @@ pub const PAGE_FIELDS: &[&str] = &[
 pub const RSS_COUNTERS: &[&str] = &["file", "anon", "swapents", "shmem"];
 
 /// The event fields conditions know.
-pub const EVENT_FIELDS: &[&str] = &["pid", "cpu", "ts", "comm", "event", "addr", "len", "advice", "access", "child"];
+pub const EVENT_FIELDS: &[&str] =
+    &["pid", "cpu", "ts", "comm", "event", "addr", "len", "advice", "access", "child", "value", "pfn"];
 
 /// A value a condition compares.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -275,7 +280,7 @@ pub fn page_summary(info: &PageInfo) -> String {
 }
 
 /// One event field, by the names in [`EVENT_FIELDS`]; `None` when the event has no such field.
-fn event_field(ev: &Event, field: &str) -> Option<Value> {
+pub fn event_field(ev: &Event, field: &str) -> Option<Value> {
     let num = |n: u64| Value::Num(i64::try_from(n).unwrap_or(i64::MAX));
     Some(match (field, &ev.op) {
         ("pid", _) => num(ev.pid.into()),
@@ -283,7 +288,8 @@ fn event_field(ev: &Event, field: &str) -> Option<Value> {
         ("ts", _) => num(ev.ts_ns),
         ("comm", _) => Value::Str(ev.comm.clone()),
         ("event", op) => Value::Str(op.name().to_string()),
-        ("addr", Op::Fault { addr, .. } | Op::Touch { addr, .. } | Op::Munmap { addr, .. }) => num(*addr),
+        ("addr", Op::Fault { addr, .. } | Op::Touch { addr, .. } | Op::Store { addr, .. }) => num(*addr),
+        ("addr", Op::Munmap { addr, .. }) => num(*addr),
         ("addr", Op::Mprotect { addr, .. } | Op::Madvise { addr, .. } | Op::Mremap { addr, .. }) => num(*addr),
         ("addr", Op::Mlock { addr, .. } | Op::Munlock { addr, .. }) => num(*addr),
         ("addr", Op::Mmap { addr: Some(addr), .. }) => num(*addr),
@@ -295,6 +301,8 @@ fn event_field(ev: &Event, field: &str) -> Option<Value> {
         },
         ("access", Op::Fault { access, .. } | Op::Touch { access, .. }) => Value::Str(access.name().to_string()),
         ("child", Op::Fork { child, .. }) => num((*child).into()),
+        ("value", Op::Store { value, .. }) => num(*value),
+        ("pfn", Op::Fault { pfn: Some(pfn), .. } | Op::ShrinkFolio { pfn }) => num(*pfn),
         _ => return None,
     })
 }
@@ -328,18 +336,103 @@ impl CmpOp {
     }
 }
 
+/// A breakpoint's condition: `FIELD OP VALUE`, or a Rhai expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    Field(FieldCondition),
+    Rhai(RhaiCondition),
+}
+
+/// Why a condition cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConditionError {
+    /// The simple form is malformed or names no field.
+    Field(String),
+    /// The Rhai expression does not compile.
+    Rhai(ScriptError),
+}
+
+impl Condition {
+    /// Reads a condition. The rule: when its first word (up to a blank or an operator) is a field name
+    /// ([`EVENT_FIELDS`], [`PAGE_FIELDS`], [`RSS_COUNTERS`]), it is the simple form `FIELD OP VALUE`; anything else
+    /// is a Rhai expression, compiled once with `engine` (called only then).
+    pub fn parse<'e>(text: &str, engine: impl FnOnce() -> &'e QueryEngine) -> Result<Condition, ConditionError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ConditionError::Field("the condition after `if` is missing".to_string()));
+        }
+        let first = text.split(|c: char| c.is_whitespace() || "=!<>~".contains(c)).next().unwrap_or("");
+        if is_field(first) {
+            return FieldCondition::parse(text).map(Condition::Field).map_err(ConditionError::Field);
+        }
+        match engine().compile_named(CONDITION, text) {
+            Ok(query) => Ok(Condition::Rhai(RhaiCondition { text: text.to_string(), query })),
+            Err(e) => Err(ConditionError::Rhai(e)),
+        }
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::Field(c) => c.fmt(f),
+            Condition::Rhai(c) => f.write_str(&c.text),
+        }
+    }
+}
+
+/// How a Rhai condition is named in its errors.
+pub const CONDITION: &str = "condition";
+
+/// Whether `name` is a field of the simple form.
+fn is_field(name: &str) -> bool {
+    EVENT_FIELDS.contains(&name) || PAGE_FIELDS.contains(&name) || RSS_COUNTERS.contains(&name)
+}
+
+/// A condition in Rhai, compiled once; it sees the state after the event and the event as `event`.
+#[derive(Clone, Debug)]
+pub struct RhaiCondition {
+    /// The expression as typed.
+    pub text: String,
+    query: CompiledQuery,
+}
+
+impl PartialEq for RhaiCondition {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for RhaiCondition {}
+
+impl RhaiCondition {
+    /// Whether the condition holds after event `ev` (event number `pos`) in `model`; an error when it fails or
+    /// does not give a boolean.
+    pub fn holds(
+        &self,
+        engine: Option<&QueryEngine>,
+        ev: &Event,
+        pos: usize,
+        model: &mut Model,
+    ) -> Result<bool, ScriptError> {
+        let Some(engine) = engine else { return Err(crate::script::no_engine()) };
+        crate::script::set_event(engine, Some(ev), pos);
+        engine.eval_bool(model, &self.query)
+    }
+}
+
 /// `FIELD OP VALUE`: a condition on the event, the breakpoint's page or the process's rss counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Condition {
+pub struct FieldCondition {
     pub field: String,
     pub op: CmpOp,
     pub value: String,
 }
 
-impl Condition {
-    /// Parses `FIELD OP VALUE`, as separate words or run together (`mapcount>1`).
-    pub fn parse(words: &[&str]) -> Result<Condition, String> {
-        let text = words.join(" ");
+impl FieldCondition {
+    /// Parses `FIELD OP VALUE`, as separate words or run together (`mapcount>1`); VALUE is one word.
+    pub fn parse(text: &str) -> Result<FieldCondition, String> {
+        let text = text.trim();
         let usage = || format!("a condition is `FIELD OP VALUE` with OP one of == != < <= > >= ~, not `{text}`");
         let (at, (sym, op)) = CmpOp::ALL
             .iter()
@@ -351,8 +444,13 @@ impl Condition {
         if field.is_empty() || value.is_empty() || field.contains(' ') {
             return Err(usage());
         }
-        let known = EVENT_FIELDS.contains(&field) || PAGE_FIELDS.contains(&field) || RSS_COUNTERS.contains(&field);
-        if !known {
+        if value.contains(char::is_whitespace) {
+            return Err(format!(
+                "`{field} {sym}` takes one word, not `{value}`; write longer conditions in Rhai, such as \
+                 `event.pid == 3176 && page(0x100000).mapcount > 1`"
+            ));
+        }
+        if !is_field(field) {
             return Err(format!(
                 "`{field}` is not a field; event fields: {}; page fields: {}; rss counters: {}",
                 EVENT_FIELDS.join(", "),
@@ -360,7 +458,7 @@ impl Condition {
                 RSS_COUNTERS.join(", ")
             ));
         }
-        Ok(Condition { field: field.to_string(), op, value: value.to_string() })
+        Ok(FieldCondition { field: field.to_string(), op, value: value.to_string() })
     }
 
     /// Whether the condition holds for event `ev` and the state after it, for a breakpoint of `kind`.
@@ -413,7 +511,7 @@ impl Condition {
     }
 }
 
-impl std::fmt::Display for Condition {
+impl std::fmt::Display for FieldCondition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {} {}", self.field, self.op.symbol(), self.value)
     }
@@ -454,26 +552,61 @@ impl Breakpoint {
 mod tests {
     use super::*;
 
+    fn engine() -> QueryEngine {
+        let e = QueryEngine::new(&mmdb_script::Limits::default(), std::sync::Arc::default());
+        e.set_var("event", mmdb_script::Dynamic::UNIT);
+        e
+    }
+
     #[test]
-    fn conditions_parse_in_words_or_run_together() {
-        let c = Condition::parse(&["mapcount", ">", "1"]).unwrap();
+    fn field_conditions_parse_in_words_or_run_together() {
+        let c = FieldCondition::parse("mapcount > 1").unwrap();
         assert_eq!((c.field.as_str(), c.op, c.value.as_str()), ("mapcount", CmpOp::Gt, "1"));
-        let c = Condition::parse(&["mapcount>=2"]).unwrap();
+        let c = FieldCondition::parse("mapcount>=2").unwrap();
         assert_eq!(c.op, CmpOp::Ge);
-        assert!(Condition::parse(&["frob", "==", "1"]).is_err());
-        assert!(Condition::parse(&["pid"]).is_err());
-        assert!(Condition::parse(&["==", "1"]).is_err());
+        assert!(FieldCondition::parse("frob == 1").is_err());
+        assert!(FieldCondition::parse("pid").is_err());
+        assert!(FieldCondition::parse("== 1").is_err());
+        assert!(FieldCondition::parse("pid == 1 && x").unwrap_err().contains("takes one word"));
+    }
+
+    #[test]
+    fn a_condition_is_the_simple_form_when_it_starts_with_a_field() {
+        let e = engine();
+        let field = |t: &str| matches!(Condition::parse(t, || &e), Ok(Condition::Field(_)));
+        let rhai = |t: &str| matches!(Condition::parse(t, || &e), Ok(Condition::Rhai(_)));
+        assert!(field("pid == 3176") && field("mapcount>1") && field("advice == free"));
+        assert!(rhai("event.pid == 3176") && rhai("page(0x100000).mapcount > 1") && rhai("true"));
+        assert!(matches!(Condition::parse("pid", || &e), Err(ConditionError::Field(_))));
+        // A misspelt name is caught when the breakpoint is made, with its column.
+        match Condition::parse("event.pid == 1 && frob", || &e) {
+            Err(ConditionError::Rhai(err)) => assert_eq!((err.line, err.column), (1, 19), "{}", err.message),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(Condition::parse("  ", || &e), Err(ConditionError::Field(_))));
     }
 
     #[test]
     fn break_words_parse_to_kinds() {
         let names = ["fault", "fork"];
-        assert_eq!(parse_break(&["fault"], &names).unwrap().0, BreakKind::Event("fault".into()));
-        assert_eq!(parse_break(&["madvise", "free"], &names).unwrap().0, BreakKind::Madvise(Some(8)));
+        assert_eq!(parse_break(&["fault"], &names), Ok(BreakKind::Event("fault".into())));
+        assert_eq!(parse_break(&["madvise", "free"], &names), Ok(BreakKind::Madvise(Some(8))));
         assert!(parse_break(&["frob"], &names).is_err());
         assert!(parse_break(&["pid", "x"], &names).is_err());
-        let (k, c) = parse_break(&["pid", "7", "if", "event", "==", "fault"], &names).unwrap();
-        assert_eq!(k, BreakKind::Pid(7));
-        assert!(c.is_some());
+        let (words, cond) = split_condition("pid 7 if event.comm == \"a  b\"");
+        assert_eq!((words.as_slice(), cond), (&["pid", "7"][..], Some("event.comm == \"a  b\"")));
+        assert_eq!(split_condition("fault"), (vec!["fault"], None));
+        assert_eq!(split_condition("fault if"), (vec!["fault"], Some("")));
+    }
+
+    #[test]
+    fn stores_are_address_events() {
+        let ev =
+            Event { comm: "a".into(), pid: 1, cpu: 0, ts_ns: 0, op: Op::Store { addr: 0x7f00_0000_1234, value: 42 } };
+        assert!(op_covers(&ev.op, 0x7f00_0000_1000));
+        assert!(!op_covers(&ev.op, 0x7f00_0000_2000));
+        assert_eq!(event_field(&ev, "addr"), Some(Value::Num(0x7f00_0000_1234)));
+        assert_eq!(event_field(&ev, "value"), Some(Value::Num(42)));
+        assert!(BreakKind::Addr { pid: 1, vaddr: 0x7f00_0000_1000 }.event_fires(&ev));
     }
 }

@@ -3,8 +3,11 @@
 
 use std::fmt::Write as _;
 
+use mmdb_script::UserCommand;
+
 use crate::inspect;
 use crate::nav;
+use crate::script;
 use crate::session::Session;
 use crate::styled::{Label, Styled};
 
@@ -14,13 +17,14 @@ pub enum Category {
     Navigation,
     Breakpoints,
     Inspection,
+    Scripting,
     Session,
 }
 
 impl Category {
     /// Every category, in the order `help` lists them.
-    pub const ALL: [Category; 4] =
-        [Category::Navigation, Category::Breakpoints, Category::Inspection, Category::Session];
+    pub const ALL: [Category; 5] =
+        [Category::Navigation, Category::Breakpoints, Category::Inspection, Category::Scripting, Category::Session];
 
     /// The heading.
     pub fn title(self) -> &'static str {
@@ -28,6 +32,7 @@ impl Category {
             Category::Navigation => "Navigation",
             Category::Breakpoints => "Breakpoints and watchpoints",
             Category::Inspection => "Inspection",
+            Category::Scripting => "Scripting with Rhai",
             Category::Session => "Session",
         }
     }
@@ -48,9 +53,9 @@ pub enum ArgKind {
     Addr,
     /// An event number.
     Event,
-    /// What `break` breaks on, then `if FIELD OP VALUE`.
+    /// What `break` breaks on, then `if CONDITION`.
     BreakSpec,
-    /// What `watch` watches, then `if FIELD OP VALUE`.
+    /// What `watch` watches, then `if CONDITION`.
     WatchSpec,
     /// A breakpoint number.
     BreakpointId,
@@ -58,6 +63,10 @@ pub enum ArgKind {
     Command,
     /// A topic of `info`.
     InfoTopic,
+    /// The rest of the line, as typed: a Rhai expression.
+    Expr,
+    /// A file path, which the front end completes.
+    File,
 }
 
 /// Why a command failed.
@@ -67,6 +76,9 @@ pub enum CmdError {
     Usage(String),
     /// The command could not do what was asked.
     Failed(String),
+    /// The command failed and says why in labelled output of its own (a located script error, a run stopped by
+    /// a failing condition).
+    Output(Styled),
 }
 
 /// What a command handler returns.
@@ -182,18 +194,29 @@ pub static COMMANDS: &[Command] = &[
         name: "break",
         aliases: &["b"],
         category: Category::Breakpoints,
-        usage: "break EVENT-NAME|pid P|pfn X|addr P:VADDR|madvise [ADVICE]|divergence|violation [if FIELD OP VALUE]",
+        usage: "break EVENT-NAME|pid P|pfn X|addr P:VADDR|madvise [ADVICE]|divergence|violation [if CONDITION]",
         summary: "Sets a breakpoint.",
         help: "`break fork` fires at every fork event; `break pid 3176` at every event of that task; `break pfn \
                0x100010` at every event that changes that page; `break addr 3175:0x7f5a3c010000` at every event \
                of that task on that address and every change of its PTE; `break madvise free` at every \
                MADV_FREE; `break divergence` where a real trace contradicted the model; `break violation` where \
                the invariant checker finds a new violation (slow: it checks after every event).\n\n\
-               A condition `if FIELD OP VALUE` keeps only the stops where it holds. OP is one of == != < <= > >= \
-               and ~ (contains). FIELD is an event field (pid cpu ts comm event addr len advice access child), a \
-               page field of the breakpoint's page (mapcount raw_mapcount folio_mapcount refcount flags lru \
-               lazyfree anon_exclusive order memcg swap rmap) or an rss counter of the event's process (file \
-               anon swapents shmem). Example: `break fault if addr >= 0x7f5a3c020000`.",
+               A condition `if CONDITION` keeps only the stops where it holds. It is read as the simple form \
+               `FIELD OP VALUE` when its first word is one of the fields below, and as a Rhai expression \
+               otherwise.\n\n\
+               The simple form: OP is one of == != < <= > >= and ~ (contains), VALUE is one word. FIELD is an \
+               event field (pid cpu ts comm event addr len advice access child value pfn), a page field of the \
+               breakpoint's page (mapcount raw_mapcount folio_mapcount refcount flags lru lazyfree \
+               anon_exclusive order memcg swap rmap) or an rss counter of the event's process (file anon \
+               swapents shmem). Example: `break fault if addr >= 0x7f5a3c020000`.\n\n\
+               A Rhai condition is compiled once, when the breakpoint is set, and evaluated after each event \
+               the breakpoint fires at; it must give a boolean. It reads the state after the event with the \
+               query API (`page`, `rmap`, `smaps`, `rss`, `vmstat`, `ps()`, ...; `history` is empty there) and \
+               sees the event as `event`: a map of `number`, `name`, `pid`, `cpu`, `ts` (ns), `comm` and, when \
+               the event has them, `addr`, `len`, `advice` (a number: `event.advice == MADV_FREE`), `access`, \
+               `child`, `value` and `pfn`. Functions and constants that `source` and `rhai` defined can be used. \
+               Example: `break madvise if page(0x100000).mapcount > 1`. A condition that fails (an error, or a \
+               value that is not a boolean) stops the run at that event and says why.",
         args: &[ArgKind::BreakSpec],
         run: nav::break_,
     },
@@ -201,12 +224,14 @@ pub static COMMANDS: &[Command] = &[
         name: "watch",
         aliases: &[],
         category: Category::Breakpoints,
-        usage: "watch page X [FIELD]|rss P [COUNTER] [if FIELD OP VALUE]",
+        usage: "watch page X [FIELD]|rss P [COUNTER] [if CONDITION]",
         summary: "Sets a watchpoint: stops where a page field or an RSS counter changes, showing old and new.",
         help: "X is a pfn (`0x100010`) or `PID:VADDR`, which is looked up again at every event. Without FIELD \
                the page's mapcount, refcount, LRU list, flags and exclusivity are watched together. FIELD is one \
                of mapcount raw_mapcount folio_mapcount refcount flags lru lazyfree anon_exclusive order memcg \
-               swap rmap; COUNTER one of file anon swapents shmem.",
+               swap rmap; COUNTER one of file anon swapents shmem. A condition is read as `break` reads it (see \
+               `help break`): `watch rss 3175 anon if anon < 48`, or in Rhai, `watch page 0x100000 if \
+               event.pid == 3176`.",
         args: &[ArgKind::WatchSpec],
         run: nav::watch,
     },
@@ -408,6 +433,40 @@ event trace the counters are shown in pages and kB.",
         run: inspect::diff,
     },
     Command {
+        name: "rhai",
+        aliases: &[":"],
+        category: Category::Scripting,
+        usage: "rhai EXPR",
+        summary: "Evaluates Rhai against the state at the cursor and prints the value and what it printed.",
+        help: "`: page(0x100000).mapcount` is the same as `rhai page(0x100000).mapcount`. EXPR is the rest of the \
+               line, an expression or several statements, with the query API of scripts (see the book's script \
+               API): `page(pfn)`, `page(pid, addr)`, `rmap(f)`, `history(f)`, `smaps(pid)`, `rss(pid)`, \
+               `vmstat()`, `ps()`, `pages()`, `check()` and the kernel constants. `event` is the event at the \
+               cursor (a map, see `help break`; `()` at the start). What EXPR defines stays for later \
+               expressions, conditions and commands: `rhai fn many(pfn) { page(pfn).mapcount > 1 }`, `rhai \
+               let hot = 0x100000`. Errors give the column in the expression. Variables must be defined before \
+               they are used, so a misspelt name is an error before anything runs.",
+        args: &[ArgKind::Expr],
+        run: script::rhai,
+    },
+    Command {
+        name: "source",
+        aliases: &[],
+        category: Category::Scripting,
+        usage: "source FILE",
+        summary: "Runs a Rhai file against the state at the cursor; what it defines stays for the session.",
+        help: "The file can print, define functions and constants for later `rhai` expressions and \
+               conditions, and add commands: `register_command(\"lazy\", \"Lists the lazyfree pages of a \
+               process.\", |args| { ... })` makes `lazy` a command of this session, listed by `help` with its \
+               help text; its function gets the words after the command name as an array of strings and what it \
+               prints or returns is shown. A command cannot take the name of a built-in one. Sourcing a file \
+               again replaces its definitions. As always in Rhai, a function sees only its parameters and the \
+               constants of the API, while a closure captures the variables it uses. A file that fails (a syntax \
+               error, an error while it runs) defines nothing, and the error gives its file, line and column.",
+        args: &[ArgKind::File],
+        run: script::source,
+    },
+    Command {
         name: "help",
         aliases: &["h", "?"],
         category: Category::Session,
@@ -463,51 +522,96 @@ pub struct Response {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
     Ok,
-    /// The command failed or was not understood; the session is unchanged.
+    /// The command failed or was not understood; the session is unchanged, except after a run that a failing
+    /// breakpoint condition stopped: the cursor stays at the event where it failed.
     Error,
     /// The user asked to leave.
     Quit,
 }
 
+/// What a command name typed at the prompt names.
+enum Resolved {
+    Builtin(&'static Command),
+    User(UserCommand),
+    /// A prefix of several commands.
+    Ambiguous(Vec<String>),
+    Unknown,
+}
+
+/// Resolves `name`: a built-in command's name or alias, a registered command's name, then a unique prefix of
+/// either.
+fn resolve(s: &Session, name: &str) -> Resolved {
+    if let Some(c) = COMMANDS.iter().find(|c| c.name == name || c.aliases.contains(&name)) {
+        return Resolved::Builtin(c);
+    }
+    let users = s.scripting().commands();
+    if let Some(u) = users.iter().find(|u| u.name == name) {
+        return Resolved::User(u.clone());
+    }
+    if name.is_empty() {
+        return Resolved::Unknown;
+    }
+    let builtins: Vec<&'static Command> = COMMANDS.iter().filter(|c| c.name.starts_with(name)).collect();
+    let prefixed: Vec<&UserCommand> = users.iter().filter(|u| u.name.starts_with(name)).collect();
+    match (builtins.as_slice(), prefixed.as_slice()) {
+        ([], []) => Resolved::Unknown,
+        ([c], []) => Resolved::Builtin(c),
+        ([], [u]) => Resolved::User((*u).clone()),
+        _ => Resolved::Ambiguous(
+            builtins.iter().map(|c| c.name.to_string()).chain(prefixed.iter().map(|u| u.name.clone())).collect(),
+        ),
+    }
+}
+
 impl Session {
-    /// Executes one command line. Never panics; an error leaves the session where it was.
+    /// Executes one command line. Never panics; an error leaves the session where it was, except a run that a
+    /// failing breakpoint condition stopped, which stays at the event where it failed.
     pub fn execute(&mut self, line: &str) -> Response {
         self.clear_interrupt();
+        let line = line.trim();
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&name, args)) = words.split_first() else {
             return Response { output: Styled::new(), status: Status::Ok };
         };
-        let Some(cmd) = find(name) else {
-            let mut out = Styled::new();
-            let prefixed: Vec<&str> = COMMANDS.iter().map(|c| c.name).filter(|n| n.starts_with(name)).collect();
-            if prefixed.len() > 1 {
-                out.push(Label::Error, "error:").text(format!(" `{name}` is ambiguous: {}", prefixed.join(", ")));
+        self.set_line_args(line[name.len()..].trim());
+        let result = match resolve(self, name) {
+            Resolved::Builtin(cmd) if cmd.name == "quit" => {
+                return Response { output: Styled::new(), status: Status::Quit };
+            }
+            Resolved::Builtin(cmd) => (cmd.run)(self, args).map_err(|e| (e, cmd.usage.to_string())),
+            Resolved::User(cmd) => {
+                script::run_command(self, &cmd, args).map_err(|e| (e, format!("{} [ARGS...]", cmd.name)))
+            }
+            Resolved::Ambiguous(names) => {
+                let mut out = Styled::new();
+                out.push(Label::Error, "error:").text(format!(" `{name}` is ambiguous: {}", names.join(", ")));
                 out.nl();
                 return Response { output: out, status: Status::Error };
             }
-            out.push(Label::Error, "error:").text(format!(" unknown command `{name}`"));
-            if let Some(s) = suggest(name) {
-                out.text(": did you mean `").push(Label::Event, s).text("`?");
+            Resolved::Unknown => {
+                let mut out = Styled::new();
+                out.push(Label::Error, "error:").text(format!(" unknown command `{name}`"));
+                if let Some(s) = suggest(name) {
+                    out.text(": did you mean `").push(Label::Event, s).text("`?");
+                }
+                out.nl().push(Label::Dim, "Type `help` for the list of commands.").nl();
+                return Response { output: out, status: Status::Error };
             }
-            out.nl().push(Label::Dim, "Type `help` for the list of commands.").nl();
-            return Response { output: out, status: Status::Error };
         };
-        if cmd.name == "quit" {
-            return Response { output: Styled::new(), status: Status::Quit };
-        }
-        match (cmd.run)(self, args) {
+        match result {
             Ok(output) => Response { output, status: Status::Ok },
-            Err(CmdError::Usage(msg)) => {
+            Err((CmdError::Usage(msg), usage)) => {
                 let mut out = Styled::new();
                 out.push(Label::Error, "error:").text(format!(" {msg}")).nl();
-                out.push(Label::Dim, "usage: ").text(cmd.usage).nl();
+                out.push(Label::Dim, "usage: ").text(usage).nl();
                 Response { output: out, status: Status::Error }
             }
-            Err(CmdError::Failed(msg)) => {
+            Err((CmdError::Failed(msg), _)) => {
                 let mut out = Styled::new();
                 out.push(Label::Error, "error:").text(format!(" {msg}")).nl();
                 Response { output: out, status: Status::Error }
             }
+            Err((CmdError::Output(out), _)) => Response { output: out, status: Status::Error },
         }
     }
 }
@@ -536,8 +640,17 @@ fn wrap(text: &str, width: usize) -> String {
     out
 }
 
+/// The first sentence of a help text: what `help` lists.
+fn first_sentence(text: &str) -> &str {
+    let text = text.trim();
+    match text.find(". ") {
+        Some(i) => &text[..=i],
+        None => text,
+    }
+}
+
 /// `help [COMMAND]`.
-fn help(_: &mut Session, args: &[&str]) -> CmdResult {
+fn help(s: &mut Session, args: &[&str]) -> CmdResult {
     let mut out = Styled::new();
     match args {
         [] => {
@@ -550,22 +663,39 @@ fn help(_: &mut Session, args: &[&str]) -> CmdResult {
                     out.text("  ").push(Label::Event, format!("{:<18}", c.name)).text(c.summary).nl();
                 }
             }
+            let users = s.scripting().commands();
+            if !users.is_empty() {
+                out.nl().line(Label::Heading, "Registered by scripts");
+                for u in &users {
+                    let summary = first_sentence(&u.help).replace('\n', " ");
+                    out.text("  ").push(Label::Event, format!("{:<18}", u.name)).text(summary).nl();
+                }
+            }
             out.nl().push(Label::Dim, "Type `help COMMAND` for a command's arguments and details.").nl();
         }
-        [name] => {
-            let Some(c) = find(name) else {
+        [name] => match resolve(s, name) {
+            Resolved::Builtin(c) => {
+                out.push(Label::Heading, c.usage).nl();
+                if !c.aliases.is_empty() {
+                    out.push(Label::Dim, format!("aliases: {}", c.aliases.join(", "))).nl();
+                }
+                out.text(c.summary).nl();
+                for p in paragraphs(c.help) {
+                    out.nl().text(wrap(&p, 100)).nl();
+                }
+            }
+            Resolved::User(u) => {
+                out.push(Label::Heading, format!("{} [ARGS...]", u.name)).nl();
+                out.push(Label::Dim, format!("registered by {}", u.file)).nl();
+                for p in paragraphs(&u.help) {
+                    out.text(wrap(&p, 100)).nl();
+                }
+            }
+            Resolved::Ambiguous(_) | Resolved::Unknown => {
                 let hint = suggest(name).map(|s| format!(": did you mean `{s}`?")).unwrap_or_default();
                 return Err(CmdError::Failed(format!("no command `{name}`{hint}")));
-            };
-            out.push(Label::Heading, c.usage).nl();
-            if !c.aliases.is_empty() {
-                out.push(Label::Dim, format!("aliases: {}", c.aliases.join(", "))).nl();
             }
-            out.text(c.summary).nl();
-            for p in paragraphs(c.help) {
-                out.nl().text(wrap(&p, 100)).nl();
-            }
-        }
+        },
         _ => return Err(CmdError::Usage("`help` takes at most one command name".to_string())),
     }
     Ok(out)

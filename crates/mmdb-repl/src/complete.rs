@@ -14,6 +14,9 @@ pub struct Completion {
     pub start: usize,
     /// The words that complete it, sorted.
     pub candidates: Vec<String>,
+    /// Whether the word is a file path (the argument of `source`), which the front end completes from the file
+    /// system.
+    pub path: bool,
 }
 
 /// Completes the word that ends at byte `pos` of `line`.
@@ -23,10 +26,19 @@ pub fn complete(session: &Session, line: &str, pos: usize) -> Completion {
     let start = before.char_indices().rev().find(|(_, c)| c.is_whitespace()).map_or(0, |(i, c)| i + c.len_utf8());
     let word = &before[start..];
     let done: Vec<&str> = before[..start].split_whitespace().collect();
+    let mut path = false;
     let mut candidates: Vec<String> = match done.split_first() {
-        None => COMMANDS.iter().map(|c| c.name.to_string()).collect(),
+        None => COMMANDS
+            .iter()
+            .map(|c| c.name.to_string())
+            .chain(session.scripting().commands().into_iter().map(|c| c.name))
+            .collect(),
         Some((name, args)) => match find(name) {
             None => Vec::new(),
+            Some(cmd) if cmd.args.first() == Some(&ArgKind::File) => {
+                path = true;
+                Vec::new()
+            }
             Some(cmd) => {
                 let kind = cmd.args.get(args.len()).or(cmd.args.last()).copied();
                 match kind {
@@ -39,13 +51,14 @@ pub fn complete(session: &Session, line: &str, pos: usize) -> Completion {
     candidates.retain(|c| c.starts_with(word));
     candidates.sort();
     candidates.dedup();
-    Completion { start, candidates }
+    Completion { start, candidates, path }
 }
 
 /// The candidates for an argument of kind `kind` after the arguments `args`.
 fn arg_candidates(s: &Session, kind: ArgKind, args: &[&str]) -> Vec<String> {
     let strs = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    if let Some(i) = args.iter().position(|a| *a == "if") {
+    let conditional = matches!(kind, ArgKind::BreakSpec | ArgKind::WatchSpec);
+    if let Some(i) = args.iter().position(|a| *a == "if").filter(|_| conditional) {
         return match args.len() - i {
             1 => EVENT_FIELDS.iter().chain(PAGE_FIELDS).chain(RSS_COUNTERS).map(|x| x.to_string()).collect(),
             2 => strs(&["==", "!=", "<", "<=", ">", ">=", "~"]),
@@ -53,7 +66,7 @@ fn arg_candidates(s: &Session, kind: ArgKind, args: &[&str]) -> Vec<String> {
         };
     }
     match kind {
-        ArgKind::Count | ArgKind::Addr | ArgKind::Event => Vec::new(),
+        ArgKind::Count | ArgKind::Addr | ArgKind::Event | ArgKind::Expr | ArgKind::File => Vec::new(),
         ArgKind::Target => match args {
             [] => strs(&["start", "end", "checkpoint"]),
             ["checkpoint"] => s.program().checkpoints.iter().map(|c| c.id.to_string()).collect(),

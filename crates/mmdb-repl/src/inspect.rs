@@ -110,6 +110,10 @@ pub fn page(s: &mut Session, args: &[&str]) -> CmdResult {
     out.text(info.memcg.to_string()).nl();
     field(&mut out, "swap");
     out.text(info.swap.map_or_else(|| "none".to_string(), |e| format!("entry {e:#x}"))).nl();
+    if let Some(content) = m.page_content(pfn) {
+        field(&mut out, "content");
+        out.text(content.to_string()).nl();
+    }
     field(&mut out, "mapped by");
     if info.rmap.is_empty() {
         out.push(Label::Dim, "nobody");

@@ -3,7 +3,7 @@
 use mmdb_model::Event;
 use mmdb_trace::format_event;
 
-use crate::breakpoints::{parse_break, parse_watch};
+use crate::breakpoints::{parse_break, parse_watch, split_condition, BreakKind, Condition, ConditionError, CONDITION};
 use crate::commands::{CmdError, CmdResult};
 use crate::parse::{format_ts, parse_count, parse_seconds, parse_u64};
 use crate::session::{RunUntil, Session, Stop};
@@ -32,7 +32,7 @@ pub fn step(s: &mut Session, args: &[&str]) -> CmdResult {
         return Err(CmdError::Failed("at the end of the trace: nothing to step".to_string()));
     }
     let stop = s.run_forward(RunUntil::Steps(n));
-    Ok(stopped(s, &stop))
+    stopped(s, &stop)
 }
 
 /// `next [N]`.
@@ -49,7 +49,7 @@ pub fn next(s: &mut Session, args: &[&str]) -> CmdResult {
         return Err(CmdError::Failed("at the end of the trace: nothing to step".to_string()));
     }
     let stop = s.run_forward(RunUntil::EventsOf(pid, n));
-    Ok(stopped(s, &stop))
+    stopped(s, &stop)
 }
 
 /// `continue`.
@@ -59,7 +59,7 @@ pub fn cont(s: &mut Session, args: &[&str]) -> CmdResult {
         return Err(CmdError::Failed("at the end of the trace: nothing to run".to_string()));
     }
     let stop = s.run_forward(RunUntil::Breakpoint);
-    Ok(stopped(s, &stop))
+    stopped(s, &stop)
 }
 
 /// `reverse-step [N]`.
@@ -71,7 +71,7 @@ pub fn reverse_step(s: &mut Session, args: &[&str]) -> CmdResult {
     let to = s.cursor().saturating_sub(n);
     s.seek(to);
     let stop = if to == 0 { Stop::Start } else { Stop::Done };
-    Ok(stopped(s, &stop))
+    stopped(s, &stop)
 }
 
 /// `reverse-continue`.
@@ -81,7 +81,7 @@ pub fn reverse_continue(s: &mut Session, args: &[&str]) -> CmdResult {
         return Err(CmdError::Failed("at the start of the trace: nothing to run back over".to_string()));
     }
     let stop = s.run_backward();
-    Ok(stopped(s, &stop))
+    stopped(s, &stop)
 }
 
 /// `goto EVENT|@TIMESTAMP|start|end|checkpoint N`.
@@ -177,10 +177,23 @@ pub fn where_styled(s: &Session) -> Styled {
     out
 }
 
-/// What a run prints: why it stopped, then where it is.
-fn stopped(s: &Session, stop: &Stop) -> Styled {
+/// What a run prints: why it stopped, then where it is. A run stopped by a failing condition is an error.
+fn stopped(s: &Session, stop: &Stop) -> CmdResult {
     let mut out = Styled::new();
     match stop {
+        Stop::ConditionFailed { id, error } => {
+            if let Some(bp) = s.breakpoints().iter().find(|b| b.id == *id) {
+                out.push(Label::Warning, bp.title()).text(format!(" ({})", bp.kind.describe()));
+                if let Some(c) = &bp.condition {
+                    out.push(Label::Dim, format!(" if {c}"));
+                }
+                out.text(": ");
+            }
+            out.push(Label::Error, "the condition failed, so the run stopped here").nl();
+            out.append(crate::script::render_error(error, CONDITION));
+            out.append(where_styled(s));
+            return Err(CmdError::Output(out));
+        }
         Stop::Done => {}
         Stop::End => {
             out.line(Label::Warning, "reached the end of the trace");
@@ -202,7 +215,7 @@ fn stopped(s: &Session, stop: &Stop) -> Styled {
                     Some((old, new)) if bp.kind.is_watch() => {
                         out.text(": ").push(Label::Removed, old).text(" -> ").push(Label::Added, new);
                     }
-                    Some((_, new)) if bp.kind == crate::breakpoints::BreakKind::Violation => {
+                    Some((_, new)) if bp.kind == BreakKind::Violation => {
                         out.text(": ").push(Label::Error, new.replace('\n', "; "));
                     }
                     _ => {}
@@ -210,9 +223,8 @@ fn stopped(s: &Session, stop: &Stop) -> Styled {
                 out.nl();
             }
             if let Some(d) = s.program().divergences.iter().find(|d| d.position == s.cursor()) {
-                if hits.iter().any(|h| {
-                    s.breakpoints().iter().any(|b| b.id == h.id && b.kind == crate::breakpoints::BreakKind::Divergence)
-                }) {
+                if hits.iter().any(|h| s.breakpoints().iter().any(|b| b.id == h.id && b.kind == BreakKind::Divergence))
+                {
                     let d = &d.divergence;
                     out.push(Label::Warning, format!("divergence at line {}: {}", d.line, d.kind));
                     out.text(format!(": predicted {}; actual: {}", d.predicted, d.actual)).nl();
@@ -222,7 +234,7 @@ fn stopped(s: &Session, stop: &Stop) -> Styled {
         }
     }
     out.append(where_styled(s));
-    out
+    Ok(out)
 }
 
 /// `list [N]`.
@@ -254,13 +266,31 @@ pub fn list(s: &mut Session, args: &[&str]) -> CmdResult {
     Ok(out)
 }
 
+/// The condition after `if` of the command being executed, compiled; `None` without `if`.
+fn condition(s: &mut Session, text: Option<&str>) -> Result<Option<Condition>, CmdError> {
+    let Some(text) = text else { return Ok(None) };
+    match Condition::parse(text, || s.script_engine()) {
+        Ok(c) => Ok(Some(c)),
+        Err(ConditionError::Field(msg)) => Err(CmdError::Usage(msg)),
+        Err(ConditionError::Rhai(e)) => {
+            let mut out = crate::script::render_error(&e, CONDITION);
+            out.push(Label::Dim, "(read as Rhai: the condition does not start with a field name; see `help break`)")
+                .nl();
+            Err(CmdError::Output(out))
+        }
+    }
+}
+
 /// `break ...`.
-pub fn break_(s: &mut Session, args: &[&str]) -> CmdResult {
+pub fn break_(s: &mut Session, _: &[&str]) -> CmdResult {
+    let line = s.line_args().to_string();
+    let (words, cond) = split_condition(&line);
     let names: Vec<&str> = mmdb_trace::events::event_names().collect();
-    let (kind, cond) = parse_break(args, &names).map_err(CmdError::Usage)?;
-    if kind == crate::breakpoints::BreakKind::Divergence && s.program().kind != crate::program::SourceKind::Real {
+    let kind = parse_break(&words, &names).map_err(CmdError::Usage)?;
+    if kind == BreakKind::Divergence && s.program().kind != crate::program::SourceKind::Real {
         return Err(CmdError::Failed("only real traces have divergences".to_string()));
     }
+    let cond = condition(s, cond)?;
     let bp = s.add_breakpoint(kind, cond);
     let mut out = Styled::new();
     out.push(Label::Warning, bp.title()).text(format!(": {}", bp.kind.describe()));
@@ -272,8 +302,11 @@ pub fn break_(s: &mut Session, args: &[&str]) -> CmdResult {
 }
 
 /// `watch ...`.
-pub fn watch(s: &mut Session, args: &[&str]) -> CmdResult {
-    let (kind, cond) = parse_watch(args).map_err(CmdError::Usage)?;
+pub fn watch(s: &mut Session, _: &[&str]) -> CmdResult {
+    let line = s.line_args().to_string();
+    let (words, cond) = split_condition(&line);
+    let kind = parse_watch(&words).map_err(CmdError::Usage)?;
+    let cond = condition(s, cond)?;
     let now = kind.probe(s.model());
     let bp = s.add_breakpoint(kind, cond);
     let mut out = Styled::new();

@@ -13,14 +13,20 @@
 //!
 //! Memory: the checkpoints stay within the budget (plus at most one model while the interval doubles); on top
 //! come the ladder (at most [`LADDER_RUNGS`] models), the model at the cursor and the history model.
+//!
+//! The session also holds the Rhai engine of `rhai`, `source`, registered commands and breakpoint conditions
+//! (made on first use, see `script.rs`); a Rhai condition is compiled when its breakpoint is set and evaluated,
+//! with `event` set, at each event its breakpoint fires at.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use mmdb_model::{Config, Model, Pid};
+use mmdb_script::{ErrorKind, QueryEngine, ScriptError};
 
 use crate::breakpoints::{BreakKind, Breakpoint, Condition};
 use crate::program::Program;
+use crate::script::Scripting;
 
 /// The fewest steps between two checkpoints.
 pub const MIN_INTERVAL: usize = 1024;
@@ -53,6 +59,8 @@ pub enum Stop {
     Start,
     /// Ctrl-C.
     Interrupted,
+    /// The Rhai condition of breakpoint `id` failed at the new position.
+    ConditionFailed { id: u32, error: ScriptError },
 }
 
 /// How a forward run decides it is done, apart from breakpoints.
@@ -87,6 +95,10 @@ pub struct Session {
     /// A model with per-page history, and its position, built on demand for `history` and `explain`.
     history: Option<(usize, Model)>,
     interrupt: Arc<AtomicBool>,
+    /// The Rhai engine of `rhai`, `source`, conditions and registered commands, and the file reader.
+    scripting: Scripting,
+    /// The arguments of the command being executed, as typed (for commands that read an expression).
+    line_args: String,
 }
 
 impl Session {
@@ -138,6 +150,8 @@ impl Session {
             next_id: 1,
             history: None,
             interrupt: Arc::new(AtomicBool::new(false)),
+            scripting: Scripting::default(),
+            line_args: String::new(),
         }
     }
 
@@ -258,7 +272,7 @@ impl Session {
 
     /// Runs forwards until `until` is met, a breakpoint fires, the end, or an interrupt.
     pub fn run_forward(&mut self, until: RunUntil) -> Stop {
-        let active: Vec<usize> = (0..self.breakpoints.len()).filter(|&i| self.breakpoints[i].enabled).collect();
+        let active = self.active_breakpoints();
         let mut probes: Vec<Option<String>> = active
             .iter()
             .map(|&i| {
@@ -275,10 +289,15 @@ impl Session {
                 return Stop::Interrupted;
             }
             self.apply_next();
-            let hits = self.evaluate(&active, &mut probes, &self.model, self.cursor);
-            if !hits.is_empty() {
-                self.count_hits(&hits);
-                return Stop::Breakpoints(hits);
+            let engine = self.scripting.engine();
+            match evaluate(&self.program, &self.breakpoints, engine, &active, &mut probes, &mut self.model, self.cursor)
+            {
+                Ok(hits) if hits.is_empty() => {}
+                Ok(hits) => {
+                    self.count_hits(&hits);
+                    return Stop::Breakpoints(hits);
+                }
+                Err(stop) => return stop,
             }
             let ev = &self.program.steps[self.cursor - 1].event;
             match until {
@@ -298,7 +317,7 @@ impl Session {
 
     /// Runs backwards to the last position before the cursor where a breakpoint fires, or to the start.
     pub fn run_backward(&mut self) -> Stop {
-        let active: Vec<usize> = (0..self.breakpoints.len()).filter(|&i| self.breakpoints[i].enabled).collect();
+        let active = self.active_breakpoints();
         if active.is_empty() || self.cursor == 0 {
             self.seek(0);
             return Stop::Start;
@@ -317,21 +336,29 @@ impl Session {
                     kind.has_probe().then(|| kind.probe(&model))
                 })
                 .collect();
-            let mut last: Option<(usize, Vec<Hit>)> = None;
+            // The last stop of the segment: breakpoints that fired, or a condition that failed.
+            let mut last: Option<(usize, Result<Vec<Hit>, Stop>)> = None;
             for pos in start + 1..=end {
                 if self.interrupted() {
                     return Stop::Interrupted;
                 }
                 model.apply(&self.program.steps[pos - 1].event);
-                let hits = self.evaluate(&active, &mut probes, &model, pos);
-                if !hits.is_empty() {
-                    last = Some((pos, hits));
+                let engine = self.scripting.engine();
+                match evaluate(&self.program, &self.breakpoints, engine, &active, &mut probes, &mut model, pos) {
+                    Ok(hits) if hits.is_empty() => {}
+                    Err(Stop::Interrupted) => return Stop::Interrupted,
+                    found => last = Some((pos, found)),
                 }
             }
-            if let Some((pos, hits)) = last {
+            if let Some((pos, found)) = last {
                 self.seek(pos);
-                self.count_hits(&hits);
-                return Stop::Breakpoints(hits);
+                return match found {
+                    Ok(hits) => {
+                        self.count_hits(&hits);
+                        Stop::Breakpoints(hits)
+                    }
+                    Err(stop) => stop,
+                };
             }
             if k == 0 {
                 self.seek(0);
@@ -341,33 +368,12 @@ impl Session {
         }
     }
 
-    /// The breakpoints among `active` that fire at `pos` (event `pos` just applied to `model`), updating probes.
-    fn evaluate(&self, active: &[usize], probes: &mut [Option<String>], model: &Model, pos: usize) -> Vec<Hit> {
-        let ev = &self.program.steps[pos - 1].event;
-        let mut hits = Vec::new();
-        for (slot, &i) in active.iter().enumerate() {
-            let bp = &self.breakpoints[i];
-            let mut change = None;
-            let mut fired = bp.kind.event_fires(ev);
-            if let Some(old) = probes[slot].as_mut() {
-                let new = bp.kind.probe(model);
-                if new != *old {
-                    let appeared = !(bp.kind == BreakKind::Violation && new.is_empty());
-                    fired |= appeared;
-                    if appeared {
-                        change = Some((std::mem::take(old), new.clone()));
-                    }
-                    *old = new;
-                }
-            }
-            if bp.kind == BreakKind::Divergence {
-                fired |= self.program.divergences.iter().any(|d| d.position == pos);
-            }
-            if fired && bp.condition.as_ref().is_none_or(|c| c.holds(&bp.kind, ev, model)) {
-                hits.push(Hit { id: bp.id, change });
-            }
+    /// The enabled breakpoints (their indices); creates the script engine first when one has a Rhai condition.
+    fn active_breakpoints(&mut self) -> Vec<usize> {
+        if self.breakpoints.iter().any(|b| b.enabled && matches!(b.condition, Some(Condition::Rhai(_)))) {
+            self.script_engine();
         }
-        hits
+        (0..self.breakpoints.len()).filter(|&i| self.breakpoints[i].enabled).collect()
     }
 
     fn count_hits(&mut self, hits: &[Hit]) {
@@ -412,17 +418,116 @@ impl Session {
     /// The model with per-page history at the cursor, replayed from the start (or from where it was, when the
     /// cursor moved forward) on first use.
     pub fn history_model(&mut self) -> &Model {
-        let pos = self.cursor;
-        let reuse = matches!(&self.history, Some((p, _)) if *p <= pos);
-        if !reuse {
-            let cfg = Config { history: true, ..self.program.config.clone() };
-            self.history = Some((0, Model::new(cfg)));
-        }
-        let (at, model) = self.history.get_or_insert_with(|| (0, Model::default()));
-        for step in &self.program.steps[*at..pos] {
-            model.apply(&step.event);
-        }
-        *at = pos;
-        model
+        history_at(&mut self.history, &self.program, self.cursor)
     }
+
+    /// The model at the cursor, for a script: the one with per-page history when `history` (a query that calls
+    /// `history()`), with `event` set to the event at the cursor.
+    pub(crate) fn script_model(&mut self, history: bool) -> (&QueryEngine, &mut Model) {
+        let cursor = self.cursor;
+        let model = if history { history_at(&mut self.history, &self.program, cursor) } else { &mut self.model };
+        let event = cursor.checked_sub(1).and_then(|i| self.program.steps.get(i)).map(|st| &st.event);
+        let engine = self.scripting.engine_or_new(&self.interrupt);
+        crate::script::set_event(engine, event, cursor);
+        (engine, model)
+    }
+
+    /// The Rhai engine, made on first use.
+    pub(crate) fn script_engine(&mut self) -> &QueryEngine {
+        self.scripting.engine_or_new(&self.interrupt)
+    }
+
+    /// The scripting state (engine, limits, file reader).
+    pub(crate) fn scripting(&self) -> &Scripting {
+        &self.scripting
+    }
+
+    /// Lets `source FILE` read files: `reader` gets the path as typed and returns the file's text, or a message
+    /// saying why it cannot. The engine reads no files itself; without a reader, `source` says it is not available.
+    pub fn set_file_reader(&mut self, reader: crate::FileReader) {
+        self.scripting.set_reader(reader);
+    }
+
+    /// Sets the sandbox limits of Rhai in this session (expressions, sourced files, conditions, registered
+    /// commands). Set them before the first script runs: a change starts a fresh engine, which forgets the
+    /// functions, variables and commands scripts defined.
+    pub fn set_script_limits(&mut self, limits: mmdb_script::Limits) {
+        self.scripting.set_limits(limits);
+    }
+
+    /// The arguments of the command being executed, as typed.
+    pub(crate) fn line_args(&self) -> &str {
+        &self.line_args
+    }
+
+    /// Records the arguments of the command about to run, as typed.
+    pub(crate) fn set_line_args(&mut self, args: &str) {
+        self.line_args.clear();
+        self.line_args.push_str(args);
+    }
+}
+
+/// The model with per-page history after `pos` steps of `program`, kept in `history` and caught up from where it
+/// was when `pos` is not before it, replayed from the start otherwise.
+fn history_at<'h>(history: &'h mut Option<(usize, Model)>, program: &Program, pos: usize) -> &'h mut Model {
+    if !matches!(history, Some((p, _)) if *p <= pos) {
+        let cfg = Config { history: true, ..program.config.clone() };
+        *history = Some((0, Model::new(cfg)));
+    }
+    let (at, model) = history.get_or_insert_with(|| (0, Model::default()));
+    for step in &program.steps[*at..pos] {
+        model.apply(&step.event);
+    }
+    *at = pos;
+    model
+}
+
+/// The breakpoints among `active` that fire at `pos` (event `pos` just applied to `model`), updating probes; or
+/// why the run must stop instead (a condition that failed, an interrupt while evaluating one).
+fn evaluate(
+    program: &Program,
+    breakpoints: &[Breakpoint],
+    engine: Option<&QueryEngine>,
+    active: &[usize],
+    probes: &mut [Option<String>],
+    model: &mut Model,
+    pos: usize,
+) -> Result<Vec<Hit>, Stop> {
+    let ev = &program.steps[pos - 1].event;
+    let mut hits = Vec::new();
+    for (slot, &i) in active.iter().enumerate() {
+        let bp = &breakpoints[i];
+        let mut change = None;
+        let mut fired = bp.kind.event_fires(ev);
+        if let Some(old) = probes[slot].as_mut() {
+            let new = bp.kind.probe(model);
+            if new != *old {
+                let appeared = !(bp.kind == BreakKind::Violation && new.is_empty());
+                fired |= appeared;
+                if appeared {
+                    change = Some((std::mem::take(old), new.clone()));
+                }
+                *old = new;
+            }
+        }
+        if bp.kind == BreakKind::Divergence {
+            fired |= program.divergences.iter().any(|d| d.position == pos);
+        }
+        if !fired {
+            continue;
+        }
+        let holds = match &bp.condition {
+            None => true,
+            Some(Condition::Field(c)) => c.holds(&bp.kind, ev, model),
+            Some(Condition::Rhai(c)) => match c.holds(engine, ev, pos, model) {
+                Ok(holds) => holds,
+                Err(e) if e.kind == ErrorKind::Interrupted => return Err(Stop::Interrupted),
+                Err(error) => return Err(Stop::ConditionFailed { id: bp.id, error }),
+            },
+        };
+        if holds {
+            hits.push(Hit { id: bp.id, change });
+        }
+    }
+    Ok(hits)
 }

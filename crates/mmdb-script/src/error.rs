@@ -34,6 +34,9 @@ pub struct ScriptError {
     pub column: u32,
     /// The source line, or empty.
     pub excerpt: String,
+    /// The script the line and column are in, when it is not the one the error is rendered for: a function a
+    /// debugger session defined earlier (from a `source`d file) and the query called.
+    pub file: Option<String>,
 }
 
 impl fmt::Display for ScriptError {
@@ -67,7 +70,7 @@ impl Failure {
 impl ScriptError {
     /// An error with no place in the source.
     pub(crate) fn unplaced(kind: ErrorKind, message: String) -> ScriptError {
-        ScriptError { kind, message, notes: Vec::new(), line: 0, column: 0, excerpt: String::new() }
+        ScriptError { kind, message, notes: Vec::new(), line: 0, column: 0, excerpt: String::new(), file: None }
     }
 
     /// A parse error of `source`.
@@ -79,6 +82,16 @@ impl ScriptError {
 
     /// A runtime error of `source`, placed at the innermost call it came through.
     pub(crate) fn from_eval(err: &EvalAltResult, source: &str) -> ScriptError {
+        ScriptError::from_eval_in(err, source, |_| None)
+    }
+
+    /// A runtime error of `source`, placed at the innermost call it came through; when that call is of a
+    /// function `defined_in` knows (giving the name and text of the script that defined it), in that script.
+    pub(crate) fn from_eval_in<'s>(
+        err: &EvalAltResult,
+        source: &'s str,
+        defined_in: impl Fn(&str) -> Option<(&'s str, &'s str)>,
+    ) -> ScriptError {
         let mut calls = Vec::new();
         let mut inner = err;
         while let EvalAltResult::ErrorInFunctionCall(name, _, next, pos) = inner {
@@ -107,13 +120,21 @@ impl ScriptError {
             }
             other => ScriptError::unplaced(ErrorKind::Runtime, describe(other)),
         };
-        e.place(inner.position(), source);
+        match calls.last().and_then(|(name, _)| defined_in(name)) {
+            Some((file, text)) => {
+                e.place(inner.position(), text);
+                e.file = Some(file.to_string());
+            }
+            None => e.place(inner.position(), source),
+        }
         for (name, pos) in calls {
+            let what =
+                if name.starts_with("anon$") { "in a closure".to_string() } else { format!("in function `{name}`") };
             let at = match (pos.line(), pos.position()) {
                 (Some(l), Some(c)) => format!(", called at line {l}, column {c}"),
                 _ => String::new(),
             };
-            e.notes.push(format!("in function `{name}`{at}"));
+            e.notes.push(format!("{what}{at}"));
         }
         e
     }
@@ -129,6 +150,7 @@ impl ScriptError {
     /// Renders the error like rustc: message, `--> path:line:column`, the line with a caret run under the
     /// token, then the notes. The result has no trailing newline.
     pub fn render(&self, path: &str) -> String {
+        let path = self.file.as_deref().unwrap_or(path);
         let mut out = format!("error: {}", self.message);
         if self.line == 0 {
             let _ = write!(out, "\n --> {path}");

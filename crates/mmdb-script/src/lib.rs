@@ -5,7 +5,9 @@
 //! and checks what the kernel must do with `assert`. [`run_script`] runs one on a fresh model and returns a
 //! [`ScriptRun`]: what it printed, every event it applied (a trace `mmdb replay` reproduces), the final model
 //! and the error that stopped it, located by line and column. [`QueryEngine`] evaluates read-only expressions
-//! (`page`, `rmap`, `history`, `smaps`, `rss`, `vmstat`, `ps`) against any model, for the debugger.
+//! (`page`, `rmap`, `history`, `smaps`, `rss`, `vmstat`, `ps`) against any model, for the debugger; it is a
+//! session, keeping what [`QueryEngine::run`] defines (functions, variables, the debugger commands registered
+//! with `register_command`) for later queries.
 //!
 //! The sandbox: a raw Rhai engine with the standard language but no clock, no `eval`, no module loading and no
 //! direct output (`print` and `debug` go into a buffer); limits on operations, call depth, expression depth,
@@ -25,6 +27,6 @@ pub use error::{ErrorKind, ScriptError};
 pub use rhai::Dynamic;
 pub use run::{
     api_reference, eval_query, reference_markdown, run_script, CompiledQuery, Evaluated, QueryEngine, ScriptConfig,
-    ScriptRun,
+    ScriptRun, UserCommand,
 };
 pub use sandbox::Limits;

@@ -154,6 +154,16 @@ pub struct LoweringStats {
     pub ignored: u64,
 }
 
+/// The byte ranges of the new stack that exec's three copies wrote, in order, each through one `get_arg_page()`
+/// per page it spans (`copy_strings()` keeps the page it is on across strings): `copy_string_kernel(filename)`
+/// just below the top (`bprm->p` starts at the stack's end minus a pointer), then the environment strings, then
+/// the argument strings (fs/exec.c `do_execveat_common()`). Empty without `arg_end`, which older recordings lack.
+fn copy_strings_calls(s: &ExecStack, stack_end: u64) -> Vec<(u64, u64)> {
+    let Some(arg_end) = s.arg_end else { return Vec::new() };
+    let top = stack_end - 8;
+    [(s.env_end, top), (arg_end, s.env_end), (s.arg_start, arg_end)].into_iter().filter(|(lo, hi)| lo < hi).collect()
+}
+
 /// A task inside direct or memcg reclaim.
 #[derive(Debug, Default)]
 struct InReclaim {
@@ -438,6 +448,11 @@ impl Lowerer {
                         return;
                     }
                 }
+            } else if matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_)) {
+                // Another task draining a per-CPU batch during the exec may move the new image's pages (the
+                // arguments copy_strings() put in this CPU's batch): keep it in order with the held records.
+                x.held.push(l.clone());
+                return;
             } else if let Record::TracingMarkWrite { buf } = &l.record {
                 if buf.starts_with("mmdb-exec") {
                     if let Ok(m) = parse_marker(buf) {
@@ -467,7 +482,13 @@ impl Lowerer {
         // fault goes on after it.
         let reclaim = self.in_reclaim.contains_key(&pid)
             || matches!(l.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_));
-        if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim) {
+        // So does a per-CPU batch move before the fault allocated anything: wp_can_reuse_anon_folio() drains this
+        // CPU's batches before it decides between reuse and copy. (After the allocation, it is the new folio
+        // filling a batch at the end of the fault, folio_add_lru_vma(): the fault is complete.)
+        let batch_move = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_))
+            && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty());
+        // An interrupt on the task's CPU (an RCU callback freeing pages) is not the task's doing either.
+        if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim && !batch_move && !l.in_irq) {
             let file =
                 |dev: mmdb_trace::records::Dev, ino: u64| format!("dev {}:{} ino {ino:#x}", dev.major, dev.minor);
             match &l.record {
@@ -575,10 +596,18 @@ impl Lowerer {
             Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_)
                 if self.alive.contains(&pid) =>
             {
+                // shrink_inactive_list() starts with lru_add_drain(): every batch of this CPU moves.
+                self.apply(pid, l.cpu, l.ts_ns, Op::LruAddDrain);
                 self.in_reclaim.insert(pid, InReclaim::default());
             }
             Record::MmVmscanMemcgReclaimEnd(_) | Record::MmVmscanDirectReclaimEnd(_) => self.reclaim_end(l),
             Record::MmLruInsertion(i) => self.lru_insertion(l, i.pfn),
+            // `lru_activate()` fires it when an lru_activate batch moves: the same evidence for that batch.
+            Record::MmLruActivate(a) => {
+                if !self.drain_batches(l.pid, l.ts_ns, a.pfn, Some(BatchKind::LruActivate)) {
+                    self.stats.ignored += 1;
+                }
+            }
             Record::RssStat(r) => {
                 // While a thread of the same mm is inside a fault, the shared counter already includes that fault:
                 // compare once the model has applied it.
@@ -793,6 +822,8 @@ impl Lowerer {
         self.spawn_recorded(pid, &exec_line, &filename);
         let (cpu, ts) = (exec_line.cpu, exec_line.ts_ns);
         let mut arg_pages: Vec<u64> = Vec::new();
+        // The byte ranges of the stack each copy_strings() call wrote (see `copy_strings_calls`).
+        let mut gup_calls: Vec<(u64, u64)> = Vec::new();
         // Without `mmdb-exec`, the layout is incomplete: the stand-ins take over.
         let layout: &[ExecVma] = if stack.is_some() { &x.vmas } else { &[] };
         for v in layout {
@@ -828,6 +859,7 @@ impl Lowerer {
                 if let Some(s) = stack.filter(|s| s.arg_start >= vma.start && s.arg_start < vma.end) {
                     let low = s.arg_start & !(PAGE_SIZE - 1);
                     arg_pages = (1..=(vma.end - low) / PAGE_SIZE).map(|i| vma.end - i * PAGE_SIZE).collect();
+                    gup_calls = copy_strings_calls(&s, vma.end);
                 }
             }
         }
@@ -851,22 +883,72 @@ impl Lowerer {
         if let Some(id) = new_mm {
             self.mm_ids.insert(id, pid);
         }
+        // copy_strings()'s get_arg_page() calls in order, each a FOLL_TOUCH of one page. The first touch of a page
+        // faults it in: the next argument-page allocation held back, then what that fault wrote (its counter step,
+        // the LRU insertions of a per-CPU batch it filled) before the touch itself.
+        let touches: Vec<u64> = gup_calls
+            .iter()
+            .flat_map(|&(lo, hi)| {
+                let (first, last) = ((hi - 1) & !(PAGE_SIZE - 1), lo & !(PAGE_SIZE - 1));
+                (0..=(first - last) / PAGE_SIZE).map(move |i| first - i * PAGE_SIZE)
+            })
+            .collect();
         let mut next_arg = arg_pages.into_iter();
-        for l in &x.held {
-            self.cur_line = l.line;
-            match &l.record {
-                Record::MmPageAlloc(a)
-                    if a.migratetype == MIGRATE_MOVABLE && !self.pending_fault.contains_key(&pid) =>
-                {
-                    let (Some(pfn), Some(addr)) = (a.pfn, next_arg.next()) else { continue };
-                    let op = Op::Fault { addr, access: Access::Write, pfn: Some(pfn), around: None };
-                    self.apply(pid, l.cpu, l.ts_ns, op);
+        let mut held = x.held.iter().peekable();
+        let mut faulted: Vec<u64> = Vec::new();
+        let (mut at_cpu, mut at_ts) = (cpu, ts);
+        let in_fault = |l: &&TraceLine| {
+            matches!(&l.record, Record::RssStat(_) | Record::MmLruInsertion(_) | Record::MmLruActivate(_))
+        };
+        for &page in &touches {
+            if !faulted.contains(&page) {
+                faulted.push(page);
+                while let Some(l) = held.next() {
+                    (at_cpu, at_ts) = (l.cpu, l.ts_ns);
+                    if self.exec_held(trace, l, new_mm, &mut next_arg) {
+                        while let Some(l) = held.next_if(in_fault) {
+                            self.exec_held(trace, l, new_mm, &mut next_arg);
+                        }
+                        break;
+                    }
                 }
-                Record::RssStat(r) if Some(r.mm_id) != new_mm => self.rss.skipped += 1,
-                _ => self.feed(trace, l),
             }
+            self.apply(pid, at_cpu, at_ts, Op::Gup { addr: page, write: true });
+        }
+        for l in held {
+            self.exec_held(trace, l, new_mm, &mut next_arg);
         }
         self.cur_line = exec_line.line;
+    }
+
+    /// Replays one record of the exec held back by [`Lowerer::finish_exec`]: an allocation of a user page with no
+    /// fault is copy_strings()' (GUP) and faults in the next argument page; `rss_stat`s of the old mm are not
+    /// comparable. Returns whether it was such an allocation.
+    fn exec_held(
+        &mut self,
+        trace: &ParsedTrace,
+        l: &TraceLine,
+        new_mm: Option<u32>,
+        next_arg: &mut impl Iterator<Item = u64>,
+    ) -> bool {
+        self.cur_line = l.line;
+        match &l.record {
+            Record::MmPageAlloc(a) if a.migratetype == MIGRATE_MOVABLE && !self.pending_fault.contains_key(&l.pid) => {
+                if let (Some(pfn), Some(addr)) = (a.pfn, next_arg.next()) {
+                    let op = Op::Fault { addr, access: Access::Write, pfn: Some(pfn), around: None };
+                    self.apply(l.pid, l.cpu, l.ts_ns, op);
+                }
+                true
+            }
+            Record::RssStat(r) if Some(r.mm_id) != new_mm => {
+                self.rss.skipped += 1;
+                false
+            }
+            _ => {
+                self.feed(trace, l);
+                false
+            }
+        }
     }
 
     /// A fault where the model has no VMA lands in a mapping made before the trace began (the ELF image and the
@@ -1010,27 +1092,27 @@ impl Lowerer {
         }
     }
 
-    /// Drains the CPUs whose per-CPU batches (of `only` that kind, or of any) hold the folio of `pfn`: the
-    /// kernel has shown that the folio left its batch. Returns whether any CPU was drained.
+    /// Moves the per-CPU batches (of `only` that kind, or of any) that hold the folio of `pfn`: the kernel has
+    /// shown that the folio left its batch. Returns whether any batch moved.
+    ///
+    /// Whether the CPU's other batches moved too is not shown: a full batch moves alone
+    /// (`folio_batch_add_and_move()`), `lru_add_drain_cpu()` moves them all. The model moves them all, but for the
+    /// lru_activate batch, which has evidence of its own (`mm_lru_activate`, recorded for every task).
     fn drain_batches(&mut self, pid: Pid, ts_ns: u64, pfn: u64, only: Option<BatchKind>) -> bool {
         let Some(head) = self.model.folio_head(pfn) else { return false };
-        let mut cpus: Vec<usize> = self
-            .model
-            .folio_batches(head)
-            .into_iter()
-            .filter(|(_, k)| only.is_none_or(|o| o == *k))
-            .map(|(c, _)| c)
-            .collect();
-        cpus.dedup();
-        for &cpu in &cpus {
-            self.apply(pid, cpu as u32, ts_ns, Op::LruAddDrain);
+        let mut batches: Vec<(usize, BatchKind)> =
+            self.model.folio_batches(head).into_iter().filter(|(_, k)| only.is_none_or(|o| o == *k)).collect();
+        batches.dedup();
+        for &(cpu, batch) in &batches {
+            self.apply(pid, cpu as u32, ts_ns, Op::FolioBatchMove { batch });
             self.stats.implicit_drains += 1;
         }
-        !cpus.is_empty()
+        !batches.is_empty()
     }
 
     /// `mm_lru_insertion` fires only in `lru_add()`, when an lru_add batch moves: if the model still holds the
-    /// folio in a CPU's lru_add batch, that CPU drained where the trace cannot see it, so the model drains it.
+    /// folio in a CPU's lru_add batch, that batch moved where the trace cannot see it (or in another task, from
+    /// the recorder's second instance), so the model moves it too.
     fn lru_insertion(&mut self, l: &TraceLine, pfn: u64) {
         if !self.drain_batches(l.pid, l.ts_ns, pfn, Some(BatchKind::LruAdd)) && self.model.folio_head(pfn).is_none() {
             self.stats.ignored += 1;

@@ -21,6 +21,7 @@ use std::borrow::Cow;
 
 use memchr::memchr2;
 use mmdb_model::consts::{parse_bits, MADV_NAMES, MAP_NAMES, MREMAP_NAMES, PROT_NAMES};
+use mmdb_model::lru::BatchKind;
 use mmdb_model::{Access, FileRef, Op};
 use nom::branch::alt;
 use nom::bytes::complete::{tag_no_case, take_while1};
@@ -68,6 +69,8 @@ enum Kind {
     /// A `MADV_*` name or a decimal `i64`.
     Advice,
     Access,
+    /// A per-CPU batch name (`lru_add`, ...).
+    Batch,
     Str,
 }
 
@@ -194,6 +197,15 @@ const EVENTS: &[EventDef] = &[
         build: |f| Ok(Op::Touch { addr: f.num("addr")?, access: f.access("access")? }),
     },
     EventDef {
+        name: "gup",
+        fields: &[req("addr", Kind::Num, "ADDR"), req("access", Kind::Access, "read|write")],
+        build: |f| match f.access("access")? {
+            Access::Read => Ok(Op::Gup { addr: f.num("addr")?, write: false }),
+            Access::Write => Ok(Op::Gup { addr: f.num("addr")?, write: true }),
+            Access::Exec => Err(LineError::new(0, 0, Cow::Borrowed("`access=read` or `access=write` for `gup`"))),
+        },
+    },
+    EventDef {
         name: "store",
         fields: &[req("addr", Kind::Num, "ADDR"), req("value", Kind::Num, "N")],
         build: |f| Ok(Op::Store { addr: f.num("addr")?, value: f.num("value")? }),
@@ -215,6 +227,11 @@ const EVENTS: &[EventDef] = &[
     },
     EventDef { name: "lru_add_drain", fields: &[], build: |_| Ok(Op::LruAddDrain) },
     EventDef { name: "lru_add_drain_all", fields: &[], build: |_| Ok(Op::LruAddDrainAll) },
+    EventDef {
+        name: "folio_batch_move",
+        fields: &[req("batch", Kind::Batch, "lru_add|lru_deactivate|lru_lazyfree|lru_activate|mlock")],
+        build: |f| Ok(Op::FolioBatchMove { batch: f.batch("batch")? }),
+    },
     EventDef {
         name: "reclaim",
         fields: &[req("nr", Kind::Num, "N"), opt_("memcg", Kind::Num, "ID")],
@@ -256,6 +273,7 @@ enum Val<'a> {
     Int(i64),
     Bool(bool),
     Access(Access),
+    Batch(BatchKind),
     Str(Cow<'a, str>),
 }
 
@@ -409,6 +427,13 @@ impl<'a> Fields<'a> {
         }
     }
 
+    fn batch(&self, key: &str) -> Result<BatchKind, LineError> {
+        match self.get(key)? {
+            Some(Val::Batch(b)) => Ok(*b),
+            _ => Err(self.internal(key)),
+        }
+    }
+
     fn opt_string(&self, key: &str) -> Result<Option<String>, LineError> {
         match self.get(key)? {
             None => Ok(None),
@@ -554,6 +579,9 @@ fn convert<'a>(
             "1" => Ok(Val::Bool(true)),
             _ => Err(bad("`0` or `1`")),
         },
+        Kind::Batch => BatchKind::from_name(&raw)
+            .map(Val::Batch)
+            .ok_or_else(|| bad("`lru_add`, `lru_deactivate`, `lru_lazyfree`, `lru_activate` or `mlock`")),
         Kind::Access => match &*raw {
             "read" => Ok(Val::Access(Access::Read)),
             "write" => Ok(Val::Access(Access::Write)),

@@ -125,7 +125,8 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
     match result {
         Ok((pid, cpu, record)) => {
             let comm = out.comms.intern(p.comm);
-            out.lines.push(TraceLine { comm, pid, tgid: p.tgid, cpu, ts_ns: p.ts_ns, line: line_no, record });
+            let ts_ns = p.ts_ns;
+            out.lines.push(TraceLine { comm, pid, tgid: p.tgid, cpu, ts_ns, line: line_no, in_irq: false, record });
         }
         Err(e) => out.errors.push(e.to_parse_error(line_no, line)),
     }

@@ -105,6 +105,10 @@ fn write_fields(out: &mut String, op: &Op) {
             hex(out, "addr", *addr);
             let _ = write!(out, " access={}", access.name());
         }
+        Op::Gup { addr, write } => {
+            hex(out, "addr", *addr);
+            let _ = write!(out, " access={}", if *write { "write" } else { "read" });
+        }
         Op::Store { addr, value } => {
             hex(out, "addr", *addr);
             let _ = write!(out, " value={value}");
@@ -128,6 +132,9 @@ fn write_fields(out: &mut String, op: &Op) {
             }
         }
         Op::ShrinkFolio { pfn } => hex(out, "pfn", *pfn),
+        Op::FolioBatchMove { batch } => {
+            let _ = write!(out, " batch={}", batch.name());
+        }
         Op::MemcgCreate { id, limit } => {
             let _ = write!(out, " id={id}");
             hex(out, "limit", *limit);

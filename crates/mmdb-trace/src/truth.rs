@@ -18,7 +18,7 @@
 //!
 //! ```text
 //! mmdb-exec-vma pid=<P> start=0x<hex> end=0x<hex> perms=<rwxp|rwxs> offset=0x<hex> dev=<MAJ>:<MIN> ino=<dec> name=<rest of line>
-//! mmdb-exec pid=<P> start_stack=0x<hex> arg_start=0x<hex> env_end=0x<hex>
+//! mmdb-exec pid=<P> start_stack=0x<hex> arg_start=0x<hex> [arg_end=0x<hex>] env_end=0x<hex>
 //! ```
 //!
 //! `mmdb-exec-vma` is one line of `/proc/P/maps` (with its device and inode) and `mmdb-exec` comes last, with
@@ -92,6 +92,9 @@ pub struct ExecStack {
     pub start_stack: u64,
     /// `mm->arg_start`: the lowest byte of the argument strings, the lowest of the strings exec copied.
     pub arg_start: u64,
+    /// `mm->arg_end`: the end of the argument strings, where the environment strings start (`env_start`).
+    /// Recordings made before it was written lack it.
+    pub arg_end: Option<u64>,
     /// `mm->env_end`: the end of the environment strings.
     pub env_end: u64,
 }
@@ -252,11 +255,13 @@ impl fmt::Display for Marker {
                 "mmdb-exec-vma pid={} start={:#x} end={:#x} perms={} offset={:#x} dev={}:{} ino={} name={}",
                 e.vma.pid, e.vma.start, e.vma.end, e.vma.perms, e.vma.offset, e.dev.0, e.dev.1, e.ino, e.vma.name
             ),
-            Marker::Exec(e) => write!(
-                f,
-                "mmdb-exec pid={} start_stack={:#x} arg_start={:#x} env_end={:#x}",
-                e.pid, e.start_stack, e.arg_start, e.env_end
-            ),
+            Marker::Exec(e) => {
+                write!(f, "mmdb-exec pid={} start_stack={:#x} arg_start={:#x}", e.pid, e.start_stack, e.arg_start)?;
+                if let Some(a) = e.arg_end {
+                    write!(f, " arg_end={a:#x}")?;
+                }
+                write!(f, " env_end={:#x}", e.env_end)
+            }
         }
     }
 }
@@ -282,6 +287,12 @@ impl<'a> Cursor<'a> {
         let len = rest.bytes().position(is_blank).unwrap_or(rest.len());
         self.pos += len;
         (&rest[..len], start)
+    }
+
+    /// Whether the next field is `key=` (for optional fields).
+    fn next_is(&mut self, key: &str) -> bool {
+        self.skip_blanks();
+        self.text[self.pos..].strip_prefix(key).is_some_and(|r| r.starts_with('='))
     }
 
     /// Expects `key=` and returns the value up to the next blank (or, with `to_end`, to the end of the text).
@@ -409,6 +420,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             pid: c.pid()?,
             start_stack: c.num("start_stack", "0x<hex>")?,
             arg_start: c.num("arg_start", "0x<hex>")?,
+            arg_end: if c.next_is("arg_end") { Some(c.num("arg_end", "0x<hex>")?) } else { None },
             env_end: c.num("env_end", "0x<hex>")?,
         }),
         "mmdb-page" => Marker::Page(Page {

@@ -128,27 +128,28 @@ impl BlockedChild {
 }
 
 /// The input markers of exec's layout for `pid`, read at its exec stop: one `mmdb-exec-vma` per line of
-/// `/proc/PID/maps`, then `mmdb-exec` with `startstack`, `arg_start` and `env_end` of `/proc/PID/stat`.
+/// `/proc/PID/maps`, then `mmdb-exec` with `startstack`, `arg_start`, `arg_end` and `env_end` of `/proc/PID/stat`.
 pub fn exec_layout(pid: i32) -> anyhow::Result<Vec<String>> {
     let maps = fs::read_to_string(format!("/proc/{pid}/maps")).context("cannot read the new image's maps")?;
     let mut lines: Vec<String> =
         maps.lines().filter_map(super::markers::MapsEntry::parse).filter_map(|e| e.exec_line(pid)).collect();
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).context("cannot read the new image's stat")?;
-    let (start_stack, arg_start, env_end) =
+    let (start_stack, arg_start, arg_end, env_end) =
         stack_fields(&stat).context("cannot parse /proc/PID/stat of the new image")?;
-    let marker = mmdb_trace::truth::ExecStack { pid: pid as u32, start_stack, arg_start, env_end };
+    let arg_end = Some(arg_end);
+    let marker = mmdb_trace::truth::ExecStack { pid: pid as u32, start_stack, arg_start, arg_end, env_end };
     lines.push(mmdb_trace::truth::Marker::Exec(marker).to_string());
     Ok(lines)
 }
 
-/// Fields 28 (`startstack`), 48 (`arg_start`) and 51 (`env_end`) of a `/proc/PID/stat` line; the comm (field 2)
-/// may hold blanks and parentheses, so fields are counted after its last `)`.
-fn stack_fields(stat: &str) -> Option<(u64, u64, u64)> {
+/// Fields 28 (`startstack`), 48 (`arg_start`), 49 (`arg_end`) and 51 (`env_end`) of a `/proc/PID/stat` line; the
+/// comm (field 2) may hold blanks and parentheses, so fields are counted after its last `)`.
+fn stack_fields(stat: &str) -> Option<(u64, u64, u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     // `rest` starts with field 3 (state).
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
-    Some((field(28)?, field(48)?, field(51)?))
+    Some((field(28)?, field(48)?, field(49)?, field(51)?))
 }
 
 /// The child side: waits for the recorder's byte on `fifo`, then executes `cmd` (never returns on success).
@@ -218,7 +219,7 @@ mod tests {
                     18446744073709551615 93887821369344 93887821389225 140726381999200 0 0 0 0 0 0 0 0 0 17 0 0 0 0 \
                     0 0 93887821405232 93887821406848 93887863078912 140726382000866 140726382000886 \
                     140726382000886 140726382002155 0";
-        assert_eq!(stack_fields(stat), Some((140726381999200, 140726382000866, 140726382002155)));
+        assert_eq!(stack_fields(stat), Some((140726381999200, 140726382000866, 140726382000886, 140726382002155)));
         assert_eq!(stack_fields("1 (x) S 0"), None);
     }
 

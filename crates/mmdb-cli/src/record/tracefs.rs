@@ -258,6 +258,7 @@ impl Instance {
         }
         let _ = self.write("events/enable", "0");
         let _ = self.write("set_event_pid", "");
+        let _ = self.write("set_event_notrace_pid", "");
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             match fs::remove_dir(&self.dir) {

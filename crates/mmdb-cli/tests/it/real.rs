@@ -45,17 +45,17 @@ fn every_real_recording_verifies_and_matches_its_snapshot() {
 fn real_recordings_keep_their_agreement_floors() {
     // (file, rss_stat matched, of, pages agree, of, rollups agree, of)
     const FLOORS: &[(&str, u64, u64, u64, u64, u64, u64)] = &[
-        ("dontneed-munmap.ftrace", 151, 151, 266, 316, 7, 7),
-        ("fork-cow.ftrace", 121, 121, 424, 447, 7, 7),
-        ("fork-tree.ftrace", 181, 181, 512, 539, 11, 11),
-        ("madv-free.ftrace", 139, 139, 368, 372, 2, 4),
-        ("zero-page.ftrace", 98, 98, 151, 154, 3, 3),
-        ("lazyfree-memcg.ftrace.xz", 3240, 3240, 3030, 3053, 2, 2),
-        ("thp-fork.ftrace.xz", 100, 100, 10902, 10911, 7, 7),
-        ("thread-churn.ftrace.xz", 1030, 1030, 1417, 1449, 3, 3),
-        ("fork-cow.perf.txt", 121, 121, 433, 440, 7, 7),
-        ("fork-tree.perf.txt", 184, 184, 486, 539, 11, 11),
-        ("madv-free.perf.txt", 146, 146, 368, 372, 2, 4),
+        ("dontneed-munmap.ftrace", 151, 151, 316, 316, 7, 7),
+        ("fork-cow.ftrace", 121, 121, 447, 447, 7, 7),
+        ("fork-tree.ftrace", 184, 184, 528, 528, 11, 11),
+        ("madv-free.ftrace", 142, 142, 376, 376, 2, 4),
+        ("zero-page.ftrace", 96, 96, 154, 154, 3, 3),
+        ("lazyfree-memcg.ftrace.xz", 3237, 3237, 3048, 3049, 1, 2),
+        ("thp-fork.ftrace.xz", 98, 98, 10911, 10911, 7, 7),
+        ("thread-churn.ftrace.xz", 1026, 1026, 1446, 1446, 3, 3),
+        ("fork-cow.perf.txt", 125, 125, 440, 440, 7, 7),
+        ("fork-tree.perf.txt", 190, 190, 535, 539, 11, 11),
+        ("madv-free.perf.txt", 148, 148, 373, 380, 2, 4),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total) in FLOORS {

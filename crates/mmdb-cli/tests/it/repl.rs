@@ -86,3 +86,66 @@ fn colour_follows_the_color_option() {
     let auto = mmdb(&dir, &["repl", "t.events"], Some("step\n"));
     assert!(!auto.stdout.contains('\u{1b}'), "{}", auto.render());
 }
+
+/// A library for the FORK_COW trace: a constant, a function and a command.
+const LIB: &str = "\
+// lib.rhai: written by the test
+const FIRST = 0x7f0000000000;
+fn owners(pid, addr) { page(pid, addr).mapcount }
+register_command(\"first\", \"Shows the first page of a process: first PID.\", |args| {
+    let f = page(parse_int(args[0]), FIRST);
+    print(`pfn 0x${f.pfn.to_hex()}`);
+    f.mapcount
+});
+print(\"lib loaded\");
+";
+
+#[test]
+fn source_reads_a_file_through_the_cli() {
+    let dir = test_dir("repl_source");
+    write(&dir, "fork-cow.events", FORK_COW);
+    write(&dir, "lib.rhai", LIB);
+    write(&dir, "bad.rhai", "let x = 1;\nx.frob()\n");
+    let commands = "\
+source lib.rhai
+break fault if owners(100, FIRST) == 1 && event.pid == 101
+continue
+first 100
+: owners(101, FIRST) + event.number
+help first
+source bad.rhai
+source nope.rhai
+";
+    let run = mmdb(&dir, &["repl", "fork-cow.events"], Some(commands));
+    // `bad.rhai` and `nope.rhai` fail, so the status is 1.
+    assert_eq!(run.status, Some(1), "{}", run.render());
+    let want = "\
+(mmdb) source lib.rhai
+lib loaded
+sourced lib.rhai; functions: owners(pid, addr); commands: first
+(mmdb) break fault if owners(100, FIRST) == 1 && event.pid == 101
+breakpoint 1: event fault if owners(100, FIRST) == 1 && event.pid == 101
+(mmdb) continue
+breakpoint 1 (event fault) if owners(100, FIRST) == 1 && event.pid == 101
+event 5 of 5, line 6, 0.000400: app-101 [001] fault: addr=0x7f0000000000 access=write
+(mmdb) first 100
+pfn 0x100000
+1
+(mmdb) : owners(101, FIRST) + event.number
+6
+(mmdb) help first
+first [ARGS...]
+registered by lib.rhai
+Shows the first page of a process: first PID.
+(mmdb) source bad.rhai
+error: function not found: frob (i64)
+ --> bad.rhai:2:3
+  |
+2 | x.frob()
+  |   ^^^^
+(mmdb) source nope.rhai
+error: cannot read nope.rhai: No such file or directory (os error 2)
+";
+    assert!(run.stdout.ends_with(want), "{}", run.render());
+    assert_eq!(run.stderr, "");
+}

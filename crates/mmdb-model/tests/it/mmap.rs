@@ -286,3 +286,29 @@ fn pre_trace_page_cache_is_on_the_lru_and_bounds_pss() {
     let (rollup, pss_low) = s.m.smaps_rollup_pss_low(1).expect("a process");
     assert_eq!((rollup.pss_kb, pss_low), (20, 4));
 }
+
+/// The shmem object behind `MAP_SHARED | MAP_ANONYMOUS` dies with its last mapping: the parent's munmap after the
+/// child's exit truncates it and frees its pages (`shmem_evict_inode()`), as a real fork-tree trace shows; while
+/// any mapping is left, the pages stay in its page cache.
+#[test]
+fn shared_anonymous_pages_are_freed_with_the_last_mapping() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let flags = MAP_SHARED | MAP_ANONYMOUS;
+    let a = s.ev(1, Op::Mmap { addr: None, len: 4 * PG, prot: PROT_READ | PROT_WRITE, flags, file: None });
+    let a = a.expect("mmap returns") as u64;
+    s.write(1, a, 4 * PG);
+    s.drain();
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    s.read(2, a, PG);
+    assert_eq!(s.m.report().pages.pages, 4);
+    // The child's exit leaves the parent's mapping: the pages stay, mapped once.
+    s.ev(2, Op::Exit);
+    assert_eq!(s.m.report().pages.pages, 4);
+    // Unmapping part of it keeps the object alive too.
+    s.ev(1, Op::Munmap { addr: a, len: PG });
+    assert_eq!(s.m.report().pages.pages, 4, "the object still has a mapping");
+    s.ev(1, Op::Munmap { addr: a + PG, len: 3 * PG });
+    assert_eq!(s.m.report().pages.pages, 0, "the last mapping gone, the object is truncated");
+    assert_eq!(s.vm(VmEvent::PGFREE), 4);
+}

@@ -267,3 +267,135 @@ fn time_travel_agrees_with_straight_replay() {
         assert_eq!(s.model().events_applied() as usize, pos);
     }
 }
+
+/// Opens `trace` with a file reader for `source`: the files of `files` (name, text), else the repository's files.
+fn open_with_files(trace: &str, files: &'static [(&'static str, &'static str)]) -> mmdb_repl::Session {
+    let mut s = open(trace);
+    s.set_file_reader(Box::new(move |path: &str| match files.iter().find(|(name, _)| *name == path) {
+        Some((_, text)) => Ok((*text).to_string()),
+        None => std::fs::read_to_string(crate::repo_root().join(path)).map_err(|e| format!("cannot read {path}: {e}")),
+    }));
+    s
+}
+
+#[test]
+fn rhai_expressions_read_the_state_at_the_cursor() {
+    run(
+        "rhai",
+        "traces/basic.events",
+        "
+        rhai 1 + 2
+        : event
+        : ps()
+        goto 67
+        : event
+        : event.name == \"fork\" && event.child == 3176
+        : page(0x100000).mapcount
+        : rmap(page(0x100000)).map(|m| m.pid)
+        rhai print(`${ps().len()} tasks`); vmstat().pgfault
+        rhai let hot = 0x100000
+        rhai fn sharers(pfn) { rmap(page(pfn)).len() }
+        : sharers(hot)
+        : history(page(hot)).map(|h| h.event)
+        : page(3176, 0x7f5a3c010000).pfn == hot
+        rhai \"spaces  are  kept\"
+        : frob + 1
+        : page(0x100000
+        : page(-1)
+        : page(hot).mapcount > 1 && sharers(hot, 2)
+        rhai
+        help rhai
+        ",
+    );
+}
+
+/// Files the `source` transcript reads besides the book's `lazy.rhai`.
+const FILES: &[(&str, &str)] = &[
+    ("broken.rhai", "// a syntax error on line 2\nfn f(x) {\n    x +\n}\n"),
+    (
+        "failing.rhai",
+        "fn kept() { 1 }\nregister_command(\"dropped\", \"Never registered.\", |args| 1);\nlet x = page(0x100000);\nx.mapcount.frob()\n",
+    ),
+    ("step.rhai", "register_command(\"step\", \"Replaces step.\", |args| 1);\n"),
+    ("again.rhai", "register_command(\"lazy\", \"Counts the lazyfree pages of a process.\", |args| lazy_count(parse_int(args[0])));\n"),
+];
+
+#[test]
+fn sourced_files_define_functions_and_commands() {
+    let trace = "book/src/examples/lazyfree.events";
+    let commands = "
+        source book/src/examples/lazy.rhai
+        help lazy
+        goto 11
+        lazy 200
+        step
+        lazy 200
+        : lazy_count(200)
+        la 200
+        lazy
+        lazy 999
+        break pid 200 if lazy_count(200) == 0
+        continue
+        source missing.rhai
+        source broken.rhai
+        source failing.rhai
+        dropped
+        : kept()
+        source step.rhai
+        source again.rhai
+        lazy 200
+        help
+        source
+        ";
+    let mut s = open_with_files(trace, FILES);
+    let text = transcript(&mut s, commands);
+    check("source", trace, commands, text);
+    let c = mmdb_repl::complete(&s, "la", 2);
+    assert_eq!(c.candidates, ["lazy"]);
+    let c = mmdb_repl::complete(&s, "source book/", 12);
+    assert!(c.path && c.candidates.is_empty(), "{c:?}");
+}
+
+#[test]
+fn without_a_file_reader_source_is_not_available() {
+    let mut s = open("traces/basic.events");
+    let r = s.execute("source book/src/examples/lazy.rhai");
+    assert_eq!(r.status, mmdb_repl::Status::Error);
+    assert!(r.output.plain().contains("`source` is not available here"), "{}", r.output.plain());
+}
+
+#[test]
+fn rhai_conditions_and_simple_conditions() {
+    run(
+        "rhai-conditions",
+        "traces/basic.events",
+        "
+        break fault if event.pid == 3176 && page(0x100000).mapcount == 1
+        break fork if pid == 3175
+        watch page 3175:0x7f5a3c020000 if event.advice == MADV_FREE
+        info breakpoints
+        continue
+        continue
+        continue
+        reverse-continue
+        delete 1 2
+        continue
+        delete 3
+        break madvise if rss(3175).anon < 48
+        goto start
+        continue
+        break fault if pid == 3176 && mapcount > 1
+        break fault if frob == 1
+        break fault if page(0x100000
+        break fault if
+        break fault if page(0x100000).mapcount
+        goto 60
+        continue
+        info breakpoints
+        reverse-continue
+        delete 5
+        break fault if page(event.addr).frob()
+        continue
+        ",
+    );
+}

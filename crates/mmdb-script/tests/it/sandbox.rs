@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mmdb_script::{eval_query, run_script, ErrorKind, Limits, QueryEngine, ScriptConfig};
+use mmdb_script::{eval_query, run_script, Dynamic, ErrorKind, Limits, QueryEngine, ScriptConfig};
 
 use crate::run;
 
@@ -88,4 +88,58 @@ fn queries_read_a_model_without_changing_it() {
     assert_eq!(eval_query(&mut model, "process(100).smaps().rss_kb").map(|v| v.value_text()), Ok("4".to_string()));
     assert_eq!(eval_query(&mut model, "\"text\"").map(|v| v.value_text()), Ok("text".to_string()));
     assert_eq!(model.report(), before);
+}
+
+#[test]
+fn a_query_session_keeps_definitions_and_commands() {
+    let r = run("let p = spawn(\"app\");\nlet a = p.mmap(PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);\np.store(a, 7);\n");
+    let mut model = r.model;
+    let q = QueryEngine::new(&Limits::default(), Arc::new(AtomicBool::new(false)));
+    q.reserve_command_names(["step"]);
+    let lib = "// a library\nconst HOT = 0x100000;\nfn mapped(pfn) {\n    page(pfn).mapcount > 0\n}\nfn broken(x) {\n    x.frob()\n}\nregister_command(\"hot\", \"Shows the hot page. More.\", |args| { print(`args ${args}`); page(HOT).content });\n";
+    let compiled = q.compile_named("lib.rhai", lib).unwrap_or_else(|e| panic!("{}", e.render("lib.rhai")));
+    assert_eq!(compiled.functions(), ["broken(x)", "mapped(pfn)"]);
+    q.run(&mut model, &compiled).unwrap_or_else(|e| panic!("{}", e.render("lib.rhai")));
+    // Functions and constants stay; an undefined name is a compile error with its column.
+    let later = q.compile("mapped(HOT) && HOT == 0x100000").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(q.eval_bool(&mut model, &later), Ok(true));
+    let e = q.compile("mapped(HOTT)").err().unwrap_or_else(|| panic!("compiled"));
+    assert_eq!((e.line, e.column), (1, 8), "{}", e.message);
+    // `eval` leaves nothing behind, `run` keeps variables.
+    let temp = q.compile("let x = 1; x").unwrap_or_else(|e| panic!("{e}"));
+    q.eval(&mut model, &temp).unwrap_or_else(|e| panic!("{e}"));
+    assert!(q.compile("x").is_err());
+    q.run(&mut model, &temp).unwrap_or_else(|e| panic!("{e}"));
+    assert!(q.compile("x + 1").is_ok());
+    // A variable set from outside.
+    q.set_var("event", Dynamic::from(5_i64));
+    let ev = q.compile("event * 2").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(q.eval(&mut model, &ev).map(|v| v.value_text()), Ok("10".to_string()));
+    // An error inside a library function is placed in the file that defined it.
+    let call = q.compile("broken(1)").unwrap_or_else(|e| panic!("{e}"));
+    let e = q.eval(&mut model, &call).err().unwrap_or_else(|| panic!("ran"));
+    assert!(e.render("expression").contains("--> lib.rhai:7:7\n"), "{}", e.render("expression"));
+    assert!(e.render("expression").contains("x.frob()"), "{}", e.render("expression"));
+    // The registered command.
+    let cmds = q.commands();
+    assert_eq!(
+        (cmds[0].name.as_str(), cmds[0].help.as_str(), cmds[0].file.as_str()),
+        ("hot", "Shows the hot page. More.", "lib.rhai")
+    );
+    let v = q.call_command(&mut model, "hot", &["a", "b"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((v.output.as_str(), v.value_text()), ("args [\"a\", \"b\"]\n", "7".to_string()));
+    assert!(q.library_calls("page") && !q.library_calls("history"));
+    assert!(call.calls("broken") && call.calls("page") && !call.calls("history"));
+    // Reserved and malformed names are refused where the script registers them; a failed run keeps nothing.
+    for (src, msg) in [
+        ("register_command(\"step\", \"x\", |a| 1)", "is a command of the debugger"),
+        ("register_command(\"a b\", \"x\", |a| 1)", "is not a command name"),
+        ("register_command(\"ok\", \"x\", |a| 1); fn kept() { 1 } let y = 2; throw \"no\"", "uncaught exception"),
+    ] {
+        let c = q.compile(src).unwrap_or_else(|e| panic!("{e}"));
+        let e = q.run(&mut model, &c).err().unwrap_or_else(|| panic!("`{src}` ran"));
+        assert!(e.message.contains(msg), "{src}: {}", e.message);
+    }
+    assert_eq!(q.commands().len(), 1);
+    assert!(q.compile("y").is_err());
 }

@@ -1,4 +1,4 @@
-//! Replays of the shared real recordings (`../shared/samples`, recorded on 6.18.44) with verification.
+//! Replays of the shared real recordings (`traces/real/shared-basic.*`, copies of `../shared/samples`, recorded on 6.18.44) with verification.
 //!
 //! The figures are floors measured when the lowering was written: a change that makes the model agree less with
 //! the real kernel fails here. Raise them when the model improves.
@@ -7,9 +7,11 @@ use mmdb_session::verify::{render_real_text, replay_trace};
 use mmdb_trace::truth::parse_truth_sidefile;
 use mmdb_trace::{parse_ftrace, parse_perf};
 
+/// Reads a file of the shared sample, kept in the repository as `traces/real/shared-basic.*` (a copy of
+/// `../shared/samples/basic.*`: `basic.perf.truth.txt` is `shared-basic.perf.txt.truth`).
 fn sample(name: &str) -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples/");
-    std::fs::read(format!("{path}{name}")).expect("the shared samples sit beside the repository")
+    let path = format!("{}/../../traces/real/{}", env!("CARGO_MANIFEST_DIR"), sample_name(name));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
@@ -82,4 +84,12 @@ fn the_lowering_log_rebuilds_the_model() {
     let mut again = m.report();
     again.violations = m.check();
     assert_eq!(format!("{again:?}"), format!("{:?}", r.report));
+}
+
+/// The repository's name of a file of the shared sample.
+fn sample_name(name: &str) -> String {
+    match name {
+        "basic.perf.truth.txt" => "shared-basic.perf.txt.truth".to_string(),
+        _ => format!("shared-{name}"),
+    }
 }

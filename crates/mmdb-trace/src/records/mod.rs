@@ -52,6 +52,10 @@ pub struct TraceLine {
     pub ts_ns: u64,
     /// The 1-based line number in the trace text.
     pub line: u32,
+    /// The event fired in interrupt context (the irq-info column's third character: `h` hard irq, `s` softirq,
+    /// `H` hard irq inside a softirq, `z`/`Z` NMI), so it is not the task's own doing: an RCU callback freeing
+    /// pages in the middle of a page fault, say. Always false where the trace has no irq-info column (perf).
+    pub in_irq: bool,
     /// The event.
     pub record: Record,
 }

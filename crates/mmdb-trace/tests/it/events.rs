@@ -100,6 +100,8 @@ fn every_event_kind() {
         ("reclaim: nr=32", Op::Reclaim { nr: 32, memcg: None }),
         ("reclaim: nr=32 memcg=1", Op::Reclaim { nr: 32, memcg: Some(1) }),
         ("shrink_folio: pfn=0x100010", Op::ShrinkFolio { pfn: 0x100010 }),
+        ("gup: addr=0x7ffc0000f000 access=write", Op::Gup { addr: 0x7ffc0000f000, write: true }),
+        ("folio_batch_move: batch=lru_activate", Op::FolioBatchMove { batch: mmdb_model::lru::BatchKind::LruActivate }),
         ("memcg_create: id=1 limit=64M", Op::MemcgCreate { id: 1, limit: 64 << 20 }),
         ("memcg_create: id=2 limit=0", Op::MemcgCreate { id: 2, limit: 0 }),
         ("memcg_attach: id=1", Op::MemcgAttach { id: 1 }),

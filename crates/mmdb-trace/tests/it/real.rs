@@ -1,4 +1,4 @@
-//! The shared real captures (`shared/samples`): every line parses, each record kind has the count `grep -c`
+//! The shared real captures (`traces/real/shared-basic.*`, copies of `../shared/samples`): every line parses, each record kind has the count `grep -c`
 //! gives, and the ground truth has its six checkpoints.
 
 use std::collections::BTreeMap;
@@ -7,10 +7,12 @@ use mmdb_trace::records::{RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::Truth;
 use mmdb_trace::{merge_by_time, parse_ftrace, parse_perf, parse_truth_sidefile, truth::Merged, ParsedTrace, Record};
 
-/// Reads a file of `shared/samples`, which sits next to the repository (also in CI).
+/// Reads a file of the shared sample, kept in the repository as `traces/real/shared-basic.*` (a copy of
+/// `../shared/samples/basic.*`: `basic.perf.truth.txt` is `shared-basic.perf.txt.truth`).
 #[allow(clippy::disallowed_methods)] // Tests may read their fixtures.
 fn sample(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../../shared/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let name = sample_name(name);
+    let path = format!("{}/../../traces/real/{name}", env!("CARGO_MANIFEST_DIR"));
     match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) => panic!("{path}: {e}"),
@@ -180,4 +182,12 @@ fn basic_perf_truth_merges_by_time() {
         })
         .collect();
     assert!(ts.windows(2).all(|w| w[0] <= w[1]));
+}
+
+/// The repository's name of a file of the shared sample.
+fn sample_name(name: &str) -> String {
+    match name {
+        "basic.perf.truth.txt" => "shared-basic.perf.txt.truth".to_string(),
+        _ => format!("shared-{name}"),
+    }
 }

@@ -65,6 +65,9 @@ fn op() -> impl Strategy<Value = Op> {
         Just(Op::LruAddDrainAll),
         (num(), proptest::option::of(any::<u32>())).prop_map(|(nr, memcg)| Op::Reclaim { nr, memcg }),
         num().prop_map(|pfn| Op::ShrinkFolio { pfn }),
+        (num(), any::<bool>()).prop_map(|(addr, write)| Op::Gup { addr, write }),
+        proptest::sample::select(mmdb_model::lru::BatchKind::ALL.to_vec())
+            .prop_map(|batch| Op::FolioBatchMove { batch }),
         (num(), num()).prop_map(|(addr, value)| Op::Store { addr, value }),
         (any::<u32>(), num()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
         any::<u32>().prop_map(|id| Op::MemcgAttach { id }),

@@ -366,15 +366,23 @@ fn exec_layout_markers_round_trip() {
     });
     assert_eq!(parsed, Ok(want.clone()));
     assert_eq!(want.to_string(), vma);
-    let exec = "mmdb-exec pid=31658 start_stack=0x7ffc02c60f70 arg_start=0x7ffc02c61ac3 env_end=0x7ffc02c61fe0";
+    let exec = "mmdb-exec pid=31658 start_stack=0x7ffc02c60f70 arg_start=0x7ffc02c61ac3 arg_end=0x7ffc02c61ad0 \
+                env_end=0x7ffc02c61fe0";
     let want = Marker::Exec(ExecStack {
         pid: 31658,
         start_stack: 0x7ffc02c60f70,
         arg_start: 0x7ffc02c61ac3,
+        arg_end: Some(0x7ffc02c61ad0),
         env_end: 0x7ffc02c61fe0,
     });
     assert_eq!(parse_marker(exec), Ok(want.clone()));
     assert_eq!(want.to_string(), exec);
+    // Recordings made before `arg_end` was written still read.
+    let old = "mmdb-exec pid=31658 start_stack=0x7ffc02c60f70 arg_start=0x7ffc02c61ac3 env_end=0x7ffc02c61fe0";
+    let Marker::Exec(new) = want else { unreachable!("built above") };
+    let want_old = Marker::Exec(ExecStack { arg_end: None, ..new });
+    assert_eq!(parse_marker(old), Ok(want_old.clone()));
+    assert_eq!(want_old.to_string(), old);
     assert_eq!(
         error("mmdb-exec-vma pid=1 start=0x1000 end=0x2000 perms=r--p offset=0x0 dev=fe00 ino=1 name=x").0,
         "expected `<MAJ>:<MIN>` (decimal) for `dev`, found `fe00`"
