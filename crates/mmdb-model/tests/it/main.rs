@@ -2,6 +2,7 @@
 
 mod content;
 mod fork_cow;
+mod gup;
 mod madvise;
 mod mmap;
 mod procfs;
