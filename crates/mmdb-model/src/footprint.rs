@@ -1,7 +1,8 @@
-//! An estimate of the heap memory a [`Model`] holds, so that a debugger can bound the memory its time-travel
-//! checkpoints (model clones) take.
+//! An estimate of the heap memory a [`Model`] holds, alone or beside an earlier clone it shares state with, so that
+//! a debugger can bound the memory its time-travel checkpoints (model clones) take.
 
 use std::mem::size_of;
+use std::sync::Arc;
 
 use crate::consts::PTRS_PER_PTE;
 use crate::folio::{Folio, Page, Rmap};
@@ -22,25 +23,52 @@ fn hash_slots<K, V>(cap: usize) -> usize {
     cap * (size_of::<K>() + size_of::<V>() + 1)
 }
 
+/// Bytes one folio holds of its own (shared between clones until one of them changes it).
+fn folio_bytes(f: &Folio) -> usize {
+    size_of::<Folio>()
+        + f.pages.capacity() * size_of::<Page>()
+        + f.rmap.capacity() * size_of::<Rmap>()
+        + 3 * MALLOC_OVERHEAD
+}
+
+/// Bytes one PTE table holds.
+const TABLE_BYTES: usize = PTRS_PER_PTE * size_of::<Pte>() + MALLOC_OVERHEAD;
+
 impl Model {
-    /// About how many bytes of heap this model holds, and therefore what a clone of it costs: the folios with
-    /// their pages and reverse maps, the page tables, the VMAs and the page cache. It counts capacities, not
-    /// lengths, and is meant to be within tens of percent; small fixed-size state is left out.
+    /// About how many bytes of heap this model holds: the folios with their pages and reverse maps, the page
+    /// tables, the VMAs and the page cache. It counts capacities, not lengths, and is meant to be within tens of
+    /// percent; small fixed-size state is left out.
     pub fn footprint(&self) -> usize {
+        self.footprint_since(None)
+    }
+
+    /// About how many bytes this model holds that `earlier` (a clone this model was made from, and changed
+    /// since) does not share with it. Folios and PTE tables are shared copy-on-write between clones, so a clone
+    /// costs its tables and maps, plus the folios and PTE tables changed since the clone it came from. With
+    /// `None`, everything ([`Model::footprint`]).
+    pub fn footprint_since(&self, earlier: Option<&Model>) -> usize {
         let folios: usize = self
             .folios
-            .values()
-            .map(|f| {
-                f.pages.capacity() * size_of::<Page>() + f.rmap.capacity() * size_of::<Rmap>() + 2 * MALLOC_OVERHEAD
-            })
+            .iter()
+            .filter(|(pfn, f)| earlier.and_then(|e| e.folios.get(pfn)).is_none_or(|old| !Arc::ptr_eq(old, f)))
+            .map(|(_, f)| folio_bytes(f))
             .sum();
-        let mut total = hash_slots::<Pfn, Folio>(self.folios.capacity()) + folios;
+        let mut total = hash_slots::<Pfn, Arc<Folio>>(self.folios.capacity()) + folios;
         total += hash_slots::<Pfn, Pfn>(self.tails.capacity());
-        for mm in self.mms.values() {
+        for (id, mm) in &self.mms {
             total += mm.vmas.len() * btree_entry::<u64, Vma>();
             total += mm.pmds.len() * btree_entry::<u64, Pmd>();
-            let tables = mm.pmds.values().filter(|p| matches!(p, Pmd::Table(_))).count();
-            total += tables * (PTRS_PER_PTE * size_of::<Pte>() + MALLOC_OVERHEAD);
+            let old_pmds = earlier.and_then(|e| e.mms.get(id)).map(|m| &m.pmds);
+            let tables = mm
+                .pmds
+                .iter()
+                .filter(|(idx, p)| match (p, old_pmds.and_then(|o| o.get(idx))) {
+                    (Pmd::Table(t), Some(Pmd::Table(old))) => !Arc::ptr_eq(t, old),
+                    (Pmd::Table(_), _) => true,
+                    _ => false,
+                })
+                .count();
+            total += tables * TABLE_BYTES;
         }
         for f in &self.files {
             total += f.pages.len() * btree_entry::<u64, Pfn>();

@@ -9,6 +9,7 @@ use crate::memory::FaultError;
 use crate::mm::{pmd_index, HugePmd, Pmd, PresentPte, Pte, Vma, MM_ANONPAGES};
 use crate::model::{Model, ThpMode};
 use crate::vmstat::VmEvent;
+use std::sync::Arc;
 
 impl Model {
     /// `thp_vma_allowable_order(PMD_ORDER)` for a fault: anonymous private VMAs, per the THP mode and
@@ -119,7 +120,7 @@ impl Model {
         for pte in t.iter_mut() {
             *pte = Pte::Present(PresentPte { pfn: ZERO_PFN, write: false, dirty: false, young, special: true });
         }
-        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(std::sync::Arc::from(t)));
     }
 
     /// `huge_pmd_set_accessed()`: a read (or a write to a writable PMD) only marks it young (and dirty).
@@ -192,7 +193,7 @@ impl Model {
                 special: false,
             });
         }
-        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(t));
+        self.mm_mut(mm).pmds.insert(pmd_index(haddr).0, Pmd::Table(std::sync::Arc::from(t)));
         // The PMD mapping's reference is now one of the 512 PTE references.
         self.folio_remove_rmap_pmd(head, mm, haddr);
     }
@@ -217,7 +218,7 @@ impl Model {
         if was_on_lru {
             self.lruvec_del_folio(head);
         }
-        let old: Folio = self.folios.remove(&head).expect("folio vanished");
+        let old: Folio = Arc::unwrap_or_clone(self.folios.remove(&head).expect("folio vanished"));
         for i in 1..old.nr_pages() {
             self.tails.remove(&(head + i));
         }
@@ -248,7 +249,7 @@ impl Model {
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;
             // History: the head's snapshot already covers every page of the old folio.
-            self.folios.insert(pfn, nf);
+            self.folios.insert(pfn, Arc::new(nf));
             self.sync_head_exclusive(pfn);
             if was_on_lru {
                 self.lruvec_add_folio(pfn);

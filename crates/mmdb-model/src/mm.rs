@@ -44,8 +44,9 @@ pub struct HugePmd {
 /// What a PMD slot holds: a PTE table, or a huge mapping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pmd {
-    /// A PTE table of 512 entries.
-    Table(Box<[Pte; PTRS_PER_PTE]>),
+    /// A PTE table of 512 entries, shared copy-on-write between clones of the model (time-travel checkpoints):
+    /// writers go through `Arc::make_mut`.
+    Table(std::sync::Arc<[Pte; PTRS_PER_PTE]>),
     /// A PMD-mapped THP or the huge zero folio.
     Huge(HugePmd),
 }
@@ -135,8 +136,8 @@ impl MmStruct {
     /// Returns `None` when the PMD maps a huge page.
     pub fn pte_alloc(&mut self, addr: u64) -> Option<&mut Pte> {
         let (pmd, idx) = pmd_index(addr);
-        match self.pmds.entry(pmd).or_insert_with(|| Pmd::Table(Box::new([Pte::None; PTRS_PER_PTE]))) {
-            Pmd::Table(t) => Some(&mut t[idx]),
+        match self.pmds.entry(pmd).or_insert_with(|| Pmd::Table(std::sync::Arc::new([Pte::None; PTRS_PER_PTE]))) {
+            Pmd::Table(t) => Some(&mut std::sync::Arc::make_mut(t)[idx]),
             Pmd::Huge(_) => None,
         }
     }
@@ -144,7 +145,7 @@ impl MmStruct {
     pub fn pte_mut(&mut self, addr: u64) -> Option<&mut Pte> {
         let (pmd, idx) = pmd_index(addr);
         match self.pmds.get_mut(&pmd) {
-            Some(Pmd::Table(t)) => Some(&mut t[idx]),
+            Some(Pmd::Table(t)) => Some(&mut std::sync::Arc::make_mut(t)[idx]),
             _ => None,
         }
     }

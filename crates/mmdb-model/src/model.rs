@@ -12,6 +12,7 @@ use crate::swap::SwapDevice;
 use crate::vmstat::{VmEvent, VmStat};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// `/sys/kernel/mm/transparent_hugepage/enabled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +77,9 @@ pub struct Model {
     pub(crate) mms: BTreeMap<MmId, MmStruct>,
     pub(crate) next_mm_id: MmId,
     pub(crate) next_anon_vma: u32,
-    pub(crate) folios: FxHashMap<Pfn, Folio>,
+    /// The folios, each shared copy-on-write between clones of the model (time-travel checkpoints): writers go
+    /// through [`Model::folio_mut`] (`Arc::make_mut`), so a clone costs the table, not the folios.
+    pub(crate) folios: FxHashMap<Pfn, Arc<Folio>>,
     pub(crate) tails: FxHashMap<Pfn, Pfn>,
     free_order0: Vec<Pfn>,
     free_huge: Vec<Pfn>,
@@ -302,19 +305,19 @@ impl Model {
 
     /// The folio containing `pfn` (`page_folio(pfn_to_page(pfn))`), if allocated.
     pub fn folio(&self, pfn: Pfn) -> Option<&Folio> {
-        self.folio_head(pfn).and_then(|h| self.folios.get(&h))
+        self.folio_head(pfn).and_then(|h| self.folios.get(&h)).map(|f| &**f)
     }
 
     /// Every mutation of a folio goes through here, so that history sees it.
     pub(crate) fn folio_mut(&mut self, head: Pfn) -> &mut Folio {
         self.touch(head);
-        self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug")
+        Arc::make_mut(self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug"))
     }
 
     /// Snapshots a folio for history the first time the current event touches it.
     pub(crate) fn touch(&mut self, head: Pfn) {
         if self.cfg.history && !self.pending.contains_key(&head) {
-            let snap = Snapshot::of(self.folios.get(&head), head);
+            let snap = Snapshot::of(self.folios.get(&head).map(|f| &**f), head);
             self.pending.insert(head, (snap, self.ctx_addr));
         }
     }
@@ -338,7 +341,7 @@ impl Model {
         let mut pending: Vec<_> = self.pending.drain().collect();
         pending.sort_unstable_by_key(|(pfn, _)| *pfn);
         for (head, (before, addr)) in pending {
-            let mut after = Snapshot::of(self.folios.get(&head), head);
+            let mut after = Snapshot::of(self.folios.get(&head).map(|f| &**f), head);
             // Pages may have moved to other folios (split) or been freed: read each page on its own.
             let n = before.mapcounts.len().max(after.mapcounts.len());
             after.mapcounts = (0..n).map(|i| self.page_state(head + i as u64).0).collect();
@@ -401,7 +404,7 @@ impl Model {
         let mut f = Folio::new(pfn, order, mapping, memcg);
         f.refcount = 0;
         self.touch(pfn);
-        self.folios.insert(pfn, f);
+        self.folios.insert(pfn, Arc::new(f));
         for i in 1..nr {
             self.tails.insert(pfn + i, pfn);
         }
@@ -559,7 +562,7 @@ impl Model {
 
     /// Every live folio, in pfn order.
     pub fn folios_sorted(&self) -> Vec<&Folio> {
-        let mut v: Vec<&Folio> = self.folios.values().collect();
+        let mut v: Vec<&Folio> = self.folios.values().map(|f| &**f).collect();
         v.sort_unstable_by_key(|f| f.pfn);
         v
     }

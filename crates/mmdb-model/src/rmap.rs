@@ -6,6 +6,7 @@ use crate::event::Pfn;
 use crate::folio::{FolioMapping, MmId, Rmap};
 use crate::model::Model;
 use crate::vmstat::VmEvent;
+use std::sync::Arc;
 
 impl Model {
     /// Takes `n` mapping references (the `folio_get`/`folio_ref_add` that goes with each new mapping).
@@ -205,7 +206,7 @@ impl Model {
 
     /// kpageflags reads `PG_anon_exclusive` of the head page through the folio flags; keep that view in sync.
     pub(crate) fn sync_head_exclusive(&mut self, head: Pfn) {
-        let f = self.folios.get_mut(&head).expect("folio vanished");
+        let f = Arc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
         if f.pages[0].anon_exclusive && f.is_anon() {
             f.flags.set_anon_exclusive();
         } else {

@@ -22,7 +22,7 @@ fn main() {
     let program = Program { kind: SourceKind::Events, steps, ..Program::empty() };
     let mut s = Session::new("churn", program);
     println!(
-        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept, {} MiB by Model::footprint",
+        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept, {} MiB of clones (Model::footprint_since)",
         t.elapsed(),
         s.interval(),
         s.checkpoint_count(),

@@ -5,7 +5,9 @@
 //! position restores the checkpoint at or before it and replays at most `interval - 1` steps; going forward a
 //! little replays from the cursor. `interval` is [`MIN_INTERVAL`] steps, or more on long traces so that there are
 //! never more than [`MAX_CHECKPOINTS`] checkpoints, and more again when the checkpoints would take more memory
-//! than the budget ([`CHECKPOINT_BUDGET`] by default, as [`Model::footprint`] counts it).
+//! than the budget ([`CHECKPOINT_BUDGET`] by default). Clones share unchanged folios and PTE tables
+//! (copy-on-write), so a checkpoint costs its maps and what changed since the one before it
+//! ([`Model::footprint_since`]).
 //!
 //! Going backwards again and again inside one interval (`reverse-step` after `reverse-step`) would replay most
 //! of the interval each time, so a short backward seek also leaves a *ladder*: up to [`LADDER_RUNGS`] finer
@@ -86,7 +88,7 @@ pub struct Session {
     interval: usize,
     /// `checkpoints[k]` is the model after `k * interval` steps.
     checkpoints: Vec<Model>,
-    /// What the checkpoints take, as [`Model::footprint`] counts it.
+    /// What the checkpoints take together, as [`Model::footprint_since`] counts it.
     checkpoint_bytes: usize,
     /// The interval the ladder covers, and its rungs (position, model) in position order.
     ladder: Option<(usize, Vec<(usize, Model)>)>,
@@ -115,12 +117,14 @@ impl Session {
     pub fn with_budget(name: impl Into<String>, program: Program, budget: usize) -> Session {
         let mut interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
         let mut model = Model::new(program.config.clone());
+        // Each checkpoint with what it costs beyond the one before it (clones share unchanged folios and PTE
+        // tables, Model::footprint_since).
         let mut checkpoints = vec![(model.footprint(), model.clone())];
         let mut bytes = checkpoints[0].0;
         for (i, step) in program.steps.iter().enumerate() {
             model.apply(&step.event);
             if (i + 1).is_multiple_of(interval) && i + 1 < program.len() {
-                let size = model.footprint();
+                let size = model.footprint_since(checkpoints.last().map(|c| &c.1));
                 checkpoints.push((size, model.clone()));
                 bytes += size;
                 while bytes > budget && checkpoints.len() > 1 {
@@ -130,6 +134,11 @@ impl Session {
                         k += 1;
                         k % 2 == 1
                     });
+                    // What each kept checkpoint shares changed with its dropped predecessor.
+                    for j in 1..checkpoints.len() {
+                        let size = checkpoints[j].1.footprint_since(Some(&checkpoints[j - 1].1));
+                        checkpoints[j].0 = size;
+                    }
                     bytes = checkpoints.iter().map(|c| c.0).sum();
                 }
             }
@@ -185,7 +194,7 @@ impl Session {
         self.checkpoints.len()
     }
 
-    /// About how many bytes the checkpoints take ([`Model::footprint`] of each).
+    /// About how many bytes the checkpoints take together (they share unchanged state).
     pub fn checkpoint_bytes(&self) -> usize {
         self.checkpoint_bytes
     }
