@@ -1095,9 +1095,10 @@ impl Lowerer {
     /// Moves the per-CPU batches (of `only` that kind, or of any) that hold the folio of `pfn`: the kernel has
     /// shown that the folio left its batch. Returns whether any batch moved.
     ///
-    /// Whether the CPU's other batches moved too is not shown: a full batch moves alone
-    /// (`folio_batch_add_and_move()`), `lru_add_drain_cpu()` moves them all. The model moves them all, but for the
-    /// lru_activate batch, which has evidence of its own (`mm_lru_activate`, recorded for every task).
+    /// Only those batches move (`Op::FolioBatchMove`): a full batch moves alone (`folio_batch_add_and_move()`),
+    /// and when `lru_add_drain_cpu()` moved them all, the others show it with evidence of their own (the
+    /// lru_activate batch with `mm_lru_activate`, recorded for every task) or are drained where the model itself
+    /// drains (reclaim, the syscalls that call `lru_add_drain()`).
     fn drain_batches(&mut self, pid: Pid, ts_ns: u64, pfn: u64, only: Option<BatchKind>) -> bool {
         let Some(head) = self.model.folio_head(pfn) else { return false };
         let mut batches: Vec<(usize, BatchKind)> =
