@@ -137,6 +137,10 @@ struct ReplayArgs {
     /// The ground-truth side file of a perf recording (`mmdb record --perf` writes FILE.truth).
     #[arg(long, value_name = "SIDEFILE")]
     truth: Option<PathBuf>,
+    /// The LRU events of the other tasks, beside a perf recording (`mmdb record --perf` writes FILE.lru): merged
+    /// into the trace by time, they show when per-CPU batches moved.
+    #[arg(long, value_name = "FILE")]
+    lru: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -259,11 +263,26 @@ fn read_truth_sidefile(p: &Path) -> anyhow::Result<Vec<mmdb_trace::TimedMarker>>
     Ok(markers)
 }
 
+/// Reads the ftrace text of other tasks' LRU events that `mmdb record --perf` writes beside the trace (FILE.lru).
+pub(crate) fn read_lru_file(p: &Path) -> anyhow::Result<mmdb_trace::ParsedTrace> {
+    let display = p.display().to_string();
+    let bytes = input::read_trace(p, &display)?;
+    let trace = mmdb_trace::parse_ftrace(&bytes);
+    let mut err = io::stderr().lock();
+    for e in trace.errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
+        let _ = writeln!(err, "{}\n", e.render(&display).trim_end_matches('\n'));
+    }
+    Ok(trace)
+}
+
 /// `mmdb replay` of a real ftrace or perf trace: lowering to the model, divergences and, with `--verify`, the
 /// comparison with rss_stat and the ground-truth checkpoints.
 fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: InputFormat) -> anyhow::Result<u8> {
-    let trace =
+    let mut trace =
         if format == InputFormat::Perf { mmdb_trace::parse_perf(source) } else { mmdb_trace::parse_ftrace(source) };
+    if let Some(p) = &args.lru {
+        trace.merge(read_lru_file(p)?);
+    }
     let side = match &args.truth {
         Some(p) => Some(read_truth_sidefile(p)?),
         None => None,

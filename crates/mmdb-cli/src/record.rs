@@ -66,8 +66,11 @@ The recorder (root only) creates its own tracefs instance
 (/sys/kernel/tracing/instances/mmdb-PID) with trace_clock=mono, overwrite off,
 a pid filter that follows forks, and the memory-management events mmdb
 replays. CMD starts blocked; the `mmdb-record` marker is written, then CMD
-executes, so its execve is in the trace. trace_pipe is copied into FILE while
-CMD runs.
+executes, so its execve is in the trace; at the exec the recorder writes the
+new image's layout (maps, stack) as input markers. trace_pipe is copied into
+FILE while CMD runs. A second instance (mmdb-PID-lru) records the LRU events
+of every other task, which move the per-CPU batches CMD's pages wait in; its
+lines are merged into FILE by time at the end.
 
 Checkpoints: whenever a traced process stops itself (raise(SIGSTOP)), and
 every MS milliseconds with --checkpoint-every, the recorder stops every
@@ -79,7 +82,8 @@ processes that stop together share one checkpoint. Nothing global changes.
 
 With --perf, `perf record` attaches to the blocked CMD instead and FILE holds
 `perf script` text; the markers go to FILE.truth, each line prefixed by its
-CLOCK_MONOTONIC time.
+CLOCK_MONOTONIC time, and the other tasks' LRU events to FILE.lru (ftrace
+text). Replay it with `mmdb replay FILE --truth FILE.truth --lru FILE.lru`.
 
 The instance, the memory cgroup and the temporary files are removed on every
 exit, including errors and Ctrl-C (which also stops CMD).";
@@ -99,7 +103,7 @@ Examples:
   sudo mmdb record -o basic.ftrace -- ./basic
   sudo mmdb record --cpu 1 --checkpoint-every 50 -- ./churn
   sudo mmdb record --memcg-limit 32M -o lazyfree.ftrace -- ./lazyfree-memcg
-  sudo mmdb record --perf -o basic.perf.txt -- ./basic   (+ basic.perf.txt.truth)";
+  sudo mmdb record --perf -o basic.perf.txt -- ./basic   (+ .truth and .lru)";
 
 /// The arguments of `mmdb record`.
 #[derive(Debug, clap::Args)]
@@ -116,7 +120,7 @@ pub struct RecordArgs {
     /// Add the TGID column to the ftrace text (tells threads from processes).
     #[arg(long)]
     record_tgid: bool,
-    /// Record with perf; the markers go to FILE.truth.
+    /// Record with perf; the markers go to FILE.truth, the other tasks' LRU events to FILE.lru.
     #[arg(long)]
     perf: bool,
     /// Run CMD on CPU N only (like taskset -c N) and keep the recorder off that CPU.
@@ -169,11 +173,8 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
     // The LRU events of every task, merged into the trace at the end (see merge.rs).
     let lru_events: Vec<String> =
         merge::LRU_EVENTS.iter().map(|e| e.to_string()).filter(|e| events.contains(e)).collect();
-    let mut lru_instance = if args.perf || lru_events.is_empty() {
-        None
-    } else {
-        Some(Instance::create(Path::new(TRACEFS), &format!("{name}-lru"))?)
-    };
+    let mut lru_instance =
+        if lru_events.is_empty() { None } else { Some(Instance::create(Path::new(TRACEFS), &format!("{name}-lru"))?) };
     let lru_path = work.path().join("lru.txt");
     let memcg = args.memcg_limit.map(|limit| Memcg::create(&name, limit)).transpose()?;
     let mut child = BlockedChild::spawn(work.path(), &args.command)?;
@@ -204,18 +205,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
             }
             inst.start_reader(out)?;
             inst.open_marker()?;
-            if let Some(lru) = &mut lru_instance {
-                lru.configure(args.buffer_size_kb, args.record_tgid)?;
-                // Every task but the recorded ones (and, with event-fork, their descendants): the main instance
-                // has theirs.
-                lru.write("set_event_notrace_pid", &child.pid().to_string())?;
-                for warning in lru.enable_events(&lru_events) {
-                    eprintln!("mmdb record: warning: cannot enable {warning}");
-                }
-                let file = File::create(&lru_path).with_context(|| format!("cannot create {}", lru_path.display()))?;
-                lru.start_reader(BufWriter::new(file))?;
-                lru.tracing_on(true)?;
-            }
+            start_lru_instance(lru_instance.as_mut(), args, child.pid(), &lru_events, &lru_path)?;
             inst.tracing_on(true)?;
             inst
         }
@@ -225,6 +215,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
             }
             drop(out);
             let data = with_suffix(&output, ".data");
+            start_lru_instance(lru_instance.as_mut(), args, child.pid(), &lru_events, &lru_path)?;
             let perf = Perf::attach(&events, child.pid(), &data, work.path(), &interrupted)?;
             tree.perf = Some((perf, data));
             let truth_path = with_suffix(&output, ".truth");
@@ -282,7 +273,18 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
             }
             perf.script(&output).with_context(|| format!("perf data kept in {}", data.display()))?;
             let _ = fs::remove_file(&data);
-            count_perf_lost(&output)
+            let lru_lost = match lru_instance.take() {
+                Some(lru) => lru.finish(&|_| Vec::new())?.lost,
+                None => 0,
+            };
+            if lru_path.exists() {
+                // perf text and ftrace text do not mix: the other tasks' LRU events go to a file of their own,
+                // which `mmdb replay` merges by time (both use CLOCK_MONOTONIC).
+                let lru_out = with_suffix(&output, ".lru");
+                fs::copy(&lru_path, &lru_out).with_context(|| format!("cannot write {}", lru_out.display()))?;
+                outputs.paths.push(lru_out);
+            }
+            count_perf_lost(&output) + lru_lost
         }
     };
     drop(memcg);
@@ -302,6 +304,26 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
         eprintln!("mmdb record: warning: {lost} events were lost (try a larger --buffer-size-kb)");
     }
     Ok(if end.clean() && lost == 0 { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// Starts the instance that records the LRU events of every task but the recorded ones (and, with event-fork,
+/// their descendants), whose own events the main recording has: see merge.rs.
+fn start_lru_instance(
+    lru: Option<&mut Instance>,
+    args: &RecordArgs,
+    child: i32,
+    events: &[String],
+    path: &Path,
+) -> anyhow::Result<()> {
+    let Some(lru) = lru else { return Ok(()) };
+    lru.configure(args.buffer_size_kb, args.record_tgid)?;
+    lru.write("set_event_notrace_pid", &child.to_string())?;
+    for warning in lru.enable_events(events) {
+        eprintln!("mmdb record: warning: cannot enable {warning}");
+    }
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    lru.start_reader(BufWriter::new(file))?;
+    lru.tracing_on(true)
 }
 
 /// The checks that fail early with a clear message: root, tracefs, the command, perf.

@@ -90,6 +90,9 @@ pub struct ReplArgs {
     /// The ground-truth side file of a perf recording (`mmdb record --perf` writes FILE.truth).
     #[arg(long, value_name = "SIDEFILE")]
     pub truth: Option<PathBuf>,
+    /// The LRU events of the other tasks, beside a perf recording (`mmdb record --perf` writes FILE.lru).
+    #[arg(long, value_name = "FILE")]
+    pub lru: Option<PathBuf>,
 }
 
 /// Runs the REPL; returns the exit status.
@@ -154,11 +157,14 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
     let program = match format {
         InputFormat::Mmdb => Program::from_events(&source),
         InputFormat::Ftrace | InputFormat::Perf => {
-            let trace = if format == InputFormat::Perf {
+            let mut trace = if format == InputFormat::Perf {
                 mmdb_trace::parse_perf(&source)
             } else {
                 mmdb_trace::parse_ftrace(&source)
             };
+            if let Some(p) = &args.lru {
+                trace.merge(crate::read_lru_file(p)?);
+            }
             let side = match &args.truth {
                 Some(p) => Some(crate::read_truth_sidefile(p)?),
                 None => None,

@@ -330,6 +330,27 @@ pub struct ParsedTrace {
 }
 
 impl ParsedTrace {
+    /// Merges the records of `extra`, a trace of the same clock recorded beside this one (the LRU events of other
+    /// tasks that `mmdb record --perf` keeps in a `.lru` file), into this one by time; at equal times this
+    /// trace's record comes first. A merged record takes the line of the record of this trace it follows (0
+    /// before the first), so reports point near where it happened in this file. Its errors are not kept.
+    pub fn merge(&mut self, extra: ParsedTrace) {
+        let mut merged = Vec::with_capacity(self.lines.len() + extra.lines.len());
+        let mut base = std::mem::take(&mut self.lines).into_iter().peekable();
+        let mut last_line = 0;
+        for mut l in extra.lines {
+            while let Some(b) = base.next_if(|b| b.ts_ns <= l.ts_ns) {
+                last_line = b.line;
+                merged.push(b);
+            }
+            l.comm = self.comms.intern(extra.comms.get(l.comm));
+            l.line = last_line;
+            merged.push(l);
+        }
+        merged.extend(base);
+        self.lines = merged;
+    }
+
     /// Parses `src` line by line with `parse_line`, which adds records, loss notices and errors to the trace;
     /// lines that are not UTF-8 are errors too, and all errors end up in line order.
     pub(crate) fn parse_lines(src: &[u8], mut parse_line: impl FnMut(u32, &str, &mut ParsedTrace)) -> ParsedTrace {

@@ -191,3 +191,30 @@ fn sample_name(name: &str) -> String {
         _ => format!("shared-{name}"),
     }
 }
+
+/// A perf recording's `.lru` file (ftrace text of other tasks' LRU events) merges into it by time, with the
+/// comms re-interned and each merged record at the line of the perf record it follows.
+#[test]
+fn another_trace_merges_by_time() {
+    let perf = "\
+app   100/100   [001] 1.000000100:  exceptions:page_fault_user: address=0x1000 ip=0x1 error_code=0x6
+app   100/100   [001] 1.000000300:  exceptions:page_fault_user: address=0x2000 ip=0x1 error_code=0x6
+";
+    let lru = "\
+      kworker/1:0-40    [001] d..2.     1.000000200: mm_lru_insertion: folio=0 pfn=0x10 lru=0 flags=M
+      kworker/1:0-40    [001] d..2.     1.000000400: mm_lru_insertion: folio=0 pfn=0x11 lru=0 flags=M
+";
+    let mut trace = parse_perf(perf.as_bytes());
+    assert!(trace.errors.is_empty(), "{:?}", trace.errors);
+    trace.merge(parse_ftrace(lru.as_bytes()));
+    let seen: Vec<(u64, u32, &str)> = trace.lines.iter().map(|l| (l.ts_ns, l.line, trace.comms.get(l.comm))).collect();
+    assert_eq!(
+        seen,
+        [
+            (1_000_000_100, 1, "app"),
+            (1_000_000_200, 1, "kworker/1:0"),
+            (1_000_000_300, 2, "app"),
+            (1_000_000_400, 2, "kworker/1:0")
+        ]
+    );
+}
