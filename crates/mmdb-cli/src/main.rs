@@ -112,6 +112,46 @@ enum Command {
     /// Runs a Rhai scenario script on a fresh model and prints what it prints.
     #[command(long_about = run::RUN_LONG, after_help = run::RUN_AFTER_HELP)]
     Run(run::RunArgs),
+    /// Lists the kernel profiles: the semantics of a kernel version or a proposed patch, one line each.
+    Profiles,
+    /// Replays the same input under two kernel profiles and reports where and how they differ.
+    #[command(long_about = DIFF_LONG)]
+    Diff(DiffArgs),
+}
+
+const DIFF_LONG: &str = "\
+Replays the same input under two kernel profiles, side by side, and reports the
+first event after which the two models differ (what each returned, which
+figures moved) and every figure and page that ends differently.
+
+INPUT is an mm event trace, a real ftrace or perf trace (lowered once, under
+the first profile), or a Rhai script (its events, as it performed them under
+the first profile). `mmdb profiles` lists the profiles.
+
+Exit status: 0 no difference, 1 the profiles differ, 2 usage or I/O error.
+
+Example:
+  mmdb diff scripts/seeds/large-folio-sharers.rhai --profile sharers-estimated --profile sharers-precise";
+
+#[derive(Debug, clap::Args)]
+struct DiffArgs {
+    /// The input: an mm event trace, a real trace or a `.rhai` script.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// The two profiles to compare (give --profile twice).
+    #[arg(long, value_name = "NAME", num_args = 1, required = true, value_parser = parse_profile)]
+    profile: Vec<mmdb_model::Profile>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// A profile name on the command line.
+pub(crate) fn parse_profile(name: &str) -> Result<mmdb_model::Profile, String> {
+    mmdb_model::Profile::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = mmdb_model::Profile::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown profile `{name}`; `mmdb profiles` lists them: {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,6 +181,9 @@ struct ReplayArgs {
     /// into the trace by time, they show when per-CPU batches moved.
     #[arg(long, value_name = "FILE")]
     lru: Option<PathBuf>,
+    /// The kernel profile to replay under (`mmdb profiles` lists them).
+    #[arg(long, value_name = "NAME", default_value = "linux-6.18", value_parser = parse_profile)]
+    profile: mmdb_model::Profile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -174,6 +217,8 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => cmd_replay(&args),
         Some(Command::Record(args)) => record::run(&args),
         Some(Command::Repl(args)) => repl::run(&args),
+        Some(Command::Profiles) => cmd_profiles(),
+        Some(Command::Diff(args)) => cmd_diff(&args),
         Some(Command::Run(args)) => run::run(&args),
         None if cli.repl.file.is_some() => repl::run(&cli.repl),
         None => {
@@ -202,7 +247,8 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     if format != InputFormat::Mmdb {
         return cmd_replay_real(args, &source, &display, format);
     }
-    let opts = ReplayOptions { check: args.check, until: args.until, ..ReplayOptions::default() };
+    let opts =
+        ReplayOptions { check: args.check, until: args.until, profile: args.profile, ..ReplayOptions::default() };
     let replay = replay(&source, &opts);
 
     if !replay.parse_errors.is_empty() {
@@ -287,7 +333,7 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
         Some(p) => Some(read_truth_sidefile(p)?),
         None => None,
     };
-    let r = mmdb_session::verify::replay_trace(&trace, side.as_deref());
+    let r = mmdb_session::verify::replay_trace_profile(&trace, side.as_deref(), args.profile, false).0;
     let mut err = io::stderr().lock();
     for e in r.parse_errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
         let _ = writeln!(err, "{}\n", e.render(display).trim_end_matches('\n'));
@@ -299,6 +345,55 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
     let mut out = io::stdout().lock();
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
     Ok(if r.as_replay().is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
+}
+
+/// `mmdb profiles`.
+fn cmd_profiles() -> anyhow::Result<u8> {
+    let mut out = io::stdout().lock();
+    for p in mmdb_model::Profile::ALL {
+        writeln!(out, "{:<18} {}", p.name(), p.summary()).context("cannot write the list")?;
+    }
+    Ok(EXIT_CLEAN)
+}
+
+/// `mmdb diff`: the input's events (with their source lines) under two profiles.
+fn cmd_diff(args: &DiffArgs) -> anyhow::Result<u8> {
+    let [a, b] = args.profile[..] else {
+        anyhow::bail!("give exactly two profiles (--profile A --profile B); `mmdb profiles` lists them");
+    };
+    let display = args.input.display().to_string();
+    let events: Vec<(u32, mmdb_model::Event)> = if display.ends_with(".rhai") {
+        let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let run = run::execute(&args.input, &display, interrupt, a)?;
+        if let Some(e) = &run.error {
+            anyhow::bail!("the script failed under {}:\n{}", a.name(), e.render(&display));
+        }
+        run.events.iter().enumerate().map(|(i, ev)| (mmdb_script::ScriptRun::trace_line(i), ev.clone())).collect()
+    } else {
+        let source = input::read_trace(&args.input, &display)?;
+        match input_format(&args.input, &source, None) {
+            InputFormat::Mmdb => {
+                let parsed = mmdb_trace::parse_events_bytes(&source);
+                parsed.events.into_iter().map(|l| (l.line, l.value)).collect()
+            }
+            format => {
+                let trace = if format == InputFormat::Perf {
+                    mmdb_trace::parse_perf(&source)
+                } else {
+                    mmdb_trace::parse_ftrace(&source)
+                };
+                mmdb_session::verify::replay_trace_profile(&trace, None, a, true).1.events
+            }
+        }
+    };
+    let d = mmdb_session::diff::diff_profiles(&events, a, b);
+    let rendering = match args.format {
+        Format::Text => mmdb_session::diff::render_diff_text(&d, &display),
+        Format::Json => serde_json::to_string_pretty(&d).context("cannot render JSON")? + "\n",
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
+    Ok(if d.first.is_some() { EXIT_FINDINGS } else { EXIT_CLEAN })
 }
 
 /// Returns whether the error chain bottoms out in a closed pipe, which ends output early but is not a failure.

@@ -93,6 +93,9 @@ pub struct ReplArgs {
     /// The LRU events of the other tasks, beside a perf recording (`mmdb record --perf` writes FILE.lru).
     #[arg(long, value_name = "FILE")]
     pub lru: Option<PathBuf>,
+    /// The kernel profile to replay under (`mmdb profiles` lists them).
+    #[arg(long, value_name = "NAME", default_value = "linux-6.18", value_parser = crate::parse_profile)]
+    pub profile: mmdb_model::Profile,
 }
 
 /// Runs the REPL; returns the exit status.
@@ -149,13 +152,19 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
     }
     let display = path.display().to_string();
     if path.extension().is_some_and(|ext| ext == "rhai") {
-        let trace = crate::run::trace_for_repl(path, &display)?;
-        return Ok(Session::new(display, Program::from_events(trace.as_bytes())));
+        let trace = crate::run::trace_for_repl(path, &display, args.profile)?;
+        let mut program = Program::from_events(trace.as_bytes());
+        program.config.profile = args.profile;
+        return Ok(Session::new(display, program));
     }
     let source = input::read_trace(path, &display)?;
     let format = crate::input_format(path, &source, args.input_format);
     let program = match format {
-        InputFormat::Mmdb => Program::from_events(&source),
+        InputFormat::Mmdb => {
+            let mut program = Program::from_events(&source);
+            program.config.profile = args.profile;
+            program
+        }
         InputFormat::Ftrace | InputFormat::Perf => {
             let mut trace = if format == InputFormat::Perf {
                 mmdb_trace::parse_perf(&source)
@@ -169,7 +178,7 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
                 Some(p) => Some(crate::read_truth_sidefile(p)?),
                 None => None,
             };
-            Program::from_real(&trace, side.as_deref())
+            Program::from_real_profile(&trace, side.as_deref(), args.profile)
         }
     };
     if !program.parse_errors.is_empty() {

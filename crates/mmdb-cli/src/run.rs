@@ -16,9 +16,6 @@ use crate::{EXIT_CLEAN, EXIT_FINDINGS};
 /// Exit status of a script stopped by Ctrl-C, as shells report SIGINT.
 const EXIT_INTERRUPTED: u8 = 130;
 
-/// The kernel profiles a script can run against: only the model's own kernel for now.
-const PROFILES: &[&str] = &["linux-6.18"];
-
 /// The long description of `mmdb run --help`.
 pub const RUN_LONG: &str = "\
 Runs a Rhai scenario script on a fresh model.
@@ -57,9 +54,9 @@ pub struct RunArgs {
     /// Also write the events the script performed to OUT, in the mm event format.
     #[arg(long, value_name = "OUT")]
     emit_trace: Option<PathBuf>,
-    /// The kernel profile to model (only `linux-6.18` exists today).
-    #[arg(long, value_name = "NAME", default_value = "linux-6.18")]
-    profile: String,
+    /// The kernel profile to model (`mmdb profiles` lists them).
+    #[arg(long, value_name = "NAME", default_value = "linux-6.18", value_parser = crate::parse_profile)]
+    profile: mmdb_model::Profile,
     /// After the script's output, print the final state as `mmdb replay` reports it.
     #[arg(long)]
     report: bool,
@@ -67,14 +64,11 @@ pub struct RunArgs {
 
 /// `mmdb run`: returns the exit status (see `RUN_AFTER_HELP`).
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
-    if !PROFILES.contains(&args.profile.as_str()) {
-        anyhow::bail!("unknown profile `{}`; the known profiles are: {}", args.profile, PROFILES.join(", "));
-    }
     let display = args.script.display().to_string();
     let interrupt = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt))
         .context("cannot install the Ctrl-C handler")?;
-    let run = execute(&args.script, &display, interrupt)?;
+    let run = execute(&args.script, &display, interrupt, args.profile)?;
     let mut out = io::stdout().lock();
     out.write_all(run.output.as_bytes()).context("cannot write the output")?;
     let trace_name = args.emit_trace.as_ref().map_or_else(|| display.clone(), |p| p.display().to_string());
@@ -99,10 +93,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// Reads and runs the script at `path` (named `display` in errors) with the default profile.
-fn execute(path: &Path, display: &str, interrupt: Arc<AtomicBool>) -> anyhow::Result<ScriptRun> {
+/// Reads and runs the script at `path` (named `display` in errors) under `profile`.
+pub(crate) fn execute(
+    path: &Path,
+    display: &str,
+    interrupt: Arc<AtomicBool>,
+    profile: mmdb_model::Profile,
+) -> anyhow::Result<ScriptRun> {
     let source = std::fs::read_to_string(path).with_context(|| format!("cannot read {display}"))?;
-    Ok(run_script(display, &source, &ScriptConfig::default(), interrupt))
+    let mut config = ScriptConfig::default();
+    config.model.profile = profile;
+    Ok(run_script(display, &source, &config, interrupt))
 }
 
 /// The report `mmdb replay` prints for the run's trace (written as `trace_name`), built from the run's own model.
@@ -118,11 +119,11 @@ fn report(run: &ScriptRun, trace_name: &str) -> String {
 
 /// For `mmdb SCRIPT.rhai`: runs the script (Ctrl-C stops it), prints its output and any error, and returns the
 /// trace of what it performed, for the REPL to step through.
-pub fn trace_for_repl(path: &Path, display: &str) -> anyhow::Result<String> {
+pub fn trace_for_repl(path: &Path, display: &str, profile: mmdb_model::Profile) -> anyhow::Result<String> {
     let interrupt = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupt))
         .context("cannot install the Ctrl-C handler")?;
-    let run = execute(path, display, interrupt)?;
+    let run = execute(path, display, interrupt, profile)?;
     io::stdout().lock().write_all(run.output.as_bytes()).context("cannot write the output")?;
     if let Some(e) = &run.error {
         let _ = writeln!(

@@ -15,6 +15,7 @@ pub mod folio;
 pub mod history;
 pub mod lru;
 pub mod mm;
+pub mod profile;
 pub mod report;
 pub mod vmstat;
 
@@ -41,6 +42,7 @@ pub use history::{Field, HistoryEntry};
 pub use memcg::Memcg;
 pub use model::{Config, Model, Outcome, ThpMode};
 pub use proc::{kpf, PageInfo, PagemapEntry};
+pub use profile::Profile;
 pub use report::*;
 pub use swap::SwapDevice;
 pub use vmstat::VmEvent;

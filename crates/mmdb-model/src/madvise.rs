@@ -141,7 +141,7 @@ impl Model {
                         // madvise_folio_pte_batch(): consecutive PTEs of this folio within the range.
                         nr = self.pte_batch(mm, &ptes[i..], head);
                         if (nr as u64) < f.nr_pages() {
-                            if f.maybe_mapped_shared() || !self.split_folio(head) {
+                            if self.cfg.profile.folio_shared(f) || !self.split_folio(head) {
                                 i += nr;
                                 continue;
                             }
@@ -184,7 +184,7 @@ impl Model {
     /// (`split_folio`; the PTE walk then handles its pages). True when the whole PMD is to be processed.
     fn madvise_pmd_whole(&mut self, haddr: u64, h: crate::mm::HugePmd, start: u64, end: u64) -> bool {
         self.ctx_addr = Some(haddr);
-        if h.huge_zero || self.folios[&h.pfn].maybe_mapped_shared() {
+        if h.huge_zero || self.cfg.profile.folio_shared(&self.folios[&h.pfn]) {
             return false;
         }
         if haddr < start || haddr + HPAGE_PMD_SIZE > end {
@@ -247,7 +247,7 @@ impl Model {
             if f.is_large() {
                 let nr = self.pte_batch(mm, &ptes[i..], head);
                 if (nr as u64) < f.nr_pages() {
-                    if f.maybe_mapped_shared() || !self.split_folio(head) {
+                    if self.cfg.profile.folio_shared(f) || !self.split_folio(head) {
                         i += nr;
                     }
                     continue;
@@ -255,7 +255,7 @@ impl Model {
             }
             let f = &self.folios[&head];
             let nr = if f.is_large() { f.nr_pages() as usize } else { 1 };
-            if !f.flags.test_lru() || f.maybe_mapped_shared() || listed.contains(&head) {
+            if !f.flags.test_lru() || self.cfg.profile.folio_shared(f) || listed.contains(&head) {
                 i += nr;
                 continue;
             }

@@ -7,6 +7,7 @@ use crate::history::{HistoryEntry, Snapshot};
 use crate::lru::{CpuBatches, Lruvec};
 use crate::memcg::Memcg;
 use crate::mm::{MmStruct, Task};
+use crate::profile::Profile;
 use crate::report::{Diagnostic, Severity};
 use crate::swap::SwapDevice;
 use crate::vmstat::{VmEvent, VmStat};
@@ -36,11 +37,19 @@ pub struct Config {
     /// cache before the trace, say) get pfns from [`SYNTHETIC_PFN_BASE`] up, never reused, so they cannot collide
     /// with pfns the kernel hands out later.
     pub trace_pfns: bool,
+    /// The kernel profile whose semantics the model follows ([`Profile::Linux618`] by default).
+    pub profile: Profile,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { history: true, thp: ThpMode::Madvise, thp_use_zero_page: true, trace_pfns: false }
+        Config {
+            history: true,
+            thp: ThpMode::Madvise,
+            thp_use_zero_page: true,
+            trace_pfns: false,
+            profile: Profile::Linux618,
+        }
     }
 }
 

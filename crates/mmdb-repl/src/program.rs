@@ -5,9 +5,9 @@
 //! `mmdb_session::verify::replay_trace_logged`, whose event log is the program: applying it in order to a fresh
 //! model with [`Program::config`] rebuilds the lowering's model exactly.
 
-use mmdb_model::{Config, Event};
+use mmdb_model::{Config, Event, Profile};
 use mmdb_session::lower::{Divergence, RssSample};
-use mmdb_session::verify::replay_trace_logged;
+use mmdb_session::verify::replay_trace_profile;
 use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
 use mmdb_trace::{parse_events_bytes, Located, ParseError, ParsedTrace};
 
@@ -98,7 +98,12 @@ impl Program {
 
     /// The program of a real ftrace or perf trace; `side` holds the markers of a perf side file.
     pub fn from_real(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> Program {
-        let (replay, log) = replay_trace_logged(trace, side);
+        Program::from_real_profile(trace, side, Profile::default())
+    }
+
+    /// [`Program::from_real`] lowered and replayed under a kernel profile.
+    pub fn from_real_profile(trace: &ParsedTrace, side: Option<&[TimedMarker]>, profile: Profile) -> Program {
+        let (replay, log) = replay_trace_profile(trace, side, profile, true);
         let steps: Vec<Step> = log.events.into_iter().map(|(line, event)| Step { line, event }).collect();
         // A fault is applied when its allocations are complete, so lines are nearly, not strictly, in order: a
         // line's position is that of the first step after it.
@@ -128,7 +133,7 @@ impl Program {
         Program {
             kind: SourceKind::Real,
             steps,
-            config: Config { history: false, trace_pfns: true, ..Config::default() },
+            config: Config { history: false, trace_pfns: true, profile, ..Config::default() },
             parse_errors: replay.parse_errors,
             divergences,
             divergence_count: replay.verify.divergences,

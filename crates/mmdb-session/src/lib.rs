@@ -7,6 +7,7 @@
 //! Architecture invariant: this crate is pure. It reads no files, no environment, no clock and writes to no
 //! terminal; sources come in as bytes and reports go out as strings. `clippy.toml` enforces this.
 
+pub mod diff;
 mod json;
 pub mod lower;
 mod replay;

@@ -14,6 +14,8 @@ pub struct ReplayOptions {
     /// Records per-page history in the model. The replay report does not show it, so it is off by default;
     /// it costs time and memory in proportion to the trace.
     pub history: bool,
+    /// The kernel profile to replay under.
+    pub profile: mmdb_model::Profile,
 }
 
 /// The result of one replay: the model's report plus what the parser said about the source.
@@ -60,7 +62,7 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
     let parsed = parse_events_bytes(source);
     let parsed_events = u64::try_from(parsed.events.len()).unwrap_or(u64::MAX);
 
-    let mut model = Model::new(Config { history: opts.history, ..Config::default() });
+    let mut model = Model::new(Config { history: opts.history, profile: opts.profile, ..Config::default() });
 
     let limit = match opts.until {
         Some(n) => usize::try_from(n).unwrap_or(usize::MAX),

@@ -334,7 +334,7 @@ fn replay_maps_events_to_lines_and_collects_parse_errors() {
 
 #[test]
 fn replay_until_stops_after_event_n() {
-    let opts = crate::ReplayOptions { check: true, until: Some(2), history: false };
+    let opts = crate::ReplayOptions { check: true, until: Some(2), history: false, ..Default::default() };
     let r = crate::replay(TRACE.as_bytes(), &opts);
     assert_eq!(r.event_lines, vec![2, 4]);
     assert_eq!((r.report.events, r.parsed_events), (2, 4));

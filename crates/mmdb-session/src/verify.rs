@@ -6,7 +6,7 @@
 //! when every field matches.
 
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
-use mmdb_model::{kpf, Config, Event, Model, Report};
+use mmdb_model::{kpf, Config, Event, Model, Profile, Report};
 use mmdb_trace::records::Record;
 use mmdb_trace::truth::{merge_by_time, parse_marker, Marker, Merged, Page, Rollup, TimedMarker};
 use mmdb_trace::{ParseError, ParsedTrace};
@@ -95,7 +95,17 @@ const KEEP: usize = 20;
 
 /// Replays `trace`, verifying against its markers, or against `side` (a perf side file's markers) when given.
 pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealReplay {
-    replay_trace_inner(trace, side, false).0
+    replay_trace_inner(trace, side, false, Profile::default()).0
+}
+
+/// [`replay_trace`] under a kernel profile, also returning the applied events when `keep_log` is set.
+pub fn replay_trace_profile(
+    trace: &ParsedTrace,
+    side: Option<&[TimedMarker]>,
+    profile: Profile,
+    keep_log: bool,
+) -> (RealReplay, ReplayLog) {
+    replay_trace_inner(trace, side, keep_log, profile)
 }
 
 /// [`replay_trace`], also returning every model event the lowering applied with its source line, in order.
@@ -103,7 +113,7 @@ pub fn replay_trace(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> RealRe
 /// Applying these events to a fresh `Model::new(Config { trace_pfns: true, .. })` reproduces the replay's model
 /// (the lowering consults the model but never changes it any other way); the REPL navigates over them.
 pub fn replay_trace_logged(trace: &ParsedTrace, side: Option<&[TimedMarker]>) -> (RealReplay, ReplayLog) {
-    replay_trace_inner(trace, side, true)
+    replay_trace_inner(trace, side, true, Profile::default())
 }
 
 /// What [`replay_trace_logged`] keeps besides the report: the model events it applied and the `rss_stat`s it
@@ -115,8 +125,13 @@ pub struct ReplayLog {
     pub rss: Vec<RssSample>,
 }
 
-fn replay_trace_inner(trace: &ParsedTrace, side: Option<&[TimedMarker]>, keep_log: bool) -> (RealReplay, ReplayLog) {
-    let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, ..Config::default() }));
+fn replay_trace_inner(
+    trace: &ParsedTrace,
+    side: Option<&[TimedMarker]>,
+    keep_log: bool,
+    profile: Profile,
+) -> (RealReplay, ReplayLog) {
+    let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, profile, ..Config::default() }));
     if keep_log {
         low.keep_log();
     }

@@ -9,6 +9,8 @@ use super::{mmdb, test_dir, write, Run};
 
 /// `scripts/`, relative to this file's directory (what `insta::glob!` resolves against).
 const SCRIPTS: &str = "../../../../scripts";
+/// `scripts/seeds/`, the scenarios of the seed discussions.
+const SEEDS: &str = "../../../../scripts/seeds";
 /// The repository's top-level `snapshots/`, relative to this file's directory.
 const SNAPSHOTS: &str = "../../../../snapshots";
 
@@ -111,7 +113,11 @@ fn usage_errors_exit_2() {
     assert!(run.stderr.starts_with("mmdb: cannot read missing.rhai"), "{}", run.render());
     let run = mmdb(&dir, &["run", "ok.rhai", "--profile", "linux-5.10"], None);
     assert_eq(&run, 2);
-    assert_eq!(run.stderr, "mmdb: unknown profile `linux-5.10`; the known profiles are: linux-6.18\n");
+    assert!(
+        run.stderr.contains("unknown profile `linux-5.10`; `mmdb profiles` lists them: linux-6.18"),
+        "{}",
+        run.stderr
+    );
     let run = mmdb(&dir, &["run", "ok.rhai", "--profile", "linux-6.18"], None);
     assert_eq(&run, 0);
     assert_eq!(run.stdout, "1\n");
@@ -201,4 +207,54 @@ fn a_script_opens_in_the_repl_on_its_events() {
     assert_eq(&run, 0);
     assert!(run.stderr.contains("--> bad.rhai:2:1"), "{}", run.render());
     assert!(run.stdout.starts_with("mmdb repl: bad.rhai: 1 mm events"), "{}", run.render());
+}
+
+/// The seed scenarios (`scripts/seeds/`) under every kernel profile: one snapshot per script holding each
+/// profile's output, so a reviewer reads the profiles side by side.
+#[test]
+fn seed_scripts_under_every_profile() {
+    let profiles = mmdb_in_root(&["profiles"]);
+    assert_eq!(profiles.status, Some(0), "{}", profiles.render());
+    let names: Vec<&str> = profiles.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(names.contains(&"linux-6.18") && names.len() > 1, "{}", profiles.stdout);
+    insta::glob!(SEEDS, "*.rhai", |path| {
+        let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        let name = format!("scripts/seeds/{file}");
+        let mut all = String::new();
+        for profile in &names {
+            let run = mmdb_in_root(&["run", &name, "--profile", profile]);
+            assert_eq!(run.status, Some(0), "{name} under {profile}:\n{}", run.render());
+            all.push_str(&format!("===== --profile {profile}\n{}", run.stdout));
+        }
+        insta::with_settings!({
+            snapshot_path => SNAPSHOTS,
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+            description => format!("mmdb run {name} --profile P, for every P of `mmdb profiles`"),
+            snapshot_suffix => file,
+        }, {
+            insta::assert_snapshot!("seed", all);
+        });
+    });
+}
+
+/// `mmdb diff` finds where two profiles part, and nothing where they agree.
+#[test]
+fn diff_reports_the_first_difference_between_profiles() {
+    let seed = "scripts/seeds/large-folio-sharers.rhai";
+    let run = mmdb_in_root(&["diff", seed, "--profile", "sharers-estimated", "--profile", "sharers-precise"]);
+    assert_eq!(run.status, Some(1), "{}", run.render());
+    assert!(run.stdout.contains("first difference after event"), "{}", run.stdout);
+    assert!(run.stdout.contains("advice=MADV_FREE"), "{}", run.stdout);
+    let same = mmdb_in_root(&["diff", seed, "--profile", "linux-6.18", "--profile", "sharers-precise"]);
+    assert_eq!(same.status, Some(0), "{}", same.render());
+    assert!(same.stdout.contains("no difference"), "{}", same.stdout);
+    let json =
+        mmdb_in_root(&["diff", seed, "--profile", "sharers-total", "--profile", "sharers-precise", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(v["a"], "sharers-total");
+    assert!(v["first"]["event"].as_u64().is_some(), "{}", json.stdout);
+    let bad = mmdb_in_root(&["diff", seed, "--profile", "linux-9.9", "--profile", "sharers-precise"]);
+    assert_eq!(bad.status, Some(2));
+    assert!(bad.stderr.contains("unknown profile `linux-9.9`"), "{}", bad.stderr);
 }
