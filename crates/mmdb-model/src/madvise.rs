@@ -68,7 +68,11 @@ impl Model {
                 if !vma.is_anonymous() || vma.flags.contains(VmFlags::VM_SHARED) || locked || pfnmap {
                     return -EINVAL;
                 }
-                self.madvise_free_single_vma(mm, start, end);
+                if self.cfg.profile.swapbacked_lazyfree() {
+                    self.madvise_free_swapbacked(mm, vma, start, end);
+                } else {
+                    self.madvise_free_single_vma(mm, start, end);
+                }
             }
             MADV_COLD | MADV_PAGEOUT => {
                 // can_madv_lru_vma()
@@ -97,6 +101,52 @@ impl Model {
             _ => {}
         }
         0
+    }
+
+    /// MADV_FREE before 4.12 (profiles `linux-4.5` and `madv-free-v3`, kernel-semantics §12.1): without swap,
+    /// MADV_DONTNEED. With swap, every page of the range (large folios are split first, as the madvise walk did)
+    /// that is mapped once gets its PTE cleaned and aged and `PG_dirty` cleared, leaves the swap cache, and (4.5)
+    /// is deactivated; it keeps `PG_swapbacked` and stays on the anon LRU, where reclaim discards it while it is
+    /// clean ([`Profile::swapbacked_lazyfree`] in `shrink_folio`).
+    fn madvise_free_swapbacked(&mut self, mm: MmId, vma: &Vma, start: u64, end: u64) {
+        if self.swap.is_none() {
+            self.zap_page_range(mm, vma, start, end, ZapKind::Dontneed);
+            return;
+        }
+        self.lru_add_drain();
+        for (haddr, h) in self.mm(mm).huge_pmds_in(start, end) {
+            if !h.huge_zero {
+                self.split_huge_pmd(mm, haddr);
+            }
+        }
+        let deactivate = self.cfg.profile == crate::Profile::Linux45;
+        for (addr, pte) in self.mm(mm).populated_ptes(start, end) {
+            self.ctx_addr = Some(addr);
+            let Pte::Present(p) = pte else { continue };
+            if p.special {
+                continue;
+            }
+            let Some(head) = self.folio_head(p.pfn) else { continue };
+            if self.folios[&head].is_large() && !self.split_folio(head) {
+                continue;
+            }
+            let Some(head) = self.folio_head(p.pfn) else { continue };
+            let f = &self.folios[&head];
+            if !f.is_anon() || f.mapcount() != 1 {
+                continue;
+            }
+            if f.flags.test_swapcache() {
+                self.delete_from_swap_cache(head);
+            }
+            self.folio_mut(head).flags.clear_dirty();
+            if let Some(Pte::Present(q)) = self.mm_mut(mm).pte_mut(addr) {
+                q.dirty = false;
+                q.young = false;
+            }
+            if deactivate && self.folios[&head].flags.test_active() {
+                self.folio_deactivate(head);
+            }
+        }
     }
 
     /// `madvise_free_single_vma()` → `madvise_free_pte_range()` (6.12:650; kernel-semantics §5.2).

@@ -24,16 +24,25 @@ pub enum Profile {
     /// ... by `folio_maybe_mapped_shared()` with the 6.15 mm-id slots: exact but for a third mm that came while
     /// both slots were taken. The same as `linux-6.18`, named for comparing with the other three (seed 004).
     SharersPrecise,
+    /// MADV_FREE as merged in 4.5 (to 4.11): without swap it is MADV_DONTNEED; with swap the page keeps
+    /// `PG_swapbacked` on the anon LRU (deactivated, PTE cleaned and aged, `PG_dirty` cleared), and reclaim
+    /// discards it while it is still clean (TTU_LZFREE, PGLAZYFREED); no PGLAZYFREE, no LazyFree (seed 003).
+    Linux45,
+    /// MADV_FREE as Minchan Kim's 2014 v3 patch had it (seed 003): as `linux-4.5`, but the page is not
+    /// deactivated.
+    MadvFreeV3,
 }
 
 impl Profile {
     /// Every profile, in the order `mmdb profiles` lists them.
-    pub const ALL: [Profile; 5] = [
+    pub const ALL: [Profile; 7] = [
         Profile::Linux618,
         Profile::SharersTotal,
         Profile::SharersEstimated,
         Profile::SharersLikely,
         Profile::SharersPrecise,
+        Profile::Linux45,
+        Profile::MadvFreeV3,
     ];
 
     /// The profile's name on the command line.
@@ -44,6 +53,8 @@ impl Profile {
             Profile::SharersEstimated => "sharers-estimated",
             Profile::SharersLikely => "sharers-likely",
             Profile::SharersPrecise => "sharers-precise",
+            Profile::Linux45 => "linux-4.5",
+            Profile::MadvFreeV3 => "madv-free-v3",
         }
     }
 
@@ -64,14 +75,25 @@ impl Profile {
             }
             Profile::SharersLikely => "... when folio_likely_mapped_shared() says so (6.9-6.14; seed 004)",
             Profile::SharersPrecise => "... when folio_maybe_mapped_shared() says so, mm-id slots (6.15+; seed 004)",
+            Profile::Linux45 => {
+                "MADV_FREE of 4.5-4.11: DONTNEED without swap; pages stay swap-backed, deactivated, discarded clean"
+            }
+            Profile::MadvFreeV3 => "MADV_FREE of the 2014 v3 patch (3.14): as linux-4.5, without the deactivation",
         }
+    }
+
+    /// MADV_FREE keeps lazy-free pages swap-backed on the anon LRU, as before 4.12 (kernel-semantics §12.1).
+    pub(crate) fn swapbacked_lazyfree(self) -> bool {
+        matches!(self, Profile::Linux45 | Profile::MadvFreeV3)
     }
 
     /// The "is this large folio shared?" test of MADV_FREE, MADV_COLD and MADV_PAGEOUT, which skip (or do not
     /// split) a shared folio.
     pub(crate) fn folio_shared(self, f: &Folio) -> bool {
         match self {
-            Profile::Linux618 | Profile::SharersPrecise => f.maybe_mapped_shared(),
+            Profile::Linux618 | Profile::SharersPrecise | Profile::Linux45 | Profile::MadvFreeV3 => {
+                f.maybe_mapped_shared()
+            }
             Profile::SharersTotal => f.mapcount() > 1,
             Profile::SharersEstimated => f.page_mapcount(0) > 1,
             Profile::SharersLikely => {

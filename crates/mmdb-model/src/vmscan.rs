@@ -136,6 +136,13 @@ impl Model {
         }
     }
 
+    /// Whether any PTE mapping the folio is dirty.
+    fn folio_pte_dirty(&self, head: Pfn) -> bool {
+        self.folios[&head].rmap.iter().any(|r| {
+            !r.pmd && matches!(self.lookup_mm(r.mm, r.addr), Some(Pte::Present(p)) if p.dirty && p.pfn == head + r.page as u64)
+        })
+    }
+
     /// `move_folios_to_lru()` for one survivor: onto its list, dropping the isolation reference.
     fn move_folio_to_lru(&mut self, head: Pfn) {
         if !self.folios.contains_key(&head) {
@@ -228,6 +235,21 @@ impl Model {
                 FolioRef::Keep => return Fate::Keep,
                 FolioRef::Reclaim | FolioRef::ReclaimClean => {}
             }
+        }
+        let f = &self.folios[&head];
+        if self.cfg.profile.swapbacked_lazyfree()
+            && f.is_anon()
+            && f.flags.test_swapbacked()
+            && !f.flags.test_swapcache()
+            && !f.is_large()
+            && !f.flags.test_dirty()
+            && f.refcount == f.mapcount() + 1
+            && !self.folio_pte_dirty(head)
+        {
+            // Before 4.12 (linux-4.5, madv-free-v3): try_to_unmap() with TTU_LZFREE discards a clean anon page
+            // instead of swapping it out. The model's discard path is the lazy-free one: the page is treated as
+            // lazy-free from here on.
+            self.folio_mut(head).flags.clear_swapbacked();
         }
         let f = &self.folios[&head];
         if f.is_anon() && f.flags.test_swapbacked() && !f.flags.test_swapcache() {
