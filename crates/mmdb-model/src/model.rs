@@ -295,6 +295,11 @@ impl Model {
         self.vmstat.count(e, n);
     }
 
+    /// Every vm event counter (`/proc/vmstat`'s event part).
+    pub fn vmstat(&self) -> &crate::vmstat::VmStat {
+        &self.vmstat
+    }
+
     /// The value of a vm event counter.
     pub fn vm_event(&self, e: VmEvent) -> u64 {
         self.vmstat.get(e)

@@ -151,30 +151,18 @@ impl ScriptError {
     /// token, then the notes. The result has no trailing newline.
     pub fn render(&self, path: &str) -> String {
         let path = self.file.as_deref().unwrap_or(path);
-        let mut out = format!("error: {}", self.message);
         if self.line == 0 {
-            let _ = write!(out, "\n --> {path}");
+            let mut out = format!("error: {}\n --> {path}", self.message);
             for note in &self.notes {
                 let _ = write!(out, "\n  = note: {note}");
             }
             return out;
         }
-        let number = self.line.to_string();
-        let pad = " ".repeat(number.len());
-        let _ = write!(
-            out,
-            "\n{pad}--> {path}:{}:{}\n{pad} |\n{number} | {}\n{pad} | ",
-            self.line, self.column, self.excerpt
-        );
         let before = usize::try_from(self.column.saturating_sub(1)).unwrap_or(usize::MAX);
-        let mut shown = 0;
-        for c in self.excerpt.chars().take(before) {
-            out.push(if c == '\t' { '\t' } else { ' ' });
-            shown += 1;
-        }
-        out.extend(std::iter::repeat_n(' ', before.saturating_sub(shown)));
         let token = self.excerpt.chars().skip(before).take_while(|c| c.is_alphanumeric() || *c == '_').count();
-        out.extend(std::iter::repeat_n('^', token.max(1)));
+        let mut out =
+            mmdb_trace::diag::render_snippet(&self.message, path, self.line, self.column, &self.excerpt, token);
+        let pad = " ".repeat(self.line.to_string().len());
         for note in &self.notes {
             let _ = write!(out, "\n{pad} = note: {note}");
         }

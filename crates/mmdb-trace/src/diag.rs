@@ -60,26 +60,34 @@ impl ParseError {
     ///
     /// The result has no trailing newline.
     pub fn render(&self, path: &str) -> String {
-        let number = self.line.to_string();
-        let pad = " ".repeat(number.len());
-        let mut out = String::new();
-        let _ = writeln!(out, "error: {}", self.message());
-        let _ = writeln!(out, "{pad}--> {path}:{}:{}", self.line, self.column);
-        let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{number} | {}", self.excerpt);
-        let _ = write!(out, "{pad} | ");
-        // Mirror tabs so that the carets line up with the excerpt in a terminal.
-        let before = usize::try_from(self.column.saturating_sub(1)).unwrap_or(usize::MAX);
-        let mut shown = 0;
-        for c in self.excerpt.chars().take(before) {
-            out.push(if c == '\t' { '\t' } else { ' ' });
-            shown += 1;
-        }
-        out.extend(std::iter::repeat_n(' ', before.saturating_sub(shown)));
         let carets = self.found.as_deref().map_or(1, |f| f.chars().count().max(1));
-        out.extend(std::iter::repeat_n('^', carets));
-        out
+        render_snippet(&self.message(), path, self.line, self.column, &self.excerpt, carets)
     }
+}
+
+/// Renders an error at `line:column` of `path` like rustc: `error: message`, `--> path:line:column`, the line and
+/// `carets` carets under the column (1-based). Every located error of mmdb (traces, markers, scripts) uses it.
+///
+/// The result has no trailing newline.
+pub fn render_snippet(message: &str, path: &str, line: u32, column: u32, excerpt: &str, carets: usize) -> String {
+    let number = line.to_string();
+    let pad = " ".repeat(number.len());
+    let mut out = String::new();
+    let _ = writeln!(out, "error: {message}");
+    let _ = writeln!(out, "{pad}--> {path}:{line}:{column}");
+    let _ = writeln!(out, "{pad} |");
+    let _ = writeln!(out, "{number} | {excerpt}");
+    let _ = write!(out, "{pad} | ");
+    // Mirror tabs so that the carets line up with the excerpt in a terminal.
+    let before = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let mut shown = 0;
+    for c in excerpt.chars().take(before) {
+        out.push(if c == '\t' { '\t' } else { ' ' });
+        shown += 1;
+    }
+    out.extend(std::iter::repeat_n(' ', before.saturating_sub(shown)));
+    out.extend(std::iter::repeat_n('^', carets.max(1)));
+    out
 }
 
 /// An error inside one line, located by byte offsets; [`LineError::to_parse_error`] adds line number and excerpt.

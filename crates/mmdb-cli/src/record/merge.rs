@@ -27,14 +27,15 @@ fn timestamp(line: &str) -> Option<u64> {
 /// Returns how many lines of `extra` were merged.
 pub fn merge_traces(main: &Path, extra: &Path, out: &Path) -> io::Result<u64> {
     let mut a = BufReader::new(File::open(main)?).lines();
+    // Each extra record with its timestamp, lexed once.
     let mut b =
-        BufReader::new(File::open(extra)?).lines().filter(|l| l.as_ref().map_or(true, |l| timestamp(l).is_some()));
+        BufReader::new(File::open(extra)?).lines().filter_map(|l| l.map(|l| timestamp(&l).map(|t| (t, l))).transpose());
     let mut w = BufWriter::new(File::create(out)?);
     let mut next_b = b.next().transpose()?;
     let mut merged = 0;
     while let Some(line) = a.next().transpose()? {
         if let Some(t) = timestamp(&line) {
-            while let Some(extra_line) = next_b.as_ref().filter(|l| timestamp(l).is_some_and(|te| te < t)) {
+            while let Some((_, extra_line)) = next_b.as_ref().filter(|(te, _)| *te < t) {
                 writeln!(w, "{extra_line}")?;
                 merged += 1;
                 next_b = b.next().transpose()?;
