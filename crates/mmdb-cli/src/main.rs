@@ -10,13 +10,16 @@ mod record;
 mod repl;
 mod run;
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use mmdb_session::{render_json, render_text, replay, ReplayOptions};
+use mmdb_model::Severity;
+use mmdb_session::{render_json, render_text, replay, ParseError, ReplayOptions};
 
 /// How many parse errors stderr shows in full; a file in the wrong format would otherwise flood the terminal.
 const MAX_SHOWN_PARSE_ERRORS: usize = 100;
@@ -52,8 +55,13 @@ const REPLAY_LONG: &str = "\
 Replays a trace into the memory-manager model and prints the final state.
 
 Every event of FILE is applied, in order, to a fresh model. Lines that do not
-parse are reported on stderr as FILE:LINE:COLUMN with what was expected, then
-skipped; the replay goes on.
+parse are reported on stderr as FILE:LINE:COLUMN with the line and what was
+expected, then skipped; the replay goes on, and a last line counts the errors
+(by kind when there are several kinds). With --strict the first error (a line
+that does not parse, or a warning diagnostic) ends the replay instead: it is
+shown, no report is printed, and the exit status is 2. A file that is not text
+(a program, perf.data, trace.dat, a sparse file) is refused before it is read
+whole. The chapter \"What mmdb does with bad input\" of the book lists each case.
 
 The report on stdout shows, for each process, its RSS counters (mm->rss_stat, in
 pages), its smaps_rollup (in kB) and its VMAs as /proc/PID/maps shows them; then
@@ -66,8 +74,9 @@ source line. Events are numbered from 1, the way --until counts them.";
 const REPLAY_AFTER_HELP: &str = "\
 Exit status:
   0  the replay was clean
-  1  parse errors, diagnostics of severity warning, or invariant violations
-  2  usage error, or FILE cannot be read
+  1  parse errors, diagnostics of severity warning, invariant violations, or
+     lost events (a real trace whose ring buffer overflowed)
+  2  usage error, FILE cannot be read or is not text, or --strict met an error
 
 Examples:
   mmdb replay traces/basic.events
@@ -78,6 +87,8 @@ Examples:
       Show the state right after event 18.
   mmdb replay --format json traces/basic.events | jq .report.pages
       The report as JSON, for scripts.
+  mmdb replay --strict traces/basic.events
+      Stop at the first error, with exit status 2.
   cat traces/basic.events | mmdb replay -
       Read the trace from standard input.";
 
@@ -121,8 +132,13 @@ enum Command {
 
 const DIFF_LONG: &str = "\
 Replays the same input under two kernel profiles, side by side, and reports the
-first event after which the two models differ (what each returned, which
-figures moved) and every figure and page that ends differently.
+first event after which the two models differ, in words: what the operation
+did under each profile to the folios it touched (split or left whole, made
+lazyfree, unmapped, freed, swapped, copied on write or reused), what it
+returned and which vm events it counted. Then every result, figure (RSS
+counters, smaps fields, vmstat, LRU lists) and page that ends differently, the
+pages grouped by folio and by identical difference. A figure one profile does
+not keep (and the other has at zero) is no difference.
 
 INPUT is an mm event trace, a real ftrace or perf trace (lowered once, under
 the first profile), or a Rhai script (its events, as it performed them under
@@ -184,6 +200,9 @@ struct ReplayArgs {
     /// The kernel profile to replay under (`mmdb profiles` lists them).
     #[arg(long, value_name = "NAME", default_value = "linux-6.18", value_parser = parse_profile)]
     profile: mmdb_model::Profile,
+    /// Stop at the first error (a line that does not parse, or a warning diagnostic): show it and exit with 2.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -251,23 +270,19 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         ReplayOptions { check: args.check, until: args.until, profile: args.profile, ..ReplayOptions::default() };
     let replay = replay(&source, &opts);
 
-    if !replay.parse_errors.is_empty() {
-        let mut err = io::stderr().lock();
-        for e in replay.parse_errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
-            // Each error is followed by a blank line, as rustc does.
-            // A failing stderr has nowhere to report to; the exit status still says what happened.
-            let _ = writeln!(err, "{}\n", e.render(&display).trim_end_matches('\n'));
+    if args.strict {
+        let warnings = replay
+            .report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity >= Severity::Warning)
+            .filter_map(|d| Some((replay.line_of(d.event)?, d)));
+        if let Some(first) = first_error(&replay.parse_errors, warnings, &source, &display) {
+            return Ok(strict_stop(&first, &display));
         }
-        let n = replay.parse_errors.len();
-        if n > MAX_SHOWN_PARSE_ERRORS {
-            let _ = writeln!(
-                err,
-                "... {} more errors not shown (--format json lists them all)",
-                n - MAX_SHOWN_PARSE_ERRORS
-            );
-        }
-        let _ = writeln!(err, "{n} error{} in {display}", if n == 1 { "" } else { "s" });
     }
+    let mut err = io::stderr().lock();
+    report_errors(&mut err, &replay.parse_errors, &display, Some(&source));
 
     let rendering = match args.format {
         Format::Text => render_text(&replay, &display),
@@ -277,6 +292,137 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
 
     Ok(if replay.is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
+}
+
+/// Writes `errors` (of the file shown as `display`, whose text is `source` when at hand) to stderr: each rendered
+/// like rustc's, at most [`MAX_SHOWN_PARSE_ERRORS`] of them, then a line that counts them, by kind when there are
+/// several kinds (`3 errors in x.ftrace: 2 syntax, 1 marker`). Nothing when there are none.
+///
+/// With the source, a marker error (located in the marker's text) is moved to its place in the whole line, and an
+/// error on a last line that has no line break says that the file may have been cut short.
+fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, source: Option<&[u8]>) {
+    if errors.is_empty() {
+        return;
+    }
+    let shown = &errors[..errors.len().min(MAX_SHOWN_PARSE_ERRORS)];
+    let lines = source.map(|s| source_lines(s, shown.iter().map(|e| e.line))).unwrap_or_default();
+    let last_line = source.filter(|s| !s.is_empty() && !s.ends_with(b"\n")).map(line_count);
+    for e in shown {
+        let e = relocate(e, lines.get(&e.line).map(String::as_str));
+        // Each error is followed by a blank line, as rustc does.
+        // A failing stderr has nowhere to report to; the exit status still says what happened.
+        let _ = writeln!(err, "{}", e.render(display).trim_end_matches('\n'));
+        if Some(e.line) == last_line {
+            let _ =
+                writeln!(err, "note: the last line of {display} has no line break: the file may have been cut short");
+        }
+        let _ = writeln!(err);
+    }
+    let n = errors.len();
+    if n > MAX_SHOWN_PARSE_ERRORS {
+        let _ =
+            writeln!(err, "... {} more errors not shown (--format json lists them all)", n - MAX_SHOWN_PARSE_ERRORS);
+    }
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for e in errors {
+        let kind = mmdb_trace::diag::error_kind(e);
+        match kinds.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, count)) => *count += 1,
+            None => kinds.push((kind, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let by_kind = if kinds.len() > 1 {
+        let list: Vec<String> = kinds.iter().map(|(k, c)| format!("{c} {k}")).collect();
+        format!(": {}", list.join(", "))
+    } else {
+        String::new()
+    };
+    let _ = writeln!(err, "{n} error{} in {display}{by_kind}", if n == 1 { "" } else { "s" });
+}
+
+/// The texts of the lines `wanted` of `source` (1-based; without their line breaks), read in one pass.
+fn source_lines(source: &[u8], wanted: impl Iterator<Item = u32>) -> BTreeMap<u32, String> {
+    let wanted: BTreeSet<u32> = wanted.collect();
+    let mut out = BTreeMap::new();
+    let Some(&last) = wanted.last() else { return out };
+    for (index, bytes) in source.split(|&b| b == b'\n').enumerate() {
+        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        if line > last {
+            break;
+        }
+        if wanted.contains(&line) {
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            out.insert(line, String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    out
+}
+
+/// How many lines `source` has (a last line without a line break counts).
+fn line_count(source: &[u8]) -> u32 {
+    let breaks = source.iter().filter(|&&b| b == b'\n').count();
+    let last = usize::from(!source.is_empty() && !source.ends_with(b"\n"));
+    u32::try_from(breaks + last).unwrap_or(u32::MAX)
+}
+
+/// `e` located in its whole line `line` when it was located in a part of it (the text of a marker after
+/// `tracing_mark_write: `): the column moves by what comes before that part.
+fn relocate<'a>(e: &'a ParseError, line: Option<&str>) -> Cow<'a, ParseError> {
+    match line {
+        Some(line)
+            if e.excerpt.starts_with("mmdb-")
+                && line.len() > e.excerpt.len()
+                && line.ends_with(e.excerpt.as_str())
+                && line[..line.len() - e.excerpt.len()].ends_with(": ") =>
+        {
+            let before = line[..line.len() - e.excerpt.len()].chars().count();
+            let column = e.column.saturating_add(u32::try_from(before).unwrap_or(u32::MAX));
+            Cow::Owned(ParseError { column, excerpt: line.to_string(), ..e.clone() })
+        }
+        _ => Cow::Borrowed(e),
+    }
+}
+
+/// The first error of a replay in file order: a parse error, or a warning diagnostic at its event's line.
+fn first_error<'a>(
+    errors: &[ParseError],
+    warnings: impl Iterator<Item = (u32, &'a mmdb_model::Diagnostic)>,
+    source: &[u8],
+    display: &str,
+) -> Option<String> {
+    let first_parse = errors.iter().min_by_key(|e| e.line);
+    let first_warning = warnings.min_by_key(|(line, _)| *line);
+    match (first_parse, first_warning) {
+        (Some(e), w) if w.is_none_or(|(line, _)| e.line <= line) => {
+            let lines = source_lines(source, std::iter::once(e.line));
+            Some(relocate(e, lines.get(&e.line).map(String::as_str)).render(display))
+        }
+        (_, Some((line, d))) => {
+            let text = source_lines(source, std::iter::once(line)).remove(&line).unwrap_or_default();
+            // Underline the event's name when the line lexes, else its first word.
+            let (column, len) = match mmdb_trace::lexer::lex_prefix(&text) {
+                Ok(p) => (text[..p.event_offset].chars().count() + 1, p.event.chars().count()),
+                Err(_) => {
+                    let start = text.len() - text.trim_start().len();
+                    let word = text[start..].split_whitespace().next().unwrap_or("");
+                    (text[..start].chars().count() + 1, word.chars().count())
+                }
+            };
+            let message = format!("{}: {}", d.kind, d.message);
+            let column = u32::try_from(column).unwrap_or(u32::MAX);
+            Some(mmdb_trace::diag::render_snippet(&message, display, line, column, &text, len))
+        }
+        (_, None) => None,
+    }
+}
+
+/// `--strict` met an error: shows it (rendered) and returns the exit status.
+fn strict_stop(rendered: &str, display: &str) -> u8 {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{}\n", rendered.trim_end_matches('\n'));
+    let _ = writeln!(err, "mmdb: stopped at the first error in {display} (--strict)");
+    EXIT_ERROR
 }
 
 /// The format of a trace: `explicit` if given; else the content decides, and when it cannot (no line looks like any
@@ -298,15 +444,27 @@ fn input_format(path: &Path, source: &[u8], explicit: Option<InputFormat>) -> In
     }
 }
 
-/// Reads a perf recording's ground-truth side file; its parse errors go to stderr.
+/// A perf recording's ground-truth side file: its text, its markers and the lines that did not parse.
+struct SideFile {
+    display: String,
+    source: Vec<u8>,
+    markers: Vec<mmdb_trace::TimedMarker>,
+    errors: Vec<ParseError>,
+}
+
+/// Reads a perf recording's ground-truth side file for the REPL; its errors go to stderr.
 fn read_truth_sidefile(p: &Path) -> anyhow::Result<Vec<mmdb_trace::TimedMarker>> {
-    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let (markers, errors) = mmdb_trace::truth::parse_truth_sidefile(&bytes);
-    let mut err = io::stderr().lock();
-    for e in &errors {
-        let _ = writeln!(err, "{}\n", e.render(&p.display().to_string()).trim_end_matches('\n'));
-    }
-    Ok(markers)
+    let side = read_side_file(p)?;
+    report_errors(&mut io::stderr().lock(), &side.errors, &side.display, Some(&side.source));
+    Ok(side.markers)
+}
+
+/// Reads a perf recording's ground-truth side file.
+fn read_side_file(p: &Path) -> anyhow::Result<SideFile> {
+    let display = p.display().to_string();
+    let source = input::read_trace(p, &display)?;
+    let (markers, errors) = mmdb_trace::truth::parse_truth_sidefile(&source);
+    Ok(SideFile { display, source, markers, errors })
 }
 
 /// Reads the ftrace text of other tasks' LRU events that `mmdb record --perf` writes beside the trace (FILE.lru).
@@ -314,10 +472,7 @@ pub(crate) fn read_lru_file(p: &Path) -> anyhow::Result<mmdb_trace::ParsedTrace>
     let display = p.display().to_string();
     let bytes = input::read_trace(p, &display)?;
     let trace = mmdb_trace::parse_ftrace(&bytes);
-    let mut err = io::stderr().lock();
-    for e in trace.errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
-        let _ = writeln!(err, "{}\n", e.render(&display).trim_end_matches('\n'));
-    }
+    report_errors(&mut io::stderr().lock(), &trace.errors, &display, Some(&bytes));
     Ok(trace)
 }
 
@@ -330,13 +485,49 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
         trace.merge(read_lru_file(p)?);
     }
     let side = match &args.truth {
-        Some(p) => Some(read_truth_sidefile(p)?),
+        Some(p) => Some(read_side_file(p)?),
         None => None,
     };
-    let r = mmdb_session::verify::replay_trace_profile(&trace, side.as_deref(), args.profile, false).0;
+    let (r, log) = mmdb_session::verify::replay_trace_profile(
+        &trace,
+        side.as_ref().map(|s| s.markers.as_slice()),
+        args.profile,
+        args.strict,
+    );
+    // The side file's errors: those of its lines, then those against the grammar's rules.
+    let side_errors: Vec<ParseError> = match &side {
+        Some(s) => {
+            let mut all: Vec<ParseError> = s.errors.iter().chain(&r.truth_errors).cloned().collect();
+            all.sort_by_key(|e| e.line);
+            all
+        }
+        None => Vec::new(),
+    };
+    if args.strict {
+        let warnings = r.report.diagnostics.iter().filter(|d| d.severity >= Severity::Warning).filter_map(|d| {
+            // A diagnostic of the lowering's own (`ts-backwards`) names its line; a model's is at its event's.
+            let named = d.message.strip_prefix("line ").and_then(|r| r.split_once(':')?.0.parse().ok());
+            Some((named.or_else(|| Some(log.events.get(usize::try_from(d.event).ok()?)?.0))?, d))
+        });
+        if let Some(first) = first_error(&r.parse_errors, warnings, source, display) {
+            return Ok(strict_stop(&first, display));
+        }
+        if let (Some(s), Some(e)) = (&side, side_errors.first()) {
+            return Ok(strict_stop(&e.render(&s.display), &s.display));
+        }
+    }
     let mut err = io::stderr().lock();
-    for e in r.parse_errors.iter().take(MAX_SHOWN_PARSE_ERRORS) {
-        let _ = writeln!(err, "{}\n", e.render(display).trim_end_matches('\n'));
+    if let Some(s) = &side {
+        report_errors(&mut err, &side_errors, &s.display, Some(&s.source));
+    }
+    report_errors(&mut err, &r.parse_errors, display, Some(source));
+    for u in &trace.unknown_fields {
+        let lines = if u.count == 1 { "1 line".to_string() } else { format!("{} lines", u.count) };
+        let _ = writeln!(
+            err,
+            "note: {display}:{}: `{}` has a field `{}` that Linux 6.18 does not print; not understood, ignored ({lines})",
+            u.line, u.event, u.key
+        );
     }
     let rendering = match args.format {
         Format::Text => mmdb_session::verify::render_real_text(&r, display, args.verify),
@@ -344,14 +535,16 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
     };
     let mut out = io::stdout().lock();
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
-    Ok(if r.as_replay().is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
+    let clean = r.as_replay().is_clean() && side_errors.is_empty() && r.lost == 0;
+    Ok(if clean { EXIT_CLEAN } else { EXIT_FINDINGS })
 }
 
 /// `mmdb profiles`.
 fn cmd_profiles() -> anyhow::Result<u8> {
     let mut out = io::stdout().lock();
     for p in mmdb_model::Profile::ALL {
-        writeln!(out, "{:<18} {}", p.name(), p.summary()).context("cannot write the list")?;
+        let width = mmdb_model::Profile::ALL.iter().map(|p| p.name().len()).max().unwrap_or(0);
+        writeln!(out, "{:<width$} {}", p.name(), p.summary()).context("cannot write the list")?;
     }
     Ok(EXIT_CLEAN)
 }

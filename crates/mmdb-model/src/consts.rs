@@ -4,6 +4,8 @@
 pub const PAGE_SHIFT: u32 = 12;
 /// `PAGE_SIZE`: 4096 bytes.
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+/// The largest order the buddy allocator hands out (`MAX_PAGE_ORDER`, x86-64).
+pub const MAX_PAGE_ORDER: u32 = 10;
 /// `HPAGE_PMD_ORDER`: a PMD maps an order-9 folio (2 MiB).
 pub const HPAGE_PMD_ORDER: u32 = 9;
 /// `HPAGE_PMD_NR`: pages in a PMD-sized folio.
@@ -70,6 +72,7 @@ pub const EINVAL: i64 = 22;
 pub const EAGAIN: i64 = 11;
 pub const EEXIST: i64 = 17;
 pub const ESRCH: i64 = 3;
+pub const ENOSYS: i64 = 38;
 
 /// The symbolic name of an errno value (`EINVAL`), or the number.
 pub fn errno_name(errno: i64) -> String {
@@ -80,6 +83,7 @@ pub fn errno_name(errno: i64) -> String {
         EAGAIN => "EAGAIN".into(),
         EEXIST => "EEXIST".into(),
         ESRCH => "ESRCH".into(),
+        ENOSYS => "ENOSYS".into(),
         16 => "EBUSY".into(),
         n => n.to_string(),
     }

@@ -102,6 +102,20 @@ pub enum Op {
     MemcgAttach { id: u32 },
     /// `swapon()` of a swap device of `size` bytes.
     Swapon { size: u64 },
+    /// A kernel block of `2^order` pages for the task: `alloc_pages(GFP_KERNEL)`, or with `account`
+    /// `alloc_kmem_pages()` (before 4.8) / `__GFP_ACCOUNT` (since), charged to the task's memcg. Returns the pfn.
+    KmemAlloc { order: u32, account: bool },
+    /// `get_page()` on a kernel page: another reference (a pipe buffer `tee()`d to a second pipe).
+    KmemGet { pfn: Pfn },
+    /// A kernel page let go `via` `free_kmem_pages()`, `__free_pages()`, `put_page()` or `release_pages()`.
+    KmemFree { pfn: Pfn, via: crate::kmem::KmemFreeVia },
+    /// A balloon driver takes a page from the guest (`balloon_page_enqueue()`); `account` allocates it as kmem.
+    BalloonInflate { account: bool },
+    /// The balloon gives the page at `pfn` back (`balloon_page_dequeue()`).
+    BalloonDeflate { pfn: Pfn },
+    /// `vrange(addr, len, mode, behavior)` of the 2013 volatile-range RFC (profile `vrange-v7`; -ENOSYS
+    /// elsewhere).
+    Vrange { addr: u64, len: u64, mode: crate::vrange::VrangeMode, behavior: crate::vrange::VrangeBehavior },
 }
 
 impl Op {
@@ -132,6 +146,12 @@ impl Op {
             Op::MemcgCreate { .. } => "memcg_create",
             Op::MemcgAttach { .. } => "memcg_attach",
             Op::Swapon { .. } => "swapon",
+            Op::KmemAlloc { .. } => "kmem_alloc",
+            Op::KmemGet { .. } => "kmem_get",
+            Op::KmemFree { .. } => "kmem_free",
+            Op::BalloonInflate { .. } => "balloon_inflate",
+            Op::BalloonDeflate { .. } => "balloon_deflate",
+            Op::Vrange { .. } => "vrange",
         }
     }
 }

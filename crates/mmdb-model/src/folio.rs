@@ -150,6 +150,10 @@ pub struct Folio {
     /// model may map it too, so its mapcount here is a lower bound and its Pss share an upper bound.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pre_trace: bool,
+    /// `PG_lazyfreeaccounted` (the `PG_mappedtodisk` alias of the never-merged MM_LAZYFREEPAGES patch): the
+    /// folio's pages are counted in an mm's RssLazyfree (profile `lazyfree-rss` only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lazyfree_accounted: bool,
 }
 
 impl Folio {
@@ -181,6 +185,7 @@ impl Folio {
             deferred_split: false,
             rmap: Vec::new(),
             pre_trace: false,
+            lazyfree_accounted: false,
         }
     }
 

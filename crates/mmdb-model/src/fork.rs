@@ -108,6 +108,7 @@ impl Model {
             } else {
                 // copy_huge_pmd(): folio_get, folio_try_dup_anon_rmap_pmd (clears PageAnonExclusive),
                 // write-protect both, child PMD old, MM_ANONPAGES += 512 in the child.
+                self.lazyfree_rss_fork(pmm, cmm, h.pfn, h.dirty);
                 self.folio_ref_add_mapping(h.pfn, 1);
                 self.set_page_anon_exclusive(h.pfn, 0, false);
                 self.folio_add_rmap_pmd(h.pfn, cmm, haddr);
@@ -139,6 +140,7 @@ impl Model {
                         self.folio_ref_add_mapping(head, 1);
                         if self.folios[&head].is_anon() {
                             self.set_page_anon_exclusive(head, idx, false);
+                            self.lazyfree_rss_fork(pmm, cmm, head, p.dirty);
                         }
                         self.folio_add_rmap_pte(head, idx, cmm, addr, false);
                         let c = self.mm_counter(head);

@@ -23,6 +23,9 @@ impl Model {
         let Some(Pte::Present(p)) = self.lookup(pid, addr) else { return -EFAULT };
         // The zero page and other special PTEs are not folios the LRU knows.
         let Some(head) = self.folio_head(p.pfn).filter(|_| !p.special) else { return 0 };
+        if let Some(mm) = self.task_mm(pid) {
+            self.lazyfree_rss_uncharge(mm, head);
+        }
         if write && !p.dirty && !self.folios[&head].flags.test_dirty() {
             self.folio_mut(head).flags.set_dirty();
         }

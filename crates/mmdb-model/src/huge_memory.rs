@@ -244,6 +244,8 @@ impl Model {
             }
             let mut nf = Folio::new(pfn, 0, old.mapping, old.memcg);
             nf.flags = inherit;
+            // __split_huge_page_tail() copies PG_mappedtodisk, the patch's PG_lazyfreeaccounted.
+            nf.lazyfree_accounted = old.lazyfree_accounted;
             nf.pages = vec![*page];
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;

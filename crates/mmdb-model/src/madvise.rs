@@ -26,6 +26,9 @@ impl Model {
         if len == 0 {
             return 0;
         }
+        if matches!(advice, MADV_COLD | MADV_PAGEOUT) && !self.cfg.profile.has_madv_cold() {
+            return -EINVAL; // before 5.4: madvise_behavior_valid() does not know them
+        }
         self.ctx_addr = Some(addr);
         let mut unmapped = false;
         let mut cur = addr;
@@ -103,7 +106,7 @@ impl Model {
         0
     }
 
-    /// MADV_FREE before 4.12 (profiles `linux-4.5` and `madv-free-v3`, kernel-semantics §12.1): without swap,
+    /// MADV_FREE before 4.12 (profiles `linux-4.5`, `linux-4.8` and `madv-free-v3`, kernel-semantics §12.1): without swap,
     /// MADV_DONTNEED. With swap, every page of the range (large folios are split first, as the madvise walk did)
     /// that is mapped once gets its PTE cleaned and aged and `PG_dirty` cleared, leaves the swap cache, and (4.5)
     /// is deactivated; it keeps `PG_swapbacked` and stays on the anon LRU, where reclaim discards it while it is
@@ -119,7 +122,7 @@ impl Model {
                 self.split_huge_pmd(mm, haddr);
             }
         }
-        let deactivate = self.cfg.profile == crate::Profile::Linux45;
+        let deactivate = self.cfg.profile != crate::Profile::MadvFreeV3;
         for (addr, pte) in self.mm(mm).populated_ptes(start, end) {
             self.ctx_addr = Some(addr);
             let Pte::Present(p) = pte else { continue };
@@ -163,6 +166,7 @@ impl Model {
                 ph.dirty = false;
             }
             self.folio_mark_lazyfree(h.pfn);
+            self.lazyfree_rss_charge(mm, h.pfn, 0);
         }
         let ptes = self.mm(mm).populated_ptes(start, end);
         let mut nr_swap = 0i64;
@@ -186,12 +190,14 @@ impl Model {
                         continue;
                     };
                     let f = &self.folios[&head];
+                    let idx = (p.pfn - head) as usize;
                     let mut nr = 1;
                     if f.is_large() {
-                        // madvise_folio_pte_batch(): consecutive PTEs of this folio within the range.
+                        // madvise_folio_pte_batch(): consecutive PTEs of this folio within the range. 4.12 split
+                        // every PTE-mapped THP it met, if the page at hand was mapped once.
                         nr = self.pte_batch(mm, &ptes[i..], head);
-                        if (nr as u64) < f.nr_pages() {
-                            if self.cfg.profile.folio_shared(f) || !self.split_folio(head) {
+                        if (nr as u64) < f.nr_pages() || self.cfg.profile.madv_free_412() {
+                            if self.cfg.profile.folio_shared(f, idx) || !self.split_folio(head) {
                                 i += nr;
                                 continue;
                             }
@@ -218,6 +224,7 @@ impl Model {
                         }
                     }
                     self.folio_mark_lazyfree(head);
+                    self.lazyfree_rss_charge(mm, head, idx);
                     i += nr;
                     continue;
                 }
@@ -234,7 +241,7 @@ impl Model {
     /// (`split_folio`; the PTE walk then handles its pages). True when the whole PMD is to be processed.
     fn madvise_pmd_whole(&mut self, haddr: u64, h: crate::mm::HugePmd, start: u64, end: u64) -> bool {
         self.ctx_addr = Some(haddr);
-        if h.huge_zero || self.cfg.profile.folio_shared(&self.folios[&h.pfn]) {
+        if h.huge_zero || self.cfg.profile.folio_shared(&self.folios[&h.pfn], 0) {
             return false;
         }
         if haddr < start || haddr + HPAGE_PMD_SIZE > end {
@@ -297,7 +304,7 @@ impl Model {
             if f.is_large() {
                 let nr = self.pte_batch(mm, &ptes[i..], head);
                 if (nr as u64) < f.nr_pages() {
-                    if self.cfg.profile.folio_shared(f) || !self.split_folio(head) {
+                    if self.cfg.profile.folio_shared(f, (p.pfn - head) as usize) || !self.split_folio(head) {
                         i += nr;
                     }
                     continue;
@@ -305,7 +312,10 @@ impl Model {
             }
             let f = &self.folios[&head];
             let nr = if f.is_large() { f.nr_pages() as usize } else { 1 };
-            if !f.flags.test_lru() || self.cfg.profile.folio_shared(f) || listed.contains(&head) {
+            if !f.flags.test_lru()
+                || self.cfg.profile.folio_shared(f, (p.pfn - head) as usize)
+                || listed.contains(&head)
+            {
                 i += nr;
                 continue;
             }

@@ -17,6 +17,10 @@ pub struct Memcg {
     pub max_usage: u64,
     pub reclaims: u64,
     pub oom_kills: u64,
+    /// Kernel pages charged (`memory.kmem.usage_in_bytes`, in pages), included in `usage`.
+    pub kmem: u64,
+    /// Of `kmem`, the pages freed without being uncharged: a charge nothing will ever give back.
+    pub kmem_leaked: u64,
 }
 
 impl Memcg {

@@ -452,6 +452,9 @@ impl Model {
     /// `wp_can_reuse_anon_folio()` (6.12:3586) for small folios, `__wp_can_reuse_large_anon_folio()` (7.2:4109)
     /// for large ones. Reuse needs refcount exactly 1: no other mapping, no batch reference, no swap cache.
     fn wp_can_reuse_anon_folio(&mut self, head: Pfn, mm: MmId) -> bool {
+        if self.folios[&head].is_large() && !self.cfg.profile.large_folio_cow_reuse() {
+            return false; // 6.5-6.14: "let's just consistently not reuse subpages"
+        }
         if self.folios[&head].is_large() {
             let f = &self.folios[&head];
             if f.large_mapcount < 1 || f.mm_ids_shared {
@@ -635,6 +638,7 @@ impl Model {
                 self.mm_mut(mm).pmds.remove(&crate::mm::pmd_index(haddr).0);
                 if !h.huge_zero {
                     self.add_mm_counter(mm, MM_ANONPAGES, -(HPAGE_PMD_NR as i64));
+                    self.lazyfree_rss_uncharge(mm, h.pfn);
                     self.folio_remove_rmap_pmd(h.pfn, mm, haddr);
                     if locked && !self.folios[&h.pfn].mapped() {
                         self.munlock_folio(h.pfn);
@@ -676,6 +680,7 @@ impl Model {
             };
             let counter = self.mm_counter(head);
             self.add_mm_counter(mm, counter, -1);
+            self.lazyfree_rss_uncharge(mm, head);
             if let Pte::Present(p) = pte {
                 if !self.folios[&head].is_anon() && p.dirty {
                     self.folio_mut(head).flags.set_dirty();

@@ -103,6 +103,10 @@ pub struct MmStruct {
     pub pmds: BTreeMap<u64, Pmd>,
     /// `mm->rss_stat[]`: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES.
     pub rss: [i64; 4],
+    /// `MM_LAZYFREEPAGES` of the never-merged patch (profiles `lazyfree-rss*`), in pages.
+    pub lazyfree_rss: i64,
+    /// The volatile ranges of `vrange()` (profile `vrange-v7`), by start address.
+    pub vranges: BTreeMap<u64, crate::vrange::VolatileRange>,
     pub start_brk: u64,
     pub brk: u64,
     /// The memcg charged for this mm's pages.

@@ -90,7 +90,11 @@ pub struct Model {
     /// through [`Model::folio_mut`] (`Arc::make_mut`), so a clone costs the table, not the folios.
     pub(crate) folios: FxHashMap<Pfn, Arc<Folio>>,
     pub(crate) tails: FxHashMap<Pfn, Pfn>,
-    free_order0: Vec<Pfn>,
+    pub(crate) free_order0: Vec<Pfn>,
+    /// Kernel pages (kmem, balloon, and the free pages they became), by head pfn (`kmem.rs`).
+    pub(crate) kpages: BTreeMap<Pfn, crate::kmem::KernelPage>,
+    /// The LRU of volatile ranges (`vrange.rs`), oldest first, as (mm, range start).
+    pub(crate) vrange_lru: std::collections::VecDeque<(MmId, u64)>,
     free_huge: Vec<Pfn>,
     next_pfn: Pfn,
     pub(crate) lruvecs: BTreeMap<u32, Lruvec>,
@@ -140,6 +144,8 @@ impl Model {
             folios: FxHashMap::default(),
             tails: FxHashMap::default(),
             free_order0: Vec::new(),
+            kpages: BTreeMap::new(),
+            vrange_lru: Default::default(),
             free_huge: Vec::new(),
             next_pfn: FIRST_PFN,
             lruvecs,
@@ -204,6 +210,9 @@ impl Model {
                 | Op::FolioBatchMove { .. }
                 | Op::Reclaim { .. }
                 | Op::ShrinkFolio { .. }
+                | Op::KmemGet { .. }
+                | Op::KmemFree { .. }
+                | Op::BalloonDeflate { .. }
         ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
@@ -269,6 +278,12 @@ impl Model {
             Op::MemcgCreate { id, limit } => Some(self.memcg_create(*id, *limit)),
             Op::MemcgAttach { id } => Some(self.memcg_attach(pid, *id)),
             Op::Swapon { size } => Some(self.swapon(*size)),
+            Op::KmemAlloc { order, account } => Some(self.kmem_alloc(pid, *order, *account)),
+            Op::KmemGet { pfn } => Some(self.kmem_get(*pfn)),
+            Op::KmemFree { pfn, via } => Some(self.kmem_put(*pfn, *via)),
+            Op::BalloonInflate { account } => Some(self.balloon_inflate(pid, *account)),
+            Op::BalloonDeflate { pfn } => Some(self.balloon_deflate(*pfn)),
+            Op::Vrange { addr, len, mode, behavior } => Some(self.sys_vrange(pid, *addr, *len, *mode, *behavior)),
         }
     }
 
@@ -415,6 +430,7 @@ impl Model {
             }
             None => self.pick_pfn(order),
         };
+        self.kpages_reused(pfn, nr);
         let mut f = Folio::new(pfn, order, mapping, memcg);
         f.refcount = 0;
         self.touch(pfn);
@@ -429,7 +445,14 @@ impl Model {
 
     /// True when no folio holds any of the `nr` pfns from `pfn` (and it is not the zero page).
     fn range_is_free(&self, pfn: Pfn, nr: u64) -> bool {
-        (0..nr).all(|i| self.folio_head(pfn + i).is_none()) && pfn != ZERO_PFN
+        (0..nr).all(|i| self.folio_head(pfn + i).is_none() && !self.kpage_busy(pfn + i)) && pfn != ZERO_PFN
+    }
+
+    /// A block for a kernel page: the model allocator's choice, taking it from the free kernel pages there.
+    pub(crate) fn kernel_pick_pfn(&mut self, order: u32) -> Pfn {
+        let pfn = self.pick_pfn(order);
+        self.kpages_reused(pfn, 1 << order);
+        pfn
     }
 
     /// The model allocator's choice: the last freed block of this order (per-CPU lists are LIFO), else fresh

@@ -163,6 +163,13 @@ impl Model {
         Some(RssCounters { file: r[0], anon: r[1], swapents: r[2], shmem: r[3] })
     }
 
+    /// `RssLazyfree` of the process `pid`, in pages: the never-merged MM_LAZYFREEPAGES, which only the
+    /// `lazyfree-rss` profiles keep.
+    pub fn rss_lazyfree(&self, pid: u32) -> Option<i64> {
+        self.cfg.profile.lazyfree_rss()?;
+        Some(self.mm(self.task_mm(pid)?).lazyfree_rss)
+    }
+
     fn vma_name(&self, v: &Vma) -> String {
         if let Some(n) = &v.special_name {
             return n.clone();
@@ -231,6 +238,7 @@ impl Model {
                 vmas,
                 rss: RssCounters { file: m.rss[0], anon: m.rss[1], swapents: m.rss[2], shmem: m.rss[3] },
                 smaps: total.rollup(),
+                rss_lazyfree: self.cfg.profile.lazyfree_rss().map(|_| m.lazyfree_rss),
             });
         }
         let mut pages = PageTotals::default();
@@ -303,6 +311,8 @@ impl Model {
                 max_usage_pages: m.max_usage,
                 reclaims: m.reclaims,
                 oom_kills: m.oom_kills,
+                kmem_pages: m.kmem,
+                kmem_leaked_pages: m.kmem_leaked,
             })
             .collect();
         let swap = self.swap.as_ref().map(|s| SwapReport { total_pages: s.total(), used_pages: s.used });

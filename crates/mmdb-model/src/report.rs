@@ -43,6 +43,10 @@ pub struct ProcessReport {
     pub rss: RssCounters,
     /// `/proc/PID/smaps_rollup`, in kB.
     pub smaps: SmapsRollup,
+    /// `RssLazyfree` of /proc/PID/status (and the 8th field of statm), in pages: the never-merged
+    /// MM_LAZYFREEPAGES counter, under the `lazyfree-rss` profiles only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_lazyfree: Option<i64>,
 }
 
 /// One `vm_area_struct`, as `/proc/PID/maps` would show it, plus its smaps Rss.
@@ -138,6 +142,16 @@ pub struct MemcgReport {
     pub reclaims: u64,
     /// How many tasks the memcg OOM killer killed.
     pub oom_kills: u64,
+    /// Kernel (kmem) pages charged, part of `usage_pages` (`memory.kmem.usage_in_bytes`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kmem_pages: u64,
+    /// Of `kmem_pages`, those freed without being uncharged (the charge leaked).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kmem_leaked_pages: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The swap device.

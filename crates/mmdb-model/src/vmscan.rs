@@ -33,6 +33,13 @@ impl Model {
     pub(crate) fn try_to_free_pages(&mut self, nr_to_reclaim: u64, memcg: Option<u32>) -> u64 {
         self.lru_add_drain();
         let mut reclaimed = if memcg.is_none() { self.deferred_split_scan() } else { 0 };
+        if memcg.is_none() && !self.vrange_lru.is_empty() {
+            // vrange-v7: volatile ranges go first (discard_vrange_pages() from the zone shrinker).
+            reclaimed += self.discard_vrange_pages(nr_to_reclaim.saturating_sub(reclaimed));
+            if reclaimed >= nr_to_reclaim {
+                return reclaimed;
+            }
+        }
         let can_swap = self.swap.as_ref().is_some_and(|s| s.used < s.total());
         let ids: Vec<u32> = match memcg {
             Some(id) => vec![id],
@@ -376,6 +383,7 @@ impl Model {
     fn try_to_unmap(&mut self, head: Pfn) -> bool {
         let rmaps: Vec<Rmap> = self.folios[&head].rmap.clone();
         for r in rmaps {
+            self.lazyfree_rss_uncharge(r.mm, head);
             let locked = self
                 .mms
                 .get(&r.mm)

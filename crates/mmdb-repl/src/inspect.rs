@@ -485,6 +485,13 @@ pub fn rss(s: &mut Session, args: &[&str]) -> CmdResult {
         for (name, v) in names.iter().zip(model) {
             out.text("  ").push(Label::Field, format!("{name:<14}")).text(format!("{v:>8}  ({} kB)", v * 4)).nl();
         }
+        if let Some(v) = m.rss_lazyfree(pid) {
+            let name = "MM_LAZYFREEPAGES";
+            out.text("  ")
+                .push(Label::Field, name)
+                .text(format!("{v:>6}  ({} kB, never merged: lazyfree-rss)", v * 4))
+                .nl();
+        }
         return Ok(out);
     }
     // The kernel's last `rss_stat` of each counter of this mm at or before the cursor. A sample names the task

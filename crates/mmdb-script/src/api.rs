@@ -114,6 +114,7 @@ pub(crate) fn register(engine: &mut Engine, host: &Shared, mode: Mode) -> Vec<Ap
     access(&mut r, host);
     r.section = Section::Kernel;
     kernel(&mut r, host);
+    kmem(&mut r, host);
     r.section = Section::Inspection;
     inspection(&mut r, host);
     r.section = Section::Checks;
@@ -143,6 +144,11 @@ pub fn constant_table() -> Vec<(&'static str, i64)> {
         ("EBUSY", 16),
         ("EEXIST", EEXIST),
         ("EINVAL", EINVAL),
+        ("ENOSYS", ENOSYS),
+        ("VRANGE_VOLATILE", 0),
+        ("VRANGE_NOVOLATILE", 1),
+        ("VRANGE_FULL", 0),
+        ("VRANGE_PARTIAL", 1),
     ]);
     v
 }
@@ -253,6 +259,14 @@ fn processes(r: &mut Registry<'_>, host: &Shared) {
             Ok(Process { pid })
         });
     });
+    let h = Rc::clone(host);
+    r.query(
+        "profile() -> string",
+        "The kernel profile the script runs under (`--profile`), as `mmdb profiles` names it.",
+        move |e| {
+            e.register_fn("profile", move || -> String { h.borrow().model.config().profile.name().to_string() });
+        },
+    );
     let h = Rc::clone(host);
     r.query("ps() -> array", "Every task: `#{pid, tgid, comm, mm}`, by pid.", move |e| {
         e.register_fn("ps", move || -> Array { inspect::ps(&h.borrow().model) });
@@ -386,6 +400,116 @@ fn memory(r: &mut Registry<'_>, host: &Shared) {
             syscall(&h, p, Op::Munlock { addr: arg(addr, "addr")?, len: arg(len, "len")? })
         });
     });
+    let h = Rc::clone(host);
+    r.scenario(
+        "p.vrange(addr, len, mode, behavior) -> 0, 1 or -errno",
+        "`vrange()` of the 2013 volatile-range RFC (profile `vrange-v7`, -ENOSYS elsewhere): `VRANGE_VOLATILE` or \
+         `VRANGE_NOVOLATILE`, `VRANGE_FULL` or `VRANGE_PARTIAL`; NOVOLATILE returns 1 when pages were purged.",
+        move |e| {
+            e.register_fn(
+                "vrange",
+                move |p: &mut Process, addr: i64, len: i64, mode: i64, behavior: i64| -> Res<i64> {
+                    use mmdb_model::vrange::{VrangeBehavior, VrangeMode};
+                    let mode = VrangeMode::from_name(&mode.to_string()).ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "vrange: mode {mode} is neither VRANGE_VOLATILE nor VRANGE_NOVOLATILE"
+                        ))
+                    })?;
+                    let behavior = VrangeBehavior::from_name(&behavior.to_string()).ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "vrange: behavior {behavior} is neither VRANGE_FULL nor VRANGE_PARTIAL"
+                        ))
+                    })?;
+                    syscall(&h, p, Op::Vrange { addr: arg(addr, "addr")?, len: arg(len, "len")?, mode, behavior })
+                },
+            );
+        },
+    );
+}
+
+fn kmem(r: &mut Registry<'_>, host: &Shared) {
+    use mmdb_model::kmem::KmemFreeVia;
+    let h = Rc::clone(host);
+    r.scenario(
+        "p.kmem_alloc(order, account) -> pfn",
+        "A kernel block of 2^order pages allocated in `p`'s context: `alloc_pages(GFP_KERNEL)`, or with `account` \
+         `alloc_kmem_pages()` (before 4.8) / `__GFP_ACCOUNT` (since), charged to `p`'s memcg. The pfn, or -errno.",
+        move |e| {
+            e.register_fn("kmem_alloc", move |p: &mut Process, order: i64, account: bool| -> Res<i64> {
+                let order =
+                    u32::try_from(order).map_err(|_| Failure::runtime(format!("kmem_alloc: no order {order}")))?;
+                syscall(&h, p, Op::KmemAlloc { order, account })
+            });
+        },
+    );
+    let h = Rc::clone(host);
+    r.scenario("kmem_get(pfn) -> 0 or -errno", "`get_page()`: another reference to a kernel page.", move |e| {
+        e.register_fn("kmem_get", move |pfn: i64| -> Res<i64> {
+            Ok(h.borrow_mut().apply_as(INIT.0, INIT.1, Op::KmemGet { pfn: arg(pfn, "pfn")? })?.ret.unwrap_or(0))
+        });
+    });
+    let h = Rc::clone(host);
+    r.scenario(
+        "kmem_free(pfn, via) -> 1 freed, 0 still referenced, or -errno",
+        "Lets a kernel page go `via` `\"free_kmem_pages\"`, `\"free_pages\"`, `\"put_page\"` (a reference drop, as a \
+         pipe buffer's release) or `\"release_pages\"` (one page of a batch).",
+        move |e| {
+            e.register_fn("kmem_free", move |pfn: i64, via: &str| -> Res<i64> {
+                let via = KmemFreeVia::from_name(via).ok_or_else(|| {
+                    Failure::runtime(format!(
+                        "kmem_free: `{via}` is not free_kmem_pages, free_pages, put_page or release_pages"
+                    ))
+                })?;
+                Ok(h.borrow_mut()
+                    .apply_as(INIT.0, INIT.1, Op::KmemFree { pfn: arg(pfn, "pfn")?, via })?
+                    .ret
+                    .unwrap_or(0))
+            });
+        },
+    );
+    let h = Rc::clone(host);
+    r.scenario(
+        "release_pages(pfns) -> freed",
+        "`release_pages()`: drops one reference to each page of the array, freeing those that reach zero.",
+        move |e| {
+            e.register_fn("release_pages", move |pfns: Array| -> Res<i64> {
+                let mut freed = 0;
+                for v in pfns {
+                    let pfn =
+                        v.as_int().map_err(|_| Failure::runtime("release_pages: pfns must be integers".to_string()))?;
+                    let op = Op::KmemFree { pfn: arg(pfn, "pfn")?, via: KmemFreeVia::ReleasePages };
+                    freed += h.borrow_mut().apply_as(INIT.0, INIT.1, op)?.ret.unwrap_or(0).max(0);
+                }
+                Ok(freed)
+            });
+        },
+    );
+    let h = Rc::clone(host);
+    r.scenario(
+        "p.balloon_inflate(account) -> pfn",
+        "A balloon driver takes one page from the guest in `p`'s context (`balloon_page_enqueue()`); `account` \
+         allocates it as kmem first. The pfn, or -errno.",
+        move |e| {
+            e.register_fn("balloon_inflate", move |p: &mut Process, account: bool| -> Res<i64> {
+                syscall(&h, p, Op::BalloonInflate { account })
+            });
+        },
+    );
+    let h = Rc::clone(host);
+    r.scenario("balloon_deflate(pfn) -> 1 or -errno", "The balloon gives a page back and frees it.", move |e| {
+        e.register_fn("balloon_deflate", move |pfn: i64| -> Res<i64> {
+            Ok(h.borrow_mut().apply_as(INIT.0, INIT.1, Op::BalloonDeflate { pfn: arg(pfn, "pfn")? })?.ret.unwrap_or(0))
+        });
+    });
+    let h = Rc::clone(host);
+    r.query(
+        "kpage(pfn) -> map",
+        "The kernel page at `pfn`: `#{pfn, order, kind, refcount, raw_mapcount, page_mapcount, mapcount_value, memcg, \
+         memcg_data_kmem, clobbered}` (`kind`: kmem, balloon, pcp, buddy, bad), or `()`.",
+        move |e| {
+            e.register_fn("kpage", move |pfn: i64| -> Dynamic { inspect::kpage(&h.borrow().model, pfn as u64) });
+        },
+    );
 }
 
 /// Touches every page of `[addr, addr + len)` with `access`, one `touch` event per page; returns the page
@@ -542,6 +666,8 @@ fn kernel(r: &mut Registry<'_>, host: &Shared) {
         ("g.max_usage", "The most pages ever charged to it."),
         ("g.reclaims", "How many times charging had to reclaim."),
         ("g.oom_kills", "How many tasks its OOM killer killed."),
+        ("g.kmem", "The kernel (kmem) pages charged to it, part of `usage`."),
+        ("g.kmem_leaked", "Of `kmem`, pages freed without being uncharged: charge the memcg never gets back."),
     ] {
         let h = Rc::clone(host);
         r.query(name, doc, move |e| {

@@ -184,14 +184,19 @@ pub(crate) fn smaps(s: &SmapsRollup) -> Map {
 }
 
 /// `mm->rss_stat` of `pid` in pages; `None` for a pid without an mm.
+/// Under the `lazyfree-rss` profiles the map also has `lazyfree` (MM_LAZYFREEPAGES).
 pub(crate) fn rss(model: &Model, pid: Pid) -> Option<Map> {
     let r = model.rss(pid)?;
-    Some(map([
+    let mut m = map([
         ("file", Dynamic::from_int(r.file)),
         ("anon", Dynamic::from_int(r.anon)),
         ("swapents", Dynamic::from_int(r.swapents)),
         ("shmem", Dynamic::from_int(r.shmem)),
-    ]))
+    ]);
+    if let Some(lazy) = model.rss_lazyfree(pid) {
+        m.insert("lazyfree".into(), Dynamic::from_int(lazy));
+    }
+    Some(m)
 }
 
 /// The VMAs of `pid` as `/proc/PID/maps` lists them.
@@ -265,6 +270,28 @@ pub(crate) fn memcg(model: &Model, id: u32) -> Option<Map> {
         ("max_usage", int(m.max_usage_pages)),
         ("reclaims", int(m.reclaims)),
         ("oom_kills", int(m.oom_kills)),
+        ("kmem", int(m.kmem_pages)),
+        ("kmem_leaked", int(m.kmem_leaked_pages)),
+    ]))
+}
+
+/// The kernel page at `pfn` (kmem, balloon, free): `#{pfn, order, kind, refcount, raw_mapcount, page_mapcount,
+/// mapcount_value, memcg, memcg_data_kmem, clobbered}`, or `()` when the model holds none there.
+pub(crate) fn kpage(model: &Model, pfn: u64) -> Dynamic {
+    let Some(k) = model.kernel_page(pfn) else { return Dynamic::UNIT };
+    let era = model.config().profile.kmem_era();
+    let kind = k.kind.name().to_string();
+    Dynamic::from_map(map([
+        ("pfn", int(k.pfn)),
+        ("order", Dynamic::from_int(k.order.into())),
+        ("kind", Dynamic::from(kind)),
+        ("refcount", Dynamic::from_int(k.refcount.into())),
+        ("raw_mapcount", Dynamic::from_int(k.mapcount_raw.into())),
+        ("page_mapcount", Dynamic::from_int(k.page_mapcount(era).into())),
+        ("mapcount_value", k.mapcount_meaning().map_or(Dynamic::UNIT, |s| Dynamic::from(s.to_string()))),
+        ("memcg", k.memcg.map_or(Dynamic::UNIT, |m| Dynamic::from_int(m.into()))),
+        ("memcg_data_kmem", Dynamic::from_bool(k.memcg_data_kmem)),
+        ("clobbered", Dynamic::from_array(k.clobbered.iter().map(|c| Dynamic::from(c.clone())).collect())),
     ]))
 }
 

@@ -139,6 +139,17 @@ pub struct RssCheck {
     pub concurrent: u64,
     /// The first mismatches, in trace order.
     pub mismatches: Vec<RssMismatch>,
+    /// `rss_stat` events compared after events were lost ([`Lowerer::mark_uncertain`]), counted here instead of in
+    /// `total`, `matched` and `by_member`: the model may miss what the lost events did.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub uncertain_total: u64,
+    /// Of `uncertain_total`, those that matched.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub uncertain_matched: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counts of what the lowering did that is not a divergence.
@@ -266,6 +277,11 @@ pub struct Lowerer {
     rss_log: Vec<RssSample>,
     pub divergences: Vec<Divergence>,
     pub divergence_count: u64,
+    /// The line of the first lost-events notice once the lowering is past it: from there on its findings are
+    /// uncertain.
+    pub uncertain_from: Option<u32>,
+    /// Of `divergence_count`, those found after events were lost.
+    pub uncertain_divergences: u64,
     pub rss: RssCheck,
     pub stats: LoweringStats,
 }
@@ -294,6 +310,8 @@ impl Lowerer {
             rss_log: Vec::new(),
             divergences: Vec::new(),
             divergence_count: 0,
+            uncertain_from: None,
+            uncertain_divergences: 0,
             rss: RssCheck::default(),
             stats: LoweringStats::default(),
         }
@@ -414,10 +432,23 @@ impl Lowerer {
         (model, self)
     }
 
+    /// Events were lost at `line` (`CPU:N [LOST M EVENTS]`) and the lowering is past it: what it compares from
+    /// here on may be wrong because of what it did not see, so divergences say so and `rss_stat`s are counted apart.
+    pub fn mark_uncertain(&mut self, line: u32) {
+        self.uncertain_from.get_or_insert(line);
+    }
+
     fn diverge(&mut self, line: u32, kind: &'static str, predicted: String, actual: String, cause: &str) {
         self.divergence_count += 1;
+        let cause = match self.uncertain_from {
+            Some(lost) => {
+                self.uncertain_divergences += 1;
+                format!("events were lost at line {lost}, before it; else: {cause}")
+            }
+            None => cause.to_string(),
+        };
         if self.divergences.len() < KEEP {
-            self.divergences.push(Divergence { line, kind, predicted, actual, cause: cause.to_string() });
+            self.divergences.push(Divergence { line, kind, predicted, actual, cause });
         }
     }
 
@@ -773,7 +804,8 @@ impl Lowerer {
         let vma = self.model.vma_at(pid, f.addr).filter(|v| v.file.is_some() && f.access != Access::Write)?;
         let page = f.addr & !(PAGE_SIZE - 1);
         match &f.file {
-            Some((_, first, last)) if last >= first => {
+            // At most a PMD's worth: a longer window is damage (fault-around maps within one page table).
+            Some((_, first, last)) if last >= first && last - first < HPAGE_PMD_NR => {
                 let start =
                     i128::from(vma.start) + (i128::from(*first) - i128::from(vma.pgoff)) * i128::from(PAGE_SIZE);
                 let start = u64::try_from(start).ok()?;
@@ -962,34 +994,35 @@ impl Lowerer {
         let gap_lo = vmas.iter().filter(|v| v.end <= page).map(|v| v.end).max().unwrap_or(0);
         let gap_hi = vmas.iter().filter(|v| v.start > page).map(|v| v.start).min().unwrap_or(TASK_SIZE);
         let prot = PROT_READ | PROT_WRITE | PROT_EXEC;
-        let op = match &f.file {
-            Some((name, first, last)) => {
-                // The kernel's window holds the faulting page. It starts at the 16-page block when the VMA did not
-                // clip its start; otherwise it starts at the VMA's start and (unless clipped there too) ends at the
-                // block's end.
-                let len = (last - first + 1) * PAGE_SIZE;
-                let block = f.addr & !(16 * PAGE_SIZE - 1);
-                let window = if page < block + len {
-                    block
-                } else if page < block + 16 * PAGE_SIZE && block + 16 * PAGE_SIZE - len <= page {
-                    block + 16 * PAGE_SIZE - len
-                } else {
-                    page
-                };
-                let start = window.max(gap_lo);
-                let end = (window + len).min(gap_hi).max(page + PAGE_SIZE);
-                let offset = (first + (start - window) / PAGE_SIZE) * PAGE_SIZE;
-                let file = Some(FileRef { name: name.clone(), offset });
-                Op::Mmap { addr: Some(start), len: end - start, prot, flags: MAP_PRIVATE | MAP_FIXED, file }
-            }
-            None => Op::Mmap {
-                addr: Some(page),
-                len: PAGE_SIZE,
-                prot,
-                flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-                file: None,
-            },
-        };
+        // A window the fault-around code cannot have reported (more than its 16-page block, backwards, or past
+        // the end of a file's offsets) is damage: the stand-in is then one anonymous page, as without a window.
+        let file_op = f.file.as_ref().and_then(|(name, first, last)| {
+            let pages = last.checked_sub(*first)?.checked_add(1).filter(|&n| n <= 16)?;
+            // The kernel's window holds the faulting page. It starts at the 16-page block when the VMA did not
+            // clip its start; otherwise it starts at the VMA's start and (unless clipped there too) ends at the
+            // block's end.
+            let len = pages * PAGE_SIZE;
+            let block = f.addr & !(16 * PAGE_SIZE - 1);
+            let window = if page < block + len {
+                block
+            } else if page < block + 16 * PAGE_SIZE && block + 16 * PAGE_SIZE - len <= page {
+                block + 16 * PAGE_SIZE - len
+            } else {
+                page
+            };
+            let start = window.max(gap_lo);
+            let end = (window + len).min(gap_hi).max(page + PAGE_SIZE);
+            let offset = first.checked_add((start - window) / PAGE_SIZE)?.checked_mul(PAGE_SIZE)?;
+            let file = Some(FileRef { name: name.clone(), offset });
+            Some(Op::Mmap { addr: Some(start), len: end - start, prot, flags: MAP_PRIVATE | MAP_FIXED, file })
+        });
+        let op = file_op.unwrap_or(Op::Mmap {
+            addr: Some(page),
+            len: PAGE_SIZE,
+            prot,
+            flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            file: None,
+        });
         self.apply(pid, f.cpu, f.ts_ns, op);
         self.stats.pre_trace_vmas += 1;
     }
@@ -1152,9 +1185,15 @@ impl Lowerer {
             let sample = RssSample { position: log.len(), line: l.line, pid, member: member.name(), kernel, model };
             self.rss_log.push(sample);
         }
+        let matched = model == kernel || (model < kernel && kernel <= model + in_flight);
+        if self.uncertain_from.is_some() {
+            self.rss.uncertain_total += 1;
+            self.rss.uncertain_matched += u64::from(matched);
+            return;
+        }
         self.rss.total += 1;
         self.rss.by_member[member.index()].0 += 1;
-        if model == kernel || (model < kernel && kernel <= model + in_flight) {
+        if matched {
             self.rss.matched += 1;
             self.rss.by_member[member.index()].1 += 1;
             if model != kernel {

@@ -1,8 +1,8 @@
 //! Replaying a whole trace into a fresh model: parse, apply event by event, optionally check, then report.
 
-use mmdb_model::{Config, Model, Report, Severity, Violation};
+use mmdb_model::{Config, Diagnostic, Model, Report, Severity, Violation};
 
-use mmdb_trace::{parse_events_bytes, ParseError};
+use mmdb_trace::{parse_events_bytes, Located, ParseError};
 
 /// How to replay a trace. The default checks nothing, stops nowhere and records no history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,7 +51,8 @@ impl Replay {
 /// Parses `source` (the mm event format) and replays it into a fresh model.
 ///
 /// Lines that do not parse are collected in [`Replay::parse_errors`] and skipped; the replay never stops early
-/// except for [`ReplayOptions::until`]. Parse errors are reported for the whole source, also past `until`.
+/// except for [`ReplayOptions::until`]. An event whose timestamp is before the previous event's is a warning
+/// (`ts-backwards`); events are applied in the file's order. Parse errors are reported for the whole source, also past `until`.
 ///
 /// With [`ReplayOptions::check`], [`Model::check`] runs after every event. A violation is recorded with the index
 /// of the event after which it first appeared; while it stays broken (same invariant and message) it is not
@@ -70,7 +71,13 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
     };
     let mut event_lines = Vec::new();
     let mut log = ViolationLog::default();
+    let mut backwards = Vec::new();
+    let mut previous: Option<&Located<mmdb_model::Event>> = None;
     for (index, located) in parsed.events.iter().take(limit).enumerate() {
+        if let Some(p) = previous.filter(|p| located.value.ts_ns < p.value.ts_ns) {
+            backwards.push(ts_backwards(index, located, p));
+        }
+        previous = Some(located);
         let _outcome = model.apply(&located.value);
         event_lines.push(located.line);
         if opts.check {
@@ -80,8 +87,29 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
 
     let mut report = model.report();
     report.violations = merge_violations(std::mem::take(&mut report.violations), log.found);
+    if !backwards.is_empty() {
+        report.diagnostics.extend(backwards);
+        report.diagnostics.sort_by_key(|d| d.event);
+    }
 
     Replay { report, parse_errors: parsed.errors, event_lines, parsed_events }
+}
+
+/// The warning for event `index` (at `at`), whose timestamp is before that of the event before it (at `before`):
+/// events are replayed in the file's order, whatever their times say.
+fn ts_backwards(index: usize, at: &Located<mmdb_model::Event>, before: &Located<mmdb_model::Event>) -> Diagnostic {
+    let message = format!(
+        "timestamp {} is before {} of line {}; replayed in file order",
+        crate::text::format_ts(at.value.ts_ns),
+        crate::text::format_ts(before.value.ts_ns),
+        before.line
+    );
+    Diagnostic {
+        event: u64::try_from(index).unwrap_or(u64::MAX),
+        severity: Severity::Warning,
+        kind: "ts-backwards".to_string(),
+        message,
+    }
 }
 
 /// The checker's findings over a replay, each kept at the event after which it first appeared.

@@ -68,6 +68,7 @@ fn sample() -> Replay {
             ],
             rss: RssCounters { file: 0, anon: 48, swapents: 0, shmem: 0 },
             smaps,
+            rss_lazyfree: None,
         }],
         pages: PageTotals {
             folios: 56,
@@ -88,6 +89,8 @@ fn sample() -> Replay {
             max_usage_pages: 120,
             reclaims: 3,
             oom_kills: 0,
+            kmem_pages: 0,
+            kmem_leaked_pages: 0,
         }],
         swap: Some(SwapReport { total_pages: 16384, used_pages: 100 }),
         violations: vec![Violation {
@@ -212,6 +215,8 @@ fn text_nanosecond_timestamps_and_unknown_lines() {
         max_usage_pages: 1,
         reclaims: 0,
         oom_kills: 0,
+        kmem_pages: 0,
+        kmem_leaked_pages: 0,
     });
     r.report.violations.push(Violation { event: 7, invariant: "lru".to_string(), message: "x".to_string() });
     r.parse_errors = (1..=12)

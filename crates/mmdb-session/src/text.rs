@@ -101,6 +101,13 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
             "memcg {}: {limit}, usage {} pages (max {}), reclaims {}, oom kills {}",
             m.id, m.usage_pages, m.max_usage_pages, m.reclaims, m.oom_kills
         )?;
+        if m.kmem_pages != 0 {
+            writeln!(
+                out,
+                "  kmem: {} pages charged, {} of them leaked (freed uncharged)",
+                m.kmem_pages, m.kmem_leaked_pages
+            )?;
+        }
     }
     if let Some(swap) = &r.swap {
         writeln!(out, "swap: {} of {} pages used", swap.used_pages, swap.total_pages)?;
@@ -142,6 +149,9 @@ fn write_process(out: &mut String, p: &ProcessReport) -> std::fmt::Result {
     writeln!(out, "process {} ({}) tgid {} mm {} memcg {}", p.pid, p.comm, p.tgid, p.mm_id, p.memcg)?;
     let rss = &p.rss;
     writeln!(out, "  rss: file {} anon {} swapents {} shmem {} (pages)", rss.file, rss.anon, rss.swapents, rss.shmem)?;
+    if let Some(lazy) = p.rss_lazyfree {
+        writeln!(out, "  RssLazyfree: {lazy} pages (MM_LAZYFREEPAGES, never merged)")?;
+    }
     let s = &p.smaps;
     writeln!(
         out,
@@ -226,7 +236,7 @@ fn event_ref(replay: &Replay, index: u64) -> String {
 }
 
 /// Formats a trace timestamp in seconds: microsecond precision like ftrace, nanoseconds when they matter.
-fn format_ts(ns: u64) -> String {
+pub(crate) fn format_ts(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let micros = ns % 1_000_000_000 / 1_000;
     let nanos = ns % 1_000;

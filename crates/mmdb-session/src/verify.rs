@@ -8,7 +8,9 @@
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
 use mmdb_model::{kpf, Config, Event, Model, Profile, Report};
 use mmdb_trace::records::Record;
-use mmdb_trace::truth::{merge_by_time, parse_marker, Marker, Merged, Page, Rollup, TimedMarker};
+use mmdb_trace::truth::{
+    collect_checkpoints, merge_by_time, parse_marker, trace_markers, Marker, Merged, Page, Rollup, TimedMarker,
+};
 use mmdb_trace::{ParseError, ParsedTrace};
 use serde::Serialize;
 
@@ -69,6 +71,22 @@ pub struct Verify {
     /// The first disagreements, in trace order.
     pub first_pages: Vec<Disagreement>,
     pub first_rollups: Vec<Disagreement>,
+    /// What was compared after events were lost; absent when nothing was lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertain: Option<Uncertain>,
+}
+
+/// What was compared after events were lost (`CPU:N [LOST M EVENTS]`, `PERF_RECORD_LOST`): counted here, apart
+/// from the other figures, because the model may be wrong from the first loss on. `None` when nothing was lost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Uncertain {
+    /// The line of the first loss notice: every finding after it is uncertain.
+    pub from_line: u32,
+    /// The divergences found after it (they are also in `divergences`, their cause naming the loss).
+    pub divergences: u64,
+    pub rss_stat: RssTally,
+    pub pages: Tally,
+    pub rollups: Tally,
 }
 
 /// `rss_stat` figures in the verify object: `total` and `matched`.
@@ -89,6 +107,9 @@ pub struct RealReplay {
     pub parse_errors: Vec<ParseError>,
     /// Lost-event notices (`CPU:N [LOST M EVENTS]`): the model may be wrong from there on.
     pub lost: u64,
+    /// Errors of the perf side file's markers against the grammar's rules (`collect_checkpoints`), located in that
+    /// file; the trace's own marker errors are in `parse_errors`.
+    pub truth_errors: Vec<ParseError>,
 }
 
 const KEEP: usize = 20;
@@ -138,10 +159,20 @@ fn replay_trace_inner(
     low.learn_tgids(&trace.lines);
     let mut v = Verifier::default();
     let mut errors = trace.errors.clone();
+    // The grammar's rules (checkpoint ids, begin/end pairs, order); the markers' own parse errors come below.
+    errors.extend(collect_checkpoints(&trace_markers(trace).0).errors);
+    let truth_errors = side.map(|m| collect_checkpoints(m).errors).unwrap_or_default();
+    let first_loss = trace.lost.iter().map(|l| l.line).min();
+    let mut backwards = Backwards::default();
     let markers = side.unwrap_or(&[]);
     for item in merge_by_time(&trace.lines, markers) {
         match item {
             Merged::Line(l) => {
+                if let Some(lost) = first_loss.filter(|&f| l.line > f && v.uncertain.is_none()) {
+                    low.mark_uncertain(lost);
+                    v.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
+                }
+                backwards.check(l, low.stats.events);
                 low.feed(trace, l);
                 if let Record::TracingMarkWrite { buf } = &l.record {
                     if buf.starts_with("mmdb-") {
@@ -173,9 +204,18 @@ fn replay_trace_inner(
     let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log() };
     let mut report = model.report();
     report.violations = model.check();
+    report.diagnostics.extend(backwards.finish());
+    report.diagnostics.sort_by_key(|d| d.event);
     let mut verify = v.finish();
     verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
     verify.divergences = low.divergence_count;
+    if let Some(u) = &mut verify.uncertain {
+        u.divergences = low.uncertain_divergences;
+        u.rss_stat = RssTally { total: low.rss.uncertain_total, matched: low.rss.uncertain_matched };
+    } else if let Some(lost) = first_loss {
+        // Lost after the last record: nothing was compared after it.
+        verify.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
+    }
     errors.sort_by_key(|e| e.line);
     let r = RealReplay {
         report,
@@ -185,8 +225,56 @@ fn replay_trace_inner(
         stats: low.stats,
         parse_errors: errors,
         lost: trace.lost.iter().map(|l| l.count.unwrap_or(1)).sum(),
+        truth_errors,
     };
     (r, log)
+}
+
+/// How many timestamps going backwards are reported one by one; the rest are counted in one more diagnostic.
+const MAX_BACKWARDS: usize = 10;
+
+/// Records whose timestamp is before the previous record's: ftrace and perf print events in time order, so such a
+/// trace was damaged or pieced together. Each is a warning; the replay keeps the file's order.
+#[derive(Debug, Default)]
+struct Backwards {
+    previous: Option<(u64, u32)>,
+    found: Vec<mmdb_model::Diagnostic>,
+    more: u64,
+}
+
+impl Backwards {
+    /// Checks record `l`, fed when the model has applied `events` events.
+    fn check(&mut self, l: &mmdb_trace::TraceLine, events: u64) {
+        if let Some((ts, line)) = self.previous.filter(|&(ts, _)| l.ts_ns < ts) {
+            if self.found.len() < MAX_BACKWARDS {
+                let message = format!(
+                    "line {}: timestamp {} is before {} of line {line}; replayed in file order",
+                    l.line,
+                    crate::text::format_ts(l.ts_ns),
+                    crate::text::format_ts(ts)
+                );
+                self.found.push(mmdb_model::Diagnostic {
+                    event: events,
+                    severity: mmdb_model::Severity::Warning,
+                    kind: "ts-backwards".to_string(),
+                    message,
+                });
+            } else {
+                self.more += 1;
+            }
+        }
+        self.previous = Some((l.ts_ns, l.line));
+    }
+
+    fn finish(mut self) -> Vec<mmdb_model::Diagnostic> {
+        if self.more > 0 {
+            let last = self.found.last().map_or(0, |d| d.event);
+            let message = format!("{} more records go back in time (not listed)", self.more);
+            let (severity, kind) = (mmdb_model::Severity::Warning, "ts-backwards".to_string());
+            self.found.push(mmdb_model::Diagnostic { event: last, severity, kind, message });
+        }
+        self.found
+    }
 }
 
 fn zero_or_pfn(zero: bool, pfn: u64) -> String {
@@ -300,14 +388,39 @@ struct Verifier {
     page_fields: Vec<(String, u64)>,
     rollup_fields: Vec<(String, u64)>,
     page_causes: Vec<(String, u64)>,
+    /// Set once the replay is past lost events: comparisons are counted here instead.
+    uncertain: Option<Uncertain>,
+    /// The checkpoint ids seen, and the id of a checkpoint that repeats one (its lines are not compared).
+    seen: std::collections::BTreeSet<u32>,
+    skipping: Option<u32>,
 }
 
 impl Verifier {
     fn marker(&mut self, low: &Lowerer, line: u32, m: &Marker) {
         match m {
-            Marker::CheckpointBegin { .. } => self.out.checkpoints += 1,
-            Marker::Page(p) => self.page(low.model(), line, p),
-            Marker::Rollup(r) => self.rollup(low.model(), line, r),
+            Marker::CheckpointBegin { id } => {
+                // A repeated id is reported by `collect_checkpoints`; its lines are left out, as there.
+                self.skipping = (!self.seen.insert(*id)).then_some(*id);
+                if self.skipping.is_none() {
+                    self.out.checkpoints += 1;
+                }
+            }
+            Marker::CheckpointEnd { id } if self.skipping == Some(*id) => self.skipping = None,
+            _ if self.skipping.is_some() => {}
+            Marker::Page(p) => match &mut self.uncertain {
+                Some(u) => {
+                    u.pages.total += 1;
+                    u.pages.agree += u64::from(compare_page(low.model(), p).cause.is_none());
+                }
+                None => self.page(low.model(), line, p),
+            },
+            Marker::Rollup(r) => match &mut self.uncertain {
+                Some(u) => {
+                    u.rollups.total += 1;
+                    u.rollups.agree += u64::from(compare_rollup(low.model(), r).is_empty());
+                }
+                None => self.rollup(low.model(), line, r),
+            },
             _ => {}
         }
     }
@@ -367,6 +480,7 @@ impl Verifier {
         self.out.page_causes = self.page_causes;
         self.out.page_fields = self.page_fields;
         self.out.rollup_fields = self.rollup_fields;
+        self.out.uncertain = self.uncertain;
         self.out
     }
 }
@@ -397,6 +511,14 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
     );
     if r.lost > 0 {
         let _ = writeln!(out, "  LOST EVENTS: {} (the model may be wrong from the first loss on)", r.lost);
+        if let Some(u) = &r.verify.uncertain {
+            let _ = writeln!(
+                out,
+                "    uncertain from line {} on: {} divergences, {} rss_stat, {} pages and {} rollups compared \
+                 after it are counted apart",
+                u.from_line, u.divergences, u.rss_stat.total, u.pages.total, u.rollups.total
+            );
+        }
     }
     let _ = writeln!(out, "divergences ({}):", r.verify.divergences);
     for d in &r.divergences {
@@ -465,11 +587,18 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
     for d in v.first_rollups.iter().take(3) {
         let _ = writeln!(out, "    line {} pid {}: {}", d.line, d.what, d.fields.join("; "));
     }
+    if let Some(u) = &v.uncertain {
+        let _ = writeln!(out, "  uncertain (after the events lost at line {}):", u.from_line);
+        let _ = writeln!(out, "    rss_stat: {} of {} matched", u.rss_stat.matched, u.rss_stat.total);
+        let _ = writeln!(out, "    pages: {} of {} agree", u.pages.agree, u.pages.total);
+        let _ = writeln!(out, "    rollups: {} of {} agree", u.rollups.agree, u.rollups.total);
+    }
     out
 }
 
 /// The JSON report of a real trace: [`crate::render_json`]'s object plus `verify` (`rss_stat`, `checkpoints`,
-/// `pages`, `rollups`, `divergences`, and the breakdowns), `divergence_list`, `rss_mismatches` and `lowering`.
+/// `pages`, `rollups`, `divergences`, and the breakdowns; with lost events also `uncertain`, what was compared after
+/// the first loss), `divergence_list`, `rss_mismatches`, `lowering` and `lost_events`.
 pub fn render_real_json(r: &RealReplay, path: &str) -> String {
     let base = crate::render_json(&r.as_replay(), path);
     let mut v: serde_json::Value = serde_json::from_str(&base).unwrap_or(serde_json::Value::Null);

@@ -67,6 +67,64 @@ pub struct Detection {
     pub reason: String,
 }
 
+/// How many bytes from the start of a file [`binary_kind`] looks at.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Says what a file is (a noun phrase: "an ELF file (a program or a library)") when its first bytes (up to [`SNIFF_BYTES`] of them) show that it is not trace text at all:
+/// a recording that still needs converting (`perf.data`, `trace.dat`), a program, or other binary data (only NUL
+/// bytes, or more than one byte in ten a control character or not UTF-8, a run of NUL bytes counting as one: a
+/// sparse file, an image, ...). `None` for text.
+///
+/// A text trace with a few damaged bytes is text: its damaged lines are errors of their own.
+pub fn binary_kind(head: &[u8]) -> Option<String> {
+    const MAGICS: &[(&[u8], &str)] = &[
+        (b"PERFILE2", "a perf.data file (`perf script` converts it to text)"),
+        (b"PERFFILE", "a perf.data file (`perf script` converts it to text)"),
+        (b"\x17\x08\x44tracing", "a trace-cmd trace.dat file (`trace-cmd report` converts it to text)"),
+        (b"\x7fELF", "an ELF file (a program or a library)"),
+    ];
+    if let Some((_, what)) = MAGICS.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some((*what).to_string());
+    }
+    let head = &head[..head.len().min(SNIFF_BYTES)];
+    if head.is_empty() {
+        return None;
+    }
+    if head.iter().all(|&b| b == 0) {
+        return Some(format!(
+            "binary data (its first {} bytes are all NUL: a sparse or preallocated file?)",
+            head.len()
+        ));
+    }
+    // A run of NUL bytes counts once: a text file with a hole of them (what a crash leaves in a log file) is text
+    // with one damaged line, while binary data has NUL bytes everywhere among other control bytes.
+    let control = |s: &[u8]| {
+        let bad = |i: usize| s[i] < 0x20 && !matches!(s[i], b'\t' | b'\n' | b'\r' | 0x0c | 0x1b);
+        (0..s.len()).filter(|&i| bad(i) && !(s[i] == 0 && i > 0 && s[i - 1] == 0)).count()
+    };
+    let (mut bad, mut rest) = (0, head);
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(_) => {
+                bad += control(rest);
+                break;
+            }
+            Err(e) => {
+                let (valid, after) = rest.split_at(e.valid_up_to());
+                // A sequence cut by the end of the sample is not an error.
+                let Some(n) = e.error_len() else {
+                    bad += control(valid);
+                    break;
+                };
+                bad += control(valid) + n;
+                rest = &after[n..];
+            }
+        }
+    }
+    (bad * 10 > head.len())
+        .then(|| format!("binary data ({bad} of its first {} bytes are control characters or not UTF-8)", head.len()))
+}
+
 /// Guesses the format of `bytes`; see the module documentation for the heuristics.
 pub fn detect_format(bytes: &[u8]) -> Format {
     detect(bytes).format

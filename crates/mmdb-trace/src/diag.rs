@@ -65,29 +65,114 @@ impl ParseError {
     }
 }
 
+/// How many chars of a line an error shows at most; a longer line is cut around the error, marked `...`.
+pub const MAX_SHOWN_CHARS: usize = 200;
+
 /// Renders an error at `line:column` of `path` like rustc: `error: message`, `--> path:line:column`, the line and
 /// `carets` carets under the column (1-based). Every located error of mmdb (traces, markers, scripts) uses it.
+///
+/// The output is safe for a terminal: control characters of the excerpt and the message (but tabs, and line
+/// breaks in the message) are shown escaped (`\x00`, `\x1b`), and a line longer than [`MAX_SHOWN_CHARS`] is cut
+/// to a window around the column, with `...` where text was left out.
 ///
 /// The result has no trailing newline.
 pub fn render_snippet(message: &str, path: &str, line: u32, column: u32, excerpt: &str, carets: usize) -> String {
     let number = line.to_string();
     let pad = " ".repeat(number.len());
     let mut out = String::new();
-    let _ = writeln!(out, "error: {message}");
+    let _ = writeln!(out, "error: {}", escape_controls(message, true));
     let _ = writeln!(out, "{pad}--> {path}:{line}:{column}");
     let _ = writeln!(out, "{pad} |");
-    let _ = writeln!(out, "{number} | {excerpt}");
-    let _ = write!(out, "{pad} | ");
-    // Mirror tabs so that the carets line up with the excerpt in a terminal.
-    let before = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
-    let mut shown = 0;
-    for c in excerpt.chars().take(before) {
-        out.push(if c == '\t' { '\t' } else { ' ' });
-        shown += 1;
+    let chars: Vec<char> = excerpt.chars().collect();
+    let col = usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX);
+    let (start, end) = if chars.len() <= MAX_SHOWN_CHARS {
+        (0, chars.len())
+    } else {
+        let start = col.min(chars.len()).saturating_sub(MAX_SHOWN_CHARS / 3);
+        let end = (start + MAX_SHOWN_CHARS).min(chars.len());
+        (end.saturating_sub(MAX_SHOWN_CHARS), end)
+    };
+    let _ = write!(out, "{number} | ");
+    if start > 0 {
+        out.push_str("...");
     }
-    out.extend(std::iter::repeat_n(' ', before.saturating_sub(shown)));
-    out.extend(std::iter::repeat_n('^', carets.max(1)));
+    for &c in &chars[start..end] {
+        push_shown(&mut out, c);
+    }
+    if end < chars.len() {
+        out.push_str("...");
+    }
+    out.push('\n');
+    let _ = write!(out, "{pad} | ");
+    if start > 0 {
+        out.push_str("   ");
+    }
+    // Mirror tabs so that the carets line up with the excerpt in a terminal; escaped chars are wider.
+    for &c in &chars[start.min(col)..col.min(end)] {
+        if c == '\t' {
+            out.push('\t');
+        } else {
+            out.extend(std::iter::repeat_n(' ', shown_width(c)));
+        }
+    }
+    // A column past the end of the line gets its carets right after the text.
+    out.extend(std::iter::repeat_n(' ', col.saturating_sub(chars.len())));
+    let wanted = carets.max(1);
+    let covered = &chars[col.min(end)..col.saturating_add(wanted).min(end)];
+    let mut width: usize = covered.iter().map(|&c| shown_width(c)).sum();
+    if end == chars.len() {
+        // Carets beyond the end of the line stay, one per char of the token that is not there.
+        width += wanted - covered.len();
+    }
+    out.extend(std::iter::repeat_n('^', width.max(1)));
     out
+}
+
+/// Whether `c` is shown escaped: a control character other than the tab.
+fn is_shown_escaped(c: char) -> bool {
+    c != '\t' && c.is_control()
+}
+
+/// How many columns [`push_shown`] uses for `c`.
+fn shown_width(c: char) -> usize {
+    if is_shown_escaped(c) {
+        if u32::from(c) < 0x100 {
+            4
+        } else {
+            c.escape_unicode().count()
+        }
+    } else {
+        1
+    }
+}
+
+/// Appends `c` as an error shows it: control characters escaped like `\x1b`.
+fn push_shown(out: &mut String, c: char) {
+    if is_shown_escaped(c) {
+        if u32::from(c) < 0x100 {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    } else {
+        out.push(c);
+    }
+}
+
+/// `text` with its control characters escaped (tabs kept; line breaks kept when `keep_newlines`).
+pub fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| is_shown_escaped(c) && !(keep_newlines && c == '\n')) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if keep_newlines && c == '\n' {
+            out.push(c);
+        } else {
+            push_shown(&mut out, c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// An error inside one line, located by byte offsets; [`LineError::to_parse_error`] adds line number and excerpt.
@@ -120,7 +205,7 @@ impl LineError {
         } else {
             let len = if self.len == 0 { token_len(line, start) } else { self.len };
             let end = ceil_boundary(line, start.saturating_add(len).max(start + 1));
-            Some(line[start..end].to_string())
+            Some(shorten(&line[start..end]))
         };
         let column = line[..start].chars().count().saturating_add(1);
         ParseError {
@@ -130,6 +215,86 @@ impl LineError {
             expected: self.expected.clone().into_owned(),
             found,
         }
+    }
+}
+
+/// How many chars of an offending token an error keeps; a longer one is cut and ends in `...`.
+pub const MAX_FOUND_CHARS: usize = 80;
+
+/// `token`, cut to [`MAX_FOUND_CHARS`] chars (then `...`).
+fn shorten(token: &str) -> String {
+    match token.char_indices().nth(MAX_FOUND_CHARS) {
+        Some((cut, _)) => format!("{}...", &token[..cut]),
+        None => token.to_string(),
+    }
+}
+
+/// The longest line a trace may have. No kernel trace line comes near it (ftrace prints each event into one or two
+/// pages, a `trace_marker` write holds at most 4 KiB), so a longer line is damage or another kind of file.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// What the error of a line that has a NUL byte expects.
+pub const EXPECTED_TEXT: &str = "text (a trace has no NUL bytes)";
+
+/// What the error of a line longer than [`MAX_LINE_BYTES`] expects.
+pub const EXPECTED_LINE_END: &str = "the end of the line (no trace line is longer than 64 KiB)";
+
+/// What the error of a line that is not UTF-8 expects.
+pub const EXPECTED_UTF8: &str = "valid UTF-8";
+
+/// The error for a line (without its line break) that no parser should look at, if it is one: a line longer than
+/// [`MAX_LINE_BYTES`] (the error points at where it becomes too long), or a line with a NUL byte (the first one).
+pub fn line_problem(line_no: u32, bytes: &[u8]) -> Option<ParseError> {
+    if bytes.len() > MAX_LINE_BYTES {
+        let shown = floor_boundary_bytes(bytes, MAX_LINE_BYTES + 64);
+        let excerpt = String::from_utf8_lossy(&bytes[..shown]).into_owned();
+        let before = String::from_utf8_lossy(&bytes[..floor_boundary_bytes(bytes, MAX_LINE_BYTES)]).chars().count();
+        return Some(ParseError {
+            line: line_no,
+            column: u32::try_from(before + 1).unwrap_or(u32::MAX),
+            excerpt,
+            expected: EXPECTED_LINE_END.to_string(),
+            found: Some(format!("{} more bytes", bytes.len() - MAX_LINE_BYTES)),
+        });
+    }
+    let nul = memchr::memchr(0, bytes)?;
+    let excerpt = String::from_utf8_lossy(bytes).into_owned();
+    let before = String::from_utf8_lossy(&bytes[..nul]).chars().count();
+    Some(ParseError {
+        line: line_no,
+        column: u32::try_from(before + 1).unwrap_or(u32::MAX),
+        excerpt,
+        expected: EXPECTED_TEXT.to_string(),
+        found: Some("\0".to_string()),
+    })
+}
+
+/// The largest index at or below `i` that does not split a UTF-8 sequence of `bytes` (as far as it is UTF-8).
+fn floor_boundary_bytes(bytes: &[u8], i: usize) -> usize {
+    let mut i = i.min(bytes.len());
+    // At most three continuation bytes precede a char boundary.
+    for _ in 0..3 {
+        if i == 0 || i == bytes.len() || bytes[i] & 0xc0 != 0x80 {
+            break;
+        }
+        i -= 1;
+    }
+    i
+}
+
+/// The kind of a parse error, for summaries: `invalid UTF-8`, `NUL byte`, `line too long`, `marker` (a
+/// ground-truth marker that does not parse or breaks the grammar's rules) or `syntax` (anything else).
+pub fn error_kind(e: &ParseError) -> &'static str {
+    if e.expected == EXPECTED_UTF8 {
+        "invalid UTF-8"
+    } else if e.expected == EXPECTED_TEXT {
+        "NUL byte"
+    } else if e.expected == EXPECTED_LINE_END {
+        "line too long"
+    } else if e.excerpt.trim_start().starts_with("mmdb-") || e.excerpt.contains("tracing_mark_write: mmdb-") {
+        "marker"
+    } else {
+        "syntax"
     }
 }
 

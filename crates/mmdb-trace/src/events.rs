@@ -15,13 +15,15 @@
 //! Fields come in any order, separated by blanks. Numbers are decimal or `0x` hex; sizes also take a `K`, `M`
 //! or `G` suffix (binary multiples) on decimal numbers. `PROT`/`FLAGS` are `|`-joined kernel names (`0` or
 //! `PROT_NONE` for none). Values are tokens without blanks, or double-quoted strings with the escapes `\"`,
-//! `\\`, `\n`, `\r` and `\t`.
+//! `\\`, `\n`, `\r`, `\t` and `\0` (a line itself never holds a NUL byte).
 
 use std::borrow::Cow;
 
 use memchr::memchr2;
 use mmdb_model::consts::{parse_bits, MADV_NAMES, MAP_NAMES, MREMAP_NAMES, PROT_NAMES};
+use mmdb_model::kmem::KmemFreeVia;
 use mmdb_model::lru::BatchKind;
+use mmdb_model::vrange::{VrangeBehavior, VrangeMode};
 use mmdb_model::{Access, FileRef, Op};
 use nom::branch::alt;
 use nom::bytes::complete::{tag_no_case, take_while1};
@@ -264,6 +266,62 @@ const EVENTS: &[EventDef] = &[
         fields: &[req("size", Kind::Size, "SIZE")],
         build: |f| Ok(Op::Swapon { size: f.num("size")? }),
     },
+    EventDef {
+        name: "kmem_alloc",
+        fields: &[req("order", Kind::U32, "N"), opt_("account", Kind::Bool, "0|1")],
+        build: |f| Ok(Op::KmemAlloc { order: f.u32("order")?, account: f.opt_bool("account")?.unwrap_or(false) }),
+    },
+    EventDef {
+        name: "kmem_get",
+        fields: &[req("pfn", Kind::Num, "PFN")],
+        build: |f| Ok(Op::KmemGet { pfn: f.num("pfn")? }),
+    },
+    EventDef {
+        name: "kmem_free",
+        fields: &[
+            req("pfn", Kind::Num, "PFN"),
+            req("via", Kind::Str, "free_kmem_pages|free_pages|put_page|release_pages"),
+        ],
+        build: |f| {
+            let via = KmemFreeVia::from_name(&f.string("via")?).ok_or_else(|| {
+                LineError::new(
+                    0,
+                    0,
+                    Cow::Borrowed("`free_kmem_pages`, `free_pages`, `put_page` or `release_pages` for `via`"),
+                )
+            })?;
+            Ok(Op::KmemFree { pfn: f.num("pfn")?, via })
+        },
+    },
+    EventDef {
+        name: "balloon_inflate",
+        fields: &[opt_("account", Kind::Bool, "0|1")],
+        build: |f| Ok(Op::BalloonInflate { account: f.opt_bool("account")?.unwrap_or(false) }),
+    },
+    EventDef {
+        name: "balloon_deflate",
+        fields: &[req("pfn", Kind::Num, "PFN")],
+        build: |f| Ok(Op::BalloonDeflate { pfn: f.num("pfn")? }),
+    },
+    EventDef {
+        name: "vrange",
+        fields: &[
+            req("addr", Kind::Num, "ADDR"),
+            req("len", Kind::Size, "SIZE"),
+            req("mode", Kind::Str, "volatile|novolatile"),
+            opt_("behavior", Kind::Str, "full|partial"),
+        ],
+        build: |f| {
+            let mode = VrangeMode::from_name(&f.string("mode")?)
+                .ok_or_else(|| LineError::new(0, 0, Cow::Borrowed("`volatile` or `novolatile` for `mode`")))?;
+            let behavior = match f.opt_string("behavior")? {
+                None => VrangeBehavior::Full,
+                Some(b) => VrangeBehavior::from_name(&b)
+                    .ok_or_else(|| LineError::new(0, 0, Cow::Borrowed("`full` or `partial` for `behavior`")))?,
+            };
+            Ok(Op::Vrange { addr: f.num("addr")?, len: f.num("len")?, mode, behavior })
+        },
+    },
 ];
 
 /// A field's value, read according to its [`Kind`].
@@ -485,9 +543,11 @@ fn scan_value(line: &str, offset: usize) -> Result<(Cow<'_, str>, usize, bool), 
             Some('n') => '\n',
             Some('r') => '\r',
             Some('t') => '\t',
+            Some('0') => '\0',
             other => {
                 let len = 1 + other.map_or(0, char::len_utf8);
-                return Err(LineError::new(offset + 1 + at, len, "an escape `\\\"`, `\\\\`, `\\n`, `\\r` or `\\t`"));
+                let expected = "an escape `\\\"`, `\\\\`, `\\n`, `\\r`, `\\t` or `\\0`";
+                return Err(LineError::new(offset + 1 + at, len, expected));
             }
         };
         let o = owned.get_or_insert_with(String::new);

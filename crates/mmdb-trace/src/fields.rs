@@ -18,11 +18,12 @@
 
 use memchr::memchr_iter;
 
-use crate::diag::{LineError, ParseError};
+use crate::diag::{line_problem, LineError, ParseError, EXPECTED_UTF8};
 
 /// Splits `src` into lines (LF or CRLF) and calls `f` with each 1-based line number and valid UTF-8 line.
 ///
-/// A line that is not valid UTF-8 becomes an error in `errors` and is not passed to `f`.
+/// A line that is not valid UTF-8, has a NUL byte or is longer than [`crate::diag::MAX_LINE_BYTES`] becomes an error in `errors`
+/// and is not passed to `f`.
 pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut f: impl FnMut(u32, &'a str)) {
     let mut start = 0;
     let ends = memchr_iter(b'\n', src).chain(std::iter::once(src.len()));
@@ -34,6 +35,10 @@ pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut
         start = end + 1;
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         let line_no = u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1));
+        if let Some(e) = line_problem(line_no, bytes) {
+            errors.push(e);
+            continue;
+        }
         match std::str::from_utf8(bytes) {
             Ok(line) => f(line_no, line),
             Err(e) => errors.push(utf8_error(line_no, bytes, &e)),
@@ -50,7 +55,7 @@ fn utf8_error(line_no: u32, bytes: &[u8], e: &std::str::Utf8Error) -> ParseError
         line: line_no,
         column: u32::try_from(valid.chars().count() + 1).unwrap_or(u32::MAX),
         excerpt: String::from_utf8_lossy(bytes).into_owned(),
-        expected: "valid UTF-8".to_string(),
+        expected: EXPECTED_UTF8.to_string(),
         found: Some(bad.iter().map(|b| format!("\\x{b:02x}")).collect()),
     }
 }
@@ -166,6 +171,11 @@ impl<'a> Kv<'a> {
         })
     }
 
+    /// The keys of the pairs, in line order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.pairs[..self.len].iter().map(|p| &self.line[p.key_start as usize..p.key_end as usize])
+    }
+
     /// The value of the field named `key`, or an error naming the missing field.
     pub(crate) fn req(&self, key: &'static str) -> Result<Value<'a>, LineError> {
         self.get(key).ok_or_else(|| missing(self.line, key))
@@ -201,12 +211,19 @@ impl<'a> Value<'a> {
 
     /// A hexadecimal number, with or without `0x` (`%lx`, `0x%lx` and `%p` all print this way).
     pub(crate) fn hex(&self) -> Result<u64, LineError> {
-        parse_hex(self.text).ok_or_else(|| self.error("a hexadecimal number"))
+        parse_hex(self.text).ok_or_else(|| {
+            let digits = self.text.strip_prefix("0x").or_else(|| self.text.strip_prefix("0X")).unwrap_or(self.text);
+            let too_big = !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_hexdigit());
+            self.error(if too_big { "a hexadecimal number below 2^64" } else { "a hexadecimal number" })
+        })
     }
 
     /// A decimal `u64`.
     pub(crate) fn u64(&self) -> Result<u64, LineError> {
-        parse_dec(self.text).ok_or_else(|| self.error("a decimal number"))
+        parse_dec(self.text).ok_or_else(|| {
+            let too_big = !self.text.is_empty() && self.text.bytes().all(|c| c.is_ascii_digit());
+            self.error(if too_big { "a decimal number below 2^64" } else { "a decimal number" })
+        })
     }
 
     /// A decimal `u32`.
@@ -214,6 +231,14 @@ impl<'a> Value<'a> {
         parse_dec(self.text)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| self.error("a decimal number below 2^32"))
+    }
+
+    /// A folio order: a decimal number no larger than [`MAX_FOLIO_ORDER`].
+    pub(crate) fn order(&self) -> Result<u32, LineError> {
+        parse_dec(self.text)
+            .filter(|&v| v <= u64::from(MAX_FOLIO_ORDER))
+            .map(|v| v as u32)
+            .ok_or_else(|| self.error("an order of at most 18 (a 1 GiB block, the largest x86-64 has)"))
     }
 
     /// A decimal `i32`, maybe negative.
@@ -243,6 +268,10 @@ impl<'a> Value<'a> {
         self.text.to_string()
     }
 }
+
+/// The largest order of a block of pages: `PUD_ORDER` on x86-64 (1 GiB); `MAX_PAGE_ORDER`, the buddy allocator's,
+/// is 10. A larger order in a trace is damage, and `1 << order` pages would not even fit in 64 bits past 63.
+pub(crate) const MAX_FOLIO_ORDER: u32 = 18;
 
 /// Parses hex digits with an optional `0x`/`0X` prefix; `None` unless the whole text is such a number below 2^64.
 pub(crate) fn parse_hex(s: &str) -> Option<u64> {

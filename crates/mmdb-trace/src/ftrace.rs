@@ -80,9 +80,13 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
         }
         None => {}
     }
-    let result = lex_prefix(line).and_then(|prefix| record(line, &prefix).map(|record| (prefix, record)));
+    let mut unknown = Vec::new();
+    let result = lex_prefix(line).and_then(|prefix| record(line, &prefix, &mut unknown).map(|record| (prefix, record)));
     match result {
         Ok((p, record)) => {
+            if !unknown.is_empty() {
+                out.note_unknown(record.event_name(), &unknown, line_no);
+            }
             let comm = out.comms.intern(p.comm);
             out.lines.push(TraceLine {
                 comm,
@@ -102,7 +106,7 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
 }
 
 /// Maps a lexed ftrace line to its record.
-fn record(line: &str, p: &Prefix<'_>) -> Result<Record, LineError> {
+fn record<'a>(line: &'a str, p: &Prefix<'_>, unknown: &mut Vec<&'a str>) -> Result<Record, LineError> {
     if let Some(name) = p.event.strip_prefix("sys_") {
         match p.sep {
             EventSep::Paren => return syscall_entry(line, p, name),
@@ -127,8 +131,8 @@ fn record(line: &str, p: &Prefix<'_>) -> Result<Record, LineError> {
             let buf = p.rest.split_once(": ").map_or(p.rest, |(_, text)| text);
             Ok(Record::TracingMarkWrite { buf: buf.to_string() })
         }
-        (event, EventSep::Colon) => parse_fields_event(line, None, event, p.rest_offset),
-        (event, EventSep::End) => parse_fields_event(line, None, event, line.len()),
+        (event, EventSep::Colon) => parse_fields_event(line, None, event, p.rest_offset, unknown),
+        (event, EventSep::End) => parse_fields_event(line, None, event, line.len(), unknown),
         (event, _) => Ok(raw(None, event, p.rest)),
     }
 }

@@ -3,20 +3,26 @@
 use memchr::memchr_iter;
 use mmdb_model::Event;
 
-use crate::diag::{Located, ParseError, Parsed};
+use crate::diag::{line_problem, Located, ParseError, Parsed, EXPECTED_UTF8};
 use crate::events::parse_op;
 use crate::lexer::{lex_line, Line};
 
-/// Parses mm event text; lines may end in LF or CRLF.
+/// Parses mm event text; lines may end in LF or CRLF. A line with a NUL byte, or longer than
+/// [`crate::diag::MAX_LINE_BYTES`], is an error.
 pub fn parse_events(src: &str) -> Parsed {
     let mut out = Parsed::default();
     for (index, line) in src.split('\n').enumerate() {
-        parse_line(line_number(index), line, &mut out);
+        let line_no = line_number(index);
+        match line_problem(line_no, line.strip_suffix('\r').unwrap_or(line).as_bytes()) {
+            Some(e) => out.errors.push(e),
+            None => parse_line(line_no, line, &mut out),
+        }
     }
     out
 }
 
-/// Parses mm event text given as bytes; a line that is not valid UTF-8 is reported as an error and skipped.
+/// Parses mm event text given as bytes; a line that is not valid UTF-8 (or has a NUL byte, or is longer than
+/// [`crate::diag::MAX_LINE_BYTES`]) is reported as an error and skipped.
 pub fn parse_events_bytes(src: &[u8]) -> Parsed {
     let mut out = Parsed::default();
     let mut start = 0;
@@ -25,6 +31,10 @@ pub fn parse_events_bytes(src: &[u8]) -> Parsed {
         let bytes = &src[start..end];
         start = end + 1;
         let line_no = line_number(index);
+        if let Some(e) = line_problem(line_no, bytes.strip_suffix(b"\r").unwrap_or(bytes)) {
+            out.errors.push(e);
+            continue;
+        }
         match std::str::from_utf8(bytes) {
             Ok(line) => parse_line(line_no, line, &mut out),
             Err(e) => {
@@ -38,7 +48,7 @@ pub fn parse_events_bytes(src: &[u8]) -> Parsed {
                     line: line_no,
                     column: u32::try_from(valid.chars().count() + 1).unwrap_or(u32::MAX),
                     excerpt,
-                    expected: "valid UTF-8".to_string(),
+                    expected: EXPECTED_UTF8.to_string(),
                     found: Some(found),
                 });
             }

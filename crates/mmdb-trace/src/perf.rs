@@ -116,7 +116,8 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
         }
         return;
     }
-    let result = record(line, body_start).and_then(|record| {
+    let mut unknown = Vec::new();
+    let result = record(line, body_start, &mut unknown).and_then(|record| {
         let pid = p.pid.ok_or_else(|| LineError::at_token(line, start, "a pid before the CPU column"))?;
         let cpu =
             p.cpu.ok_or_else(|| LineError::at_token(line, start, "a CPU column `[<cpu>]` (perf script -F cpu)"))?;
@@ -124,6 +125,9 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
     });
     match result {
         Ok((pid, cpu, record)) => {
+            if !unknown.is_empty() {
+                out.note_unknown(record.event_name(), &unknown, line_no);
+            }
             let comm = out.comms.intern(p.comm);
             let ts_ns = p.ts_ns;
             out.lines.push(TraceLine { comm, pid, tgid: p.tgid, cpu, ts_ns, line: line_no, in_irq: false, record });
@@ -133,7 +137,7 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
 }
 
 /// Parses the event name at `start` (`<system>:<event>:`) and the fields after it.
-fn record(line: &str, start: usize) -> Result<Record, LineError> {
+fn record<'a>(line: &'a str, start: usize, unknown: &mut Vec<&'a str>) -> Result<Record, LineError> {
     let body = &line[start..];
     let word_len = body.bytes().position(is_blank).unwrap_or(body.len());
     let Some(name) = body[..word_len].strip_suffix(':').filter(|n| !n.is_empty()) else {
@@ -155,7 +159,7 @@ fn record(line: &str, start: usize) -> Result<Record, LineError> {
         }
         return Ok(raw(system, event, &line[fields..]));
     }
-    parse_fields_event(line, system, event, fields)
+    parse_fields_event(line, system, event, fields, unknown)
 }
 
 #[cfg(test)]

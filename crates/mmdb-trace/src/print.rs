@@ -11,8 +11,8 @@ pub const HEADER: &str = "# mmdb events v1";
 /// Formats one event as one line, without a line break:
 /// `             app-100     [000]     0.000100: mmap: addr=0x7f0000000000 len=0x40000 ...`.
 ///
-/// The comm is right-aligned to 16 columns and the pid left-aligned to 7, as ftrace does. Line breaks in the comm
-/// are printed as `?`, and a comm that starts with a blank loses it when parsed back (as in ftrace).
+/// The comm is right-aligned to 16 columns and the pid left-aligned to 7, as ftrace does. Line breaks and NUL
+/// bytes in the comm are printed as `?`, and a comm that starts with a blank loses it when parsed back (as in ftrace).
 pub fn format_event(ev: &Event) -> String {
     let mut out = String::with_capacity(112);
     write_event(&mut out, ev);
@@ -32,7 +32,8 @@ pub fn write_events(events: &[Event]) -> String {
 }
 
 fn write_event(out: &mut String, ev: &Event) {
-    let comm = if ev.comm.contains(['\n', '\r']) { ev.comm.replace(['\n', '\r'], "?") } else { ev.comm.clone() };
+    let bad = ['\n', '\r', '\0'];
+    let comm = if ev.comm.contains(bad) { ev.comm.replace(bad, "?") } else { ev.comm.clone() };
     // A line that starts with `#` is a comment: keep a long comm that starts with one off the first column.
     if comm.starts_with('#') && comm.chars().count() >= 16 {
         out.push(' ');
@@ -143,6 +144,22 @@ fn write_fields(out: &mut String, op: &Op) {
             let _ = write!(out, " id={id}");
         }
         Op::Swapon { size } => hex(out, "size", *size),
+        Op::KmemAlloc { order, account } => {
+            let _ = write!(out, " order={order} account={}", u8::from(*account));
+        }
+        Op::KmemGet { pfn } | Op::BalloonDeflate { pfn } => hex(out, "pfn", *pfn),
+        Op::KmemFree { pfn, via } => {
+            hex(out, "pfn", *pfn);
+            let _ = write!(out, " via={}", via.name());
+        }
+        Op::BalloonInflate { account } => {
+            let _ = write!(out, " account={}", u8::from(*account));
+        }
+        Op::Vrange { addr, len, mode, behavior } => {
+            hex(out, "addr", *addr);
+            hex(out, "len", *len);
+            let _ = write!(out, " mode={} behavior={}", mode.name(), behavior.name());
+        }
     }
 }
 
@@ -168,6 +185,7 @@ fn write_str(out: &mut String, key: &str, value: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
             c => out.push(c),
         }
     }

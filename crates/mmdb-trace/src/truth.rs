@@ -705,9 +705,13 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                         }
                         c.last_vma = Some(v.start);
                     }
-                    _ => truth
-                        .errors
-                        .push(err(format!("the rollup line of pid {} first", v.pid), &format!("pid={}", v.pid))),
+                    _ => {
+                        truth
+                            .errors
+                            .push(err(format!("the rollup line of pid {} first", v.pid), &format!("pid={}", v.pid)));
+                        // Go on as if it had been there: one missing rollup is one error, not one per line.
+                        current = Some(Current { pid: v.pid, last_vma: Some(v.start), last_page: None });
+                    }
                 }
                 if let Some(i) = open {
                     truth.checkpoints[i].vmas.push(Located { value: v.clone(), line: m.line });
@@ -723,9 +727,12 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                         }
                         c.last_page = Some(p.vaddr);
                     }
-                    _ => truth
-                        .errors
-                        .push(err(format!("the rollup line of pid {} first", p.pid), &format!("pid={}", p.pid))),
+                    _ => {
+                        truth
+                            .errors
+                            .push(err(format!("the rollup line of pid {} first", p.pid), &format!("pid={}", p.pid)));
+                        current = Some(Current { pid: p.pid, last_vma: None, last_page: Some(p.vaddr) });
+                    }
                 }
                 if let Some(i) = open {
                     truth.checkpoints[i].pages.push(Located { value: *p, line: m.line });

@@ -14,34 +14,43 @@ use std::path::Path;
 /// The events the LRU instance records for every other task.
 pub const LRU_EVENTS: &[&str] = &["pagemap:mm_lru_insertion", "pagemap:mm_lru_activate"];
 
-/// The timestamp of a record line, or `None` for comments, notices (`CPU:N [LOST M EVENTS]`) and blank lines.
-fn timestamp(line: &str) -> Option<u64> {
-    if line.starts_with('#') {
+/// The timestamp of a record line, or `None` for comments, notices (`CPU:N [LOST M EVENTS]`), blank lines and lines
+/// that are not UTF-8 (a comm may hold any byte).
+fn timestamp(line: &[u8]) -> Option<u64> {
+    if line.starts_with(b"#") {
         return None;
     }
+    let line = std::str::from_utf8(line).ok()?;
     mmdb_trace::lexer::lex_prefix(line).ok().map(|p| p.ts_ns)
+}
+
+/// The lines of `r` as bytes, without their line breaks (a trace line need not be UTF-8).
+fn byte_lines(r: impl BufRead) -> impl Iterator<Item = io::Result<Vec<u8>>> {
+    r.split(b'\n')
 }
 
 /// Writes the lines of `main` and `extra` to `out` in timestamp order. Lines of `main` without a timestamp
 /// (the header, notices, the trailer) keep their place among `main`'s lines; at equal times `main` comes first.
-/// Returns how many lines of `extra` were merged.
+/// Returns how many lines of `extra` were merged. Lines are copied byte for byte, UTF-8 or not.
 pub fn merge_traces(main: &Path, extra: &Path, out: &Path) -> io::Result<u64> {
-    let mut a = BufReader::new(File::open(main)?).lines();
+    let mut a = byte_lines(BufReader::new(File::open(main)?));
     // Each extra record with its timestamp, lexed once.
-    let mut b =
-        BufReader::new(File::open(extra)?).lines().filter_map(|l| l.map(|l| timestamp(&l).map(|t| (t, l))).transpose());
+    let mut b = byte_lines(BufReader::new(File::open(extra)?))
+        .filter_map(|l| l.map(|l| timestamp(&l).map(|t| (t, l))).transpose());
     let mut w = BufWriter::new(File::create(out)?);
     let mut next_b = b.next().transpose()?;
     let mut merged = 0;
     while let Some(line) = a.next().transpose()? {
         if let Some(t) = timestamp(&line) {
             while let Some((_, extra_line)) = next_b.as_ref().filter(|(te, _)| *te < t) {
-                writeln!(w, "{extra_line}")?;
+                w.write_all(extra_line)?;
+                w.write_all(b"\n")?;
                 merged += 1;
                 next_b = b.next().transpose()?;
             }
         }
-        writeln!(w, "{line}")?;
+        w.write_all(&line)?;
+        w.write_all(b"\n")?;
     }
     // What the LRU instance saw after the main trace's last record (the trailer is already out) is dropped:
     // the program is gone.
@@ -97,5 +106,24 @@ mod tests {
         ];
         assert_eq!(shape, want, "{out}");
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn lines_that_are_not_utf8_are_copied_byte_for_byte() {
+        let dir = std::env::temp_dir().join(format!("mmdb-merge-utf8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let main =
+            b"     a\xff-10    [001] .....   100.000010: exit:\n        app-10    [001] .....   100.000030: exit:\n";
+        let extra = b"        oth-20    [001] .....   100.000020: mm_lru_insertion: pfn=0x1\n";
+        std::fs::write(dir.join("main"), main).expect("write");
+        std::fs::write(dir.join("extra"), extra).expect("write");
+        let n = merge_traces(&dir.join("main"), &dir.join("extra"), &dir.join("out")).expect("merge");
+        let out = std::fs::read(dir.join("out")).expect("read");
+        let _ = std::fs::remove_dir_all(&dir);
+        // The line that is not UTF-8 has no timestamp for the merge, so the extra line goes before the next one.
+        let mut want = main[..46].to_vec();
+        want.extend_from_slice(extra);
+        want.extend_from_slice(&main[46..]);
+        assert_eq!((n, String::from_utf8_lossy(&out)), (1, String::from_utf8_lossy(&want)));
     }
 }

@@ -188,11 +188,12 @@ impl Instance {
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
         let stop = Arc::new(AtomicBool::new(false));
+        let losses = LossWatch::new(self.dir.join("per_cpu"));
         let thread = thread::Builder::new()
             .name("trace_pipe".into())
             .spawn({
                 let stop = Arc::clone(&stop);
-                move || copy_trace_pipe(pipe, out, &stop)
+                move || copy_trace_pipe(pipe, out, &stop, losses)
             })
             .context("cannot start the trace_pipe reader")?;
         self.reader = Some(Reader { stop, thread });
@@ -232,18 +233,7 @@ impl Instance {
 
     /// Events the ring buffer could not keep, summed over CPUs (`per_cpu/cpuN/stats`).
     fn lost_events(&self) -> u64 {
-        let Ok(cpus) = fs::read_dir(self.dir.join("per_cpu")) else { return 0 };
-        cpus.filter_map(Result::ok)
-            .filter_map(|cpu| fs::read_to_string(cpu.path().join("stats")).ok())
-            .map(|stats| {
-                stats
-                    .lines()
-                    .filter_map(|l| l.split_once(':'))
-                    .filter(|(k, _)| *k == "overrun" || *k == "dropped events")
-                    .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
-                    .sum::<u64>()
-            })
-            .sum()
+        lost_per_cpu(&self.dir.join("per_cpu")).iter().map(|(_, n)| n).sum()
     }
 
     /// Disables everything and removes the directory; the reader and the marker must be closed first (EBUSY).
@@ -305,18 +295,108 @@ impl Reader {
     }
 }
 
+/// Events each CPU's ring buffer could not keep so far (`overrun` plus `dropped events` of `per_cpu/cpuN/stats`),
+/// by CPU number.
+fn lost_per_cpu(per_cpu: &Path) -> Vec<(u32, u64)> {
+    let Ok(cpus) = fs::read_dir(per_cpu) else { return Vec::new() };
+    let mut out: Vec<(u32, u64)> = cpus
+        .filter_map(Result::ok)
+        .filter_map(|cpu| {
+            let n = cpu.file_name().to_str()?.strip_prefix("cpu")?.parse().ok()?;
+            let stats = fs::read_to_string(cpu.path().join("stats")).ok()?;
+            let lost = stats
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(k, _)| *k == "overrun" || *k == "dropped events")
+                .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+                .sum::<u64>();
+            Some((n, lost))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Watches the per-CPU loss counters while recording, so that losses become `CPU:N [LOST M EVENTS]` lines in the
+/// trace where they happened: with `overwrite` off a full buffer drops new events without `trace_pipe` saying so.
+#[derive(Debug)]
+struct LossWatch {
+    per_cpu: PathBuf,
+    seen: Vec<(u32, u64)>,
+}
+
+impl LossWatch {
+    fn new(per_cpu: PathBuf) -> Self {
+        let seen = lost_per_cpu(&per_cpu);
+        LossWatch { per_cpu, seen }
+    }
+
+    /// The notices for what was lost since the last call.
+    fn notices(&mut self) -> Vec<String> {
+        let now = lost_per_cpu(&self.per_cpu);
+        let mut notices = Vec::new();
+        for &(cpu, lost) in &now {
+            let before = self.seen.iter().find(|(c, _)| *c == cpu).map_or(0, |(_, n)| *n);
+            if lost > before {
+                notices.push(format!("CPU:{cpu} [LOST {} EVENTS]\n", lost - before));
+            }
+        }
+        self.seen = now;
+        notices
+    }
+}
+
+/// How many polls of `trace_pipe` pass between two looks at the loss counters.
+const LOSS_POLLS: u32 = 10;
+
 /// Copies the non-blocking `trace_pipe` into `out` until `stop` is set, then drains what is left.
-fn copy_trace_pipe(mut pipe: File, mut out: BufWriter<File>, stop: &AtomicBool) -> io::Result<(BufWriter<File>, u64)> {
+///
+/// Every [`LOSS_POLLS`] polls, and before the last drain, new losses are written as `CPU:N [LOST M EVENTS]` lines
+/// before the events read after them: the buffer held only events older than the losses, so the notice comes at
+/// the earliest place where events can be missing (at the next line boundary), and the replay counts everything
+/// after it as uncertain.
+fn copy_trace_pipe(
+    mut pipe: File,
+    mut out: BufWriter<File>,
+    stop: &AtomicBool,
+    mut losses: LossWatch,
+) -> io::Result<(BufWriter<File>, u64)> {
     let mut buf = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
+    // Whether the output ends inside a line (a read can end mid-line).
+    let mut mid_line = false;
+    let mut pending: Vec<String> = Vec::new();
+    let mut polls = 0u32;
     loop {
         // Read the flag before draining: once it is set, one drain to empty copies everything written before.
         let stopping = stop.load(Ordering::SeqCst);
+        if stopping || polls.is_multiple_of(LOSS_POLLS) {
+            pending.extend(losses.notices());
+        }
+        polls = polls.wrapping_add(1);
+        if !mid_line {
+            for notice in pending.drain(..) {
+                out.write_all(notice.as_bytes())?;
+            }
+        }
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    out.write_all(&buf[..n])?;
+                    let mut chunk = &buf[..n];
+                    if mid_line && !pending.is_empty() {
+                        if let Some(end) = chunk.iter().position(|&b| b == b'\n') {
+                            out.write_all(&chunk[..=end])?;
+                            chunk = &chunk[end + 1..];
+                            for notice in pending.drain(..) {
+                                out.write_all(notice.as_bytes())?;
+                            }
+                        }
+                    }
+                    out.write_all(chunk)?;
+                    if let Some(&last) = buf[..n].last() {
+                        mid_line = last != b'\n';
+                    }
                     bytes += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -327,6 +407,15 @@ fn copy_trace_pipe(mut pipe: File, mut out: BufWriter<File>, stop: &AtomicBool) 
         // Flushed whenever the buffer is empty, so the output can be followed while recording.
         out.flush()?;
         if stopping {
+            if !pending.is_empty() {
+                if mid_line {
+                    out.write_all(b"\n")?;
+                }
+                for notice in pending.drain(..) {
+                    out.write_all(notice.as_bytes())?;
+                }
+                out.flush()?;
+            }
             return Ok((out, bytes));
         }
         sleep(Duration::from_millis(10));

@@ -3,6 +3,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod book;
+mod hostile;
 mod pty;
 mod real;
 mod record;

@@ -130,3 +130,184 @@ fn record_needs_root() {
     assert!(run.stderr.starts_with("mmdb: mmdb record must run as root"), "{}", run.render());
     assert!(!dir.join("x.ftrace").exists());
 }
+
+/// The top-level tracefs settings, which a recording must leave as it found them (it only writes its instances).
+const GLOBAL_SETTINGS: &[&str] = &[
+    "tracing_on",
+    "trace_clock",
+    "buffer_size_kb",
+    "current_tracer",
+    "set_event",
+    "set_event_pid",
+    "set_event_notrace_pid",
+    "options/overwrite",
+    "options/record-tgid",
+    "options/event-fork",
+    "events/enable",
+];
+
+/// The values of [`GLOBAL_SETTINGS`].
+fn global_settings() -> Vec<(&'static str, String)> {
+    let root = Path::new("/sys/kernel/tracing");
+    GLOBAL_SETTINGS.iter().map(|&f| (f, std::fs::read_to_string(root.join(f)).unwrap_or_default())).collect()
+}
+
+/// What a recorder with pid `pid` created and must have removed: its two tracefs instances, its memory cgroup,
+/// its work directory, and any process whose command line holds `token`.
+fn leftovers(pid: u32, token: &str) -> Vec<String> {
+    let mut left: Vec<String> = [
+        format!("/sys/kernel/tracing/instances/mmdb-{pid}"),
+        format!("/sys/kernel/tracing/instances/mmdb-{pid}-lru"),
+        format!("/sys/fs/cgroup/memory/mmdb-{pid}"),
+        std::env::temp_dir().join(format!("mmdb-record-{pid}")).display().to_string(),
+    ]
+    .into_iter()
+    .filter(|p| Path::new(p).exists())
+    .collect();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(token) {
+            left.push(format!("process {}", entry.file_name().to_string_lossy()));
+        }
+    }
+    left
+}
+
+/// Runs `mmdb record` on `sh -c SCRIPT` (in `dir`, writing `out`) and returns the recorder's child handle.
+fn spawn_record(dir: &Path, out: &str, extra: &[&str], script: &str) -> std::process::Child {
+    let mut args = vec!["record", "--memcg-limit", "64M", "-o", out];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    Command::new(env!("CARGO_BIN_EXE_mmdb"))
+        .args(&args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mmdb starts")
+}
+
+/// Waits until the recording into `dir/out` has started (its `mmdb-record` marker is in the file).
+fn wait_for_start(dir: &Path, out: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(dir.join(out)).unwrap_or_default().contains("mmdb-record pid=") {
+        assert!(Instant::now() < deadline, "the recording did not start");
+        sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn record_cleans_up_after_a_clean_exit_a_failure_and_a_crash() {
+    if skip("record_cleans_up_after_a_clean_exit_a_failure_and_a_crash") {
+        return;
+    }
+    let dir = test_dir("record_cleanup_endings");
+    let before = global_settings();
+    // (the command, the recorder's exit status, how the summary describes the ending)
+    let cases = [
+        ("true", 0, "the command exited with status 0"),
+        ("exit 3", 1, "the command exited with status 3"),
+        ("kill -SEGV $$", 1, "the command was killed by SIGSEGV"),
+    ];
+    for (i, (cmd, status, how)) in cases.into_iter().enumerate() {
+        let token = format!("mmdb-cleanup-token-{i}");
+        let out = format!("{i}.ftrace");
+        let child = spawn_record(&dir, &out, &[], &format!("{cmd}; : {token}"));
+        let pid = child.id();
+        let run = child.wait_with_output().expect("mmdb exits");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(status), "{cmd}: {stderr}");
+        assert!(stderr.contains(how), "{cmd}: {stderr}");
+        assert_eq!(leftovers(pid, &token), Vec::<String>::new(), "{cmd}: left behind");
+        let trace = std::fs::read_to_string(dir.join(&out)).expect("the trace was written");
+        assert!(trace.ends_with(&format!("; {how}\n")), "{cmd}: {}", &trace[trace.len().saturating_sub(200)..]);
+    }
+    assert_eq!(global_settings(), before, "a top-level tracefs setting changed");
+}
+
+#[test]
+fn record_cleans_up_after_sigint_and_sigterm() {
+    if skip("record_cleans_up_after_sigint_and_sigterm") {
+        return;
+    }
+    let dir = test_dir("record_cleanup_signals");
+    let before = global_settings();
+    for (signal, name) in [(nix::sys::signal::Signal::SIGINT, "int"), (nix::sys::signal::Signal::SIGTERM, "term")] {
+        let token = format!("mmdb-signal-token-{name}");
+        let out = format!("{name}.ftrace");
+        let child = spawn_record(&dir, &out, &[], &format!("sleep 30; : {token}"));
+        let pid = child.id();
+        wait_for_start(&dir, &out);
+        assert!(Path::new(&format!("/sys/kernel/tracing/instances/mmdb-{pid}")).is_dir());
+        let raw = i32::try_from(pid).expect("a pid fits in i32");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal).expect("the signal is sent");
+        let run = child.wait_with_output().expect("mmdb exits");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted; the command was killed by SIGTERM"), "{signal}: {stderr}");
+        assert_eq!(leftovers(pid, &token), Vec::<String>::new(), "{signal}: left behind");
+    }
+    assert_eq!(global_settings(), before, "a top-level tracefs setting changed");
+}
+
+#[test]
+fn record_refuses_to_reuse_an_existing_instance() {
+    if skip("record_refuses_to_reuse_an_existing_instance") {
+        return;
+    }
+    let dir = test_dir("record_existing_instance");
+    // The shell's pid becomes the recorder's at `exec`: the instance it will want is known before it runs.
+    let mut child = Command::new("sh")
+        .args(["-c", "read x; exec \"$0\" record -o x.ftrace -- true", env!("CARGO_BIN_EXE_mmdb")])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    let instance = Path::new("/sys/kernel/tracing/instances").join(format!("mmdb-{}", child.id()));
+    std::fs::create_dir(&instance).expect("the test creates the instance");
+    std::fs::write(instance.join("buffer_size_kb"), "100").expect("the test configures its instance");
+    // The kernel rounds the size to whole pages: compare with what it took.
+    let set = std::fs::read_to_string(instance.join("buffer_size_kb")).unwrap_or_default();
+    let go = child.stdin.take().map(|mut stdin| std::io::Write::write_all(&mut stdin, b"go\n"));
+    assert!(go.is_some_and(|r| r.is_ok()));
+    let run = child.wait_with_output().expect("mmdb exits");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let kept = std::fs::read_to_string(instance.join("buffer_size_kb")).unwrap_or_default();
+    let removed = std::fs::remove_dir(&instance);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("tracefs instance {} already exists", instance.display())), "{stderr}");
+    assert_eq!(kept, set, "the existing instance was changed");
+    assert!(removed.is_ok(), "the existing instance was left as it was: {removed:?}");
+    assert!(!dir.join("x.ftrace").exists(), "no trace is left of a recording that could not start");
+}
+
+#[test]
+fn a_full_ring_buffer_is_reported_as_lost_events() {
+    if skip("a_full_ring_buffer_is_reported_as_lost_events") {
+        return;
+    }
+    let dir = test_dir("record_lost_events");
+    // Hundreds of fork+execs against the smallest buffer: the reader cannot keep up.
+    let busy = "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done";
+    let child = spawn_record(&dir, "busy.ftrace", &["--buffer-size-kb", "64"], busy);
+    let run = child.wait_with_output().expect("mmdb exits");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(" events were lost (try a larger --buffer-size-kb)"), "{stderr}");
+    let trace = std::fs::read_to_string(dir.join("busy.ftrace")).expect("the trace was written");
+    let notices: Vec<&str> = trace.lines().filter(|l| l.starts_with("CPU:") && l.ends_with(" EVENTS]")).collect();
+    assert!(!notices.is_empty(), "no `CPU:N [LOST M EVENTS]` line in the trace");
+    // The replay says so, and counts what comes after the first loss apart.
+    let replay = mmdb(&dir, &["replay", "--verify", "--format", "json", "busy.ftrace"], None);
+    assert_eq!(replay.status, Some(1), "{}", replay.stderr);
+    let v: serde_json::Value = serde_json::from_str(&replay.stdout).expect("a JSON report");
+    assert!(v["lost_events"].as_u64().unwrap_or(0) > 0, "{}", v["lost_events"]);
+    let first = trace.lines().position(|l| l == notices[0]).map(|i| i as u64 + 1);
+    assert_eq!(v["verify"]["uncertain"]["from_line"].as_u64(), first);
+    let text = mmdb(&dir, &["replay", "busy.ftrace"], None);
+    assert!(text.stdout.contains("LOST EVENTS: "), "{}", text.stdout);
+}

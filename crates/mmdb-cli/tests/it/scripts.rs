@@ -209,19 +209,30 @@ fn a_script_opens_in_the_repl_on_its_events() {
     assert!(run.stdout.starts_with("mmdb repl: bad.rhai: 1 mm events"), "{}", run.render());
 }
 
-/// The seed scenarios (`scripts/seeds/`) under every kernel profile: one snapshot per script holding each
-/// profile's output, so a reviewer reads the profiles side by side.
+/// The seed scenarios (`scripts/seeds/`) under each profile they name in a `// profiles: A B ...` line (every
+/// profile when they name none): one snapshot per script holding each profile's output, so a reviewer reads the
+/// profiles side by side.
 #[test]
-fn seed_scripts_under_every_profile() {
+fn seed_scripts_under_their_profiles() {
     let profiles = mmdb_in_root(&["profiles"]);
     assert_eq!(profiles.status, Some(0), "{}", profiles.render());
-    let names: Vec<&str> = profiles.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
-    assert!(names.contains(&"linux-6.18") && names.len() > 1, "{}", profiles.stdout);
+    let known: Vec<&str> = profiles.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(known.contains(&"linux-6.18") && known.len() > 1, "{}", profiles.stdout);
     insta::glob!(SEEDS, "*.rhai", |path| {
         let file = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
         let name = format!("scripts/seeds/{file}");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let named: Vec<&str> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("// profiles:"))
+            .map(|l| l.split_whitespace().collect())
+            .unwrap_or_else(|| known.clone());
+        for p in &named {
+            assert!(known.contains(p), "{name} names profile {p}, which `mmdb profiles` does not list");
+        }
+        assert!(named.len() > 1, "{name}: a seed scenario compares at least two profiles");
         let mut all = String::new();
-        for profile in &names {
+        for profile in &named {
             let run = mmdb_in_root(&["run", &name, "--profile", profile]);
             assert_eq!(run.status, Some(0), "{name} under {profile}:\n{}", run.render());
             all.push_str(&format!("===== --profile {profile}\n{}", run.stdout));
@@ -230,7 +241,7 @@ fn seed_scripts_under_every_profile() {
             snapshot_path => SNAPSHOTS,
             prepend_module_to_snapshot => false,
             omit_expression => true,
-            description => format!("mmdb run {name} --profile P, for every P of `mmdb profiles`"),
+            description => format!("mmdb run {name} --profile P, for each profile P its `// profiles:` line names"),
             snapshot_suffix => file,
         }, {
             insta::assert_snapshot!("seed", all);

@@ -6,6 +6,7 @@ mod gup;
 mod madvise;
 mod mmap;
 mod procfs;
+mod profiles;
 mod props;
 mod reclaim;
 mod sim;

@@ -7,5 +7,7 @@
 // Test code reads the trace files; the library crates stay pure.
 #![allow(clippy::disallowed_methods)]
 
+mod determinism;
+mod diff;
 mod real;
 mod traces;

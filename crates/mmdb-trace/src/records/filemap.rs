@@ -87,9 +87,11 @@ pub(super) fn mm_filemap_map_pages(kv: &Kv<'_>) -> Result<Record, LineError> {
         .split_once('-')
         .and_then(|(first, last)| {
             let last_byte = parse_dec(last)?;
-            Some((parse_dec(first)? >> PAGE_SHIFT, (last_byte.checked_add(1)? >> PAGE_SHIFT).checked_sub(1)?))
+            let (index, last_index) =
+                (parse_dec(first)? >> PAGE_SHIFT, (last_byte.checked_add(1)? >> PAGE_SHIFT).checked_sub(1)?);
+            (last_index >= index).then_some((index, last_index))
         })
-        .ok_or_else(|| ofs.error("a byte range `<first>-<last>`"))?;
+        .ok_or_else(|| ofs.error("a byte range `<first>-<last>` (first <= last)"))?;
     Ok(Record::MmFilemapMapPages(MmFilemapMapPages {
         i_ino: kv.req("ino")?.hex()?,
         s_dev: dev(&kv.req("dev")?)?,
@@ -130,7 +132,7 @@ fn page_cache(kv: &Kv<'_>) -> Result<MmFilemapPageCache, LineError> {
         i_ino,
         index: page_index(&kv.req("ofs")?)?,
         s_dev,
-        order: kv.req("order")?.u32()?,
+        order: kv.req("order")?.order()?,
     })
 }
 

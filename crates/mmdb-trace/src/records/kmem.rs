@@ -240,14 +240,14 @@ pub(super) fn mm_page_alloc(kv: &Kv<'_>) -> Result<Record, LineError> {
     };
     Ok(Record::MmPageAlloc(MmPageAlloc {
         pfn,
-        order: kv.req("order")?.u32()?,
+        order: kv.req("order")?.order()?,
         gfp_flags: parse_flags(&kv.req("gfp_flags")?, GFP_NAMES, "none", "`GFP_*`/`__GFP_*`")?,
         migratetype: kv.req("migratetype")?.i32()?,
     }))
 }
 
 pub(super) fn mm_page_free(kv: &Kv<'_>) -> Result<Record, LineError> {
-    Ok(Record::MmPageFree(MmPageFree { pfn: kv.req("pfn")?.hex()?, order: kv.req("order")?.u32()? }))
+    Ok(Record::MmPageFree(MmPageFree { pfn: kv.req("pfn")?.hex()?, order: kv.req("order")?.order()? }))
 }
 
 pub(super) fn mm_page_free_batched(kv: &Kv<'_>) -> Result<Record, LineError> {

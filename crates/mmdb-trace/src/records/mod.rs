@@ -185,56 +185,91 @@ impl Record {
 /// A parser of one event's `key=value` fields.
 type FieldParser = fn(&Kv<'_>) -> Result<Record, LineError>;
 
-/// The events whose fields are `key=value` text, by trace system and name, with their parsers.
-const FIELD_EVENTS: &[(&str, &str, FieldParser)] = &[
-    ("exceptions", "page_fault_user", exceptions::page_fault_user),
-    ("exceptions", "page_fault_kernel", exceptions::page_fault_kernel),
-    ("kmem", "mm_page_alloc", kmem::mm_page_alloc),
-    ("kmem", "mm_page_free", kmem::mm_page_free),
-    ("kmem", "mm_page_free_batched", kmem::mm_page_free_batched),
-    ("kmem", "rss_stat", kmem::rss_stat),
-    ("pagemap", "mm_lru_insertion", pagemap::mm_lru_insertion),
-    ("pagemap", "mm_lru_activate", pagemap::mm_lru_activate),
-    ("filemap", "mm_filemap_map_pages", filemap::mm_filemap_map_pages),
-    ("filemap", "mm_filemap_fault", filemap::mm_filemap_fault),
-    ("filemap", "mm_filemap_add_to_page_cache", filemap::mm_filemap_add_to_page_cache),
-    ("filemap", "mm_filemap_delete_from_page_cache", filemap::mm_filemap_delete_from_page_cache),
-    ("sched", "sched_process_fork", sched::sched_process_fork),
-    ("sched", "sched_process_exec", sched::sched_process_exec),
-    ("sched", "sched_process_exit", sched::sched_process_exit),
-    ("sched", "sched_process_free", sched::sched_process_free),
-    ("task", "task_newtask", sched::task_newtask),
-    ("vmscan", "mm_vmscan_lru_isolate", vmscan::mm_vmscan_lru_isolate),
-    ("vmscan", "mm_vmscan_lru_shrink_inactive", vmscan::mm_vmscan_lru_shrink_inactive),
-    ("vmscan", "mm_vmscan_lru_shrink_active", vmscan::mm_vmscan_lru_shrink_active),
-    ("vmscan", "mm_vmscan_reclaim_pages", vmscan::mm_vmscan_reclaim_pages),
-    ("vmscan", "mm_vmscan_write_folio", vmscan::mm_vmscan_write_folio),
-    ("vmscan", "mm_vmscan_direct_reclaim_begin", vmscan::direct_reclaim_begin),
-    ("vmscan", "mm_vmscan_direct_reclaim_end", vmscan::direct_reclaim_end),
-    ("vmscan", "mm_vmscan_memcg_reclaim_begin", vmscan::memcg_reclaim_begin),
-    ("vmscan", "mm_vmscan_memcg_reclaim_end", vmscan::memcg_reclaim_end),
-    ("migrate", "set_migration_pte", migrate::set_migration_pte),
-    ("migrate", "remove_migration_pte", migrate::remove_migration_pte),
-    ("oom", "mark_victim", oom::mark_victim),
+/// The events whose fields are `key=value` text, by trace system and name, with their parsers and the keys Linux
+/// 6.18 prints (a key outside that list is reported as not understood, see [`ParsedTrace::unknown_fields`]).
+const FIELD_EVENTS: &[(&str, &str, FieldParser, &[&str])] = &[
+    ("exceptions", "page_fault_user", exceptions::page_fault_user, FAULT_KEYS),
+    ("exceptions", "page_fault_kernel", exceptions::page_fault_kernel, FAULT_KEYS),
+    ("kmem", "mm_page_alloc", kmem::mm_page_alloc, &["page", "pfn", "order", "migratetype", "gfp_flags"]),
+    ("kmem", "mm_page_free", kmem::mm_page_free, &["page", "pfn", "order"]),
+    ("kmem", "mm_page_free_batched", kmem::mm_page_free_batched, &["page", "pfn", "order"]),
+    ("kmem", "rss_stat", kmem::rss_stat, &["mm_id", "curr", "type", "size"]),
+    ("pagemap", "mm_lru_insertion", pagemap::mm_lru_insertion, &["folio", "pfn", "lru", "flags"]),
+    ("pagemap", "mm_lru_activate", pagemap::mm_lru_activate, &["folio", "pfn"]),
+    ("filemap", "mm_filemap_map_pages", filemap::mm_filemap_map_pages, &["dev", "ino", "ofs"]),
+    ("filemap", "mm_filemap_fault", filemap::mm_filemap_fault, &["dev", "ino", "ofs"]),
+    ("filemap", "mm_filemap_add_to_page_cache", filemap::mm_filemap_add_to_page_cache, PAGE_CACHE_KEYS),
+    ("filemap", "mm_filemap_delete_from_page_cache", filemap::mm_filemap_delete_from_page_cache, PAGE_CACHE_KEYS),
+    ("sched", "sched_process_fork", sched::sched_process_fork, &["comm", "pid", "child_comm", "child_pid"]),
+    ("sched", "sched_process_exec", sched::sched_process_exec, &["filename", "pid", "old_pid"]),
+    ("sched", "sched_process_exit", sched::sched_process_exit, &["comm", "pid", "prio", "group_dead"]),
+    ("sched", "sched_process_free", sched::sched_process_free, &["comm", "pid", "prio"]),
+    ("task", "task_newtask", sched::task_newtask, &["pid", "comm", "clone_flags", "oom_score_adj"]),
+    ("vmscan", "mm_vmscan_lru_isolate", vmscan::mm_vmscan_lru_isolate, LRU_ISOLATE_KEYS),
+    ("vmscan", "mm_vmscan_lru_shrink_inactive", vmscan::mm_vmscan_lru_shrink_inactive, SHRINK_INACTIVE_KEYS),
+    ("vmscan", "mm_vmscan_lru_shrink_active", vmscan::mm_vmscan_lru_shrink_active, SHRINK_ACTIVE_KEYS),
+    ("vmscan", "mm_vmscan_reclaim_pages", vmscan::mm_vmscan_reclaim_pages, SHRINK_INACTIVE_KEYS.split_at(11).0),
+    ("vmscan", "mm_vmscan_write_folio", vmscan::mm_vmscan_write_folio, &["page", "pfn", "flags"]),
+    ("vmscan", "mm_vmscan_direct_reclaim_begin", vmscan::direct_reclaim_begin, &["order", "gfp_flags"]),
+    ("vmscan", "mm_vmscan_direct_reclaim_end", vmscan::direct_reclaim_end, &["nr_reclaimed"]),
+    ("vmscan", "mm_vmscan_memcg_reclaim_begin", vmscan::memcg_reclaim_begin, &["order", "gfp_flags"]),
+    ("vmscan", "mm_vmscan_memcg_reclaim_end", vmscan::memcg_reclaim_end, &["nr_reclaimed"]),
+    ("migrate", "set_migration_pte", migrate::set_migration_pte, &["addr", "pte", "order"]),
+    ("migrate", "remove_migration_pte", migrate::remove_migration_pte, &["addr", "pte", "order"]),
+    ("oom", "mark_victim", oom::mark_victim, MARK_VICTIM_KEYS),
 ];
+
+const FAULT_KEYS: &[&str] = &["address", "ip", "error_code"];
+/// `dev %d:%d ino %lx` come before the pairs, as words.
+const PAGE_CACHE_KEYS: &[&str] = &["pfn", "ofs", "order"];
+const LRU_ISOLATE_KEYS: &[&str] =
+    &["classzone", "order", "nr_requested", "nr_scanned", "nr_skipped", "nr_taken", "lru"];
+/// `mm_vmscan_reclaim_pages` prints the first 11.
+const SHRINK_INACTIVE_KEYS: &[&str] = &[
+    "nid",
+    "nr_scanned",
+    "nr_reclaimed",
+    "nr_dirty",
+    "nr_writeback",
+    "nr_congested",
+    "nr_immediate",
+    "nr_activate_anon",
+    "nr_activate_file",
+    "nr_ref_keep",
+    "nr_unmap_fail",
+    "priority",
+    "flags",
+];
+const SHRINK_ACTIVE_KEYS: &[&str] =
+    &["nid", "nr_taken", "nr_active", "nr_deactivated", "nr_referenced", "priority", "flags"];
+const MARK_VICTIM_KEYS: &[&str] =
+    &["pid", "comm", "total-vm", "anon-rss", "file-rss", "shmem-rss", "uid", "pgtables", "oom_score_adj"];
 
 /// The `(system, event)` names of every tracepoint that parses into a typed record (syscalls are listed by
 /// [`Syscall::ALL`]).
 pub fn known_events() -> impl Iterator<Item = (&'static str, &'static str)> {
-    FIELD_EVENTS.iter().map(|&(system, event, _)| (system, event))
+    FIELD_EVENTS.iter().map(|&(system, event, _, _)| (system, event))
 }
 
 /// Parses the `key=value` fields of event `event` (of `system`, when the format shows it) that start at byte
 /// `fields_offset` of `line`; an unknown event, or a known name under another system, becomes [`Record::Raw`].
-pub(crate) fn parse_fields_event(
-    line: &str,
+/// The keys of a known event that Linux 6.18 does not print are added to `unknown` (the record parses without
+/// them: fields are read by name).
+pub(crate) fn parse_fields_event<'a>(
+    line: &'a str,
     system: Option<&str>,
     event: &str,
     fields_offset: usize,
+    unknown: &mut Vec<&'a str>,
 ) -> Result<Record, LineError> {
-    let found = FIELD_EVENTS.iter().find(|&&(sys, name, _)| name == event && system.is_none_or(|s| s == sys));
+    let found = FIELD_EVENTS.iter().find(|&&(sys, name, _, _)| name == event && system.is_none_or(|s| s == sys));
     match found {
-        Some(&(_, _, parse)) => parse(&Kv::new(line, fields_offset)),
+        Some(&(_, _, parse, known)) => {
+            let kv = Kv::new(line, fields_offset);
+            let record = parse(&kv)?;
+            unknown.extend(kv.keys().filter(|k| !known.contains(k)));
+            Ok(record)
+        }
         None => Ok(raw(system, event, line.get(fields_offset..).unwrap_or(""))),
     }
 }
@@ -316,6 +351,20 @@ pub struct Lost {
     pub count: Option<u64>,
 }
 
+/// A field of a known event that this version of mmdb does not know (a trace from another kernel, which added it):
+/// the lines parse without it, and it is reported once per event and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownField {
+    /// The event (`mm_page_alloc`).
+    pub event: String,
+    /// The key as printed (`nid`).
+    pub key: String,
+    /// The first line that has it.
+    pub line: u32,
+    /// How many lines have it.
+    pub count: u64,
+}
+
 /// What parsing a real trace produced: the records, the loss notices and one error per bad line, in line order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParsedTrace {
@@ -327,6 +376,8 @@ pub struct ParsedTrace {
     pub errors: Vec<ParseError>,
     /// The comms that [`TraceLine::comm`] points into.
     pub comms: Comms,
+    /// Fields of known events that Linux 6.18 does not print, in order of first appearance.
+    pub unknown_fields: Vec<UnknownField>,
 }
 
 impl ParsedTrace {
@@ -362,6 +413,21 @@ impl ParsedTrace {
             out.errors.sort_by_key(|e| e.line);
         }
         out
+    }
+
+    /// Notes that line `line` of event `event` has the fields `keys`, which Linux 6.18 does not print.
+    pub(crate) fn note_unknown(&mut self, event: &str, keys: &[&str], line: u32) {
+        for &key in keys {
+            match self.unknown_fields.iter_mut().find(|u| u.event == event && u.key == key) {
+                Some(u) => u.count += 1,
+                None => self.unknown_fields.push(UnknownField {
+                    event: event.to_string(),
+                    key: key.to_string(),
+                    line,
+                    count: 1,
+                }),
+            }
+        }
     }
 
     /// The comm of `line`.

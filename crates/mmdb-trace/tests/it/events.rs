@@ -106,6 +106,33 @@ fn every_event_kind() {
         ("memcg_create: id=2 limit=0", Op::MemcgCreate { id: 2, limit: 0 }),
         ("memcg_attach: id=1", Op::MemcgAttach { id: 1 }),
         ("swapon: size=0x40000000", Op::Swapon { size: 1 << 30 }),
+        ("kmem_alloc: order=1 account=1", Op::KmemAlloc { order: 1, account: true }),
+        ("kmem_alloc: order=0", Op::KmemAlloc { order: 0, account: false }),
+        ("kmem_get: pfn=0x100000", Op::KmemGet { pfn: 0x100000 }),
+        (
+            "kmem_free: pfn=0x100000 via=release_pages",
+            Op::KmemFree { pfn: 0x100000, via: mmdb_model::kmem::KmemFreeVia::ReleasePages },
+        ),
+        ("balloon_inflate: account=0", Op::BalloonInflate { account: false }),
+        ("balloon_deflate: pfn=0x100001", Op::BalloonDeflate { pfn: 0x100001 }),
+        (
+            "vrange: addr=0x1000 len=1M mode=volatile behavior=partial",
+            Op::Vrange {
+                addr: 0x1000,
+                len: 1 << 20,
+                mode: mmdb_model::vrange::VrangeMode::Volatile,
+                behavior: mmdb_model::vrange::VrangeBehavior::Partial,
+            },
+        ),
+        (
+            "vrange: addr=0x1000 len=0x1000 mode=novolatile",
+            Op::Vrange {
+                addr: 0x1000,
+                len: 0x1000,
+                mode: mmdb_model::vrange::VrangeMode::Novolatile,
+                behavior: mmdb_model::vrange::VrangeBehavior::Full,
+            },
+        ),
     ];
     for (text, expected) in table {
         assert_eq!(op(text), expected, "{text}");

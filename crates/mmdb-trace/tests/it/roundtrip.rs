@@ -4,11 +4,12 @@ use mmdb_model::{Access, Event, FileRef, Op};
 use mmdb_trace::{format_event, parse_events, parse_events_bytes, write_events};
 use proptest::prelude::*;
 
-/// Comms without line breaks, with spaces and dashes, and not starting with a blank (the padding eats those).
+/// Comms without line breaks or NUL bytes (the printer writes `?` for those, as no kernel comm has them), with
+/// spaces and dashes, and not starting with a blank (the padding eats those).
 fn comm() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9 _./:#<>()\\[\\]-]{0,20}",
-        "[^\n\r]{0,20}",
+        "[^\n\r\0]{0,20}",
         Just("<...>".to_string()),
         Just("Web Content".to_string()),
         Just("-1 [2] x-3".to_string()),
@@ -72,6 +73,18 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<u32>(), num()).prop_map(|(id, limit)| Op::MemcgCreate { id, limit }),
         any::<u32>().prop_map(|id| Op::MemcgAttach { id }),
         num().prop_map(|size| Op::Swapon { size }),
+        (any::<u32>(), any::<bool>()).prop_map(|(order, account)| Op::KmemAlloc { order, account }),
+        num().prop_map(|pfn| Op::KmemGet { pfn }),
+        (num(), proptest::sample::select(mmdb_model::kmem::KmemFreeVia::ALL.to_vec()))
+            .prop_map(|(pfn, via)| Op::KmemFree { pfn, via }),
+        any::<bool>().prop_map(|account| Op::BalloonInflate { account }),
+        num().prop_map(|pfn| Op::BalloonDeflate { pfn }),
+        (num(), num(), any::<bool>(), any::<bool>()).prop_map(|(addr, len, novolatile, partial)| {
+            use mmdb_model::vrange::{VrangeBehavior, VrangeMode};
+            let mode = if novolatile { VrangeMode::Novolatile } else { VrangeMode::Volatile };
+            let behavior = if partial { VrangeBehavior::Partial } else { VrangeBehavior::Full };
+            Op::Vrange { addr, len, mode, behavior }
+        }),
     ]
 }
 

@@ -188,6 +188,22 @@ fn a_well_formed_trace_has_no_violations() {
 }
 
 #[test]
+fn a_missing_rollup_is_one_error_not_one_per_line() {
+    let (v1, v2, p1, p2) = (vma(1, 0x1000), vma(1, 0x2000), page(1, 0x1000), page(1, 0x2000));
+    let got = violations(&["mmdb-checkpoint begin id=1", &v1, &v2, &p1, &p2, "mmdb-checkpoint end id=1"]);
+    assert_eq!(got, [(2, "expected the rollup line of pid 1 first, found `pid=1`".to_string())]);
+    // Its rules still hold for the lines that follow.
+    let got = violations(&["mmdb-checkpoint begin id=1", &p2, &p1, "mmdb-checkpoint end id=1"]);
+    assert_eq!(
+        got,
+        [
+            (2, "expected the rollup line of pid 1 first, found `pid=1`".to_string()),
+            (3, "expected page lines in address order, found `vaddr=0x1000`".to_string())
+        ]
+    );
+}
+
+#[test]
 fn rule_violations_are_errors_with_lines() {
     let (r1, r2, v1, p1) = (rollup(1), rollup(2), vma(1, 0x2000), page(1, 0x2000));
     let (v1_low, p1_low, p2) = (vma(1, 0x1000), page(1, 0x1000), page(2, 0x1000));
