@@ -3,6 +3,8 @@
 //! range so that operations meet, swap and memory cgroups sometimes. After every operation the invariant checker
 //! must find nothing, and nothing may panic.
 #![no_main]
+// `fuzz_target!` expands to code that may write files (libfuzzer-sys's `-only_ascii` handling and the like).
+#![allow(clippy::disallowed_methods)]
 
 use libfuzzer_sys::fuzz_target;
 use mmdb_model::lru::BatchKind;
@@ -82,7 +84,7 @@ fn op(b: &mut Bytes<'_>) -> Option<Op> {
         12 | 13 => {
             let (at, len, fixed) = (addr(b) & !(PAGE_SIZE - 1), len(b), b.bool());
             let flags = MAP_PRIVATE | MAP_ANONYMOUS | if fixed { MAP_FIXED } else { 0 };
-            let file = (b.u8() % 4 == 0).then(|| FileRef { name: "f".to_string(), offset: 0 });
+            let file = b.u8().is_multiple_of(4).then(|| FileRef { name: "f".to_string(), offset: 0 });
             let flags = if file.is_some() { flags & !MAP_ANONYMOUS } else { flags };
             Op::Mmap { addr: Some(at), len, prot: PROT_READ | PROT_WRITE, flags, file }
         }

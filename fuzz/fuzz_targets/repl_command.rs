@@ -3,6 +3,8 @@
 //! (lines that run Rhai are left out: the sandbox has its own proptests); each input gets a fresh session.
 //! Nothing may panic, and the cursor stays in the program.
 #![no_main]
+// `fuzz_target!` expands to code that may write files (libfuzzer-sys's `-only_ascii` handling and the like).
+#![allow(clippy::disallowed_methods)]
 
 use libfuzzer_sys::fuzz_target;
 use mmdb_repl::{Program, Session};

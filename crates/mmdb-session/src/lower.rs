@@ -169,11 +169,20 @@ pub struct LoweringStats {
 /// per page it spans (`copy_strings()` keeps the page it is on across strings): `copy_string_kernel(filename)`
 /// just below the top (`bprm->p` starts at the stack's end minus a pointer), then the environment strings, then
 /// the argument strings (fs/exec.c `do_execveat_common()`). Empty without `arg_end`, which older recordings lack.
+///
+/// Only ranges inside `arg_start..stack_end` are kept: a marker whose `arg_end` or `env_end` lies elsewhere is damage.
 fn copy_strings_calls(s: &ExecStack, stack_end: u64) -> Vec<(u64, u64)> {
     let Some(arg_end) = s.arg_end else { return Vec::new() };
-    let top = stack_end - 8;
-    [(s.env_end, top), (arg_end, s.env_end), (s.arg_start, arg_end)].into_iter().filter(|(lo, hi)| lo < hi).collect()
+    let top = stack_end.saturating_sub(8);
+    [(s.env_end, top), (arg_end, s.env_end), (s.arg_start, arg_end)]
+        .into_iter()
+        .filter(|&(lo, hi)| lo < hi && lo >= s.arg_start && hi <= stack_end)
+        .collect()
 }
+
+/// The most exec copies onto the new stack: the strings and their pointers may take 3/4 of `_STK_LIM` (fs/exec.c
+/// `bprm_stack_limits()`).
+const MAX_ARG_STRINGS: u64 = 6 << 20;
 
 /// A task inside direct or memcg reclaim.
 #[derive(Debug, Default)]
@@ -211,6 +220,10 @@ impl DeferredSys {
 fn addr_aligned(addr: u64) -> bool {
     addr.is_multiple_of(PAGE_SIZE)
 }
+
+/// How many PMDs without page tables an unmap applied piece by piece steps over one at a time; a longer run of
+/// them is one piece.
+const EMPTY_PMDS_IN_ONE_PIECE: u64 = 64;
 
 /// The memcg the lowering puts the recorded program in.
 const RECORDED_MEMCG: u32 = 1;
@@ -394,7 +407,17 @@ impl Lowerer {
         let mut at = start.max(d.done);
         let before = self.model.rss(pid);
         while at < end {
-            let next = if at_rss { ((at / HPAGE_PMD_SIZE) + 1).saturating_mul(HPAGE_PMD_SIZE).min(end) } else { end };
+            let mut next =
+                if at_rss { ((at / HPAGE_PMD_SIZE) + 1).saturating_mul(HPAGE_PMD_SIZE).min(end) } else { end };
+            if at_rss {
+                // Across a long run of PMDs without page tables no counter can move: one piece covers it, so
+                // that an unmap of a huge empty range (a damaged length, a reservation) takes steps in proportion
+                // to the page tables, not to the range.
+                let populated = self.next_page_table(pid, at).unwrap_or(end).min(end);
+                if populated.saturating_sub(next) > EMPTY_PMDS_IN_ONE_PIECE * HPAGE_PMD_SIZE {
+                    next = populated;
+                }
+            }
             let piece = match d.op {
                 Op::Munmap { .. } => Op::Munmap { addr: at, len: next - at },
                 Op::Madvise { advice, .. } => Op::Madvise { addr: at, len: next - at, advice },
@@ -416,6 +439,14 @@ impl Lowerer {
             self.model_ret.insert(pid, (d.syscall, d.ret));
         }
         self.cur_line = fed;
+    }
+
+    /// The start of the first PMD at or after the one holding `addr` that has a page table (or a huge page) in
+    /// `pid`'s mm, if any.
+    fn next_page_table(&self, pid: Pid, addr: u64) -> Option<u64> {
+        let mm = self.model.mm_struct(self.model.task(pid)?.mm?)?;
+        let (first, _) = mmdb_model::mm::pmd_index(addr);
+        mm.pmds.range(first..).next().map(|(&pmd, _)| pmd.saturating_mul(HPAGE_PMD_SIZE))
     }
 
     /// Finishes pending work (faults whose allocations were the last records) and returns the model.
@@ -888,7 +919,12 @@ impl Lowerer {
             };
             self.apply(pid, cpu, ts, op);
             if vma.name == "[stack]" {
-                if let Some(s) = stack.filter(|s| s.arg_start >= vma.start && s.arg_start < vma.end) {
+                // exec copies at most 6 MiB of strings (`bprm_stack_limits()`): a marker that says more is damage,
+                // and its argument pages are placed as without it.
+                let fits = |s: &ExecStack| {
+                    s.arg_start >= vma.start && s.arg_start < vma.end && vma.end - s.arg_start <= MAX_ARG_STRINGS
+                };
+                if let Some(s) = stack.filter(fits) {
                     let low = s.arg_start & !(PAGE_SIZE - 1);
                     arg_pages = (1..=(vma.end - low) / PAGE_SIZE).map(|i| vma.end - i * PAGE_SIZE).collect();
                     gup_calls = copy_strings_calls(&s, vma.end);

@@ -19,6 +19,10 @@ use nom::IResult;
 
 use crate::diag::LineError;
 
+/// CPU numbers are below this: `NR_CPUS` is at most 8192 (x86-64 `MAXSMP`). A larger one is damage, and would
+/// make the model keep per-CPU state for that many CPUs.
+pub const MAX_CPUS: u32 = 8192;
+
 /// One line of trace text, classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Line<'a> {
@@ -196,7 +200,10 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
     let at = |i: &str| line.len() - i.len();
     let i = &line[p..];
     let (i, cpu) = cpu_field(i).map_err(|_| LineError::at_token(line, p, "a CPU field `[<cpu>]`"))?;
-    let cpu = cpu.parse().map_err(|_| LineError::new(p + 1, cpu.len(), "a CPU number that fits in 32 bits"))?;
+    let cpu =
+        cpu.parse::<u32>().ok().filter(|&c| c < MAX_CPUS).ok_or_else(|| {
+            LineError::new(p + 1, cpu.len(), "a CPU number below 8192 (the kernel's largest NR_CPUS)")
+        })?;
     let (i, _) = space1::<_, nom::error::Error<&str>>(i)
         .map_err(|_| LineError::at_token(line, at(i), "a space after the CPU field"))?;
     let (i, irq) = match irq_field(i) {

@@ -20,6 +20,7 @@
 
 use crate::diag::LineError;
 use crate::fields::{is_blank, parse_dec, parse_seconds};
+use crate::lexer::MAX_CPUS;
 use crate::records::syscalls::{sys_enter, sys_exit};
 use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall, TraceLine};
 
@@ -39,6 +40,8 @@ pub(crate) struct PerfPrefix<'a> {
     pub tgid: Option<u32>,
     /// The CPU column, when present.
     pub cpu: Option<u32>,
+    /// Byte offset of the CPU column's number, when present.
+    pub cpu_offset: usize,
     /// The timestamp in nanoseconds.
     pub ts_ns: u64,
     /// Byte offset of the text after the timestamp's colon.
@@ -56,10 +59,11 @@ pub(crate) fn lex_perf_prefix(line: &str) -> Option<PerfPrefix<'_>> {
         parse_seconds(&line[start..p]).map(|ts| (start, p, ts))
     })?;
     let mut head = line[..ts_start].trim_end_matches([' ', '\t']);
-    let mut cpu = None;
+    let (mut cpu, mut cpu_offset) = (None, 0);
     if let Some((rest, word)) = last_word(head) {
         if let Some(n) = word.strip_prefix('[').and_then(|w| w.strip_suffix(']')).and_then(parse_dec) {
-            cpu = u32::try_from(n).ok();
+            cpu = Some(u32::try_from(n).unwrap_or(u32::MAX));
+            cpu_offset = head.len() - word.len() + 1;
             head = rest;
         }
     }
@@ -74,7 +78,7 @@ pub(crate) fn lex_perf_prefix(line: &str) -> Option<PerfPrefix<'_>> {
             head = rest;
         }
     }
-    Some(PerfPrefix { comm: head.trim_matches([' ', '\t']), pid, tgid, cpu, ts_ns, body: colon + 1 })
+    Some(PerfPrefix { comm: head.trim_matches([' ', '\t']), pid, tgid, cpu, cpu_offset, ts_ns, body: colon + 1 })
 }
 
 /// Reads a pid word: `Some(Some(n))` for a number, `Some(None)` for perf's `-1`, `None` when it is not a pid.
@@ -121,6 +125,10 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
         let pid = p.pid.ok_or_else(|| LineError::at_token(line, start, "a pid before the CPU column"))?;
         let cpu =
             p.cpu.ok_or_else(|| LineError::at_token(line, start, "a CPU column `[<cpu>]` (perf script -F cpu)"))?;
+        if cpu >= MAX_CPUS {
+            let len = line[p.cpu_offset..].find(']').unwrap_or(0);
+            return Err(LineError::new(p.cpu_offset, len, "a CPU number below 8192 (the kernel's largest NR_CPUS)"));
+        }
         Ok((pid, cpu, record))
     });
     match result {

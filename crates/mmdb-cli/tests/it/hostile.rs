@@ -689,3 +689,66 @@ fn errors_of_a_perf_side_file_are_reported_in_that_file() {
     assert!(run.stderr.contains(&format!("--> fc.perf.txt.truth:{first}:")), "{}", run.stderr);
     assert!(run.stderr.contains("2 errors in fc.perf.txt.truth"), "{}", run.stderr);
 }
+
+/// Records of the recorded task with values no kernel prints, each once a crash or a hang of the lowering: a
+/// fault-around window that runs backwards (`attempt to subtract with overflow`) or spans 2^32 pages, an unmap or
+/// MADV_DONTNEED of 128 TiB applied one page table at a time (2^26 steps), and exec layouts whose argument strings
+/// span 128 TiB (2^35 pages listed) or whose stack ends below 8 (`attempt to subtract with overflow`).
+#[test]
+fn damaged_records_of_the_recorded_task_neither_panic_nor_hang() {
+    let dir = test_dir("hostile_lowering");
+    let rec = |us: u32, what: &str| format!("             app-10      [000] .....   100.{us:06}: {what}\n");
+    let mut text = String::from("# tracer: nop\n");
+    text.push_str("            mmdb-1       [000] ...1.   100.000001: tracing_mark_write: mmdb-record pid=10 cmd=x\n");
+    for (us, what) in [
+        (2, "sched_process_exec: filename=/bin/x pid=10 old_pid=10"),
+        (3, "page_fault_user: address=0x400000 ip=0x1 error_code=0x4"),
+        (4, "mm_filemap_map_pages: dev=1:1 ino=1 ofs=8192-4095"),
+        (5, "page_fault_user: address=0x500000 ip=0x1 error_code=0x4"),
+        (6, "mm_filemap_map_pages: dev=1:1 ino=1 ofs=0-17592186044415"),
+        (7, "page_fault_user: address=0x500000 ip=0x1 error_code=0x4"),
+        (8, "mm_filemap_map_pages: dev=1:1 ino=1 ofs=0-17592186044415"),
+        (9, "sys_madvise(start: 0, len_in: 7ffffffff000, behavior: 4)"),
+        (10, "rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=0B"),
+        (11, "sys_madvise -> 0x0"),
+        (12, "sys_munmap(addr: 0, len: 7ffffffff000)"),
+        (13, "rss_stat: mm_id=1 curr=1 type=MM_ANONPAGES size=0B"),
+        (14, "sys_munmap -> 0x0"),
+        (15, "sched_process_exit: comm=x pid=10 prio=120 group_dead=true"),
+    ] {
+        text.push_str(&rec(us, what));
+    }
+    write(&dir, "damaged.ftrace", &text);
+    let start = Instant::now();
+    let run = mmdb(&dir, &["replay", "--verify", "damaged.ftrace"]);
+    assert_eq!(run.status, Some(1), "{}", run.render());
+    assert!(run
+        .stderr
+        .contains("error: expected a byte range `<first>-<last>` (first <= last) for `ofs`, found `8192-4095`"));
+    assert!(run.stderr.ends_with("1 error in damaged.ftrace\n"), "{}", run.stderr);
+    assert!(run.stdout.contains("real trace: "), "{}", run.stdout);
+    // exec's layout markers of a 128 TiB stack whose strings would start at its bottom (one argument page per
+    // page: 2^35 of them), and of a 4-byte stack.
+    let mut exec = String::from("# tracer: nop\n");
+    exec.push_str("            mmdb-1       [000] ...1.   100.000001: tracing_mark_write: mmdb-record pid=10 cmd=x\n");
+    exec.push_str(&rec(2, "sys_execve(filename: 0x1, argv: 0x2, envp: 0x3)"));
+    exec.push_str(&rec(3, "mm_page_alloc: page=0 pfn=0x1000 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE"));
+    exec.push_str(&rec(4, "sched_process_exec: filename=/bin/x pid=10 old_pid=10"));
+    let marker =
+        |us: u32, m: &str| format!("            mmdb-1       [000] ...1.   100.{us:06}: tracing_mark_write: {m}\n");
+    for (stack, arg_start) in [("start=0x1000 end=0x7ffffffff000", "0x1000"), ("start=0x0 end=0x4", "0x1")] {
+        let mut t = exec.clone();
+        t.push_str(&marker(
+            5,
+            &format!("mmdb-exec-vma pid=10 {stack} perms=rw-p offset=0x0 dev=0:0 ino=0 name=[stack]"),
+        ));
+        let stack_marker =
+            format!("mmdb-exec pid=10 start_stack=0x1 arg_start={arg_start} arg_end=0x2000 env_end=0x7fffffffe000");
+        t.push_str(&marker(6, &stack_marker));
+        t.push_str(&rec(7, "sched_process_exit: comm=x pid=10 prio=120 group_dead=true"));
+        write(&dir, "exec.ftrace", &t);
+        let run = mmdb(&dir, &["replay", "exec.ftrace"]);
+        assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""), "{stack}: {}", run.render());
+    }
+    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+}

@@ -157,3 +157,18 @@ fn a_carriage_return_inside_a_comm_parses_and_prints_as_a_question_mark() {
     let again = mmdb_trace::parse_events(&mmdb_trace::format_event(ev));
     assert_eq!(again.events[0].value.comm, "a??b");
 }
+
+/// Found by fuzzing (`perf`, out of memory): a CPU number no machine has made the model keep per-CPU state for 333
+/// million CPUs. Every format now rejects CPU numbers from `NR_CPUS`' largest value, 8192, on.
+#[test]
+fn a_cpu_number_no_kernel_has_is_an_error() {
+    let expected = "a CPU number below 8192 (the kernel's largest NR_CPUS)";
+    let t =
+        parse_perf(b"   fork-cow 18801/18801 [333333001] 11839.875014227: syscalls:sys_exit_mmap: 0x7f51248e0000\n");
+    assert_eq!((t.lines.len(), t.errors[0].column, t.errors[0].expected.as_str()), (0, 26, expected));
+    assert_eq!(t.errors[0].found.as_deref(), Some("333333001"));
+    let t = parse_ftrace(b"  a-1 [8192] 1.0: mm_page_free: page=0 pfn=0x5 order=0\n  a-1 [8191] 1.0: exit:\n");
+    assert_eq!((t.lines.len(), t.errors.len(), t.errors[0].expected.as_str()), (1, 1, expected));
+    let parsed = parse_events_bytes(b"  app-1 [9999] 0.1: exit:\n");
+    assert_eq!(parsed.errors[0].expected, expected);
+}

@@ -90,7 +90,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn event() -> impl Strategy<Value = Event> {
     let ts = prop_oneof![any::<u64>(), any::<u64>().prop_map(|t| t / 1000 * 1000)];
-    (comm(), any::<u32>(), any::<u32>(), ts, op()).prop_map(|(comm, pid, cpu, ts_ns, op)| Event {
+    (comm(), any::<u32>(), 0u32..mmdb_trace::lexer::MAX_CPUS, ts, op()).prop_map(|(comm, pid, cpu, ts_ns, op)| Event {
         comm,
         pid,
         cpu,
