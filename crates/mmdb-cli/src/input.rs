@@ -117,18 +117,7 @@ impl io::Write for TextSink<'_> {
 
 /// Reads all of `reader` as text (see [`TextSink`]).
 fn read_text(reader: &mut dyn Read, display: &str) -> anyhow::Result<Vec<u8>> {
-    let mut sink = TextSink::new(display);
-    let mut buf = vec![0u8; BLOCK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot read {display}")),
-        };
-        sink.push(&buf[..n]).map_err(|e| anyhow::anyhow!(e))?;
-    }
-    sink.finish().map_err(|e| anyhow::anyhow!(e))
+    read_decoded(reader, display).map_err(|e| e.context(format!("cannot read {display}")))
 }
 
 /// Decompresses a stream of `kind` into checked text.
@@ -176,7 +165,7 @@ impl DecodeError {
     }
 }
 
-/// [`read_text`] of a decoder, keeping its errors apart from the check's.
+/// Reads all of `reader` through a [`TextSink`], keeping the reader's errors apart from the check's.
 fn read_decoded(reader: &mut dyn Read, display: &str) -> Result<Vec<u8>, DecodeError> {
     let mut sink = TextSink::new(display);
     let mut buf = vec![0u8; BLOCK];

@@ -444,9 +444,7 @@ fn kmem(r: &mut Registry<'_>, host: &Shared) {
     );
     let h = Rc::clone(host);
     r.scenario("kmem_get(pfn) -> 0 or -errno", "`get_page()`: another reference to a kernel page.", move |e| {
-        e.register_fn("kmem_get", move |pfn: i64| -> Res<i64> {
-            Ok(h.borrow_mut().apply_as(INIT.0, INIT.1, Op::KmemGet { pfn: arg(pfn, "pfn")? })?.ret.unwrap_or(0))
-        });
+        e.register_fn("kmem_get", move |pfn: i64| -> Res<i64> { kernel_op(&h, Op::KmemGet { pfn: arg(pfn, "pfn")? }) });
     });
     let h = Rc::clone(host);
     r.scenario(
@@ -460,10 +458,7 @@ fn kmem(r: &mut Registry<'_>, host: &Shared) {
                         "kmem_free: `{via}` is not free_kmem_pages, free_pages, put_page or release_pages"
                     ))
                 })?;
-                Ok(h.borrow_mut()
-                    .apply_as(INIT.0, INIT.1, Op::KmemFree { pfn: arg(pfn, "pfn")?, via })?
-                    .ret
-                    .unwrap_or(0))
+                kernel_op(&h, Op::KmemFree { pfn: arg(pfn, "pfn")?, via })
             });
         },
     );
@@ -478,7 +473,7 @@ fn kmem(r: &mut Registry<'_>, host: &Shared) {
                     let pfn =
                         v.as_int().map_err(|_| Failure::runtime("release_pages: pfns must be integers".to_string()))?;
                     let op = Op::KmemFree { pfn: arg(pfn, "pfn")?, via: KmemFreeVia::ReleasePages };
-                    freed += h.borrow_mut().apply_as(INIT.0, INIT.1, op)?.ret.unwrap_or(0).max(0);
+                    freed += kernel_op(&h, op)?.max(0);
                 }
                 Ok(freed)
             });
@@ -498,7 +493,7 @@ fn kmem(r: &mut Registry<'_>, host: &Shared) {
     let h = Rc::clone(host);
     r.scenario("balloon_deflate(pfn) -> 1 or -errno", "The balloon gives a page back and frees it.", move |e| {
         e.register_fn("balloon_deflate", move |pfn: i64| -> Res<i64> {
-            Ok(h.borrow_mut().apply_as(INIT.0, INIT.1, Op::BalloonDeflate { pfn: arg(pfn, "pfn")? })?.ret.unwrap_or(0))
+            kernel_op(&h, Op::BalloonDeflate { pfn: arg(pfn, "pfn")? })
         });
     });
     let h = Rc::clone(host);
@@ -690,10 +685,15 @@ fn kernel(r: &mut Registry<'_>, host: &Shared) {
         move |e| {
             e.register_fn("swapon", move |size: i64| -> Res<i64> {
                 let size = arg(size, "size")?;
-                Ok(h.borrow_mut().apply_as(INIT.0, INIT.1, Op::Swapon { size })?.ret.unwrap_or(0))
+                kernel_op(&h, Op::Swapon { size })
             });
         },
     );
+}
+
+/// An operation no process does (init stands for the kernel); returns its value (`-errno` on failure).
+fn kernel_op(host: &Shared, op: Op) -> Res<i64> {
+    Ok(host.borrow_mut().apply_as(INIT.0, INIT.1, op)?.ret.unwrap_or(0))
 }
 
 /// Reclaim by kswapd0 on `cpu`, global or inside `memcg`; returns the pages freed.
