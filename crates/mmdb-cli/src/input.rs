@@ -28,164 +28,246 @@ pub fn compression(bytes: &[u8]) -> Option<Compression> {
 /// How much is read at a time; also the size of the blocks that are checked for NUL-only content.
 const BLOCK: usize = 64 * 1024;
 
-/// Reads `path` (`-` is standard input) and decompresses it if it is compressed. `display` names it in errors.
+/// Reads `path` (`-` is standard input) whole and decompresses it if it is compressed. `display` names it in
+/// errors. For input too large to hold, [`open_text`] reads it as a stream.
+pub fn read_trace(path: &Path, display: &str) -> anyhow::Result<Vec<u8>> {
+    let mut text = open_text(path, display)?;
+    let mut out = Vec::new();
+    text.read_to_end(&mut out).map_err(|e| text.error(e))?;
+    Ok(out)
+}
+
+/// Opens `path` (`-` is standard input) as a stream of checked text, decompressed when it is compressed.
 ///
 /// Input that is not text fails early, before the rest is read: a file whose first bytes are a program, a
 /// `perf.data` or `trace.dat` recording, or binary data ([`mmdb_trace::binary_kind`]), and a file with a whole
 /// aligned 64 KiB block of NUL bytes (a sparse or preallocated file). So a 10 GB sparse file is refused after its
 /// first 64 KiB; a shorter run of NUL bytes is left to the parser, which reports the lines it damaged.
-pub fn read_trace(path: &Path, display: &str) -> anyhow::Result<Vec<u8>> {
-    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
+pub fn open_text(path: &Path, display: &str) -> anyhow::Result<TextReader> {
+    let reader: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
     } else {
         Box::new(std::fs::File::open(path).with_context(|| format!("cannot read {display}"))?)
     };
     let mut reader = io::BufReader::with_capacity(BLOCK, reader);
     let magic = io::BufRead::fill_buf(&mut reader).with_context(|| format!("cannot read {display}"))?;
-    match compression(magic) {
-        None => read_text(&mut reader, display),
-        Some(kind) => decompress_stream(kind, reader, display),
-    }
+    let compression = compression(magic);
+    let inner: Box<dyn Read + Send> = match compression {
+        None => Box::new(reader),
+        Some(Compression::Gzip) => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        Some(Compression::Zstd) => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(reader)
+                .map_err(|e| anyhow::anyhow!("cannot decompress {display}: not a valid zstd stream: {e}"))?,
+        ),
+        Some(Compression::Xz) => Box::new(XzReader::spawn(reader)?),
+    };
+    Ok(TextReader {
+        inner,
+        display: display.to_string(),
+        compression,
+        block: Vec::with_capacity(BLOCK),
+        pos: 0,
+        offset: 0,
+        eof: false,
+    })
 }
 
-/// Why input stopped being accepted as text, as an I/O error that carries the message.
-fn not_text(display: &str, what: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{display} is not a trace: {what}"))
-}
-
-/// Collects text, checking it as it comes: the first block must not look binary, no later block may be all NUL.
+/// What the input holds is not text: the reason, carried inside an [`io::Error`].
 #[derive(Debug)]
-struct TextSink<'a> {
-    display: &'a str,
-    out: Vec<u8>,
-    /// How many bytes have been checked (a multiple of [`BLOCK`], or all of them at the end).
-    checked: usize,
+struct NotText(String);
+
+impl std::fmt::Display for NotText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-impl<'a> TextSink<'a> {
-    fn new(display: &'a str) -> Self {
-        TextSink { display, out: Vec::new(), checked: 0 }
-    }
+impl std::error::Error for NotText {}
 
-    fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.out.extend_from_slice(bytes);
-        while self.out.len() - self.checked >= BLOCK {
-            self.check(self.checked + BLOCK)?;
+/// Decompressed, checked trace text, read in order (see [`open_text`]).
+///
+/// Reads the underlying stream one 64 KiB block at a time and checks each block before any of it is handed out:
+/// the first must not look binary, no later whole block may be all NUL bytes.
+pub struct TextReader {
+    inner: Box<dyn Read + Send>,
+    display: String,
+    compression: Option<Compression>,
+    block: Vec<u8>,
+    pos: usize,
+    /// How many bytes came before `block`.
+    offset: u64,
+    eof: bool,
+}
+
+impl std::fmt::Debug for TextReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextReader").field("display", &self.display).field("offset", &self.offset).finish()
+    }
+}
+
+impl TextReader {
+    /// The error to report for `e`, an error of this reader: a refusal as it is, a damaged compressed stream or a
+    /// read that failed with what was being read.
+    pub fn error(&self, e: io::Error) -> anyhow::Error {
+        let display = &self.display;
+        if e.get_ref().is_some_and(|inner| inner.is::<NotText>()) {
+            return anyhow::anyhow!("{e}");
         }
-        Ok(())
+        match self.compression {
+            None => anyhow::Error::from(e).context(format!("cannot read {display}")),
+            Some(kind) => {
+                let what = match kind {
+                    Compression::Xz => "xz",
+                    Compression::Gzip => "gzip",
+                    Compression::Zstd => "zstd",
+                };
+                anyhow::Error::from(e).context(format!("cannot decompress {display}: not a valid {what} stream"))
+            }
+        }
     }
 
-    /// Checks the bytes from `checked` to `end`.
-    fn check(&mut self, end: usize) -> io::Result<()> {
-        let block = &self.out[self.checked..end];
-        if self.checked == 0 {
+    /// Tells whether the input was not compressed (so its size on disk is the size of the text).
+    pub fn is_plain(&self) -> bool {
+        self.compression.is_none()
+    }
+
+    /// Reads and checks the next block; false at the end of the input.
+    fn next_block(&mut self) -> io::Result<bool> {
+        self.offset += self.block.len() as u64;
+        self.block.clear();
+        self.pos = 0;
+        if self.eof {
+            return Ok(false);
+        }
+        self.block.resize(BLOCK, 0);
+        let mut filled = 0;
+        while filled < BLOCK {
+            match self.inner.read(&mut self.block[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.block.truncate(filled);
+        self.check()?;
+        Ok(filled > 0)
+    }
+
+    fn check(&self) -> io::Result<()> {
+        let block = &self.block;
+        let refuse = |message: String| io::Error::new(io::ErrorKind::InvalidData, NotText(message));
+        if self.offset == 0 {
             if let Some(what) = mmdb_trace::binary_kind(block) {
-                let message = format!("{} is {what}, not a trace", self.display);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+                return Err(refuse(format!("{} is {what}, not a trace", self.display)));
             }
         } else if block.len() == BLOCK && block.iter().all(|&b| b == 0) {
-            let what = format!(
-                "at byte {} it holds {} KiB of NUL bytes in a row (a sparse or preallocated file, or one damaged by a \
-                 crash? `tr -d '\\0'` removes them)",
-                self.checked,
+            return Err(refuse(format!(
+                "{} is not a trace: at byte {} it holds {} KiB of NUL bytes in a row (a sparse or preallocated \
+                 file, or one damaged by a crash? `tr -d '\\0'` removes them)",
+                self.display,
+                self.offset,
                 BLOCK / 1024
-            );
-            return Err(not_text(self.display, what));
+            )));
         }
-        self.checked = end;
         Ok(())
     }
 
-    fn finish(mut self) -> io::Result<Vec<u8>> {
-        if self.checked < self.out.len() {
-            self.check(self.out.len())?;
-        }
-        Ok(self.out)
-    }
-}
-
-impl io::Write for TextSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.push(buf)?;
-        Ok(buf.len())
+    /// The next piece of the text: whole lines of about `size` bytes (more when a line is longer), ending with
+    /// a line break except at the end of the input; `None` at the end.
+    pub fn read_piece(&mut self, size: usize) -> io::Result<Option<Vec<u8>>> {
+        let mut piece = Vec::with_capacity(size + BLOCK);
+        Ok(self.read_piece_into(&mut piece, size)?.then_some(piece))
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Reads all of `reader` as text (see [`TextSink`]).
-fn read_text(reader: &mut dyn Read, display: &str) -> anyhow::Result<Vec<u8>> {
-    read_decoded(reader, display).map_err(|e| e.context(format!("cannot read {display}")))
-}
-
-/// Decompresses a stream of `kind` into checked text.
-fn decompress_stream(kind: Compression, reader: impl io::BufRead, display: &str) -> anyhow::Result<Vec<u8>> {
-    let fail = |what: &str| format!("cannot decompress {display}: not a valid {what} stream");
-    match kind {
-        Compression::Xz => {
-            let mut reader = reader;
-            let mut sink = TextSink::new(display);
-            if let Err(e) = lzma_rs::xz_decompress(&mut reader, &mut sink) {
-                // The sink's own refusal comes back wrapped as an I/O error.
-                if let lzma_rs::error::Error::IoError(io) = &e {
-                    if io.kind() == io::ErrorKind::InvalidData {
-                        anyhow::bail!("{io}");
-                    }
-                }
-                anyhow::bail!("{}: {e:?}", fail("xz"));
+    /// Like [`TextReader::read_piece`], into `piece` (cleared first, so that its memory is reused); false at the end.
+    pub fn read_piece_into(&mut self, piece: &mut Vec<u8>, size: usize) -> io::Result<bool> {
+        piece.clear();
+        loop {
+            if self.pos == self.block.len() && !self.next_block()? {
+                return Ok(!piece.is_empty());
             }
-            sink.finish().map_err(|e| anyhow::anyhow!(e))
-        }
-        Compression::Gzip => read_decoded(&mut flate2::bufread::MultiGzDecoder::new(reader), display)
-            .map_err(|e| e.context(fail("gzip"))),
-        Compression::Zstd => {
-            let mut dec = ruzstd::decoding::StreamingDecoder::new(reader)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", fail("zstd")))?;
-            read_decoded(&mut dec, display).map_err(|e| e.context(fail("zstd")))
-        }
-    }
-}
-
-/// Why decoded data could not be read: the stream is damaged, or what it holds is not text.
-#[derive(Debug)]
-enum DecodeError {
-    Stream(io::Error),
-    NotText(io::Error),
-}
-
-impl DecodeError {
-    /// The error to report: a damaged stream under `context`, a refusal as it is.
-    fn context(self, context: String) -> anyhow::Error {
-        match self {
-            DecodeError::Stream(e) => anyhow::Error::from(e).context(context),
-            DecodeError::NotText(e) => anyhow::Error::from(e),
+            let rest = &self.block[self.pos..];
+            if piece.len() + rest.len() < size {
+                piece.extend_from_slice(rest);
+                self.pos = self.block.len();
+                continue;
+            }
+            // Enough: end the piece at the first line break from here on.
+            let want = size.saturating_sub(piece.len());
+            match memchr::memchr(b'\n', &rest[want.min(rest.len())..]) {
+                Some(k) => {
+                    let end = want.min(rest.len()) + k + 1;
+                    piece.extend_from_slice(&rest[..end]);
+                    self.pos += end;
+                    return Ok(true);
+                }
+                None => {
+                    piece.extend_from_slice(rest);
+                    self.pos = self.block.len();
+                }
+            }
         }
     }
 }
 
-/// Reads all of `reader` through a [`TextSink`], keeping the reader's errors apart from the check's.
-fn read_decoded(reader: &mut dyn Read, display: &str) -> Result<Vec<u8>, DecodeError> {
-    let mut sink = TextSink::new(display);
-    let mut buf = vec![0u8; BLOCK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(DecodeError::Stream(e)),
-        };
-        sink.push(&buf[..n]).map_err(DecodeError::NotText)?;
+impl Read for TextReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.block.len() && !self.next_block()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.block.len() - self.pos);
+        buf[..n].copy_from_slice(&self.block[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
-    sink.finish().map_err(DecodeError::NotText)
+}
+
+/// xz decompression as a [`Read`]: lzma-rs decompresses into a writer, so it runs on its own thread and writes
+/// into a pipe; a decompression error is reported when the pipe ends.
+struct XzReader {
+    pipe: io::PipeReader,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl XzReader {
+    fn spawn(mut reader: impl io::BufRead + Send + 'static) -> anyhow::Result<XzReader> {
+        let (pipe, mut writer) = io::pipe().context("cannot create a pipe for xz decompression")?;
+        let thread = std::thread::Builder::new()
+            .name("xz".to_string())
+            .spawn(move || lzma_rs::xz_decompress(&mut reader, &mut writer).map_err(|e| format!("{e:?}")))
+            .context("cannot start the xz decompression thread")?;
+        Ok(XzReader { pipe, thread: Some(thread) })
+    }
+}
+
+impl Read for XzReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.pipe.read(buf)?;
+        if n == 0 {
+            if let Some(thread) = self.thread.take() {
+                match thread.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+                    Err(_) => return Err(io::Error::other("the xz decompression thread panicked")),
+                }
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Decompresses `raw` when its magic bytes say it is compressed; returns it unchanged otherwise.
 #[cfg(test)]
 pub fn decompress(raw: Vec<u8>) -> anyhow::Result<Vec<u8>> {
-    let Some(kind) = compression(&raw) else { return Ok(raw) };
-    decompress_stream(kind, &raw[..], "the input")
+    let dir = std::env::temp_dir().join(format!("mmdb-input-test-{}-{:p}", std::process::id(), &raw));
+    std::fs::write(&dir, &raw)?;
+    let out = read_trace(&dir, "the input");
+    let _ = std::fs::remove_file(&dir);
+    out
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@
 //! stdout (`mmdb replay … | head`) counts as success.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+mod bench;
 mod input;
+mod progress;
 mod record;
 mod repl;
 mod run;
+mod stream;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +28,7 @@ use mmdb_session::{render_json, render_text, replay, ParseError, ReplayOptions};
 const MAX_SHOWN_PARSE_ERRORS: usize = 100;
 
 /// Exit status when the replay found nothing wrong.
-const EXIT_CLEAN: u8 = 0;
+pub(crate) const EXIT_CLEAN: u8 = 0;
 /// Exit status when the replay found parse errors, warnings or invariant violations.
 const EXIT_FINDINGS: u8 = 1;
 /// Exit status for a usage error or input that cannot be read.
@@ -128,6 +131,9 @@ enum Command {
     /// Replays the same input under two kernel profiles and reports where and how they differ.
     #[command(long_about = DIFF_LONG)]
     Diff(DiffArgs),
+    /// Measures how fast mmdb reads, parses and replays a real trace, beside a plain newline count of it.
+    #[command(long_about = bench::BENCH_LONG, after_help = bench::BENCH_AFTER_HELP)]
+    Bench(bench::BenchArgs),
 }
 
 const DIFF_LONG: &str = "\
@@ -203,6 +209,18 @@ struct ReplayArgs {
     /// Stop at the first error (a line that does not parse, or a warning diagnostic): show it and exit with 2.
     #[arg(long)]
     strict: bool,
+    /// Threads that parse a real trace while it is replayed in order (default: the CPUs mmdb may use; 1 parses
+    /// and replays on one thread).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
+    /// The size of the pieces a real trace is read and parsed in (tests use small ones to cut traces often).
+    #[arg(long, value_name = "BYTES", default_value_t = stream::PIECE, hide = true)]
+    piece_size: usize,
+}
+
+/// The parser threads to use: `jobs` when given, else one per CPU this process may run on.
+pub(crate) fn parser_threads(jobs: Option<u16>) -> usize {
+    jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, usize::from), usize::from)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -239,6 +257,7 @@ fn main() -> ExitCode {
         Some(Command::Profiles) => cmd_profiles(),
         Some(Command::Diff(args)) => cmd_diff(&args),
         Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
         None if cli.repl.file.is_some() => repl::run(&cli.repl),
         None => {
             let msg = "mmdb: give a trace to open, or a command (`mmdb --help` lists them)";
@@ -257,18 +276,24 @@ fn main() -> ExitCode {
 }
 
 /// `mmdb replay`: reads the trace, replays it, prints parse errors to stderr and the report to stdout.
+///
+/// A real trace is streamed (read in pieces, parsed on `--jobs` threads, replayed in order), so memory does not
+/// grow with its size; an mm event trace is read whole.
 fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     let from_stdin = args.file.as_os_str() == "-";
     let display = if from_stdin { "<stdin>".to_string() } else { args.file.display().to_string() };
-    let source = input::read_trace(&args.file, &display)?;
-
-    let format = input_format(&args.file, &source, args.input_format);
+    let mut text = input::open_text(&args.file, &display)?;
+    let first = text.read_piece(args.piece_size.max(1)).map_err(|e| text.error(e))?.unwrap_or_default();
+    let format = input_format(&args.file, &first, args.input_format);
     if format != InputFormat::Mmdb {
-        return cmd_replay_real(args, &source, &display, format);
+        return cmd_replay_real(args, text, first, &display, format);
     }
+    let mut source = first;
+    io::Read::read_to_end(&mut text, &mut source).map_err(|e| text.error(e))?;
     let opts =
         ReplayOptions { check: args.check, until: args.until, profile: args.profile, ..ReplayOptions::default() };
     let replay = replay(&source, &opts);
+    let source = Source::Bytes(&source);
 
     if args.strict {
         let warnings = replay
@@ -282,7 +307,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     let mut err = io::stderr().lock();
-    report_errors(&mut err, &replay.parse_errors, &display, Some(&source));
+    report_errors(&mut err, &replay.parse_errors, &display, &source);
 
     let rendering = match args.format {
         Format::Text => render_text(&replay, &display),
@@ -294,19 +319,71 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
     Ok(if replay.is_clean() { EXIT_CLEAN } else { EXIT_FINDINGS })
 }
 
+/// Where the text of the lines that errors name comes from.
+enum Source<'a> {
+    /// The whole text is at hand.
+    Bytes(&'a [u8]),
+    /// The text was streamed: lines are read again from the file when an error needs them (not from standard
+    /// input, which cannot be read twice).
+    Streamed { path: &'a Path, display: &'a str, unterminated: Option<u32> },
+}
+
+impl Source<'_> {
+    /// The texts of the lines `wanted` (1-based; without their line breaks), read in one pass.
+    fn lines(&self, wanted: impl Iterator<Item = u32>) -> BTreeMap<u32, String> {
+        let wanted: BTreeSet<u32> = wanted.collect();
+        match *self {
+            Source::Bytes(bytes) => lines_of(bytes, &wanted),
+            Source::Streamed { path, .. } if path.as_os_str() == "-" => BTreeMap::new(),
+            Source::Streamed { path, display, .. } => match input::open_text(path, display) {
+                Ok(text) => lines_of(io::BufReader::with_capacity(1 << 20, text), &wanted),
+                Err(_) => BTreeMap::new(),
+            },
+        }
+    }
+
+    /// The number of the last line when it has no line break.
+    fn unterminated(&self) -> Option<u32> {
+        match *self {
+            Source::Bytes(s) => (!s.is_empty() && !s.ends_with(b"\n")).then(|| line_count(s)),
+            Source::Streamed { unterminated, .. } => unterminated,
+        }
+    }
+}
+
+/// The texts of the lines `wanted` of `text`, read until the last of them.
+fn lines_of(mut text: impl io::BufRead, wanted: &BTreeSet<u32>) -> BTreeMap<u32, String> {
+    let mut out = BTreeMap::new();
+    let Some(&last) = wanted.last() else { return out };
+    let mut buf = Vec::new();
+    for line in 1..=last {
+        buf.clear();
+        match text.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if wanted.contains(&line) {
+            let bytes = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+            out.insert(line, String::from_utf8_lossy(bytes).into_owned());
+        }
+    }
+    out
+}
+
 /// Writes `errors` (of the file shown as `display`, whose text is `source` when at hand) to stderr: each rendered
 /// like rustc's, at most [`MAX_SHOWN_PARSE_ERRORS`] of them, then a line that counts them, by kind when there are
 /// several kinds (`3 errors in x.ftrace: 2 syntax, 1 marker`). Nothing when there are none.
 ///
 /// With the source, a marker error (located in the marker's text) is moved to its place in the whole line, and an
 /// error on a last line that has no line break says that the file may have been cut short.
-fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, source: Option<&[u8]>) {
+fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, source: &Source<'_>) {
     if errors.is_empty() {
         return;
     }
     let shown = &errors[..errors.len().min(MAX_SHOWN_PARSE_ERRORS)];
-    let lines = source.map(|s| source_lines(s, shown.iter().map(|e| e.line))).unwrap_or_default();
-    let last_line = source.filter(|s| !s.is_empty() && !s.ends_with(b"\n")).map(line_count);
+    let lines = source.lines(shown.iter().map(|e| e.line));
+    let last_line = source.unterminated();
     for e in shown {
         let e = relocate(e, lines.get(&e.line).map(String::as_str));
         // Each error is followed by a blank line, as rustc does.
@@ -341,24 +418,6 @@ fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, sou
     let _ = writeln!(err, "{n} error{} in {display}{by_kind}", if n == 1 { "" } else { "s" });
 }
 
-/// The texts of the lines `wanted` of `source` (1-based; without their line breaks), read in one pass.
-fn source_lines(source: &[u8], wanted: impl Iterator<Item = u32>) -> BTreeMap<u32, String> {
-    let wanted: BTreeSet<u32> = wanted.collect();
-    let mut out = BTreeMap::new();
-    let Some(&last) = wanted.last() else { return out };
-    for (index, bytes) in source.split(|&b| b == b'\n').enumerate() {
-        let line = u32::try_from(index + 1).unwrap_or(u32::MAX);
-        if line > last {
-            break;
-        }
-        if wanted.contains(&line) {
-            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            out.insert(line, String::from_utf8_lossy(bytes).into_owned());
-        }
-    }
-    out
-}
-
 /// How many lines `source` has (a last line without a line break counts).
 fn line_count(source: &[u8]) -> u32 {
     let breaks = source.iter().filter(|&&b| b == b'\n').count();
@@ -388,18 +447,18 @@ fn relocate<'a>(e: &'a ParseError, line: Option<&str>) -> Cow<'a, ParseError> {
 fn first_error<'a>(
     errors: &[ParseError],
     warnings: impl Iterator<Item = (u32, &'a mmdb_model::Diagnostic)>,
-    source: &[u8],
+    source: &Source<'_>,
     display: &str,
 ) -> Option<String> {
     let first_parse = errors.iter().min_by_key(|e| e.line);
     let first_warning = warnings.min_by_key(|(line, _)| *line);
     match (first_parse, first_warning) {
         (Some(e), w) if w.is_none_or(|(line, _)| e.line <= line) => {
-            let lines = source_lines(source, std::iter::once(e.line));
+            let lines = source.lines(std::iter::once(e.line));
             Some(relocate(e, lines.get(&e.line).map(String::as_str)).render(display))
         }
         (_, Some((line, d))) => {
-            let text = source_lines(source, std::iter::once(line)).remove(&line).unwrap_or_default();
+            let text = source.lines(std::iter::once(line)).remove(&line).unwrap_or_default();
             // Underline the event's name when the line lexes, else its first word.
             let (column, len) = match mmdb_trace::lexer::lex_prefix(&text) {
                 Ok(p) => (text[..p.event_offset].chars().count() + 1, p.event.chars().count()),
@@ -455,7 +514,7 @@ struct SideFile {
 /// Reads a perf recording's ground-truth side file for the REPL; its errors go to stderr.
 fn read_truth_sidefile(p: &Path) -> anyhow::Result<Vec<mmdb_trace::TimedMarker>> {
     let side = read_side_file(p)?;
-    report_errors(&mut io::stderr().lock(), &side.errors, &side.display, Some(&side.source));
+    report_errors(&mut io::stderr().lock(), &side.errors, &side.display, &Source::Bytes(&side.source));
     Ok(side.markers)
 }
 
@@ -472,28 +531,40 @@ pub(crate) fn read_lru_file(p: &Path) -> anyhow::Result<mmdb_trace::ParsedTrace>
     let display = p.display().to_string();
     let bytes = input::read_trace(p, &display)?;
     let trace = mmdb_trace::parse_ftrace(&bytes);
-    report_errors(&mut io::stderr().lock(), &trace.errors, &display, Some(&bytes));
+    report_errors(&mut io::stderr().lock(), &trace.errors, &display, &Source::Bytes(&bytes));
     Ok(trace)
 }
 
 /// `mmdb replay` of a real ftrace or perf trace: lowering to the model, divergences and, with `--verify`, the
-/// comparison with rss_stat and the ground-truth checkpoints.
-fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: InputFormat) -> anyhow::Result<u8> {
-    let mut trace =
-        if format == InputFormat::Perf { mmdb_trace::parse_perf(source) } else { mmdb_trace::parse_ftrace(source) };
-    if let Some(p) = &args.lru {
-        trace.merge(read_lru_file(p)?);
-    }
+/// comparison with rss_stat and the ground-truth checkpoints. The trace is streamed: `first` is its first piece,
+/// already read for format detection, `text` the rest.
+fn cmd_replay_real(
+    args: &ReplayArgs,
+    mut text: input::TextReader,
+    first: Vec<u8>,
+    display: &str,
+    format: InputFormat,
+) -> anyhow::Result<u8> {
     let side = match &args.truth {
         Some(p) => Some(read_side_file(p)?),
         None => None,
     };
-    let (r, log) = mmdb_session::verify::replay_trace_profile(
-        &trace,
-        side.as_ref().map(|s| s.markers.as_slice()),
-        args.profile,
-        args.strict,
-    );
+    let mut replayer =
+        mmdb_session::verify::TraceReplayer::new(args.profile, side.as_ref().map(|s| s.markers.clone()), args.strict);
+    if let Some(p) = &args.lru {
+        replayer.merge_extra(read_lru_file(p)?);
+    }
+    let real = if format == InputFormat::Perf { stream::RealFormat::Perf } else { stream::RealFormat::Ftrace };
+    let size = if args.file.as_os_str() == "-" { None } else { std::fs::metadata(&args.file).ok().map(|m| m.len()) };
+    let plain = text.is_plain();
+    let progress = progress::Progress::bytes(&format!("replaying {display}"), size.filter(|_| plain));
+    let threads = parser_threads(args.jobs);
+    let streamed =
+        stream::parse_pieces(&mut text, first, real, args.piece_size.max(1), threads, &progress, |p| replayer.feed(p))
+            .map_err(|e| text.error(e))?;
+    progress.finish();
+    let (r, log) = replayer.finish();
+    let source = Source::Streamed { path: &args.file, display, unterminated: streamed.unterminated };
     // The side file's errors: those of its lines, then those against the grammar's rules.
     let side_errors: Vec<ParseError> = match &side {
         Some(s) => {
@@ -509,7 +580,7 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
             let named = d.message.strip_prefix("line ").and_then(|r| r.split_once(':')?.0.parse().ok());
             Some((named.or_else(|| Some(log.events.get(usize::try_from(d.event).ok()?)?.0))?, d))
         });
-        if let Some(first) = first_error(&r.parse_errors, warnings, source, display) {
+        if let Some(first) = first_error(&r.parse_errors, warnings, &source, display) {
             return Ok(strict_stop(&first, display));
         }
         if let (Some(s), Some(e)) = (&side, side_errors.first()) {
@@ -518,10 +589,10 @@ fn cmd_replay_real(args: &ReplayArgs, source: &[u8], display: &str, format: Inpu
     }
     let mut err = io::stderr().lock();
     if let Some(s) = &side {
-        report_errors(&mut err, &side_errors, &s.display, Some(&s.source));
+        report_errors(&mut err, &side_errors, &s.display, &Source::Bytes(&s.source));
     }
-    report_errors(&mut err, &r.parse_errors, display, Some(source));
-    for u in &trace.unknown_fields {
+    report_errors(&mut err, &r.parse_errors, display, &source);
+    for u in &r.unknown_fields {
         let lines = if u.count == 1 { "1 line".to_string() } else { format!("{} lines", u.count) };
         let _ = writeln!(
             err,

@@ -49,7 +49,7 @@ use mmdb_model::lru::BatchKind;
 use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
-use mmdb_trace::{ParsedTrace, TraceLine};
+use mmdb_trace::TraceLine;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
@@ -494,13 +494,13 @@ impl Lowerer {
     }
 
     /// Feeds one record line.
-    pub fn feed(&mut self, trace: &ParsedTrace, l: &TraceLine) {
+    pub fn feed(&mut self, l: &TraceLine) {
         let pid = l.pid;
         self.cur_line = l.line;
         if let Some(x) = &mut self.exec {
             if pid == x.pid {
                 match &l.record {
-                    _ if x.exec.is_some() => self.finish_exec(trace, None),
+                    _ if x.exec.is_some() => self.finish_exec(None),
                     Record::SchedProcessExec(e) => {
                         x.exec = Some((l.clone(), e.filename.clone()));
                         return;
@@ -518,7 +518,7 @@ impl Lowerer {
             } else if let Record::TracingMarkWrite { buf } = &l.record {
                 if buf.starts_with("mmdb-exec") {
                     if let Ok(m) = parse_marker(buf) {
-                        self.input_marker(trace, &m);
+                        self.input_marker(&m);
                     }
                     return;
                 }
@@ -606,7 +606,6 @@ impl Lowerer {
                     Some(flags) => flags & CLONE_VM != 0,
                     None => self.tgid.get(&f.child_pid).is_some_and(|t| *t != f.child_pid),
                 };
-                let _ = trace;
                 self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
                 self.alive.insert(f.child_pid);
                 self.fork_rss_compare(f.parent_pid, f.child_pid, thread);
@@ -859,11 +858,11 @@ impl Lowerer {
 
     /// An input marker (`mmdb-exec-vma`, `mmdb-exec`): exec's layout, written by `mmdb record` at the exec stop.
     /// Other markers are ground truth and not the lowering's business.
-    pub fn input_marker(&mut self, trace: &ParsedTrace, m: &Marker) {
+    pub fn input_marker(&mut self, m: &Marker) {
         let Some(x) = self.exec.as_mut().filter(|x| x.exec.is_some()) else { return };
         match m {
             Marker::ExecVma(v) if v.vma.pid == x.pid => x.vmas.push(v.clone()),
-            Marker::Exec(stack) if stack.pid == x.pid => self.finish_exec(trace, Some(*stack)),
+            Marker::Exec(stack) if stack.pid == x.pid => self.finish_exec(Some(*stack)),
             _ => {}
         }
     }
@@ -878,7 +877,7 @@ impl Lowerer {
     /// Without the layout, the argument pages go below `mmap_min_addr` (`0x1000..0x10000`), where no program
     /// maps anything: they count in RSS, are inherited at fork and freed at exit like the real ones, and the page
     /// comparison counts their true addresses as pre-trace state.
-    fn finish_exec(&mut self, trace: &ParsedTrace, stack: Option<ExecStack>) {
+    fn finish_exec(&mut self, stack: Option<ExecStack>) {
         let Some(x) = self.exec.take() else { return };
         let Some((exec_line, filename)) = x.exec else { return };
         let pid = x.pid;
@@ -973,9 +972,9 @@ impl Lowerer {
                 faulted.push(page);
                 while let Some(l) = held.next() {
                     (at_cpu, at_ts) = (l.cpu, l.ts_ns);
-                    if self.exec_held(trace, l, new_mm, &mut next_arg) {
+                    if self.exec_held(l, new_mm, &mut next_arg) {
                         while let Some(l) = held.next_if(in_fault) {
-                            self.exec_held(trace, l, new_mm, &mut next_arg);
+                            self.exec_held(l, new_mm, &mut next_arg);
                         }
                         break;
                     }
@@ -984,7 +983,7 @@ impl Lowerer {
             self.apply(pid, at_cpu, at_ts, Op::Gup { addr: page, write: true });
         }
         for l in held {
-            self.exec_held(trace, l, new_mm, &mut next_arg);
+            self.exec_held(l, new_mm, &mut next_arg);
         }
         self.cur_line = exec_line.line;
     }
@@ -992,13 +991,7 @@ impl Lowerer {
     /// Replays one record of the exec held back by [`Lowerer::finish_exec`]: an allocation of a user page with no
     /// fault is copy_strings()' (GUP) and faults in the next argument page; `rss_stat`s of the old mm are not
     /// comparable. Returns whether it was such an allocation.
-    fn exec_held(
-        &mut self,
-        trace: &ParsedTrace,
-        l: &TraceLine,
-        new_mm: Option<u32>,
-        next_arg: &mut impl Iterator<Item = u64>,
-    ) -> bool {
+    fn exec_held(&mut self, l: &TraceLine, new_mm: Option<u32>, next_arg: &mut impl Iterator<Item = u64>) -> bool {
         self.cur_line = l.line;
         match &l.record {
             Record::MmPageAlloc(a) if a.migratetype == MIGRATE_MOVABLE && !self.pending_fault.contains_key(&l.pid) => {
@@ -1013,7 +1006,7 @@ impl Lowerer {
                 false
             }
             _ => {
-                self.feed(trace, l);
+                self.feed(l);
                 false
             }
         }

@@ -8,10 +8,9 @@
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
 use mmdb_model::{kpf, Config, Event, Model, Profile, Report};
 use mmdb_trace::records::Record;
-use mmdb_trace::truth::{
-    collect_checkpoints, merge_by_time, parse_marker, trace_markers, Marker, Merged, Page, Rollup, TimedMarker,
-};
-use mmdb_trace::{ParseError, ParsedTrace};
+use mmdb_trace::records::UnknownField;
+use mmdb_trace::truth::{collect_checkpoints, parse_marker, Marker, Page, Rollup, TimedMarker};
+use mmdb_trace::{ParseError, ParsedTrace, TraceLine};
 use serde::Serialize;
 
 /// The kpageflags bits compared, with their names.
@@ -110,6 +109,8 @@ pub struct RealReplay {
     /// Errors of the perf side file's markers against the grammar's rules (`collect_checkpoints`), located in that
     /// file; the trace's own marker errors are in `parse_errors`.
     pub truth_errors: Vec<ParseError>,
+    /// Fields of known events that Linux 6.18 does not print, in order of first appearance.
+    pub unknown_fields: Vec<UnknownField>,
 }
 
 const KEEP: usize = 20;
@@ -152,82 +153,225 @@ fn replay_trace_inner(
     keep_log: bool,
     profile: Profile,
 ) -> (RealReplay, ReplayLog) {
-    let mut low = Lowerer::new(Model::new(Config { history: false, trace_pfns: true, profile, ..Config::default() }));
-    if keep_log {
-        low.keep_log();
+    let mut r = TraceReplayer::new(profile, side.map(<[TimedMarker]>::to_vec), keep_log);
+    r.low.learn_tgids(&trace.lines);
+    r.replay_piece(trace);
+    r.finish()
+}
+
+/// How many records a [`TraceReplayer`] reads ahead of the one it replays, to learn TGIDs from them.
+pub const TGID_LOOKAHEAD: usize = 4096;
+
+/// A real trace replayed as it is read, for traces too large to hold: feed it the parsed trace in consecutive pieces
+/// ([`TraceReplayer::feed`], each with the file's own line numbers, see [`ParsedTrace::shift_lines`]), then
+/// [`TraceReplayer::finish`]. Any cut into pieces gives the same result as the whole trace at once (tested), as
+/// long as a new thread's first record with its TGID comes within [`TGID_LOOKAHEAD`] records of its fork:
+/// records are held back that long, so that [`Lowerer::learn_tgids`] sees them first (it tells a thread from a
+/// process at a `clone3`, whose flags the trace does not show).
+#[derive(Debug)]
+pub struct TraceReplayer {
+    low: Lowerer,
+    v: Verifier,
+    errors: Vec<ParseError>,
+    /// The trace's own `mmdb-` markers, for the grammar's rules at the end.
+    markers: Vec<TimedMarker>,
+    /// The side file's markers (perf recordings), merged by time, and the next one to merge.
+    side: Vec<TimedMarker>,
+    side_next: usize,
+    truth_errors: Vec<ParseError>,
+    /// Records recorded beside the trace (`--lru`), merged by time, and the next one to merge.
+    extra: Vec<TraceLine>,
+    extra_next: usize,
+    /// The line of the last record of the trace itself: merged records take it.
+    last_line: u32,
+    first_loss: Option<u32>,
+    lost: u64,
+    backwards: Backwards,
+    /// The pieces held back until the records after them have taught the lowering their TGIDs, and how many
+    /// records they hold.
+    pending: std::collections::VecDeque<ParsedTrace>,
+    pending_records: usize,
+    unknown_fields: Vec<UnknownField>,
+}
+
+impl TraceReplayer {
+    /// A replay under `profile`, verified against the trace's own markers, or against `side` (a perf side file's
+    /// markers) when given; `keep_log` keeps the applied events ([`ReplayLog`]).
+    pub fn new(profile: Profile, side: Option<Vec<TimedMarker>>, keep_log: bool) -> TraceReplayer {
+        let mut low =
+            Lowerer::new(Model::new(Config { history: false, trace_pfns: true, profile, ..Config::default() }));
+        if keep_log {
+            low.keep_log();
+        }
+        let truth_errors = side.as_deref().map(|m| collect_checkpoints(m).errors).unwrap_or_default();
+        TraceReplayer {
+            low,
+            v: Verifier::default(),
+            errors: Vec::new(),
+            markers: Vec::new(),
+            side: side.unwrap_or_default(),
+            side_next: 0,
+            truth_errors,
+            extra: Vec::new(),
+            extra_next: 0,
+            last_line: 0,
+            first_loss: None,
+            lost: 0,
+            backwards: Backwards::default(),
+            pending: std::collections::VecDeque::new(),
+            pending_records: 0,
+            unknown_fields: Vec::new(),
+        }
     }
-    low.learn_tgids(&trace.lines);
-    let mut v = Verifier::default();
-    let mut errors = trace.errors.clone();
-    // The grammar's rules (checkpoint ids, begin/end pairs, order); the markers' own parse errors come below.
-    errors.extend(collect_checkpoints(&trace_markers(trace).0).errors);
-    let truth_errors = side.map(|m| collect_checkpoints(m).errors).unwrap_or_default();
-    let first_loss = trace.lost.iter().map(|l| l.line).min();
-    let mut backwards = Backwards::default();
-    let markers = side.unwrap_or(&[]);
-    for item in merge_by_time(&trace.lines, markers) {
-        match item {
-            Merged::Line(l) => {
-                if let Some(lost) = first_loss.filter(|&f| l.line > f && v.uncertain.is_none()) {
-                    low.mark_uncertain(lost);
-                    v.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
-                }
-                backwards.check(l, low.stats.events);
-                low.feed(trace, l);
-                if let Record::TracingMarkWrite { buf } = &l.record {
-                    if buf.starts_with("mmdb-") {
-                        match parse_marker(buf) {
-                            Ok(m) => {
-                                if matches!(m, Marker::CheckpointBegin { .. }) {
-                                    low.flush_pending_faults();
-                                }
-                                v.marker(&low, l.line, &m)
-                            }
-                            Err(e) => errors.push(e.to_parse_error(l.line, buf)),
-                        }
-                    }
-                }
+
+    /// Merges `extra` (the LRU events of other tasks that `mmdb record --perf` keeps in a `.lru` file, of the same
+    /// clock) by time, as [`ParsedTrace::merge`] does: at equal times the trace's record comes first, and a merged
+    /// record takes the line of the trace's record it follows. Call it before the first [`TraceReplayer::feed`].
+    pub fn merge_extra(&mut self, extra: ParsedTrace) {
+        self.low.learn_tgids(&extra.lines);
+        self.extra = extra.lines;
+        self.extra_next = 0;
+    }
+
+    /// The model as the replay has left it so far.
+    pub fn model(&self) -> &Model {
+        self.low.model()
+    }
+
+    /// How many model events have been applied so far.
+    pub fn events(&self) -> u64 {
+        self.low.stats.events
+    }
+
+    /// Replays the next piece of the trace (its lines numbered as in the whole file).
+    pub fn feed(&mut self, piece: ParsedTrace) {
+        self.low.learn_tgids(&piece.lines);
+        self.pending_records += piece.lines.len();
+        self.pending.push_back(piece);
+        while let Some(front) = self.pending.front() {
+            if self.pending_records - front.lines.len() < TGID_LOOKAHEAD {
+                break;
             }
-            Merged::Marker(m) => {
-                if let Marker::Record { pid, .. } = m.marker {
-                    low.set_recorded(pid);
-                }
-                low.input_marker(trace, &m.marker);
-                if matches!(m.marker, Marker::CheckpointBegin { .. }) {
-                    low.flush_pending_faults();
-                }
-                v.marker(&low, m.line, &m.marker)
+            self.pending_records -= front.lines.len();
+            if let Some(front) = self.pending.pop_front() {
+                self.replay_piece(&front);
             }
         }
     }
-    let (model, mut low) = low.finish();
-    let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log() };
-    let mut report = model.report();
-    report.violations = model.check();
-    report.diagnostics.extend(backwards.finish());
-    report.diagnostics.sort_by_key(|d| d.event);
-    let mut verify = v.finish();
-    verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
-    verify.divergences = low.divergence_count;
-    if let Some(u) = &mut verify.uncertain {
-        u.divergences = low.uncertain_divergences;
-        u.rss_stat = RssTally { total: low.rss.uncertain_total, matched: low.rss.uncertain_matched };
-    } else if let Some(lost) = first_loss {
-        // Lost after the last record: nothing was compared after it.
-        verify.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
+
+    fn replay_piece(&mut self, piece: &ParsedTrace) {
+        if let Some(first) = piece.lost.iter().map(|l| l.line).min() {
+            self.first_loss = Some(self.first_loss.map_or(first, |f| f.min(first)));
+        }
+        self.lost += piece.lost.iter().map(|l| l.count.unwrap_or(1)).sum::<u64>();
+        self.errors.extend(piece.errors.iter().cloned());
+        for u in piece.unknown_fields.iter().cloned() {
+            match self.unknown_fields.iter_mut().find(|k| k.event == u.event && k.key == u.key) {
+                Some(k) => k.count += u.count,
+                None => self.unknown_fields.push(u),
+            }
+        }
+        for l in &piece.lines {
+            while let Some(x) = self.extra.get(self.extra_next).filter(|x| x.ts_ns < l.ts_ns) {
+                let mut x = x.clone();
+                x.line = self.last_line;
+                self.extra_next += 1;
+                self.line(&x);
+            }
+            self.last_line = l.line;
+            self.line(l);
+        }
     }
-    errors.sort_by_key(|e| e.line);
-    let r = RealReplay {
-        report,
-        verify,
-        rss: low.rss,
-        divergences: low.divergences,
-        stats: low.stats,
-        parse_errors: errors,
-        lost: trace.lost.iter().map(|l| l.count.unwrap_or(1)).sum(),
-        truth_errors,
-    };
-    (r, log)
+
+    /// One record, after the side file's markers that come before it.
+    fn line(&mut self, l: &TraceLine) {
+        while self.side.get(self.side_next).is_some_and(|m| m.ts_ns < l.ts_ns) {
+            self.side_next += 1;
+            self.side_marker(self.side_next - 1);
+        }
+        if let Some(lost) = self.first_loss.filter(|&f| l.line > f && self.v.uncertain.is_none()) {
+            self.low.mark_uncertain(lost);
+            self.v.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
+        }
+        self.backwards.check(l, self.low.stats.events);
+        self.low.feed(l);
+        if let Record::TracingMarkWrite { buf } = &l.record {
+            if buf.starts_with("mmdb-") {
+                match parse_marker(buf) {
+                    Ok(m) => {
+                        if matches!(m, Marker::CheckpointBegin { .. }) {
+                            self.low.flush_pending_faults();
+                        }
+                        self.v.marker(&self.low, l.line, &m);
+                        self.markers.push(TimedMarker { ts_ns: l.ts_ns, line: l.line, marker: m });
+                    }
+                    Err(e) => self.errors.push(e.to_parse_error(l.line, buf)),
+                }
+            }
+        }
+    }
+
+    fn side_marker(&mut self, index: usize) {
+        let m = &self.side[index];
+        if let Marker::Record { pid, .. } = m.marker {
+            self.low.set_recorded(pid);
+        }
+        self.low.input_marker(&m.marker);
+        if matches!(m.marker, Marker::CheckpointBegin { .. }) {
+            self.low.flush_pending_faults();
+        }
+        self.v.marker(&self.low, m.line, &m.marker);
+    }
+
+    /// Replays what is left (the piece held back, records and markers merged after the trace's last record) and
+    /// returns the result, with the applied events when the log was kept.
+    pub fn finish(mut self) -> (RealReplay, ReplayLog) {
+        while let Some(piece) = self.pending.pop_front() {
+            self.replay_piece(&piece);
+        }
+        while self.extra_next < self.extra.len() {
+            let mut x = self.extra[self.extra_next].clone();
+            x.line = self.last_line;
+            self.extra_next += 1;
+            self.line(&x);
+        }
+        while self.side_next < self.side.len() {
+            self.side_next += 1;
+            self.side_marker(self.side_next - 1);
+        }
+        // The grammar's rules (checkpoint ids, begin/end pairs, order); the markers' own parse errors came above.
+        let mut errors = self.errors;
+        errors.extend(collect_checkpoints(&self.markers).errors);
+        let (model, mut low) = self.low.finish();
+        let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log() };
+        let mut report = model.report();
+        report.violations = model.check();
+        report.diagnostics.extend(self.backwards.finish());
+        report.diagnostics.sort_by_key(|d| d.event);
+        let mut verify = self.v.finish();
+        verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
+        verify.divergences = low.divergence_count;
+        if let Some(u) = &mut verify.uncertain {
+            u.divergences = low.uncertain_divergences;
+            u.rss_stat = RssTally { total: low.rss.uncertain_total, matched: low.rss.uncertain_matched };
+        } else if let Some(lost) = self.first_loss {
+            // Lost after the last record: nothing was compared after it.
+            verify.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
+        }
+        errors.sort_by_key(|e| e.line);
+        let r = RealReplay {
+            report,
+            verify,
+            rss: low.rss,
+            divergences: low.divergences,
+            stats: low.stats,
+            parse_errors: errors,
+            lost: self.lost,
+            truth_errors: self.truth_errors,
+            unknown_fields: self.unknown_fields,
+        };
+        (r, log)
+    }
 }
 
 /// How many timestamps going backwards are reported one by one; the rest are counted in one more diagnostic.
@@ -382,7 +526,7 @@ pub fn compare_rollup(model: &Model, r: &Rollup) -> Vec<(String, String)> {
     diffs
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Verifier {
     out: Verify,
     page_fields: Vec<(String, u64)>,

@@ -25,6 +25,23 @@ use crate::diag::{line_problem, LineError, ParseError, EXPECTED_UTF8};
 /// A line that is not valid UTF-8, has a NUL byte or is longer than [`crate::diag::MAX_LINE_BYTES`] becomes an error in `errors`
 /// and is not passed to `f`.
 pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut f: impl FnMut(u32, &'a str)) {
+    // The usual case, clean text, checked once as a whole: then each line only needs its length checked.
+    if let (None, Ok(text)) = (memchr::memchr(0, src), std::str::from_utf8(src)) {
+        let mut start = 0;
+        let ends = memchr_iter(b'\n', src).chain(std::iter::once(src.len()));
+        for (index, end) in ends.enumerate() {
+            let line = &text[start..end];
+            start = end + 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let line_no = u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1));
+            if line.len() > crate::diag::MAX_LINE_BYTES {
+                errors.extend(line_problem(line_no, line.as_bytes()));
+                continue;
+            }
+            f(line_no, line);
+        }
+        return;
+    }
     let mut start = 0;
     let ends = memchr_iter(b'\n', src).chain(std::iter::once(src.len()));
     for (index, end) in ends.enumerate() {
@@ -87,6 +104,8 @@ pub(crate) struct Kv<'a> {
     start: usize,
     /// Byte offset where the lead (the words before the first pair) ends.
     lead_end: usize,
+    /// Where [`Kv::get`] starts looking: after the pair it found last, as parsers read fields in print order.
+    cursor: std::cell::Cell<usize>,
 }
 
 /// One field's value, with where it sits in the line and the key it was read under (for messages).
@@ -153,7 +172,7 @@ impl<'a> Kv<'a> {
         if len > 0 && pairs[len - 1].val_end == 0 {
             pairs[len - 1].val_end = value_end(b, pairs[len - 1].val_start as usize, b.len()) as u32;
         }
-        Kv { line, pairs, len, start, lead_end }
+        Kv { line, pairs, len, start, lead_end, cursor: std::cell::Cell::new(0) }
     }
 
     /// The words before the first `key=value` pair, trimmed, and their byte offset.
@@ -164,16 +183,27 @@ impl<'a> Kv<'a> {
         (trimmed.trim_end_matches([' ', '\t']), start + text.len() - trimmed.len())
     }
 
-    /// The value of the first field named `key`, if there is one.
+    /// The value of the field named `key`, if there is one: the first after the field read last, else the first
+    /// (parsers read fields in print order, so each lookup usually compares one key; a key a line repeats, which
+    /// no kernel prints, is read in turn).
     pub(crate) fn get(&self, key: &'static str) -> Option<Value<'a>> {
-        self.pairs[..self.len].iter().find(|p| &self.line[p.key_start as usize..p.key_end as usize] == key).map(|p| {
-            Value { text: &self.line[p.val_start as usize..p.val_end as usize], offset: p.val_start as usize, key }
-        })
+        let from = self.cursor.get().min(self.len);
+        let found = (from..self.len).chain(0..from).find(|&i| same(self.key_at(i), key))?;
+        self.cursor.set(found + 1);
+        let p = &self.pairs[found];
+        Some(Value { text: &self.line[p.val_start as usize..p.val_end as usize], offset: p.val_start as usize, key })
     }
 
-    /// The keys of the pairs, in line order.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.pairs[..self.len].iter().map(|p| &self.line[p.key_start as usize..p.key_end as usize])
+    fn key_at(&self, i: usize) -> &'a str {
+        let p = &self.pairs[i];
+        &self.line[p.key_start as usize..p.key_end as usize]
+    }
+
+    /// The keys that are not in `known`; nothing to check when the line has exactly those keys in that order, as
+    /// lines of the kernel the list was written for do.
+    pub(crate) fn unknown_keys<'k>(&'k self, known: &'k [&str]) -> impl Iterator<Item = &'a str> + 'k {
+        let exact = self.len == known.len() && (0..self.len).all(|i| same(self.key_at(i), known[i]));
+        (0..if exact { 0 } else { self.len }).map(|i| self.key_at(i)).filter(|k| !known.iter().any(|n| same(k, n)))
     }
 
     /// The value of the field named `key`, or an error naming the missing field.
@@ -186,6 +216,11 @@ impl<'a> Kv<'a> {
     pub(crate) fn req_any(&self, keys: &[&'static str]) -> Result<Value<'a>, LineError> {
         keys.iter().find_map(|k| self.get(k)).ok_or_else(|| missing(self.line, keys.first().copied().unwrap_or("")))
     }
+}
+
+/// String equality for short keys, compared inline (a call to `memcmp` per key costs more than the comparison).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// The error for a required field that the line lacks.

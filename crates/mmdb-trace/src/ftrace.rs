@@ -43,6 +43,10 @@ pub(crate) enum Special {
 pub(crate) fn special_line(line: &str) -> Option<Special> {
     let t = line.trim_start_matches([' ', '\t']);
     let first = t.as_bytes().first().copied();
+    // Most lines are records, whose comm starts with anything but these.
+    if first.is_some_and(|c| c.is_ascii_graphic() && !matches!(c, b'#' | b'C' | b'v' | b'c')) {
+        return None;
+    }
     if first.is_none() || first == Some(b'#') || t.trim_end().is_empty() {
         return Some(Special::Skip);
     }

@@ -12,10 +12,6 @@
 //! before the CPU field. The lexer allocates nothing: it returns slices of the line and byte offsets.
 
 use memchr::memchr_iter;
-use nom::bytes::complete::take_while_m_n;
-use nom::character::complete::{char, digit1, space0, space1};
-use nom::sequence::{delimited, separated_pair, terminated};
-use nom::IResult;
 
 use crate::diag::LineError;
 
@@ -176,47 +172,61 @@ fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineE
     })
 }
 
-type Res<'a, T> = IResult<&'a str, T>;
-
-fn cpu_field(i: &str) -> Res<'_, &str> {
-    delimited(char('['), digit1, char(']'))(i)
+fn is_irq_char(c: u8) -> bool {
+    matches!(c, b'.' | b'd' | b'D' | b'n' | b'N' | b'h' | b'H' | b's' | b'S' | b'b' | b'B' | b'z' | b'Z' | b'0'..=b'9')
 }
 
-fn is_irq_char(c: char) -> bool {
-    matches!(c, '.' | 'd' | 'D' | 'n' | 'N' | 'h' | 'H' | 's' | 'S' | 'b' | 'B' | 'z' | 'Z' | '0'..='9')
+/// The end of the run of bytes from `i` on that satisfy `f`.
+fn run_end(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && f(b[i]) {
+        i += 1;
+    }
+    i
 }
 
-/// The irq-info column: 5 flag chars (4 on older kernels), then blanks.
-fn irq_field(i: &str) -> Res<'_, &str> {
-    terminated(take_while_m_n(4, 5, is_irq_char), space1)(i)
+/// The irq-info column at `i`: 5 flag chars (4 on older kernels), then blanks. Returns where the column ends and
+/// where the blanks after it end.
+fn irq_field(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let end = run_end(&b[..b.len().min(i + 5)], i, is_irq_char);
+    let after = run_end(b, end, is_blank);
+    (end - i >= 4 && after > end).then_some((end, after))
 }
 
-fn timestamp(i: &str) -> Res<'_, (&str, &str)> {
-    separated_pair(digit1, char('.'), digit1)(i)
-}
-
-/// Lexes from the `[` of the CPU field at `p` to the end of the line.
+/// Lexes from the `[` of the CPU field at `p` to the end of the line (by hand: every record line comes here).
 fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, LineError> {
-    let at = |i: &str| line.len() - i.len();
-    let i = &line[p..];
-    let (i, cpu) = cpu_field(i).map_err(|_| LineError::at_token(line, p, "a CPU field `[<cpu>]`"))?;
-    let cpu =
-        cpu.parse::<u32>().ok().filter(|&c| c < MAX_CPUS).ok_or_else(|| {
-            LineError::new(p + 1, cpu.len(), "a CPU number below 8192 (the kernel's largest NR_CPUS)")
-        })?;
-    let (i, _) = space1::<_, nom::error::Error<&str>>(i)
-        .map_err(|_| LineError::at_token(line, at(i), "a space after the CPU field"))?;
-    let (i, irq) = match irq_field(i) {
-        Ok((rest, irq)) => (rest, Some(irq)),
-        Err(_) => (i, None),
+    let b = line.as_bytes();
+    let cpu_start = p + 1;
+    let cpu_end = run_end(b, cpu_start, |c| c.is_ascii_digit());
+    if cpu_end == cpu_start || b.get(cpu_end) != Some(&b']') {
+        return Err(LineError::at_token(line, p, "a CPU field `[<cpu>]`"));
+    }
+    let cpu = &line[cpu_start..cpu_end];
+    let cpu = cpu.parse::<u32>().ok().filter(|&c| c < MAX_CPUS).ok_or_else(|| {
+        LineError::new(cpu_start, cpu.len(), "a CPU number below 8192 (the kernel's largest NR_CPUS)")
+    })?;
+    let mut i = cpu_end + 1;
+    let after_blanks = run_end(b, i, is_blank);
+    if after_blanks == i {
+        return Err(LineError::at_token(line, i, "a space after the CPU field"));
+    }
+    i = after_blanks;
+    let irq = match irq_field(b, i) {
+        Some((end, after)) => {
+            let irq = &line[i..end];
+            i = after;
+            Some(irq)
+        }
+        None => None,
     };
-    let ts_offset = at(i);
-    let (i, (secs, frac)) =
-        timestamp(i).map_err(|_| LineError::at_token(line, ts_offset, "a timestamp `<secs>.<frac>`"))?;
-    let ts_len = at(i) - ts_offset;
+    let ts_offset = i;
+    let secs_end = run_end(b, i, |c| c.is_ascii_digit());
+    let frac_end = run_end(b, secs_end + 1, |c| c.is_ascii_digit());
+    if secs_end == i || b.get(secs_end) != Some(&b'.') || frac_end == secs_end + 1 {
+        return Err(LineError::at_token(line, ts_offset, "a timestamp `<secs>.<frac>`"));
+    }
+    let (secs, frac) = (&line[i..secs_end], &line[secs_end + 1..frac_end]);
     if frac.len() > 9 {
-        let frac_offset = at(i) - frac.len();
-        return Err(LineError::new(frac_offset, frac.len(), "at most 9 fractional digits (nanoseconds)"));
+        return Err(LineError::new(secs_end + 1, frac.len(), "at most 9 fractional digits (nanoseconds)"));
     }
     let ts_ns = secs
         .parse::<u64>()
@@ -224,12 +234,14 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
         .and_then(|s| s.checked_mul(1_000_000_000))
         .zip(frac.parse::<u64>().ok())
         .and_then(|(s, f)| s.checked_add(f * 10u64.pow(9 - frac.len() as u32)))
-        .ok_or_else(|| LineError::new(ts_offset, ts_len, "a timestamp below 2^64 nanoseconds"))?;
-    let (i, _) = char::<_, nom::error::Error<&str>>(':')(i)
-        .map_err(|_| LineError::at_token(line, at(i), "`:` after the timestamp"))?;
-    let (i, _) = space0::<_, nom::error::Error<&str>>(i).unwrap_or((i, ""));
-    let event_offset = at(i);
-    let (event, sep, rest) = event_name(i);
+        .ok_or_else(|| LineError::new(ts_offset, frac_end - ts_offset, "a timestamp below 2^64 nanoseconds"))?;
+    i = frac_end;
+    if b.get(i) != Some(&b':') {
+        return Err(LineError::at_token(line, i, "`:` after the timestamp"));
+    }
+    i = run_end(b, i + 1, |c| c == b' ' || c == b'\t');
+    let event_offset = i;
+    let (event, sep, rest) = event_name(&line[i..]);
     if event.is_empty() {
         return Err(LineError::at_token(line, event_offset, "an event name"));
     }
@@ -244,7 +256,7 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
         event_offset,
         sep,
         rest,
-        rest_offset: at(rest),
+        rest_offset: line.len() - rest.len(),
     })
 }
 
@@ -281,9 +293,9 @@ mod tests {
 
     #[test]
     fn irq_column_needs_a_blank_after_it() {
-        assert!(irq_field("d.... 1.0:").is_ok());
-        assert!(irq_field("d..1 1.0:").is_ok());
-        assert!(irq_field("12345.000:").is_err());
-        assert!(irq_field("d.....  1.0:").is_err());
+        assert_eq!(irq_field(b"d.... 1.0:", 0), Some((5, 6)));
+        assert_eq!(irq_field(b"d..1 1.0:", 0), Some((4, 5)));
+        assert_eq!(irq_field(b"12345.000:", 0), None);
+        assert_eq!(irq_field(b"d.....  1.0:", 0), None);
     }
 }

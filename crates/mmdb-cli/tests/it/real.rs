@@ -89,3 +89,62 @@ fn side_files(root: &str, name: &str) -> Vec<String> {
     }
     args
 }
+
+/// `mmdb replay` streams a real trace: read in pieces, parsed on `--jobs` threads, replayed in order. However it
+/// is cut and however many threads parse it, the report and the errors (located in the whole file, with their
+/// excerpts read back from it) are those of one piece on one thread; here with damaged lines in the middle, a
+/// perf recording with both side files, and a last line without its line break.
+#[test]
+fn streamed_replays_do_not_depend_on_pieces_or_threads() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let dir = super::test_dir("streamed");
+    let mut text = std::fs::read_to_string(format!("{root}/traces/real/madv-free.ftrace")).expect("madv-free.ftrace");
+    let at = text.len() / 2;
+    let at = at + text[at..].find('\n').expect("a line break") + 1;
+    text.insert_str(at, "  this line is damaged\n  madv-free-1 [001] ..... 12.5: mm_page_alloc: pfn=zz\n");
+    text.push_str("  madv-free-1 [001] ..... 102");
+    super::write(&dir, "damaged.ftrace", &text);
+    let perf = format!("{root}/traces/real/fork-cow.perf.txt");
+    let runs = |extra: &[&str]| {
+        let damaged: Vec<&str> = ["replay", "damaged.ftrace", "--verify"].iter().chain(extra).copied().collect();
+        let perf: Vec<&str> = ["replay", &perf, "--verify", "--truth", &format!("{perf}.truth")]
+            .iter()
+            .chain(&["--lru", &format!("{perf}.lru.xz")])
+            .chain(extra)
+            .copied()
+            .map(|s| Box::leak(s.to_string().into_boxed_str()) as &str)
+            .collect();
+        [super::mmdb(&dir, &damaged, None).render(), super::mmdb(&dir, &perf, None).render()]
+    };
+    let whole = runs(&["-j", "1"]);
+    assert!(whole[0].contains("damaged.ftrace:"), "{}", whole[0]);
+    assert!(whole[0].contains("this line is damaged"), "the excerpt is read back: {}", whole[0]);
+    assert!(whole[0].contains("has no line break"), "{}", whole[0]);
+    let cuts =
+        [["-j", "1", "--piece-size", "4096"], ["-j", "3", "--piece-size", "1"], ["-j", "2", "--piece-size", "65536"]];
+    for extra in cuts {
+        assert_eq!(runs(&extra), whole, "{extra:?}");
+    }
+}
+
+/// `mmdb bench` measures every phase on a real trace and refuses what it cannot measure.
+#[test]
+fn bench_measures_each_phase() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let run = super::mmdb(root, &["bench", "--runs", "1", "-j", "2", "traces/real/madv-free.ftrace"], None);
+    assert_eq!(run.status, Some(0), "{}", run.render());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("mmdb bench: traces/real/madv-free.ftrace (ftrace, 1.1 MB of text, "), "{lines:?}");
+    for (line, phase) in lines[2..6].iter().zip(["newline count", "parse", "replay -j1", "replay -j2"]) {
+        assert!(line.starts_with(phase), "{line:?} is not {phase}");
+        assert!(line.contains(" MB"), "{line:?} has no peak memory");
+    }
+    assert!(lines[4].ends_with("(180 model events)"), "{lines:?}");
+    assert!(lines[6].starts_with("replay -j1 runs at ") && lines[7].starts_with("replay -j2 is "), "{lines:?}");
+    let run = super::mmdb(root, &["bench", "-"], Some(""));
+    assert_eq!(run.status, Some(2), "{}", run.render());
+    assert!(run.stderr.contains("give a file, not standard input"), "{}", run.render());
+    let run = super::mmdb(root, &["bench", "traces/basic.events"], None);
+    assert_eq!(run.status, Some(2), "{}", run.render());
+    assert!(run.stderr.contains("is an mm event trace; mmdb bench measures real traces"), "{}", run.render());
+}

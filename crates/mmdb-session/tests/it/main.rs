@@ -10,4 +10,5 @@
 mod determinism;
 mod diff;
 mod real;
+mod streaming;
 mod traces;

@@ -262,16 +262,28 @@ pub(crate) fn parse_fields_event<'a>(
     fields_offset: usize,
     unknown: &mut Vec<&'a str>,
 ) -> Result<Record, LineError> {
-    let found = FIELD_EVENTS.iter().find(|&&(sys, name, _, _)| name == event && system.is_none_or(|s| s == sys));
+    let found = field_event(event).filter(|&&(sys, _, _, _)| system.is_none_or(|s| s == sys));
     match found {
         Some(&(_, _, parse, known)) => {
             let kv = Kv::new(line, fields_offset);
             let record = parse(&kv)?;
-            unknown.extend(kv.keys().filter(|k| !known.contains(k)));
+            unknown.extend(kv.unknown_keys(known));
             Ok(record)
         }
         None => Ok(raw(system, event, line.get(fields_offset..).unwrap_or(""))),
     }
+}
+
+/// The entry of [`FIELD_EVENTS`] named `event`: a binary search of the names, sorted once (every record line asks).
+fn field_event(event: &str) -> Option<&'static (&'static str, &'static str, FieldParser, &'static [&'static str])> {
+    static BY_NAME: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| {
+        let mut v: Vec<(&'static str, usize)> = FIELD_EVENTS.iter().enumerate().map(|(i, e)| (e.1, i)).collect();
+        v.sort_unstable();
+        v
+    });
+    let at = by_name.binary_search_by(|(name, _)| (*name).cmp(event)).ok()?;
+    FIELD_EVENTS.get(by_name[at].1)
 }
 
 /// A [`Record::Raw`].
@@ -428,6 +440,19 @@ impl ParsedTrace {
                 }),
             }
         }
+    }
+
+    /// Renumbers the lines of a trace parsed from a piece of a file as lines of the whole file: `by` is the number
+    /// of lines before the piece. Saturates at `u32::MAX`, like the parsers.
+    pub fn shift_lines(&mut self, by: u32) {
+        if by == 0 {
+            return;
+        }
+        let shift = |line: &mut u32| *line = line.saturating_add(by);
+        self.lines.iter_mut().for_each(|l| shift(&mut l.line));
+        self.lost.iter_mut().for_each(|l| shift(&mut l.line));
+        self.errors.iter_mut().for_each(|e| shift(&mut e.line));
+        self.unknown_fields.iter_mut().for_each(|u| shift(&mut u.line));
     }
 
     /// The comm of `line`.
