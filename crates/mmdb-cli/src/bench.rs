@@ -23,7 +23,8 @@ shown, with the peak memory of its fastest run (VmHWM, reset between phases):
                  in order on this thread
 
 Rates are in MB/s of text (decompressed) and records/s (trace lines that
-parsed). The last lines give replay's share of the newline count's speed and
+parsed). A perf recording's side files, FILE.truth and FILE.lru, are used by
+the replay phases when they exist, as `mmdb replay --truth --lru` would. The last lines give replay's share of the newline count's speed and
 the gain of the parser threads. The file is read once before the first phase,
 so every phase reads it from the page cache.
 
@@ -68,6 +69,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
     anyhow::ensure!(path.as_os_str() != "-", "mmdb bench reads FILE several times: give a file, not standard input");
     let format = detect(path, &display)?;
     let jobs = crate::parser_threads(args.jobs);
+    let side_file = |suffix: &str| Some(PathBuf::from(format!("{display}{suffix}"))).filter(|p| p.is_file());
+    let (truth, lru) = (side_file(".truth"), side_file(".lru"));
+    let side = truth.as_deref().map(crate::read_truth_sidefile).transpose()?;
+    let sides = Sides { side: side.as_deref(), lru: lru.as_deref() };
     // Warm the page cache, so that every phase reads the file from memory.
     let warm = newline_count(path, &display)?;
     let mut out = io::stdout().lock();
@@ -83,11 +88,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<u8> {
         args.runs,
         if args.runs == 1 { "" } else { "s" }
     )?;
+    for file in truth.iter().chain(&lru) {
+        writeln!(out, "with {}", file.display())?;
+    }
     let phases: Vec<Phase<'_>> = vec![
         ("newline count".to_string(), Box::new(|| newline_count(path, &display))),
         ("parse".to_string(), Box::new(|| parse_only(path, &display, format))),
-        ("replay -j1".to_string(), Box::new(|| replay(path, &display, format, 1))),
-        (format!("replay -j{jobs}"), Box::new(|| replay(path, &display, format, jobs))),
+        ("replay -j1".to_string(), Box::new(|| replay(path, &display, format, 1, &sides))),
+        (format!("replay -j{jobs}"), Box::new(|| replay(path, &display, format, jobs, &sides))),
     ];
     writeln!(out, "{:<14} {:>9} {:>10} {:>13} {:>11}", "phase", "time", "MB/s", "records/s", "peak RSS")?;
     let mut medians = Vec::new();
@@ -168,12 +176,22 @@ fn parse_only(path: &Path, display: &str, format: RealFormat) -> anyhow::Result<
     Ok(Run { time: start.elapsed(), bytes: streamed.bytes, records, events: 0, peak_kib: None })
 }
 
+/// A perf recording's side files.
+struct Sides<'a> {
+    side: Option<&'a [mmdb_trace::TimedMarker]>,
+    lru: Option<&'a Path>,
+}
+
 /// Parses and replays, as `mmdb replay` does, with `jobs` parser threads.
-fn replay(path: &Path, display: &str, format: RealFormat, jobs: usize) -> anyhow::Result<Run> {
+fn replay(path: &Path, display: &str, format: RealFormat, jobs: usize, sides: &Sides<'_>) -> anyhow::Result<Run> {
     let start = Instant::now();
     let mut text = input::open_text(path, display)?;
     let first = text.read_piece(stream::PIECE).map_err(|e| text.error(e))?.unwrap_or_default();
-    let mut replayer = mmdb_session::verify::TraceReplayer::new(mmdb_model::Profile::default(), None, false);
+    let side = sides.side.map(<[mmdb_trace::TimedMarker]>::to_vec);
+    let mut replayer = mmdb_session::verify::TraceReplayer::new(mmdb_model::Profile::default(), side, false);
+    if let Some(lru) = sides.lru {
+        replayer.merge_extra(crate::read_lru_file(lru)?);
+    }
     let mut records = 0u64;
     let progress = Progress::bytes("replaying", None);
     let streamed = stream::parse_pieces(&mut text, first, format, stream::PIECE, jobs, &progress, |p| {

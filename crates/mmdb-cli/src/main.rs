@@ -64,7 +64,8 @@ expected, then skipped; the replay goes on, and a last line counts the errors
 that does not parse, or a warning diagnostic) ends the replay instead: it is
 shown, no report is printed, and the exit status is 2. A file that is not text
 (a program, perf.data, trace.dat, a sparse file) is refused before it is read
-whole. The chapter \"What mmdb does with bad input\" of the book lists each case.
+whole. A real trace is streamed: read in pieces, parsed on --jobs threads and
+replayed in order, so memory does not grow with the file. The chapter \"What mmdb does with bad input\" of the book lists each case.
 
 The report on stdout shows, for each process, its RSS counters (mm->rss_stat, in
 pages), its smaps_rollup (in kB) and its VMAs as /proc/PID/maps shows them; then
@@ -224,7 +225,7 @@ pub(crate) fn parser_threads(jobs: Option<u16>) -> usize {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum InputFormat {
+pub(crate) enum InputFormat {
     /// ftrace text (`trace`, `trace_pipe`, `trace-cmd report`).
     Ftrace,
     /// `perf script` text.
@@ -549,21 +550,18 @@ fn cmd_replay_real(
         Some(p) => Some(read_side_file(p)?),
         None => None,
     };
-    let mut replayer =
-        mmdb_session::verify::TraceReplayer::new(args.profile, side.as_ref().map(|s| s.markers.clone()), args.strict);
-    if let Some(p) = &args.lru {
-        replayer.merge_extra(read_lru_file(p)?);
-    }
-    let real = if format == InputFormat::Perf { stream::RealFormat::Perf } else { stream::RealFormat::Ftrace };
-    let size = if args.file.as_os_str() == "-" { None } else { std::fs::metadata(&args.file).ok().map(|m| m.len()) };
-    let plain = text.is_plain();
-    let progress = progress::Progress::bytes(&format!("replaying {display}"), size.filter(|_| plain));
-    let threads = parser_threads(args.jobs);
-    let streamed =
-        stream::parse_pieces(&mut text, first, real, args.piece_size.max(1), threads, &progress, |p| replayer.feed(p))
-            .map_err(|e| text.error(e))?;
-    progress.finish();
-    let (r, log) = replayer.finish();
+    let real = RealInput {
+        path: &args.file,
+        display,
+        format,
+        profile: args.profile,
+        side: side.as_ref().map(|s| s.markers.clone()),
+        lru: args.lru.as_deref(),
+        keep_log: args.strict,
+        jobs: parser_threads(args.jobs),
+        piece: args.piece_size.max(1),
+    };
+    let (r, log, streamed) = real.replay(&mut text, first)?;
     let source = Source::Streamed { path: &args.file, display, unterminated: streamed.unterminated };
     // The side file's errors: those of its lines, then those against the grammar's rules.
     let side_errors: Vec<ParseError> = match &side {
@@ -608,6 +606,46 @@ fn cmd_replay_real(
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
     let clean = r.as_replay().is_clean() && side_errors.is_empty() && r.lost == 0;
     Ok(if clean { EXIT_CLEAN } else { EXIT_FINDINGS })
+}
+
+/// A real trace to stream into a [`mmdb_session::verify::TraceReplayer`], and how.
+pub(crate) struct RealInput<'a> {
+    pub path: &'a Path,
+    pub display: &'a str,
+    pub format: InputFormat,
+    pub profile: mmdb_model::Profile,
+    /// A perf side file's markers.
+    pub side: Option<Vec<mmdb_trace::TimedMarker>>,
+    /// The other tasks' LRU events beside a perf recording.
+    pub lru: Option<&'a Path>,
+    /// Keep the applied events (the REPL navigates them; `--strict` places diagnostics by them).
+    pub keep_log: bool,
+    pub jobs: usize,
+    pub piece: usize,
+}
+
+impl RealInput<'_> {
+    /// Streams the trace (`first`, its first piece, then the rest of `text`) through the lowering and the model,
+    /// with a progress bar on a terminal when it takes more than a second.
+    pub fn replay(
+        &self,
+        text: &mut input::TextReader,
+        first: Vec<u8>,
+    ) -> anyhow::Result<(mmdb_session::verify::RealReplay, mmdb_session::verify::ReplayLog, stream::Streamed)> {
+        let mut replayer = mmdb_session::verify::TraceReplayer::new(self.profile, self.side.clone(), self.keep_log);
+        if let Some(p) = self.lru {
+            replayer.merge_extra(read_lru_file(p)?);
+        }
+        let real = if self.format == InputFormat::Perf { stream::RealFormat::Perf } else { stream::RealFormat::Ftrace };
+        let size = if self.path.as_os_str() == "-" { None } else { std::fs::metadata(self.path).ok().map(|m| m.len()) };
+        let progress =
+            progress::Progress::bytes(&format!("replaying {}", self.display), size.filter(|_| text.is_plain()));
+        let streamed = stream::parse_pieces(text, first, real, self.piece, self.jobs, &progress, |p| replayer.feed(p))
+            .map_err(|e| text.error(e))?;
+        progress.finish();
+        let (r, log) = replayer.finish();
+        Ok((r, log, streamed))
+    }
 }
 
 /// `mmdb profiles`.

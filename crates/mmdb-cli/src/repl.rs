@@ -157,28 +157,36 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
         program.config.profile = args.profile;
         return Ok(Session::new(display, program));
     }
-    let source = input::read_trace(path, &display)?;
-    let format = crate::input_format(path, &source, args.input_format);
+    let mut text = input::open_text(path, &display)?;
+    let first = text.read_piece(crate::stream::PIECE).map_err(|e| text.error(e))?.unwrap_or_default();
+    let format = crate::input_format(path, &first, args.input_format);
     let program = match format {
         InputFormat::Mmdb => {
+            let mut source = first;
+            std::io::Read::read_to_end(&mut text, &mut source).map_err(|e| text.error(e))?;
             let mut program = Program::from_events(&source);
             program.config.profile = args.profile;
             program
         }
         InputFormat::Ftrace | InputFormat::Perf => {
-            let mut trace = if format == InputFormat::Perf {
-                mmdb_trace::parse_perf(&source)
-            } else {
-                mmdb_trace::parse_ftrace(&source)
-            };
-            if let Some(p) = &args.lru {
-                trace.merge(crate::read_lru_file(p)?);
-            }
             let side = match &args.truth {
                 Some(p) => Some(crate::read_truth_sidefile(p)?),
                 None => None,
             };
-            Program::from_real_profile(&trace, side.as_deref(), args.profile)
+            let real = crate::RealInput {
+                path,
+                display: &display,
+                format,
+                profile: args.profile,
+                side: side.clone(),
+                lru: args.lru.as_deref(),
+                keep_log: true,
+                jobs: crate::parser_threads(None),
+                piece: crate::stream::PIECE,
+            };
+            let (replay, log, _) = real.replay(&mut text, first)?;
+            let markers = side.unwrap_or_else(|| log.markers.clone());
+            Program::from_replay(replay, log, &markers, args.profile)
         }
     };
     if !program.parse_errors.is_empty() {

@@ -7,7 +7,7 @@
 
 use mmdb_model::{Config, Event, Profile};
 use mmdb_session::lower::{Divergence, RssSample};
-use mmdb_session::verify::replay_trace_profile;
+use mmdb_session::verify::{replay_trace_profile, RealReplay, ReplayLog};
 use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
 use mmdb_trace::{parse_events_bytes, Located, ParseError, ParsedTrace};
 
@@ -104,19 +104,28 @@ impl Program {
     /// [`Program::from_real`] lowered and replayed under a kernel profile.
     pub fn from_real_profile(trace: &ParsedTrace, side: Option<&[TimedMarker]>, profile: Profile) -> Program {
         let (replay, log) = replay_trace_profile(trace, side, profile, true);
+        let markers = match side {
+            Some(markers) => markers.to_vec(),
+            None => trace_markers(trace).0,
+        };
+        Program::from_replay(replay, log, &markers, profile)
+    }
+
+    /// The program of a real trace already replayed with its log kept (by a streaming
+    /// [`mmdb_session::verify::TraceReplayer`]); `markers` are its ground-truth markers (the trace's own, or a perf
+    /// side file's: [`mmdb_session::verify::ReplayLog::markers`] holds the former).
+    pub fn from_replay(replay: RealReplay, log: ReplayLog, markers: &[TimedMarker], profile: Profile) -> Program {
         let steps: Vec<Step> = log.events.into_iter().map(|(line, event)| Step { line, event }).collect();
         // A fault is applied when its allocations are complete, so lines are nearly, not strictly, in order: a
         // line's position is that of the first step after it.
-        let position_of_line = |line: u32| steps.iter().position(|s| s.line > line).unwrap_or(steps.len());
+        let after_line = FirstAbove::new(steps.iter().map(|s| u64::from(s.line)));
         let divergences = replay
             .divergences
             .iter()
-            .map(|d| PlacedDivergence { position: position_of_line(d.line), divergence: d.clone() })
+            .map(|d| PlacedDivergence { position: after_line.position(u64::from(d.line)), divergence: d.clone() })
             .collect();
-        let truth = match side {
-            Some(markers) => collect_checkpoints(markers),
-            None => collect_checkpoints(&trace_markers(trace).0),
-        };
+        let after_time = FirstAbove::new(steps.iter().map(|s| s.event.ts_ns));
+        let truth = collect_checkpoints(markers);
         // Checkpoints are placed by time: a perf side file's lines are not the trace's.
         let checkpoints = truth
             .checkpoints
@@ -125,7 +134,7 @@ impl Program {
                 id: c.id,
                 ts_ns: c.ts_ns,
                 line: c.line,
-                position: steps.iter().position(|s| s.event.ts_ns > c.ts_ns).unwrap_or(steps.len()),
+                position: after_time.position(c.ts_ns),
                 pages: c.pages.clone(),
                 rollups: c.rollups.clone(),
             })
@@ -150,5 +159,47 @@ impl Program {
     /// Whether the program has no steps.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+}
+
+/// The first position whose key is above a value, for keys that are nearly but not strictly in order (step lines,
+/// timestamps): a binary search of the keys' running maximum, which passes a value exactly where the first key above
+/// it is. So placing every divergence or checkpoint costs a search each, not a pass over the steps.
+struct FirstAbove {
+    running_max: Vec<u64>,
+}
+
+impl FirstAbove {
+    fn new(keys: impl Iterator<Item = u64>) -> FirstAbove {
+        let mut max = 0;
+        FirstAbove {
+            running_max: keys
+                .map(|k| {
+                    max = max.max(k);
+                    max
+                })
+                .collect(),
+        }
+    }
+
+    /// The first position whose key is above `value`, or the number of keys when there is none.
+    fn position(&self, value: u64) -> usize {
+        self.running_max.partition_point(|&m| m <= value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstAbove;
+
+    #[test]
+    fn first_above_is_the_linear_search() {
+        let keys = [3u64, 1, 5, 2, 7, 7, 4, 9];
+        let f = FirstAbove::new(keys.iter().copied());
+        for value in 0..11 {
+            let linear = keys.iter().position(|&k| k > value).unwrap_or(keys.len());
+            assert_eq!(f.position(value), linear, "value {value}");
+        }
+        assert_eq!(FirstAbove::new(std::iter::empty()).position(5), 0);
     }
 }

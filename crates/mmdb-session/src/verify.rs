@@ -145,6 +145,8 @@ pub struct ReplayLog {
     /// The applied model events with their source lines, in order.
     pub events: Vec<(u32, Event)>,
     pub rss: Vec<RssSample>,
+    /// The trace's own ground-truth markers (`tracing_mark_write: mmdb-...`), in order.
+    pub markers: Vec<TimedMarker>,
 }
 
 fn replay_trace_inner(
@@ -343,7 +345,7 @@ impl TraceReplayer {
         let mut errors = self.errors;
         errors.extend(collect_checkpoints(&self.markers).errors);
         let (model, mut low) = self.low.finish();
-        let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log() };
+        let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log(), markers: self.markers };
         let mut report = model.report();
         report.violations = model.check();
         report.diagnostics.extend(self.backwards.finish());
