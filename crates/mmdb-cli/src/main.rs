@@ -419,6 +419,18 @@ fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, sou
     let _ = writeln!(err, "{n} error{} in {display}{by_kind}", if n == 1 { "" } else { "s" });
 }
 
+/// One note per field of a known event that Linux 6.18 does not print (a trace from another kernel).
+pub(crate) fn report_unknown_fields(err: &mut impl Write, fields: &[mmdb_trace::UnknownField], display: &str) {
+    for u in fields {
+        let lines = if u.count == 1 { "1 line".to_string() } else { format!("{} lines", u.count) };
+        let _ = writeln!(
+            err,
+            "note: {display}:{}: `{}` has a field `{}` that Linux 6.18 does not print; not understood, ignored ({lines})",
+            u.line, u.event, u.key
+        );
+    }
+}
+
 /// How many lines `source` has (a last line without a line break counts).
 fn line_count(source: &[u8]) -> u32 {
     let breaks = source.iter().filter(|&&b| b == b'\n').count();
@@ -590,14 +602,7 @@ fn cmd_replay_real(
         report_errors(&mut err, &side_errors, &s.display, &Source::Bytes(&s.source));
     }
     report_errors(&mut err, &r.parse_errors, display, &source);
-    for u in &r.unknown_fields {
-        let lines = if u.count == 1 { "1 line".to_string() } else { format!("{} lines", u.count) };
-        let _ = writeln!(
-            err,
-            "note: {display}:{}: `{}` has a field `{}` that Linux 6.18 does not print; not understood, ignored ({lines})",
-            u.line, u.event, u.key
-        );
-    }
+    report_unknown_fields(&mut err, &r.unknown_fields, display);
     let rendering = match args.format {
         Format::Text => mmdb_session::verify::render_real_text(&r, display, args.verify),
         Format::Json => mmdb_session::verify::render_real_json(&r, display),

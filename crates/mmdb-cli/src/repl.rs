@@ -185,6 +185,7 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
                 piece: crate::stream::PIECE,
             };
             let (replay, log, _) = real.replay(&mut text, first)?;
+            crate::report_unknown_fields(&mut io::stderr().lock(), &replay.unknown_fields, &display);
             let markers = side.unwrap_or_else(|| log.markers.clone());
             Program::from_replay(replay, log, &markers, args.profile)
         }

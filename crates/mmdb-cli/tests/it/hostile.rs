@@ -496,6 +496,9 @@ fn fields_of_other_kernels_are_read_by_name_and_the_unknown_ones_noted() {
              ignored ({count} lines)\n"
         )
     );
+    // The REPL says so too, when it opens the trace.
+    let repl = mmdb(&dir, &["repl", "other.ftrace", "--batch", "/dev/null"]);
+    assert!(repl.stderr.starts_with(&run.stderr), "{}", repl.render());
     // A removed field mmdb needs makes its line an error that names it.
     let broken = other.replacen(" pfn=", " pfm=", 1);
     write(&dir, "broken.ftrace", &broken);
