@@ -235,16 +235,6 @@ impl TraceReplayer {
         self.extra_next = 0;
     }
 
-    /// The model as the replay has left it so far.
-    pub fn model(&self) -> &Model {
-        self.low.model()
-    }
-
-    /// How many model events have been applied so far.
-    pub fn events(&self) -> u64 {
-        self.low.stats.events
-    }
-
     /// Replays the next piece of the trace (its lines numbered as in the whole file).
     pub fn feed(&mut self, piece: ParsedTrace) {
         self.low.learn_tgids(&piece.lines);
