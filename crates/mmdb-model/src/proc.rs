@@ -28,6 +28,18 @@ struct Mss {
     pss_locked: u64,
     /// The part of `pss` from pre-trace page-cache pages (`Folio::pre_trace`), whose true share may be smaller.
     pss_pre_trace: u64,
+    /// The part of `lazyfree` mapped by a clean, writable PTE or PMD: a store through it sets the dirty bit in
+    /// hardware, with no fault and no event, and takes the page out of the kernel's LazyFree.
+    lazyfree_silent: u64,
+}
+
+/// The bits of the PTE or PMD that `smaps_account()` is given, and the write bit, which it is not: that one only
+/// tells whether the CPU could have set the dirty bit since the model last saw the entry.
+#[derive(Clone, Copy)]
+struct EntryBits {
+    young: bool,
+    dirty: bool,
+    write: bool,
 }
 
 impl Mss {
@@ -45,15 +57,18 @@ impl Mss {
         }
     }
 
-    /// `smaps_account()` (7.2:947).
-    #[allow(clippy::too_many_arguments)]
-    fn account(&mut self, f: &Folio, first_page: usize, compound: bool, young: bool, dirty: bool, locked: bool) {
+    /// `smaps_account()` (7.2:947), for the page table entry `e` that maps `f` from its page `first_page`.
+    fn account(&mut self, f: &Folio, first_page: usize, compound: bool, e: EntryBits, locked: bool) {
+        let EntryBits { young, dirty, write } = e;
         let nr = if compound { f.nr_pages() } else { 1 };
         let size = nr * PAGE_SIZE;
         if f.is_anon() {
             self.anon += size;
             if !f.flags.test_swapbacked() && !dirty && !f.flags.test_dirty() {
                 self.lazyfree += size;
+                if write {
+                    self.lazyfree_silent += size;
+                }
             }
         }
         self.rss += size;
@@ -106,6 +121,7 @@ impl Mss {
         self.swap += o.swap;
         self.pss_locked += o.pss_locked;
         self.pss_pre_trace += o.pss_pre_trace;
+        self.lazyfree_silent += o.lazyfree_silent;
     }
 }
 
@@ -122,14 +138,15 @@ impl Model {
                 if f.is_anon() {
                     mss.anonhuge += f.nr_pages() * PAGE_SIZE;
                 }
-                mss.account(f, 0, true, h.young, h.dirty, locked);
+                mss.account(f, 0, true, EntryBits { young: h.young, dirty: h.dirty, write: h.write }, locked);
             }
         }
         for (_, pte) in m.populated_ptes(v.start, v.end) {
             match pte {
                 Pte::Present(p) if !p.special => {
                     if let Some(f) = self.folio(p.pfn) {
-                        mss.account(f, (p.pfn - f.pfn) as usize, false, p.young, p.dirty, locked);
+                        let e = EntryBits { young: p.young, dirty: p.dirty, write: p.write };
+                        mss.account(f, (p.pfn - f.pfn) as usize, false, e, locked);
                     }
                 }
                 Pte::Swap { .. } => mss.swap += PAGE_SIZE,
@@ -141,19 +158,22 @@ impl Model {
 
     /// `/proc/PID/smaps_rollup` for the process `pid`.
     pub fn smaps_rollup(&self, pid: u32) -> Option<SmapsRollup> {
-        self.smaps_rollup_pss_low(pid).map(|(s, _)| s)
+        self.smaps_rollup_bounds(pid).map(|(s, _)| s)
     }
 
-    /// [`Model::smaps_rollup`] with the lowest Pss (kB) the kernel can show: the model's Pss is exact except for
-    /// page-cache pages from before the trace, which processes outside the model may share (any share down to
-    /// nothing). Equal to the rollup's `pss_kb` when there are none.
-    pub fn smaps_rollup_pss_low(&self, pid: u32) -> Option<(SmapsRollup, u64)> {
+    /// [`Model::smaps_rollup`] with the lowest values the kernel can show for the fields no event pins down
+    /// exactly ([`SmapsLow`]). The rollup itself is the model's best answer and the highest the kernel can show.
+    pub fn smaps_rollup_bounds(&self, pid: u32) -> Option<(SmapsRollup, SmapsLow)> {
         let mm = self.task_mm(pid)?;
         let mut total = Mss::default();
         for v in self.mm(mm).vmas.values() {
             total.add(&self.smaps_vma(mm, v));
         }
-        Some((total.rollup(), (total.pss - total.pss_pre_trace) >> (10 + PSS_SHIFT)))
+        let low = SmapsLow {
+            pss_kb: (total.pss - total.pss_pre_trace) >> (10 + PSS_SHIFT),
+            lazyfree_kb: (total.lazyfree - total.lazyfree_silent) >> 10,
+        };
+        Some((total.rollup(), low))
     }
 
     /// `mm->rss_stat` of the process `pid`, in pages.

@@ -92,6 +92,18 @@ pub struct SmapsRollup {
     pub locked_kb: u64,
 }
 
+/// The lowest values `/proc/PID/smaps_rollup` can show for the fields the model knows only from above
+/// ([`crate::Model::smaps_rollup_bounds`]), in kB.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmapsLow {
+    /// Pss without the share of page-cache pages cached before the trace: processes the trace does not show may
+    /// map them too, down to a share of nothing.
+    pub pss_kb: u64,
+    /// LazyFree without the lazyfree pages mapped writable and clean: the CPU sets a PTE's dirty bit on a store,
+    /// with no fault and so no event, and `smaps_account()` leaves PTE-dirty pages out of LazyFree.
+    pub lazyfree_kb: u64,
+}
+
 /// Live folios and pages by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageTotals {

@@ -841,10 +841,13 @@ fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthChec
         }
     }
     let mut bad_rollups: Vec<(u32, String, Vec<String>)> = Vec::new();
+    let mut within: Vec<(u32, u32, Vec<&str>)> = Vec::new();
     for r in &cp.rollups {
-        let diffs: Vec<String> = compare_rollup(m, &r.value).into_iter().map(|d| d.1).collect();
-        if !diffs.is_empty() {
-            bad_rollups.push((r.line, r.value.pid.to_string(), diffs));
+        let c = compare_rollup(m, &r.value);
+        if !c.diffs.is_empty() {
+            bad_rollups.push((r.line, r.value.pid.to_string(), c.diffs.into_iter().map(|d| d.1).collect()));
+        } else if !c.within.is_empty() {
+            within.push((r.line, r.value.pid, c.within));
         }
     }
     out.push(Label::Heading, format!("checkpoint {}", cp.id)).text(format!(" (after event {}): ", cp.position));
@@ -862,5 +865,9 @@ fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthChec
         if bad.len() > SHOWN {
             out.push(Label::Dim, format!("  ... {} more {what}s disagree", bad.len() - SHOWN)).nl();
         }
+    }
+    for (line, pid, fields) in within.iter().take(SHOWN) {
+        let note = format!("  line {line} rollup {pid}: {} within the model's range only", fields.join(", "));
+        out.push(Label::Dim, note).nl();
     }
 }

@@ -60,6 +60,10 @@ pub struct Verify {
     pub page_fields: Vec<(String, u64)>,
     /// Per rollup field: how many rollups disagreed on it.
     pub rollup_fields: Vec<(String, u64)>,
+    /// Per rollup field: how many agreeing rollups matched it only within the model's range, not its best value
+    /// (Pss: page cache shared outside the trace; LazyFree: stores through clean writable PTEs, which no event
+    /// shows). See [`compare_rollup`].
+    pub rollup_within: Vec<(String, u64)>,
     /// Pages whose pfn the model never allocated: state from before the trace, or untraced allocations.
     pub pages_unknown: u64,
     /// Disagreeing pages by likely cause: `pre-trace` (the model never saw the page, or maps nothing there: the
@@ -488,34 +492,47 @@ pub fn compare_page(model: &Model, p: &Page) -> PageComparison {
     PageComparison { diffs, unknown: unseen, cause: Some(cause) }
 }
 
-/// Compares one `mmdb-rollup` line with the model, field by field: the fields that differ, as (field,
-/// `field: kernel K, model M`); empty when the rollup agrees. Every field is exact but Pss: pages cached before
-/// the trace may be shared with processes outside it, so the model knows Pss only down to its share without them.
-pub fn compare_rollup(model: &Model, r: &Rollup) -> Vec<(String, String)> {
-    let (Some((s, pss_low)), Some(rss)) = (model.smaps_rollup_pss_low(r.pid), model.rss(r.pid)) else {
-        return vec![("pid".to_string(), format!("pid {} unknown to the model", r.pid))];
+/// The comparison of one `mmdb-rollup` line with the model ([`compare_rollup`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollupComparison {
+    /// The fields that differ, as (field, `field: kernel K, model M`); empty when the rollup agrees.
+    pub diffs: Vec<(String, String)>,
+    /// The fields that agree only within the range the model gives them, not with its best value.
+    pub within: Vec<&'static str>,
+}
+
+/// Compares one `mmdb-rollup` line with the model, field by field. Every field is exact but two, which the model
+/// knows only as a range ([`Model::smaps_rollup_bounds`]): Pss, because pages cached before the trace may be
+/// shared with processes outside it; and LazyFree, because a store through a clean writable PTE dirties it with
+/// no event (`smaps_account()` leaves PTE-dirty pages out).
+pub fn compare_rollup(model: &Model, r: &Rollup) -> RollupComparison {
+    let (Some((s, low)), Some(rss)) = (model.smaps_rollup_bounds(r.pid), model.rss(r.pid)) else {
+        let diffs = vec![("pid".to_string(), format!("pid {} unknown to the model", r.pid))];
+        return RollupComparison { diffs, within: Vec::new() };
     };
     let kb = |pages: i64| (pages.max(0) as u64) * 4;
     let exact = |v: u64| (v, v);
     let fields = [
         ("rss_kb", r.rss_kb, exact(s.rss_kb)),
-        ("pss_kb", r.pss_kb, (pss_low, s.pss_kb)),
+        ("pss_kb", r.pss_kb, (low.pss_kb, s.pss_kb)),
         ("anon_kb", r.anon_kb, exact(s.anon_kb)),
-        ("lazyfree_kb", r.lazyfree_kb, exact(s.lazyfree_kb)),
+        ("lazyfree_kb", r.lazyfree_kb, (low.lazyfree_kb, s.lazyfree_kb)),
         ("anonhuge_kb", r.anonhuge_kb, exact(s.anonhuge_kb)),
         ("swap_kb", r.swap_kb, exact(s.swap_kb)),
         ("rss_anon_kb", r.rss_anon_kb, exact(kb(rss.anon))),
         ("rss_file_kb", r.rss_file_kb, exact(kb(rss.file))),
         ("rss_shmem_kb", r.rss_shmem_kb, exact(kb(rss.shmem))),
     ];
-    let mut diffs = Vec::new();
+    let mut out = RollupComparison::default();
     for (f, k, (lo, hi)) in fields {
         if !(lo..=hi).contains(&k) {
             let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
-            diffs.push((f.to_string(), format!("{f}: kernel {k}, model {model}")));
+            out.diffs.push((f.to_string(), format!("{f}: kernel {k}, model {model}")));
+        } else if k != hi {
+            out.within.push(f);
         }
     }
-    diffs
+    out
 }
 
 #[derive(Debug, Default)]
@@ -523,6 +540,7 @@ struct Verifier {
     out: Verify,
     page_fields: Vec<(String, u64)>,
     rollup_fields: Vec<(String, u64)>,
+    rollup_within: Vec<(String, u64)>,
     page_causes: Vec<(String, u64)>,
     /// Set once the replay is past lost events: comparisons are counted here instead.
     uncertain: Option<Uncertain>,
@@ -553,7 +571,7 @@ impl Verifier {
             Marker::Rollup(r) => match &mut self.uncertain {
                 Some(u) => {
                     u.rollups.total += 1;
-                    u.rollups.agree += u64::from(compare_rollup(low.model(), r).is_empty());
+                    u.rollups.agree += u64::from(compare_rollup(low.model(), r).diffs.is_empty());
                 }
                 None => self.rollup(low.model(), line, r),
             },
@@ -595,9 +613,12 @@ impl Verifier {
 
     fn rollup(&mut self, model: &Model, line: u32, r: &Rollup) {
         self.out.rollups.total += 1;
-        let diffs = compare_rollup(model, r);
+        let RollupComparison { diffs, within } = compare_rollup(model, r);
         if diffs.is_empty() {
             self.out.rollups.agree += 1;
+            for f in within {
+                Self::bump(&mut self.rollup_within, f);
+            }
             return;
         }
         for (f, _) in &diffs {
@@ -612,10 +633,12 @@ impl Verifier {
     fn finish(mut self) -> Verify {
         self.page_fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.rollup_fields.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        self.rollup_within.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.page_causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         self.out.page_causes = self.page_causes;
         self.out.page_fields = self.page_fields;
         self.out.rollup_fields = self.rollup_fields;
+        self.out.rollup_within = self.rollup_within;
         self.out.uncertain = self.uncertain;
         self.out
     }
@@ -719,6 +742,18 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
     if !v.rollup_fields.is_empty() {
         let fields: Vec<String> = v.rollup_fields.iter().map(|(f, n)| format!("{f} {n}")).collect();
         let _ = writeln!(out, "    by field: {}", fields.join(", "));
+    }
+    if !v.rollup_within.is_empty() {
+        let fields: Vec<String> = v.rollup_within.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        let _ = writeln!(out, "    within the model's range, not its best value: {}", fields.join(", "));
+        for (f, _) in &v.rollup_within {
+            let why = match f.as_str() {
+                "lazyfree_kb" => "a store through a clean writable PTE dirties it without an event",
+                "pss_kb" => "page cache from before the trace may be shared outside it",
+                _ => continue,
+            };
+            let _ = writeln!(out, "      {f}: {why}");
+        }
     }
     for d in v.first_rollups.iter().take(3) {
         let _ = writeln!(out, "    line {} pid {}: {}", d.line, d.what, d.fields.join("; "));

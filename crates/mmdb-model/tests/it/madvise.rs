@@ -35,10 +35,7 @@ fn madv_free_of_batched_pages_does_nothing_until_they_reach_the_lru() {
 fn rewriting_a_lazyfree_page_moves_it_out_of_smaps_lazyfree_without_a_fault() {
     let mut s = Sim::new();
     s.spawn(1);
-    let a = s.mmap(1, 4 * PG);
-    s.write(1, a, 4 * PG);
-    s.madvise(1, a, 4 * PG, MADV_FREE);
-    s.drain();
+    let a = s.lazyfree_region(1, 4);
     assert_eq!(s.m.smaps_rollup(1).unwrap().lazyfree_kb, 16);
     // The PTE kept RW, so the store only sets Dirty in hardware: no fault at all.
     let faults = s.vm(VmEvent::PGFAULT);
@@ -47,6 +44,20 @@ fn rewriting_a_lazyfree_page_moves_it_out_of_smaps_lazyfree_without_a_fault() {
     assert_eq!(s.page(1, a), "WDA map=1 ref=1 [lru anon_exclusive] lru=inactive_file");
     let r = s.m.smaps_rollup(1).unwrap();
     assert_eq!((r.lazyfree_kb, r.private_dirty_kb, r.private_clean_kb), (12, 4, 12));
+}
+
+/// A trace cannot show such a store, so the model knows LazyFree only from above: every lazyfree page mapped
+/// writable and clean may have been dirtied behind its back. A read-only mapping cannot be dirtied silently.
+#[test]
+fn lazyfree_is_bounded_below_by_the_pages_no_store_can_dirty_silently() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.lazyfree_region(1, 4);
+    let (r, low) = s.m.smaps_rollup_bounds(1).unwrap();
+    assert_eq!((r.lazyfree_kb, low.lazyfree_kb), (16, 0));
+    assert_eq!(s.ev(1, Op::Mprotect { addr: a, len: 2 * PG, prot: PROT_READ }), Some(0));
+    let (r, low) = s.m.smaps_rollup_bounds(1).unwrap();
+    assert_eq!((r.lazyfree_kb, low.lazyfree_kb), (16, 8));
 }
 
 #[test]

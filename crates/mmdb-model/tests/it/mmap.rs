@@ -278,13 +278,13 @@ fn pre_trace_page_cache_is_on_the_lru_and_bounds_pss() {
     let pfn = s.pfn(1, base).expect("mapped");
     let info = s.m.page_info(pfn).expect("a page");
     assert!(info.batches.is_empty() && info.lru.is_some(), "{info:?}");
-    let (rollup, pss_low) = s.m.smaps_rollup_pss_low(1).expect("a process");
-    assert_eq!((rollup.rss_kb, rollup.pss_kb, pss_low), (16, 16, 0));
+    let (rollup, low) = s.m.smaps_rollup_bounds(1).expect("a process");
+    assert_eq!((rollup.rss_kb, rollup.pss_kb, low.pss_kb), (16, 16, 0));
     // An anonymous page is known exactly: it raises both ends.
     let a = s.mmap(1, PG);
     s.write(1, a, PG);
-    let (rollup, pss_low) = s.m.smaps_rollup_pss_low(1).expect("a process");
-    assert_eq!((rollup.pss_kb, pss_low), (20, 4));
+    let (rollup, low) = s.m.smaps_rollup_bounds(1).expect("a process");
+    assert_eq!((rollup.pss_kb, low.pss_kb), (20, 4));
 }
 
 /// The shmem object behind `MAP_SHARED | MAP_ANONYMOUS` dies with its last mapping: the parent's munmap after the

@@ -81,6 +81,15 @@ impl Sim {
         self.ev(0, Op::LruAddDrainAll);
     }
 
+    /// A new region of `pages` written pages, all given to MADV_FREE and drained: lazyfree on the LRU.
+    pub fn lazyfree_region(&mut self, pid: Pid, pages: u64) -> u64 {
+        let a = self.mmap(pid, pages * PG);
+        self.write(pid, a, pages * PG);
+        assert_eq!(self.madvise(pid, a, pages * PG, MADV_FREE), 0);
+        self.drain();
+        a
+    }
+
     pub fn pfn(&self, pid: Pid, addr: u64) -> Option<u64> {
         match self.m.lookup(pid, addr) {
             Some(Pte::Present(p)) => Some(p.pfn),
