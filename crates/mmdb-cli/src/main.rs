@@ -23,6 +23,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use mmdb_model::Severity;
 use mmdb_session::{render_json, render_text, replay, ParseError, ReplayOptions};
+use mmdb_trace::ErrorTally;
 
 /// How many parse errors stderr shows in full; a file in the wrong format would otherwise flood the terminal.
 const MAX_SHOWN_PARSE_ERRORS: usize = 100;
@@ -151,7 +152,13 @@ INPUT is an mm event trace, a real ftrace or perf trace (lowered once, under
 the first profile), or a Rhai script (its events, as it performed them under
 the first profile). `mmdb profiles` lists the profiles.
 
-Exit status: 0 no difference, 1 the profiles differ, 2 usage or I/O error.
+Lines of the input that do not parse are skipped, as `mmdb replay` skips them,
+and reported on standard error with a summary by kind; --strict stops at the
+first one instead.
+
+Exit status: 0 no difference and no error, 1 the profiles differ or the input
+had errors (standard error says which), 2 usage or I/O error, or --strict met
+an error.
 
 Example:
   mmdb diff scripts/seeds/large-folio-sharers.rhai --profile sharers-estimated --profile sharers-precise";
@@ -167,6 +174,9 @@ struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Stop at the first line that does not parse (exit status 2) instead of skipping it.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// A profile name on the command line.
@@ -308,7 +318,7 @@ fn cmd_replay(args: &ReplayArgs) -> anyhow::Result<u8> {
         }
     }
     let mut err = io::stderr().lock();
-    report_errors(&mut err, &replay.parse_errors, &display, &source);
+    report_errors(&mut err, &replay.parse_errors, &replay.error_tally, &display, &source);
 
     let rendering = match args.format {
         Format::Text => render_text(&replay, &display),
@@ -378,8 +388,8 @@ fn lines_of(mut text: impl io::BufRead, wanted: &BTreeSet<u32>) -> BTreeMap<u32,
 ///
 /// With the source, a marker error (located in the marker's text) is moved to its place in the whole line, and an
 /// error on a last line that has no line break says that the file may have been cut short.
-fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, source: &Source<'_>) {
-    if errors.is_empty() {
+fn report_errors(err: &mut impl Write, errors: &[ParseError], tally: &ErrorTally, display: &str, source: &Source<'_>) {
+    if tally.total == 0 {
         return;
     }
     let shown = &errors[..errors.len().min(MAX_SHOWN_PARSE_ERRORS)];
@@ -396,27 +406,16 @@ fn report_errors(err: &mut impl Write, errors: &[ParseError], display: &str, sou
         }
         let _ = writeln!(err);
     }
-    let n = errors.len();
-    if n > MAX_SHOWN_PARSE_ERRORS {
-        let _ =
-            writeln!(err, "... {} more errors not shown (--format json lists them all)", n - MAX_SHOWN_PARSE_ERRORS);
+    let hidden = tally.total - shown.len() as u64;
+    if hidden > 0 {
+        let json = if tally.total > errors.len() as u64 {
+            format!("--format json lists the first {}", errors.len())
+        } else {
+            "--format json lists them all".to_string()
+        };
+        let _ = writeln!(err, "... {hidden} more errors not shown ({json})");
     }
-    let mut kinds: Vec<(&str, usize)> = Vec::new();
-    for e in errors {
-        let kind = mmdb_trace::diag::error_kind(e);
-        match kinds.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, count)) => *count += 1,
-            None => kinds.push((kind, 1)),
-        }
-    }
-    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let by_kind = if kinds.len() > 1 {
-        let list: Vec<String> = kinds.iter().map(|(k, c)| format!("{c} {k}")).collect();
-        format!(": {}", list.join(", "))
-    } else {
-        String::new()
-    };
-    let _ = writeln!(err, "{n} error{} in {display}{by_kind}", if n == 1 { "" } else { "s" });
+    let _ = writeln!(err, "{}", tally.summary(display));
 }
 
 /// One note per field of a known event that Linux 6.18 does not print (a trace from another kernel).
@@ -527,7 +526,13 @@ struct SideFile {
 /// Reads a perf recording's ground-truth side file for the REPL; its errors go to stderr.
 fn read_truth_sidefile(p: &Path) -> anyhow::Result<Vec<mmdb_trace::TimedMarker>> {
     let side = read_side_file(p)?;
-    report_errors(&mut io::stderr().lock(), &side.errors, &side.display, &Source::Bytes(&side.source));
+    report_errors(
+        &mut io::stderr().lock(),
+        &side.errors,
+        &ErrorTally::of(&side.errors),
+        &side.display,
+        &Source::Bytes(&side.source),
+    );
     Ok(side.markers)
 }
 
@@ -544,7 +549,13 @@ pub(crate) fn read_lru_file(p: &Path) -> anyhow::Result<mmdb_trace::ParsedTrace>
     let display = p.display().to_string();
     let bytes = input::read_trace(p, &display)?;
     let trace = mmdb_trace::parse_ftrace(&bytes);
-    report_errors(&mut io::stderr().lock(), &trace.errors, &display, &Source::Bytes(&bytes));
+    report_errors(
+        &mut io::stderr().lock(),
+        &trace.errors,
+        &ErrorTally::of(&trace.errors),
+        &display,
+        &Source::Bytes(&bytes),
+    );
     Ok(trace)
 }
 
@@ -599,9 +610,9 @@ fn cmd_replay_real(
     }
     let mut err = io::stderr().lock();
     if let Some(s) = &side {
-        report_errors(&mut err, &side_errors, &s.display, &Source::Bytes(&s.source));
+        report_errors(&mut err, &side_errors, &ErrorTally::of(&side_errors), &s.display, &Source::Bytes(&s.source));
     }
-    report_errors(&mut err, &r.parse_errors, display, &source);
+    report_errors(&mut err, &r.parse_errors, &r.error_tally, display, &source);
     report_unknown_fields(&mut err, &r.unknown_fields, display);
     let rendering = match args.format {
         Format::Text => mmdb_session::verify::render_real_text(&r, display, args.verify),
@@ -663,25 +674,39 @@ fn cmd_profiles() -> anyhow::Result<u8> {
     Ok(EXIT_CLEAN)
 }
 
+/// What `mmdb diff` compares: the input's events with their source lines, and its parse errors with the text to
+/// show their lines (empty for a script).
+#[derive(Default)]
+struct DiffInput {
+    source: Vec<u8>,
+    errors: Vec<ParseError>,
+    tally: ErrorTally,
+    events: Vec<(u32, mmdb_model::Event)>,
+}
+
 /// `mmdb diff`: the input's events (with their source lines) under two profiles.
 fn cmd_diff(args: &DiffArgs) -> anyhow::Result<u8> {
     let [a, b] = args.profile[..] else {
         anyhow::bail!("give exactly two profiles (--profile A --profile B); `mmdb profiles` lists them");
     };
     let display = args.input.display().to_string();
-    let events: Vec<(u32, mmdb_model::Event)> = if display.ends_with(".rhai") {
+    let DiffInput { source, errors, tally, events } = if display.ends_with(".rhai") {
         let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let run = run::execute(&args.input, &display, interrupt, a)?;
         if let Some(e) = &run.error {
             anyhow::bail!("the script failed under {}:\n{}", a.name(), e.render(&display));
         }
-        run.events.iter().enumerate().map(|(i, ev)| (mmdb_script::ScriptRun::trace_line(i), ev.clone())).collect()
+        let events = run.events.iter().enumerate();
+        let events = events.map(|(i, ev)| (mmdb_script::ScriptRun::trace_line(i), ev.clone())).collect();
+        DiffInput { events, ..DiffInput::default() }
     } else {
         let source = input::read_trace(&args.input, &display)?;
         match input_format(&args.input, &source, None) {
             InputFormat::Mmdb => {
                 let parsed = mmdb_trace::parse_events_bytes(&source);
-                parsed.events.into_iter().map(|l| (l.line, l.value)).collect()
+                let tally = ErrorTally::of(&parsed.errors);
+                let events = parsed.events.into_iter().map(|l| (l.line, l.value)).collect();
+                DiffInput { source, errors: parsed.errors, tally, events }
             }
             format => {
                 let trace = if format == InputFormat::Perf {
@@ -689,10 +714,18 @@ fn cmd_diff(args: &DiffArgs) -> anyhow::Result<u8> {
                 } else {
                     mmdb_trace::parse_ftrace(&source)
                 };
-                mmdb_session::verify::replay_trace_profile(&trace, None, a, true).1.events
+                let (r, log) = mmdb_session::verify::replay_trace_profile(&trace, None, a, true);
+                DiffInput { source, errors: r.parse_errors, tally: r.error_tally, events: log.events }
             }
         }
     };
+    let text = Source::Bytes(&source);
+    if args.strict {
+        if let Some(first) = first_error(&errors, std::iter::empty(), &text, &display) {
+            return Ok(strict_stop(&first, &display));
+        }
+    }
+    report_errors(&mut io::stderr().lock(), &errors, &tally, &display, &text);
     let d = mmdb_session::diff::diff_profiles(&events, a, b);
     let rendering = match args.format {
         Format::Text => mmdb_session::diff::render_diff_text(&d, &display),
@@ -700,7 +733,7 @@ fn cmd_diff(args: &DiffArgs) -> anyhow::Result<u8> {
     };
     let mut out = io::stdout().lock();
     out.write_all(rendering.as_bytes()).and_then(|()| out.flush()).context("cannot write the report")?;
-    Ok(if d.first.is_some() { EXIT_FINDINGS } else { EXIT_CLEAN })
+    Ok(if d.first.is_some() || tally.total > 0 { EXIT_FINDINGS } else { EXIT_CLEAN })
 }
 
 /// Returns whether the error chain bottoms out in a closed pipe, which ends output early but is not a failure.

@@ -190,13 +190,17 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
             Program::from_replay(replay, log, &markers, args.profile)
         }
     };
-    if !program.parse_errors.is_empty() {
+    if program.error_tally.total > 0 {
         let mut err = io::stderr().lock();
-        let n = program.parse_errors.len();
-        for e in program.parse_errors.iter().take(crate::MAX_SHOWN_PARSE_ERRORS) {
+        let shown = crate::MAX_SHOWN_PARSE_ERRORS.min(program.parse_errors.len());
+        for e in &program.parse_errors[..shown] {
             let _ = writeln!(err, "{}\n", e.render(&display).trim_end_matches('\n'));
         }
-        let _ = writeln!(err, "{n} error{} in {display}; the REPL skips those lines", if n == 1 { "" } else { "s" });
+        let hidden = program.error_tally.total - shown as u64;
+        if hidden > 0 {
+            let _ = writeln!(err, "... {hidden} more errors not shown");
+        }
+        let _ = writeln!(err, "{}; the REPL skips those lines", program.error_tally.summary(&display));
     }
     Ok(Session::new(display, program))
 }

@@ -111,6 +111,7 @@ fn report(run: &ScriptRun, trace_name: &str) -> String {
     let replay = mmdb_session::Replay {
         report: run.model.report(),
         parse_errors: Vec::new(),
+        error_tally: Default::default(),
         event_lines: (0..run.events.len()).map(ScriptRun::trace_line).collect(),
         parsed_events: run.events.len() as u64,
     };

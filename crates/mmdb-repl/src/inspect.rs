@@ -841,13 +841,13 @@ fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthChec
         }
     }
     let mut bad_rollups: Vec<(u32, String, Vec<String>)> = Vec::new();
-    let mut within: Vec<(u32, u32, Vec<&str>)> = Vec::new();
+    let mut within: Vec<(u32, u32, Vec<String>)> = Vec::new();
     for r in &cp.rollups {
         let c = compare_rollup(m, &r.value);
         if !c.diffs.is_empty() {
             bad_rollups.push((r.line, r.value.pid.to_string(), c.diffs.into_iter().map(|d| d.1).collect()));
         } else if !c.within.is_empty() {
-            within.push((r.line, r.value.pid, c.within));
+            within.push((r.line, r.value.pid, c.within.into_iter().map(|w| w.1).collect()));
         }
     }
     out.push(Label::Heading, format!("checkpoint {}", cp.id)).text(format!(" (after event {}): ", cp.position));
@@ -867,7 +867,7 @@ fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthChec
         }
     }
     for (line, pid, fields) in within.iter().take(SHOWN) {
-        let note = format!("  line {line} rollup {pid}: {} within the model's range only", fields.join(", "));
+        let note = format!("  line {line} rollup {pid} agrees within the model's range: {}", fields.join("; "));
         out.push(Label::Dim, note).nl();
     }
 }

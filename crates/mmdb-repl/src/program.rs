@@ -9,7 +9,7 @@ use mmdb_model::{Config, Event, Profile};
 use mmdb_session::lower::{Divergence, RssSample};
 use mmdb_session::verify::{replay_trace_profile, RealReplay, ReplayLog};
 use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
-use mmdb_trace::{parse_events_bytes, Located, ParseError, ParsedTrace};
+use mmdb_trace::{parse_events_bytes, ErrorTally, Located, ParseError, ParsedTrace};
 
 /// One model event and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,8 +62,11 @@ pub struct Program {
     pub steps: Vec<Step>,
     /// The model configuration the steps replay with.
     pub config: Config,
-    /// Lines that did not parse (the session skips them, as `mmdb replay` does).
+    /// Lines that did not parse (the session skips them, as `mmdb replay` does): of a real trace, the first
+    /// [`mmdb_trace::diag::MAX_KEPT_ERRORS`].
     pub parse_errors: Vec<ParseError>,
+    /// Every parse error, counted by kind.
+    pub error_tally: ErrorTally,
     /// The divergences the lowering kept (the first ones), in trace order.
     pub divergences: Vec<PlacedDivergence>,
     /// How many divergences the lowering found in all, kept or not.
@@ -82,6 +85,7 @@ impl Program {
             steps: Vec::new(),
             config: Config { history: false, ..Config::default() },
             parse_errors: Vec::new(),
+            error_tally: ErrorTally::default(),
             divergences: Vec::new(),
             divergence_count: 0,
             checkpoints: Vec::new(),
@@ -93,7 +97,8 @@ impl Program {
     pub fn from_events(source: &[u8]) -> Program {
         let parsed = parse_events_bytes(source);
         let steps = parsed.events.into_iter().map(|l| Step { line: l.line, event: l.value }).collect();
-        Program { kind: SourceKind::Events, steps, parse_errors: parsed.errors, ..Program::empty() }
+        let error_tally = ErrorTally::of(&parsed.errors);
+        Program { kind: SourceKind::Events, steps, parse_errors: parsed.errors, error_tally, ..Program::empty() }
     }
 
     /// The program of a real ftrace or perf trace; `side` holds the markers of a perf side file.
@@ -144,6 +149,7 @@ impl Program {
             steps,
             config: Config { history: false, trace_pfns: true, profile, ..Config::default() },
             parse_errors: replay.parse_errors,
+            error_tally: replay.error_tally,
             divergences,
             divergence_count: replay.verify.divergences,
             checkpoints,

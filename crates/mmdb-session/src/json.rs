@@ -14,6 +14,9 @@
 //!       "found": "…" | null,         // what it found instead, if anything
 //!       "excerpt": "…" }             // the source line
 //!   ],
+//!   "parse_error_tally": {           // only when some line did not parse: every error counted, by kind,
+//!     "total": 3,                    // also those `parse_errors` leaves out (a real trace's replay lists
+//!     "by_kind": [["syntax", 2], ["marker", 1]] },  // only the first 1000)
 //!   "report": { … }                  // mmdb_model::Report, serialised by serde
 //! }
 //! ```
@@ -29,6 +32,7 @@ use mmdb_model::Report;
 use serde::Serialize;
 
 use crate::Replay;
+use mmdb_trace::ErrorTally;
 
 /// The version of the JSON schema this crate writes.
 pub const REPORT_VERSION: u32 = 1;
@@ -38,6 +42,8 @@ struct JsonReport<'a> {
     mmdb_report_version: u32,
     trace: &'a str,
     parse_errors: Vec<JsonParseError<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parse_error_tally: Option<&'a ErrorTally>,
     report: &'a Report,
 }
 
@@ -66,6 +72,7 @@ pub fn render_json(replay: &Replay, path: &str) -> String {
                 excerpt: &e.excerpt,
             })
             .collect(),
+        parse_error_tally: (replay.error_tally.total > 0).then_some(&replay.error_tally),
         report: &replay.report,
     };
     match serde_json::to_string_pretty(&out) {

@@ -2,7 +2,7 @@
 
 use mmdb_model::{Config, Diagnostic, Model, Report, Severity, Violation};
 
-use mmdb_trace::{parse_events_bytes, Located, ParseError};
+use mmdb_trace::{parse_events_bytes, ErrorTally, Located, ParseError};
 
 /// How to replay a trace. The default checks nothing, stops nowhere and records no history.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -23,8 +23,11 @@ pub struct ReplayOptions {
 pub struct Replay {
     /// The model's report after the last applied event, with checker violations merged in.
     pub report: Report,
-    /// Lines that did not parse; the replay skipped them and went on.
+    /// Lines that did not parse; the replay skipped them and went on. A real trace's replay keeps only the
+    /// first [`mmdb_trace::diag::MAX_KEPT_ERRORS`]; `error_tally` counts them all.
     pub parse_errors: Vec<ParseError>,
+    /// Every parse error, counted by kind.
+    pub error_tally: ErrorTally,
     /// The source line of each applied event, indexed by event index (0-based).
     pub event_lines: Vec<u32>,
     /// How many events the source held, applied or not (more than `event_lines.len()` when `until` stopped early).
@@ -92,7 +95,13 @@ pub fn replay(source: &[u8], opts: &ReplayOptions) -> Replay {
         report.diagnostics.sort_by_key(|d| d.event);
     }
 
-    Replay { report, parse_errors: parsed.errors, event_lines, parsed_events }
+    Replay {
+        report,
+        error_tally: ErrorTally::of(&parsed.errors),
+        parse_errors: parsed.errors,
+        event_lines,
+        parsed_events,
+    }
 }
 
 /// The warning for event `index` (at `at`), whose timestamp is before that of the event before it (at `before`):

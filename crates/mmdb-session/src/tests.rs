@@ -8,6 +8,7 @@ use mmdb_model::{
 };
 
 use crate::{render_json, render_text, ParseError, Replay};
+use mmdb_trace::ErrorTally;
 
 /// A replay of a made-up trace: one process with two VMAs, a memcg, swap, findings and a parse error.
 fn sample() -> Replay {
@@ -115,18 +116,14 @@ fn sample() -> Replay {
     };
     let mut event_lines: Vec<u32> = (0..42).map(|i| i + 2).collect();
     event_lines[17] = 23;
-    Replay {
-        report,
-        parse_errors: vec![ParseError {
-            line: 5,
-            column: 12,
-            excerpt: "100 0 0.000100 fault addr=zz".to_string(),
-            expected: "a hexadecimal address".to_string(),
-            found: Some("zz".to_string()),
-        }],
-        event_lines,
-        parsed_events: 50,
-    }
+    let parse_errors = vec![ParseError {
+        line: 5,
+        column: 12,
+        excerpt: "100 0 0.000100 fault addr=zz".to_string(),
+        expected: "a hexadecimal address".to_string(),
+        found: Some("zz".to_string()),
+    }];
+    Replay { report, error_tally: ErrorTally::of(&parse_errors), parse_errors, event_lines, parsed_events: 50 }
 }
 
 /// An empty replay: nothing parsed, nothing applied.
@@ -144,6 +141,7 @@ fn empty() -> Replay {
             diagnostics: vec![],
         },
         parse_errors: vec![],
+        error_tally: ErrorTally::default(),
         event_lines: vec![],
         parsed_events: 0,
     }
@@ -228,6 +226,7 @@ fn text_nanosecond_timestamps_and_unknown_lines() {
             found: None,
         })
         .collect();
+    r.error_tally = ErrorTally::of(&r.parse_errors);
     let text = render_text(&r, "t");
     assert!(text.starts_with("mmdb replay: t: 0 events, last at 1272.600565123\n"), "{text}");
     assert!(text.contains("\nmemcg 2: unlimited, usage 1 pages (max 1), reclaims 0, oom kills 0\n"), "{text}");

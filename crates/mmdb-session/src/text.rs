@@ -116,9 +116,10 @@ fn write_report(out: &mut String, replay: &Replay, path: &str) -> std::fmt::Resu
     if !replay.parse_errors.is_empty() {
         let lines: Vec<String> =
             replay.parse_errors.iter().take(MAX_LISTED_ERROR_LINES).map(|e| e.line.to_string()).collect();
-        let more = if replay.parse_errors.len() > MAX_LISTED_ERROR_LINES { ", …" } else { "" };
+        let total = replay.error_tally.total;
+        let more = if total > lines.len() as u64 { ", …" } else { "" };
         let s = if lines.len() == 1 { "" } else { "s" };
-        writeln!(out, "parse errors: {}, at line{s} {}{more} (skipped)", replay.parse_errors.len(), lines.join(", "))?;
+        writeln!(out, "parse errors: {total}, at line{s} {}{more} (skipped)", lines.join(", "))?;
     }
 
     if r.diagnostics.is_empty() {

@@ -7,10 +7,11 @@
 
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
 use mmdb_model::{kpf, Config, Event, Model, Profile, Report};
+use mmdb_trace::diag::MAX_KEPT_ERRORS;
 use mmdb_trace::records::Record;
 use mmdb_trace::records::UnknownField;
 use mmdb_trace::truth::{collect_checkpoints, parse_marker, Marker, Page, Rollup, TimedMarker};
-use mmdb_trace::{ParseError, ParsedTrace, TraceLine};
+use mmdb_trace::{ErrorTally, ParseError, ParsedTrace, TraceLine};
 use serde::Serialize;
 
 /// The kpageflags bits compared, with their names.
@@ -107,7 +108,9 @@ pub struct RealReplay {
     pub rss: RssCheck,
     pub divergences: Vec<Divergence>,
     pub stats: LoweringStats,
+    /// The first [`MAX_KEPT_ERRORS`] parse errors found, in line order; `error_tally` counts them all.
     pub parse_errors: Vec<ParseError>,
+    pub error_tally: ErrorTally,
     /// Lost-event notices (`CPU:N [LOST M EVENTS]`): the model may be wrong from there on.
     pub lost: u64,
     /// Errors of the perf side file's markers against the grammar's rules (`collect_checkpoints`), located in that
@@ -178,7 +181,9 @@ pub const TGID_LOOKAHEAD: usize = 4096;
 pub struct TraceReplayer {
     low: Lowerer,
     v: Verifier,
+    /// The first [`MAX_KEPT_ERRORS`] parse errors, and the count of all of them.
     errors: Vec<ParseError>,
+    error_tally: ErrorTally,
     /// The trace's own `mmdb-` markers, for the grammar's rules at the end.
     markers: Vec<TimedMarker>,
     /// The side file's markers (perf recordings), merged by time, and the next one to merge.
@@ -214,6 +219,7 @@ impl TraceReplayer {
             low,
             v: Verifier::default(),
             errors: Vec::new(),
+            error_tally: ErrorTally::default(),
             markers: Vec::new(),
             side: side.unwrap_or_default(),
             side_next: 0,
@@ -260,7 +266,9 @@ impl TraceReplayer {
             self.first_loss = Some(self.first_loss.map_or(first, |f| f.min(first)));
         }
         self.lost += piece.lost.iter().map(|l| l.count.unwrap_or(1)).sum::<u64>();
-        self.errors.extend(piece.errors.iter().cloned());
+        for e in &piece.errors {
+            self.error(e.clone());
+        }
         for u in piece.unknown_fields.iter().cloned() {
             match self.unknown_fields.iter_mut().find(|k| k.event == u.event && k.key == u.key) {
                 Some(k) => k.count += u.count,
@@ -301,9 +309,19 @@ impl TraceReplayer {
                         self.v.marker(&self.low, l.line, &m);
                         self.markers.push(TimedMarker { ts_ns: l.ts_ns, line: l.line, marker: m });
                     }
-                    Err(e) => self.errors.push(e.to_parse_error(l.line, buf)),
+                    Err(e) => self.error(e.to_parse_error(l.line, buf)),
                 }
             }
+        }
+    }
+
+    /// Counts a parse error, and keeps it if it is among the first [`MAX_KEPT_ERRORS`] by line (they are not found
+    /// in line order: a piece's syntax errors come before its markers' errors).
+    fn error(&mut self, e: ParseError) {
+        self.error_tally.add(&e);
+        self.errors.push(e);
+        if self.errors.len() >= 2 * MAX_KEPT_ERRORS {
+            keep_first_errors(&mut self.errors);
         }
     }
 
@@ -336,8 +354,11 @@ impl TraceReplayer {
             self.side_marker(self.side_next - 1);
         }
         // The grammar's rules (checkpoint ids, begin/end pairs, order); the markers' own parse errors came above.
+        for e in collect_checkpoints(&self.markers).errors {
+            self.error(e);
+        }
         let mut errors = self.errors;
-        errors.extend(collect_checkpoints(&self.markers).errors);
+        keep_first_errors(&mut errors);
         let (model, mut low) = self.low.finish();
         let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log(), markers: self.markers };
         let mut report = model.report();
@@ -354,7 +375,6 @@ impl TraceReplayer {
             // Lost after the last record: nothing was compared after it.
             verify.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
         }
-        errors.sort_by_key(|e| e.line);
         let r = RealReplay {
             report,
             verify,
@@ -362,12 +382,19 @@ impl TraceReplayer {
             divergences: low.divergences,
             stats: low.stats,
             parse_errors: errors,
+            error_tally: self.error_tally,
             lost: self.lost,
             truth_errors: self.truth_errors,
             unknown_fields: self.unknown_fields,
         };
         (r, log)
     }
+}
+
+/// Keeps the first [`MAX_KEPT_ERRORS`] of `errors` by line, in line order.
+fn keep_first_errors(errors: &mut Vec<ParseError>) {
+    errors.sort_by_key(|e| e.line);
+    errors.truncate(MAX_KEPT_ERRORS);
 }
 
 /// How many timestamps going backwards are reported one by one; the rest are counted in one more diagnostic.
@@ -497,8 +524,9 @@ pub fn compare_page(model: &Model, p: &Page) -> PageComparison {
 pub struct RollupComparison {
     /// The fields that differ, as (field, `field: kernel K, model M`); empty when the rollup agrees.
     pub diffs: Vec<(String, String)>,
-    /// The fields that agree only within the range the model gives them, not with its best value.
-    pub within: Vec<&'static str>,
+    /// The fields that agree only within the range the model gives them, not with its best value, as (field,
+    /// `field: kernel K, model LOW..=BEST`).
+    pub within: Vec<(&'static str, String)>,
 }
 
 /// Compares one `mmdb-rollup` line with the model, field by field. Every field is exact but two, which the model
@@ -525,11 +553,11 @@ pub fn compare_rollup(model: &Model, r: &Rollup) -> RollupComparison {
     ];
     let mut out = RollupComparison::default();
     for (f, k, (lo, hi)) in fields {
+        let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
         if !(lo..=hi).contains(&k) {
-            let model = if lo == hi { lo.to_string() } else { format!("{lo}..={hi}") };
             out.diffs.push((f.to_string(), format!("{f}: kernel {k}, model {model}")));
         } else if k != hi {
-            out.within.push(f);
+            out.within.push((f, format!("{f}: kernel {k}, model {model}")));
         }
     }
     out
@@ -616,7 +644,7 @@ impl Verifier {
         let RollupComparison { diffs, within } = compare_rollup(model, r);
         if diffs.is_empty() {
             self.out.rollups.agree += 1;
-            for f in within {
+            for (f, _) in within {
                 Self::bump(&mut self.rollup_within, f);
             }
             return;
@@ -650,6 +678,7 @@ impl RealReplay {
         crate::Replay {
             report: self.report.clone(),
             parse_errors: self.parse_errors.clone(),
+            error_tally: self.error_tally.clone(),
             event_lines: Vec::new(),
             parsed_events: self.report.events,
         }

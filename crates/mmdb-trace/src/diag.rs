@@ -298,6 +298,53 @@ pub fn error_kind(e: &ParseError) -> &'static str {
     }
 }
 
+/// How many parse errors a file had, by kind ([`error_kind`]): the summary of every error, kept when the errors
+/// themselves are not (a replay keeps the first [`MAX_KEPT_ERRORS`] in full).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ErrorTally {
+    pub total: u64,
+    /// (kind, count), the most frequent first, ties by name.
+    pub by_kind: Vec<(&'static str, u64)>,
+}
+
+/// How many parse errors a replay keeps in full; the rest are only counted ([`ErrorTally`]). Each holds its line,
+/// up to [`MAX_LINE_BYTES`], so this bounds their memory whatever the input.
+pub const MAX_KEPT_ERRORS: usize = 1000;
+
+impl ErrorTally {
+    /// The tally of `errors`.
+    pub fn of<'a>(errors: impl IntoIterator<Item = &'a ParseError>) -> ErrorTally {
+        let mut t = ErrorTally::default();
+        for e in errors {
+            t.add(e);
+        }
+        t
+    }
+
+    /// Counts one more error.
+    pub fn add(&mut self, e: &ParseError) {
+        let kind = error_kind(e);
+        self.total += 1;
+        match self.by_kind.iter().position(|(k, _)| *k == kind) {
+            Some(i) => self.by_kind[i].1 += 1,
+            None => self.by_kind.push((kind, 1)),
+        }
+        self.by_kind.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    }
+
+    /// `3 errors in PLACE`, with `: 2 syntax, 1 marker` when there are several kinds.
+    pub fn summary(&self, place: &str) -> String {
+        let n = self.total;
+        let mut s = format!("{n} error{} in {place}", if n == 1 { "" } else { "s" });
+        if self.by_kind.len() > 1 {
+            let list: Vec<String> = self.by_kind.iter().map(|(k, c)| format!("{c} {k}")).collect();
+            s.push_str(": ");
+            s.push_str(&list.join(", "));
+        }
+        s
+    }
+}
+
 /// Byte length of the whitespace-delimited token at `offset`: at least one char unless at the end of the line.
 pub(crate) fn token_len(line: &str, offset: usize) -> usize {
     let rest = line.get(offset..).unwrap_or("");

@@ -19,7 +19,7 @@ pub mod lexer;
 mod parse;
 mod print;
 
-pub use diag::{LineError, Located, ParseError, Parsed};
+pub use diag::{ErrorTally, LineError, Located, ParseError, Parsed};
 pub use parse::{parse_events, parse_events_bytes};
 pub use print::{format_event, write_events, HEADER};
 

@@ -640,6 +640,73 @@ fn all_errors_are_reported_and_counted_by_kind() {
         .contains("... 50 more errors not shown (--format json lists them all)\n150 errors in many.events\n"));
 }
 
+/// A real trace with more damaged lines than a replay keeps (1000): every one is counted by kind, the first ones
+/// are kept, in the JSON report too, and memory does not grow with the rest.
+#[test]
+fn a_real_trace_keeps_its_first_errors_and_counts_them_all() {
+    let dir = test_dir("hostile_many_errors");
+    let full = real("fork-cow.ftrace");
+    let mut text = String::new();
+    for (i, line) in full.lines().enumerate() {
+        text.push_str(line);
+        text.push('\n');
+        if i < 1500 {
+            text.push_str(if i % 5 == 0 {
+                "  mmdb-1 [000] ...1. 1.0: tracing_mark_write: mmdb-page pid=\n"
+            } else {
+                "garbage\n"
+            });
+        }
+    }
+    write(&dir, "many.ftrace", &text);
+    let run = mmdb(&dir, &["replay", "many.ftrace"]);
+    assert_eq!(run.status, Some(1), "{}", run.render());
+    assert!(
+        run.stderr.contains("... 1400 more errors not shown (--format json lists the first 1000)\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(summary(&run), "1500 errors in many.ftrace: 1200 syntax, 300 marker");
+    assert!(run.stdout.contains("parse errors: 1500, at lines 2, 4, 6,"), "{}", run.stdout);
+    let run = mmdb(&dir, &["replay", "--format", "json", "many.ftrace"]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["parse_errors"].as_array().map(Vec::len), Some(1000));
+    assert_eq!(json["parse_errors"][999]["line"], 2000);
+    assert_eq!(
+        json["parse_error_tally"],
+        serde_json::json!({"total": 1500, "by_kind": [["syntax", 1200], ["marker", 300]]})
+    );
+    // The REPL opens it too, with the same count.
+    let run = mmdb(&dir, &["repl", "many.ftrace"]);
+    assert_eq!(run.status, Some(0), "{}", run.render());
+    assert!(run.stderr.contains("... 1400 more errors not shown\n"), "{}", run.render());
+    let want = "1500 errors in many.ftrace: 1200 syntax, 300 marker; the REPL skips those lines";
+    assert!(run.stderr.lines().any(|l| l == want), "{}", run.render());
+}
+
+/// `mmdb diff` skips and reports damaged lines as `mmdb replay` does, and `--strict` stops at the first.
+#[test]
+fn diff_reports_damaged_lines_and_strict_stops_at_the_first() {
+    let dir = test_dir("hostile_diff");
+    let mut text = FORK_COW.to_string();
+    text.push_str(&ev(100, 500, "munmap: addr=0x1 len=1Q"));
+    write(&dir, "damaged.events", &text);
+    let args = ["diff", "damaged.events", "--profile", "linux-6.18", "--profile", "linux-4.5"];
+    let run = mmdb(&dir, &args);
+    assert_eq!(run.status, Some(1), "{}", run.render());
+    assert!(run.stderr.contains(" --> damaged.events:7:"), "{}", run.render());
+    assert_eq!(summary(&run), "1 error in damaged.events");
+    assert!(!run.stdout.is_empty(), "{}", run.render());
+    let run = mmdb(&dir, &[&args[..], &["--strict"]].concat());
+    assert_eq!(run.status, Some(2), "{}", run.render());
+    assert!(run.stderr.contains("mmdb: stopped at the first error in damaged.events (--strict)"), "{}", run.render());
+    assert_eq!(run.stdout, "", "{}", run.render());
+    // The same input without the damaged line: no error, and the profiles agree on it.
+    write(&dir, "clean.events", FORK_COW);
+    let run = mmdb(&dir, &["diff", "clean.events", "--profile", "linux-6.18", "--profile", "linux-4.5", "--strict"]);
+    assert_eq!((run.status, run.stderr.as_str()), (Some(0), ""), "{}", run.render());
+}
+
 /// fork-cow.ftrace with a loss notice before checkpoint 3 (line 1310): (the text, the notice's line).
 fn with_loss() -> (String, usize) {
     let full = real("fork-cow.ftrace");

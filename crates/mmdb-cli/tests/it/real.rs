@@ -45,8 +45,9 @@ fn every_real_recording_verifies_and_matches_its_snapshot() {
 /// too wide shows here.
 #[test]
 fn real_recordings_keep_their_agreement_floors() {
-    // (file, rss_stat matched, of, pages agree, of, rollups agree, of, LazyFree within the range at most)
-    const FLOORS: &[(&str, u64, u64, u64, u64, u64, u64, u64)] = &[
+    /// (file, rss_stat matched, of, pages agree, of, rollups agree, of, LazyFree within the range at most)
+    type Floor = (&'static str, u64, u64, u64, u64, u64, u64, u64);
+    const FLOORS: &[Floor] = &[
         ("dontneed-munmap.ftrace", 151, 151, 316, 316, 7, 7, 0),
         ("fork-cow.ftrace", 121, 121, 447, 447, 7, 7, 0),
         ("fork-tree.ftrace", 184, 184, 528, 528, 11, 11, 0),
