@@ -4,6 +4,8 @@
 pub const PAGE_SHIFT: u32 = 12;
 /// `PAGE_SIZE`: 4096 bytes.
 pub const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
+/// `CONFIG_NR_CPUS` at its largest on x86-64 (`MAXSMP`): an event on a CPU numbered this or higher is refused.
+pub const NR_CPUS: u32 = 8192;
 /// The largest order the buddy allocator hands out (`MAX_PAGE_ORDER`, x86-64).
 pub const MAX_PAGE_ORDER: u32 = 10;
 /// `HPAGE_PMD_ORDER`: a PMD maps an order-9 folio (2 MiB).

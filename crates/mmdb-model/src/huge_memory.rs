@@ -75,6 +75,10 @@ impl Model {
     /// MM_ANONPAGES += 512, THP_FAULT_ALLOC. False (THP_FAULT_FALLBACK[_CHARGE]) if the memcg refuses it.
     fn map_new_thp(&mut self, mm: MmId, vma: &Vma, haddr: u64, want: Option<Pfn>) -> bool {
         let memcg = self.mm(mm).memcg;
+        if want.is_none() && !self.alloc_pages_within_ram(HPAGE_PMD_NR) {
+            self.count(VmEvent::THP_FAULT_FALLBACK, 1);
+            return false;
+        }
         let head = self.alloc_folio(HPAGE_PMD_ORDER, want, FolioMapping::Anon, memcg);
         if !self.mem_cgroup_charge(memcg, HPAGE_PMD_NR) {
             self.folio_mut(head).memcg = u32::MAX;

@@ -78,7 +78,7 @@ impl Model {
                 if retries >= MAX_RECLAIM_RETRIES || self.memcg_reclaimable(id) == 0 {
                     // mem_cgroup_oom(): costly orders (THP) fail without invoking the OOM killer.
                     if nr <= 8 {
-                        self.mem_cgroup_out_of_memory(id);
+                        self.out_of_memory(Some(id));
                     }
                     return false;
                 }
@@ -98,14 +98,45 @@ impl Model {
         }
     }
 
-    /// `mem_cgroup_out_of_memory()` → `oom_kill_process()`: the task of the memcg with the highest badness
-    /// (RSS + swap entries; the last one wins a tie, as in `oom_evaluate_task`) is killed with its thread group.
-    fn mem_cgroup_out_of_memory(&mut self, id: u32) {
+    /// Pages in folios the model holds (each head and each tail).
+    fn nr_pages_held(&self) -> u64 {
+        (self.folios.len() + self.tails.len()) as u64
+    }
+
+    /// `__alloc_pages_slowpath()` for `nr` pages the model allocates on its own (not pfns a trace shows being
+    /// allocated, which are facts): when the machine's memory ([`crate::Config::totalram_pages`]) is full,
+    /// reclaim globally up to `MAX_RECLAIM_RETRIES` times, then `out_of_memory()` kills the task with the highest
+    /// badness and the allocation fails. This also bounds the model's own memory, whatever a script or a damaged
+    /// trace asks for (a `MAP_POPULATE` of a terabyte).
+    pub(crate) fn alloc_pages_within_ram(&mut self, nr: u64) -> bool {
+        let ram = self.cfg.totalram_pages;
+        for _ in 0..MAX_RECLAIM_RETRIES {
+            if self.nr_pages_held() + nr <= ram {
+                return true;
+            }
+            if self.try_to_free_pages(nr.max(SWAP_CLUSTER_MAX), None) == 0 {
+                break;
+            }
+        }
+        if self.nr_pages_held() + nr <= ram {
+            return true;
+        }
+        // As in the memcg: costly orders (THP) fail without invoking the OOM killer.
+        if nr <= 8 {
+            self.out_of_memory(None);
+        }
+        false
+    }
+
+    /// `mem_cgroup_out_of_memory()` (in memcg `id`) or `out_of_memory()` (the whole machine, `None`) →
+    /// `oom_kill_process()`: the task with the highest badness (RSS + swap entries; the last one wins a tie, as in
+    /// `oom_evaluate_task`) is killed with its thread group.
+    fn out_of_memory(&mut self, memcg: Option<u32>) {
         let mut victim: Option<(i64, Pid)> = None;
         for t in self.tasks.values() {
             let Some(mm) = t.mm else { continue };
             let m = self.mm(mm);
-            if m.memcg != id || t.pid != t.tgid {
+            if memcg.is_some_and(|id| m.memcg != id) || t.pid != t.tgid {
                 continue;
             }
             let points = m.rss.iter().sum::<i64>();
@@ -113,15 +144,16 @@ impl Model {
                 victim = Some((points, t.pid));
             }
         }
+        let scope = memcg.map_or("the machine".to_string(), |id| format!("memcg {id}"));
         let Some((points, tgid)) = victim else {
-            self.diag(Severity::Info, "memcg-oom", format!("memcg {id} is out of memory and has no task to kill"));
+            self.diag(Severity::Info, "memcg-oom", format!("{scope} is out of memory and has no task to kill"));
             return;
         };
         self.count(VmEvent::OOM_KILL, 1);
-        if let Some(m) = self.memcgs.get_mut(&id) {
+        if let Some(m) = memcg.and_then(|id| self.memcgs.get_mut(&id)) {
             m.oom_kills += 1;
         }
-        self.diag(Severity::Info, "oom-kill", format!("memcg {id} out of memory: killed pid {tgid} ({points} pages)"));
+        self.diag(Severity::Info, "oom-kill", format!("{scope} out of memory: killed pid {tgid} ({points} pages)"));
         let group: Vec<Pid> = self.tasks.values().filter(|t| t.tgid == tgid).map(|t| t.pid).collect();
         for p in group {
             self.do_exit(p);

@@ -245,6 +245,9 @@ impl Model {
         mm: MmId,
     ) -> Result<Pfn, FaultError> {
         let memcg = self.mm(mm).memcg;
+        if want.is_none() && !self.alloc_pages_within_ram(1 << order) {
+            return Err(FaultError::Oom);
+        }
         let head = self.alloc_folio(order, want, mapping, memcg);
         if !self.mem_cgroup_charge(memcg, 1 << order) {
             // Not charged: free without uncharging.
@@ -368,6 +371,9 @@ impl Model {
             // was in the page cache before the trace began (libraries and binaries usually are): not an allocation
             // of this event, and charged to the root memcg rather than to whoever faulted it now. Without a trace
             // the page-cache miss is an allocation charged to the faulting mm's memcg, as in the kernel.
+            if !self.alloc_pages_within_ram(1) {
+                return Err(FaultError::Oom);
+            }
             let head = self.alloc_folio(0, None, mapping, 0);
             self.mem_cgroup_charge(0, 1);
             self.allocated.retain(|a| a.0 != head);

@@ -39,7 +39,14 @@ pub struct Config {
     pub trace_pfns: bool,
     /// The kernel profile whose semantics the model follows ([`Profile::Linux618`] by default).
     pub profile: Profile,
+    /// `totalram_pages()`: the machine's memory, in pages ([`DEFAULT_TOTALRAM_PAGES`] by default). Pages the model
+    /// allocates on its own beyond it are reclaimed for, then refused after an OOM kill; pages a trace shows
+    /// being allocated are not refused.
+    pub totalram_pages: u64,
 }
+
+/// 4 GiB: enough for any scenario, and a bound on the model's own memory (about 1.4 KiB per page with history).
+pub const DEFAULT_TOTALRAM_PAGES: u64 = (4 << 30) / PAGE_SIZE;
 
 impl Default for Config {
     fn default() -> Self {
@@ -49,6 +56,7 @@ impl Default for Config {
             thp_use_zero_page: true,
             trace_pfns: false,
             profile: Profile::Linux618,
+            totalram_pages: DEFAULT_TOTALRAM_PAGES,
         }
     }
 }
@@ -183,6 +191,13 @@ impl Model {
         self.cur_cpu = ev.cpu as usize;
         self.cur_op = ev.op.name();
         self.ctx_addr = None;
+        if ev.cpu >= NR_CPUS {
+            // No such CPU: its per-CPU batches would not exist either (and would cost memory per CPU number).
+            let msg = format!("{} by pid {} on CPU {}: there are at most {NR_CPUS} CPUs", ev.op.name(), ev.pid, ev.cpu);
+            self.diag(Severity::Warning, "no-cpu", msg);
+            self.events += 1;
+            return Outcome::default();
+        }
         while self.cpus.len() <= self.cur_cpu {
             self.cpus.push(CpuBatches::default());
         }

@@ -226,7 +226,7 @@ fn processes(r: &mut Registry<'_>, host: &Shared) {
         "Moves the process to CPU `n` for its next operations: it selects the per-CPU folio batches.",
         move |e| {
             e.register_set("cpu", move |p: &mut Process, cpu: i64| -> Res<()> {
-                let cpu = u32::try_from(cpu).map_err(|_| Failure::runtime(format!("no CPU {cpu}")))?;
+                let cpu = cpu_number(cpu)?;
                 h.borrow_mut().tasks.entry(p.pid).or_default().cpu = cpu;
                 Ok(())
             });
@@ -616,10 +616,7 @@ fn kernel(r: &mut Registry<'_>, host: &Shared) {
     );
     let h = Rc::clone(host);
     r.scenario("reclaim(nr, cpu) -> freed", "Global reclaim with kswapd0 running on `cpu`.", move |e| {
-        e.register_fn("reclaim", move |nr: i64, cpu: i64| {
-            let cpu = u32::try_from(cpu).map_err(|_| Failure::runtime(format!("no CPU {cpu}")))?;
-            reclaim(&h, nr, cpu, None)
-        });
+        e.register_fn("reclaim", move |nr: i64, cpu: i64| reclaim(&h, nr, cpu_number(cpu)?, None));
     });
     let h = Rc::clone(host);
     r.scenario(
@@ -694,6 +691,14 @@ fn kernel(r: &mut Registry<'_>, host: &Shared) {
 /// An operation no process does (init stands for the kernel); returns its value (`-errno` on failure).
 fn kernel_op(host: &Shared, op: Op) -> Res<i64> {
     Ok(host.borrow_mut().apply_as(INIT.0, INIT.1, op)?.ret.unwrap_or(0))
+}
+
+/// `cpu` as a CPU number: below [`mmdb_model::NR_CPUS`].
+fn cpu_number(cpu: i64) -> Res<u32> {
+    u32::try_from(cpu)
+        .ok()
+        .filter(|&c| c < mmdb_model::NR_CPUS)
+        .ok_or_else(|| Failure::runtime(format!("no CPU {cpu}: CPUs are numbered 0 to {}", mmdb_model::NR_CPUS - 1)))
 }
 
 /// Reclaim by kswapd0 on `cpu`, global or inside `memcg`; returns the pages freed.

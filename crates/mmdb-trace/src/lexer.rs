@@ -15,9 +15,9 @@ use memchr::memchr_iter;
 
 use crate::diag::LineError;
 
-/// CPU numbers are below this: `NR_CPUS` is at most 8192 (x86-64 `MAXSMP`). A larger one is damage, and would
-/// make the model keep per-CPU state for that many CPUs.
-pub const MAX_CPUS: u32 = 8192;
+/// CPU numbers are below this: `NR_CPUS` is at most 8192 (x86-64 `MAXSMP`). A larger one is damage, which the
+/// model would refuse too.
+pub const MAX_CPUS: u32 = mmdb_model::NR_CPUS;
 
 /// One line of trace text, classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

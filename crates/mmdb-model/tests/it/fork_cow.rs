@@ -194,6 +194,23 @@ fn faults_outside_vmas_and_access_errors_are_diagnostics() {
     assert_eq!(s.vm(VmEvent::PGFAULT), 0, "access errors never reach handle_mm_fault");
 }
 
+/// A CPU number no machine has is refused with a warning: the model keeps per-CPU batches for every CPU it sees,
+/// so `cpu = 4e9` must not make it allocate four billion of them.
+#[test]
+fn events_on_cpus_beyond_nr_cpus_are_refused() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.cpu = u32::MAX;
+    assert_eq!(s.ev(1, Op::Fault { addr: a, access: Access::Write, pfn: None, around: None }), None);
+    s.cpu = NR_CPUS - 1;
+    s.write(1, a, PG);
+    let kinds: Vec<_> = s.m.diagnostics().iter().map(|d| (d.kind.as_str(), d.event)).collect();
+    assert_eq!(kinds, [("no-cpu", 2)]);
+    assert_eq!(s.m.cpu_batches().len(), NR_CPUS as usize);
+    assert_eq!(s.page(1, a), "WDA map=1 ref=2 [anon_exclusive swapbacked] lru=- batch=cpu8191:lru_add");
+}
+
 #[test]
 fn history_records_every_change_of_a_page() {
     let mut s = Sim::new();

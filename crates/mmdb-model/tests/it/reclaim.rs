@@ -81,6 +81,31 @@ fn memcg_limit_reclaims_then_oom_kills() {
     assert_eq!(s.m.report().memcgs[0].usage_pages, 0);
 }
 
+/// The machine's memory bounds what the model allocates on its own: global reclaim first (lazyfree pages go),
+/// then the OOM killer, so a `MAP_POPULATE` of any size ends with a kill, not with the model filling memory.
+#[test]
+fn totalram_reclaims_then_oom_kills_so_populate_stays_bounded() {
+    let mut s = Sim::new();
+    s.m = Model::new(Config { totalram_pages: 12, ..Config::default() });
+    s.spawn(1);
+    s.spawn(2);
+    let a = s.lazyfree_region(1, 4);
+    let held = |s: &Sim| s.m.report().pages.pages;
+    assert_eq!(held(&s), 4);
+    // 1 TiB populated: 8 pages fit, the next reclaims the 4 lazyfree pages, then memory is full for good.
+    let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+    let big = s.ev(2, Op::Mmap { addr: None, len: 1 << 40, prot: PROT_READ | PROT_WRITE, flags, file: None });
+    assert!(big.is_some_and(|r| r > 0), "mmap itself succeeds: {big:?}");
+    assert_eq!(s.vm(VmEvent::PGLAZYFREED), 4);
+    assert_eq!(s.vm(VmEvent::OOM_KILL), 1);
+    assert!(s.m.task(2).is_none(), "the populating task had the most pages");
+    assert_eq!(s.pfn(1, a), None, "pid 1 lost its lazyfree pages, not its life");
+    assert!(s.m.task(1).is_some());
+    let d = s.m.diagnostics().iter().find(|d| d.kind == "oom-kill").map(|d| d.message.clone());
+    assert_eq!(d.as_deref(), Some("the machine out of memory: killed pid 2 (12 pages)"));
+    assert!(held(&s) <= 12);
+}
+
 #[test]
 fn write_to_a_swap_cache_page_frees_the_slot_and_maps_it_exclusive() {
     // Regression: the swap-cache hit must hold the lookup reference, or folio_free_swap() frees the folio

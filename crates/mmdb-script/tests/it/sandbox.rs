@@ -39,6 +39,16 @@ fn limits_stop_runaway_scripts() {
     assert!(r.output.len() <= 100);
 }
 
+/// The model keeps per-CPU state for each CPU it sees: a script cannot name a CPU no machine has.
+#[test]
+fn cpu_numbers_stop_at_nr_cpus() {
+    let e = run("let p = spawn(\"a\");\np.cpu = 8191;\np.cpu = 8192;\n").error.unwrap_or_else(|| panic!("no error"));
+    assert_eq!((e.kind, e.line), (ErrorKind::Runtime, 3), "{e:?}");
+    assert!(e.message.contains("no CPU 8192: CPUs are numbered 0 to 8191"), "{}", e.message);
+    let e = run("reclaim(1, -1);").error.unwrap_or_else(|| panic!("no error"));
+    assert!(e.message.contains("no CPU -1"), "{}", e.message);
+}
+
 #[test]
 fn there_is_no_way_out() {
     for src in ["import \"x\" as x;", "eval(\"1\")", "timestamp()", "open(\"/etc/passwd\")", "env(\"HOME\")"] {
