@@ -4,7 +4,7 @@
 use crate::consts::*;
 use crate::flags::VmFlags;
 use crate::folio::{Folio, LruList, MmId};
-use crate::mm::{Pte, Vma};
+use crate::mm::{Pte, Vma, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES};
 use crate::model::Model;
 use crate::report::*;
 use crate::vmstat::VmEvent;
@@ -188,6 +188,27 @@ impl Model {
     pub fn rss_lazyfree(&self, pid: u32) -> Option<i64> {
         self.cfg.profile.lazyfree_rss()?;
         Some(self.mm(self.task_mm(pid)?).lazyfree_rss)
+    }
+
+    /// `/proc/PID/statm` of the process `pid` (`task_statm()`), in pages.
+    pub fn statm(&self, pid: u32) -> Option<Statm> {
+        let m = self.mm(self.task_mm(pid)?);
+        let pages = |v: &Vma| (v.end - v.start) >> PAGE_SHIFT;
+        let (write, shared, stack) = (VmFlags::VM_WRITE.0, VmFlags::VM_SHARED.0, VmFlags::VM_GROWSDOWN.0);
+        // vm_stat_account(): is_data_mapping() and is_stack_mapping() (VM_STACK is VM_GROWSDOWN on x86).
+        let data = |v: &&Vma| v.flags.0 & (write | shared | stack) == write || v.flags.0 & stack != 0;
+        let counter = |i: usize| m.rss[i].max(0) as u64;
+        let (file, anon, shmem) = (counter(MM_FILEPAGES), counter(MM_ANONPAGES), counter(MM_SHMEMPAGES));
+        Some(Statm {
+            size: m.vmas.values().map(pages).sum(),
+            resident: file + anon + shmem,
+            shared: file + shmem,
+            text: 0,
+            lib: 0,
+            data: m.vmas.values().filter(data).map(pages).sum(),
+            dt: 0,
+            lazyfree: self.cfg.profile.lazyfree_rss().map(|_| m.lazyfree_rss.max(0) as u64),
+        })
     }
 
     fn vma_name(&self, v: &Vma) -> String {

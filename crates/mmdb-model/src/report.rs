@@ -75,6 +75,40 @@ pub struct RssCounters {
     pub shmem: i64,
 }
 
+/// `/proc/PID/statm`, in pages, as `task_statm()` computes it (fs/proc/task_mmu.c); the eighth field only
+/// under the `lazyfree-rss` profiles, whose patch added it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statm {
+    /// `mm->total_vm`: every VMA's pages.
+    pub size: u64,
+    /// `get_mm_rss()`: MM_FILEPAGES + MM_ANONPAGES + MM_SHMEMPAGES.
+    pub resident: u64,
+    /// MM_FILEPAGES + MM_SHMEMPAGES.
+    pub shared: u64,
+    /// `end_code - start_code` in pages: 0, as the model keeps no ELF image's code bounds (`mm->start_code`).
+    pub text: u64,
+    /// Always 0 since Linux 2.6.
+    pub lib: u64,
+    /// `mm->data_vm + mm->stack_vm`: private writable VMAs (`is_data_mapping()`) and stacks.
+    pub data: u64,
+    /// Always 0 since Linux 2.6.
+    pub dt: u64,
+    /// MM_LAZYFREEPAGES, the never-merged eighth field (`lazyfree-rss` profiles only).
+    pub lazyfree: Option<u64>,
+}
+
+impl std::fmt::Display for Statm {
+    /// The line `/proc/PID/statm` prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Statm { size, resident, shared, text, lib, data, dt, lazyfree } = self;
+        write!(f, "{size} {resident} {shared} {text} {lib} {data} {dt}")?;
+        match lazyfree {
+            Some(l) => write!(f, " {l}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The smaps fields mmdb computes, in kB, the way `fs/proc/task_mmu.c` does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmapsRollup {

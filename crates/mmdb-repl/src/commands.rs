@@ -360,6 +360,19 @@ event trace the counters are shown in pages and kB.",
         run: inspect::rss,
     },
     Command {
+        name: "statm",
+        aliases: &[],
+        category: Category::Inspection,
+        usage: "statm P",
+        summary: "Shows a process's /proc/PID/statm: sizes in pages, with the lazyfree-rss profiles' eighth field.",
+        help: "The line `/proc/P/statm` would print, then each field named: size (every VMA), resident (file, anon \
+and shmem RSS), shared (file and shmem), text (0: the model keeps no ELF code bounds), lib and dt (always 0), data \
+(private writable VMAs and stacks), and under the `lazyfree-rss` profiles the never-merged eighth field, \
+MM_LAZYFREEPAGES.",
+        args: &[ArgKind::Pid],
+        run: inspect::statm,
+    },
+    Command {
         name: "ps",
         aliases: &[],
         category: Category::Inspection,

@@ -469,6 +469,30 @@ pub fn smaps(s: &mut Session, args: &[&str]) -> CmdResult {
     Ok(out)
 }
 
+/// `statm P`.
+pub fn statm(s: &mut Session, args: &[&str]) -> CmdResult {
+    let pid = pid_arg(s, args)?;
+    let Some(st) = s.model().statm(pid) else {
+        return Err(CmdError::Failed(format!("no process {pid}")));
+    };
+    let mut out = Styled::new();
+    out.push(Label::Heading, "/proc/").push(Label::Pid, pid.to_string()).push(Label::Heading, "/statm");
+    out.text(format!(": {st}")).nl();
+    let fields = [
+        ("size", st.size),
+        ("resident", st.resident),
+        ("shared", st.shared),
+        ("text", st.text),
+        ("lib", st.lib),
+        ("data", st.data),
+        ("dt", st.dt),
+    ];
+    for (name, v) in fields.into_iter().chain(st.lazyfree.map(|v| ("lazyfree", v))) {
+        out.text("  ").push(Label::Field, format!("{name:<9}")).text(format!("{v:>8} pages  ({} kB)", v * 4)).nl();
+    }
+    Ok(out)
+}
+
 /// `rss P`.
 pub fn rss(s: &mut Session, args: &[&str]) -> CmdResult {
     let pid = pid_arg(s, args)?;

@@ -786,6 +786,22 @@ fn inspection(r: &mut Registry<'_>, host: &Shared) {
         e.register_fn("rss", move |pid: i64| rss2(pid_of(pid)?));
     });
     let h = Rc::clone(host);
+    let statm = move |pid: Pid| -> Res<Map> {
+        inspect::statm(&h.borrow().model, pid).ok_or_else(|| Failure::runtime(format!("pid {pid} has no mm")))
+    };
+    let statm2 = statm.clone();
+    r.query(
+        "p.statm() -> map",
+        "`/proc/PID/statm` in pages: `#{size, resident, shared, text, lib, data, dt}`, plus `lazyfree` (the \
+         never-merged eighth field) under the `lazyfree-rss` profiles.",
+        move |e| {
+            e.register_fn("statm", move |p: &mut Process| statm(p.pid));
+        },
+    );
+    r.query("statm(pid) -> map", "The same, for a pid.", move |e| {
+        e.register_fn("statm", move |pid: i64| statm2(pid_of(pid)?));
+    });
+    let h = Rc::clone(host);
     r.query(
         "p.vmas() -> array",
         "The VMAs: `#{start, end, perms, flags}`, as `/proc/PID/maps` lists them.",

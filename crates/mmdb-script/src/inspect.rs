@@ -183,6 +183,25 @@ pub(crate) fn smaps(s: &SmapsRollup) -> Map {
     ])
 }
 
+/// `/proc/PID/statm` of `pid` in pages: `#{size, resident, shared, text, lib, data, dt}`, and `lazyfree` under the
+/// `lazyfree-rss` profiles; `None` for a pid without an mm.
+pub(crate) fn statm(model: &Model, pid: Pid) -> Option<Map> {
+    let s = model.statm(pid)?;
+    let mut m = map([
+        ("size", int(s.size)),
+        ("resident", int(s.resident)),
+        ("shared", int(s.shared)),
+        ("text", int(s.text)),
+        ("lib", int(s.lib)),
+        ("data", int(s.data)),
+        ("dt", int(s.dt)),
+    ]);
+    if let Some(lazy) = s.lazyfree {
+        m.insert("lazyfree".into(), int(lazy));
+    }
+    Some(m)
+}
+
 /// `mm->rss_stat` of `pid` in pages; `None` for a pid without an mm.
 /// Under the `lazyfree-rss` profiles the map also has `lazyfree` (MM_LAZYFREEPAGES).
 pub(crate) fn rss(model: &Model, pid: Pid) -> Option<Map> {
