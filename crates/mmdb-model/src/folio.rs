@@ -266,3 +266,213 @@ impl Folio {
         }
     }
 }
+
+/// The byte encoding of time-travel checkpoints (`Model::pack`): LEB128 varints, signed values zigzagged.
+pub(crate) mod varint {
+    /// Appends `v` as a LEB128 varint.
+    #[inline]
+    pub(crate) fn put(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// Appends a signed value, zigzagged so that small magnitudes take one byte.
+    #[inline]
+    pub(crate) fn put_i(out: &mut Vec<u8>, v: i64) {
+        put(out, ((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    /// Reads a varint [`put`] wrote and advances past it.
+    #[inline]
+    pub(crate) fn get(input: &mut &[u8]) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let (&b, rest) = input.split_first().expect("packed model ends early: model bug");
+            *input = rest;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    /// Reads a value [`put_i`] wrote.
+    #[inline]
+    pub(crate) fn get_i(input: &mut &[u8]) -> i64 {
+        let v = get(input);
+        (v >> 1) as i64 ^ -((v & 1) as i64)
+    }
+}
+
+impl Folio {
+    /// Appends the folio to a checkpoint's bytes (`Model::pack`): every field, in a few bytes each for a small
+    /// folio; a large folio's pages as runs of equal pages and its rmap with each address relative to the one before.
+    pub(crate) fn pack(&self, out: &mut Vec<u8>) {
+        use varint::{put, put_i};
+        // Every field by name, so that a new one cannot be forgotten here.
+        let Folio {
+            pfn,
+            order,
+            flags,
+            refcount,
+            refs,
+            pages,
+            large_mapcount,
+            entire_mapcount,
+            nr_pages_mapped,
+            mm_id,
+            mm_id_mapcount,
+            mm_ids_shared,
+            mapping,
+            memcg,
+            lru,
+            lru_prev,
+            lru_next,
+            swap,
+            deferred_split,
+            rmap,
+            pre_trace,
+            lazyfree_accounted,
+        } = self;
+        put(out, *pfn);
+        put(out, u64::from(*order));
+        put(out, u64::from(flags.0));
+        put_i(out, i64::from(*refcount));
+        let RefParts { mappings, batch, isolated, swapcache, pagecache, temp } = *refs;
+        for part in [mappings, batch, isolated, swapcache, pagecache, temp] {
+            put_i(out, i64::from(part));
+        }
+        for count in [*large_mapcount, *entire_mapcount, *nr_pages_mapped, mm_id_mapcount[0], mm_id_mapcount[1]] {
+            put_i(out, i64::from(count));
+        }
+        put(out, u64::from(mm_id[0]));
+        put(out, u64::from(mm_id[1]));
+        let bits = u64::from(*mm_ids_shared)
+            | u64::from(*deferred_split) << 1
+            | u64::from(*pre_trace) << 2
+            | u64::from(*lazyfree_accounted) << 3
+            | u64::from(lru_prev.is_some()) << 4
+            | u64::from(lru_next.is_some()) << 5
+            | u64::from(swap.is_some()) << 6;
+        put(out, bits);
+        match *mapping {
+            FolioMapping::Anon => put(out, 0),
+            FolioMapping::File { file, index } => {
+                put(out, 1);
+                put(out, u64::from(file));
+                put(out, index);
+            }
+            FolioMapping::Shmem { file, index } => {
+                put(out, 2);
+                put(out, u64::from(file));
+                put(out, index);
+            }
+        }
+        put(out, u64::from(*memcg));
+        put(out, lru.map_or(0, |l| l as u64 + 1));
+        // LRU neighbours are usually near in pfn.
+        for link in [lru_prev, lru_next].into_iter().flatten() {
+            put_i(out, link.wrapping_sub(*pfn) as i64);
+        }
+        if let Some(entry) = swap {
+            put(out, *entry);
+        }
+        let runs = pages.chunk_by(|a, b| a == b);
+        put(out, runs.clone().count() as u64);
+        for run in runs {
+            let p = run[0];
+            put(out, run.len() as u64);
+            put_i(out, i64::from(p.mapcount) << 1 | i64::from(p.anon_exclusive));
+            put(out, p.content);
+        }
+        put(out, rmap.len() as u64);
+        let mut addr = 0u64;
+        for r in rmap {
+            put(out, u64::from(r.mm));
+            put_i(out, r.addr.wrapping_sub(addr) as i64);
+            put(out, u64::from(r.page) << 1 | u64::from(r.pmd));
+            addr = r.addr;
+        }
+    }
+
+    /// Reads back a folio [`Folio::pack`] wrote, equal to the one packed.
+    pub(crate) fn unpack(input: &mut &[u8]) -> Folio {
+        use varint::{get, get_i};
+        let i32_of = |v: i64| v as i32;
+        let pfn = get(input);
+        let order = get(input) as u32;
+        let flags = PageFlags(get(input) as u32);
+        let refcount = i32_of(get_i(input));
+        let mut parts = [0i32; 6];
+        for part in &mut parts {
+            *part = i32_of(get_i(input));
+        }
+        let [mappings, batch, isolated, swapcache, pagecache, temp] = parts;
+        let mut counts = [0i32; 5];
+        for count in &mut counts {
+            *count = i32_of(get_i(input));
+        }
+        let [large_mapcount, entire_mapcount, nr_pages_mapped, id_count0, id_count1] = counts;
+        let mm_id = [get(input) as u32, get(input) as u32];
+        let bits = get(input);
+        let mapping = match get(input) {
+            0 => FolioMapping::Anon,
+            1 => FolioMapping::File { file: get(input) as FileId, index: get(input) },
+            _ => FolioMapping::Shmem { file: get(input) as FileId, index: get(input) },
+        };
+        let memcg = get(input) as u32;
+        let lru = match get(input) {
+            0 => None,
+            l => Some(LruList::ALL[l as usize - 1]),
+        };
+        let lru_prev = (bits & 1 << 4 != 0).then(|| pfn.wrapping_add(get_i(input) as u64));
+        let lru_next = (bits & 1 << 5 != 0).then(|| pfn.wrapping_add(get_i(input) as u64));
+        let swap = (bits & 1 << 6 != 0).then(|| get(input));
+        let runs = get(input);
+        let mut pages = Vec::with_capacity(1 << order);
+        for _ in 0..runs {
+            let len = get(input) as usize;
+            let v = get_i(input);
+            let page = Page { mapcount: i32_of(v >> 1), anon_exclusive: v & 1 != 0, content: get(input) };
+            pages.extend(std::iter::repeat_n(page, len));
+        }
+        let n = get(input) as usize;
+        let mut rmap = Vec::with_capacity(n);
+        let mut addr = 0u64;
+        for _ in 0..n {
+            let mm = get(input) as MmId;
+            addr = addr.wrapping_add(get_i(input) as u64);
+            let v = get(input);
+            rmap.push(Rmap { mm, addr, page: (v >> 1) as u32, pmd: v & 1 != 0 });
+        }
+        Folio {
+            pfn,
+            order,
+            flags,
+            refcount,
+            refs: RefParts { mappings, batch, isolated, swapcache, pagecache, temp },
+            pages,
+            large_mapcount,
+            entire_mapcount,
+            nr_pages_mapped,
+            mm_id,
+            mm_id_mapcount: [id_count0, id_count1],
+            mm_ids_shared: bits & 1 != 0,
+            mapping,
+            memcg,
+            lru,
+            lru_prev,
+            lru_next,
+            swap,
+            deferred_split: bits & 1 << 1 != 0,
+            rmap,
+            pre_trace: bits & 1 << 2 != 0,
+            lazyfree_accounted: bits & 1 << 3 != 0,
+        }
+    }
+}

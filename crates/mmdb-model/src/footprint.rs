@@ -1,5 +1,5 @@
-//! An estimate of the heap memory a [`Model`] holds, alone or beside an earlier clone it shares state with, so that
-//! a debugger can bound the memory its time-travel checkpoints (model clones) take.
+//! An estimate of the heap memory a [`Model`] or a [`PackedModel`] holds, alone or beside an earlier one it shares
+//! state with, so that a debugger can bound the memory its time-travel checkpoints take.
 
 use std::mem::size_of;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::consts::PTRS_PER_PTE;
 use crate::folio::{Folio, Page, Rmap};
 use crate::mm::{Pmd, Pte, Vma};
-use crate::model::Model;
+use crate::model::{Model, PackedModel};
 use crate::Pfn;
 
 /// What the allocator adds to each allocation (glibc's chunk header and rounding).
@@ -53,7 +53,12 @@ impl Model {
             .filter(|(pfn, f)| earlier.and_then(|e| e.folios.get(pfn)).is_none_or(|old| !Arc::ptr_eq(old, f)))
             .map(|(_, f)| folio_bytes(f))
             .sum();
-        let mut total = hash_slots::<Pfn, Arc<Folio>>(self.folios.capacity()) + folios;
+        folios + self.tables_and_maps_since(earlier)
+    }
+
+    /// [`Model::footprint_since`] without the folios themselves: the tables, maps and lists.
+    fn tables_and_maps_since(&self, earlier: Option<&Model>) -> usize {
+        let mut total = hash_slots::<Pfn, Arc<Folio>>(self.folios.capacity());
         total += hash_slots::<Pfn, Pfn>(self.tails.capacity());
         for (id, mm) in &self.mms {
             total += mm.vmas.len() * btree_entry::<u64, Vma>();
@@ -73,6 +78,28 @@ impl Model {
         for f in &self.files {
             total += f.pages.len() * btree_entry::<u64, Pfn>();
         }
+        for (list, old) in
+            [(&self.free_order0, earlier.map(|e| &e.free_order0)), (&self.free_huge, earlier.map(|e| &e.free_huge))]
+        {
+            let old = old.map_or(&[][..], |o| o.chunks());
+            total += std::mem::size_of_val(list.chunks());
+            total += list
+                .chunks()
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| old.get(*i).is_none_or(|o| !Arc::ptr_eq(o, c)))
+                .map(|(_, c)| c.capacity() * size_of::<Pfn>() + MALLOC_OVERHEAD)
+                .sum::<usize>();
+        }
         total + self.diagnostics.capacity() * 64
+    }
+}
+
+impl PackedModel {
+    /// About how many bytes this packed model holds that `earlier` (the one packed before it) does not share
+    /// with it: its bytes, its folio table's slots (each pointing at one placeholder folio), its maps, and the
+    /// chunks of the free lists that changed since `earlier` (chunks are shared). With `None`, everything.
+    pub fn footprint_since(&self, earlier: Option<&PackedModel>) -> usize {
+        self.data.capacity() + size_of::<Folio>() + self.rest.tables_and_maps_since(earlier.map(|e| &e.rest))
     }
 }

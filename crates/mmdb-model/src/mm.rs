@@ -209,3 +209,57 @@ pub struct Task {
     /// The mm it runs in; `None` once it has exited its mm.
     pub mm: Option<MmId>,
 }
+
+/// Appends a PTE table to a checkpoint's bytes (`Model::pack`): its entries that are not none, each after the
+/// number of none entries before it, in a few bytes each.
+pub(crate) fn pack_table(table: &[Pte; PTRS_PER_PTE], out: &mut Vec<u8>) {
+    use crate::folio::varint::put;
+    put(out, table.iter().filter(|p| **p != Pte::None).count() as u64);
+    let mut gap = 0u64;
+    for pte in table {
+        let (tag, value) = match *pte {
+            Pte::None => {
+                gap += 1;
+                continue;
+            }
+            Pte::Present(p) => (
+                1 | u64::from(p.write) << 2
+                    | u64::from(p.dirty) << 3
+                    | u64::from(p.young) << 4
+                    | u64::from(p.special) << 5,
+                p.pfn,
+            ),
+            Pte::Swap { entry, exclusive } => (2 | u64::from(exclusive) << 2, entry),
+        };
+        put(out, gap);
+        put(out, tag);
+        put(out, value);
+        gap = 0;
+    }
+}
+
+/// Reads back a PTE table [`pack_table`] wrote.
+pub(crate) fn unpack_table(input: &mut &[u8]) -> std::sync::Arc<[Pte; PTRS_PER_PTE]> {
+    use crate::folio::varint::get;
+    let mut table = std::sync::Arc::new([Pte::None; PTRS_PER_PTE]);
+    let t = std::sync::Arc::get_mut(&mut table).expect("a new table is not shared");
+    let mut i = 0usize;
+    for _ in 0..get(input) {
+        i += get(input) as usize;
+        let tag = get(input);
+        let value = get(input);
+        t[i] = if tag & 3 == 1 {
+            Pte::Present(PresentPte {
+                pfn: value,
+                write: tag & 1 << 2 != 0,
+                dirty: tag & 1 << 3 != 0,
+                young: tag & 1 << 4 != 0,
+                special: tag & 1 << 5 != 0,
+            })
+        } else {
+            Pte::Swap { entry: value, exclusive: tag & 1 << 2 != 0 }
+        };
+        i += 1;
+    }
+    table
+}

@@ -72,6 +72,48 @@ pub struct Outcome {
     pub freed: Vec<(Pfn, u32)>,
 }
 
+/// A free list of pfns: a stack (last freed, first reused, like the per-CPU page lists) kept in chunks of
+/// [`FreeList::CHUNK`] pfns, each shared copy-on-write between clones of the model (time-travel checkpoints).
+/// Only the last chunk changes as pfns come and go, so a clone costs one pointer per chunk, not a copy of a list
+/// that may hold millions of pfns.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FreeList {
+    /// Every chunk is full but the last, which is never empty.
+    chunks: Vec<Arc<Vec<Pfn>>>,
+}
+
+impl FreeList {
+    /// Pfns per chunk.
+    pub(crate) const CHUNK: usize = 4096;
+
+    /// Puts a pfn on top.
+    pub(crate) fn push(&mut self, pfn: Pfn) {
+        match self.chunks.last_mut() {
+            Some(top) if top.len() < Self::CHUNK => Arc::make_mut(top).push(pfn),
+            _ => {
+                let mut top = Vec::with_capacity(Self::CHUNK);
+                top.push(pfn);
+                self.chunks.push(Arc::new(top));
+            }
+        }
+    }
+
+    /// Takes the pfn on top.
+    pub(crate) fn pop(&mut self) -> Option<Pfn> {
+        let top = self.chunks.last_mut()?;
+        let pfn = Arc::make_mut(top).pop();
+        if top.is_empty() {
+            self.chunks.pop();
+        }
+        pfn
+    }
+
+    /// The chunks, bottom first (for [`Model::footprint_since`]).
+    pub(crate) fn chunks(&self) -> &[Arc<Vec<Pfn>>] {
+        &self.chunks
+    }
+}
+
 /// A file or shmem object: its page cache.
 #[derive(Clone, Debug, Default)]
 pub struct FileObj {
@@ -98,12 +140,14 @@ pub struct Model {
     /// through [`Model::folio_mut`] (`Arc::make_mut`), so a clone costs the table, not the folios.
     pub(crate) folios: FxHashMap<Pfn, Arc<Folio>>,
     pub(crate) tails: FxHashMap<Pfn, Pfn>,
-    pub(crate) free_order0: Vec<Pfn>,
+    /// The order-0 free list (the per-CPU page lists, LIFO). It only grows on a churning trace (split THPs are
+    /// freed a page at a time), so it is kept in chunks shared between clones ([`FreeList`]).
+    pub(crate) free_order0: FreeList,
     /// Kernel pages (kmem, balloon, and the free pages they became), by head pfn (`kmem.rs`).
     pub(crate) kpages: BTreeMap<Pfn, crate::kmem::KernelPage>,
     /// The LRU of volatile ranges (`vrange.rs`), oldest first, as (mm, range start).
     pub(crate) vrange_lru: std::collections::VecDeque<(MmId, u64)>,
-    free_huge: Vec<Pfn>,
+    pub(crate) free_huge: FreeList,
     next_pfn: Pfn,
     pub(crate) lruvecs: BTreeMap<u32, Lruvec>,
     pub(crate) cpus: Vec<CpuBatches>,
@@ -151,10 +195,10 @@ impl Model {
             next_anon_vma: 1,
             folios: FxHashMap::default(),
             tails: FxHashMap::default(),
-            free_order0: Vec::new(),
+            free_order0: FreeList::default(),
             kpages: BTreeMap::new(),
             vrange_lru: Default::default(),
-            free_huge: Vec::new(),
+            free_huge: FreeList::default(),
             next_pfn: FIRST_PFN,
             lruvecs,
             cpus: Vec::new(),
@@ -617,5 +661,223 @@ impl Model {
         let mut v: Vec<&Folio> = self.folios.values().map(|f| &**f).collect();
         v.sort_unstable_by_key(|f| f.pfn);
         v
+    }
+}
+
+/// A model packed into a few bytes per folio and per PTE, for time-travel checkpoints that must be many and small:
+/// a clone shares unchanged folios and PTE tables with the model it came from, but a churning trace changes most
+/// of them within a few thousand events, and a clone then costs as much as the model.
+///
+/// [`PackedModel::unpack`] gives back a model equal to the packed one in every respect the model's behaviour and
+/// output can depend on: the folio table is rebuilt in its exact hash layout (so it iterates in the same order),
+/// each folio and PTE table field for field; only the capacities of vectors, and the layout of the tail-page table
+/// (which is only ever looked up, never iterated), may differ. The unpacked model shares nothing with the packed
+/// one but the free lists' chunks. Unpacking costs about as much as replaying a couple of thousand events.
+#[derive(Clone, Debug)]
+pub struct PackedModel {
+    /// The model without its PTE tables and tail pages, each folio replaced by `placeholder`: a clone of the folio
+    /// table keeps its layout, so unpacking fills the same slots in the same order.
+    pub(crate) rest: Model,
+    /// The folios in the table's order, then each mm's PTE tables ([`Folio::pack`], `mm::pack_table`).
+    pub(crate) data: Vec<u8>,
+    /// The capacity of the tail-page table, restored so that it grows as the original would.
+    tails_capacity: usize,
+}
+
+impl Model {
+    /// Packs the model into a [`PackedModel`], which [`PackedModel::unpack`] turns back into an equal model.
+    pub fn pack(&self) -> PackedModel {
+        let placeholder = Arc::new(Folio::new(0, 0, FolioMapping::Anon, 0));
+        let mut data = Vec::new();
+        // The clone keeps the table's layout; each folio's place is then taken by the placeholder.
+        let mut folios = self.folios.clone();
+        for f in folios.values_mut() {
+            f.pack(&mut data);
+            *f = Arc::clone(&placeholder);
+        }
+        let mut mms = self.mms.clone();
+        for mm in mms.values_mut() {
+            let tables = mm.pmds.values().filter(|p| matches!(p, crate::mm::Pmd::Table(_))).count();
+            crate::folio::varint::put(&mut data, tables as u64);
+            for (idx, pmd) in &mm.pmds {
+                if let crate::mm::Pmd::Table(t) = pmd {
+                    crate::folio::varint::put(&mut data, *idx);
+                    crate::mm::pack_table(t, &mut data);
+                }
+            }
+            mm.pmds.retain(|_, p| !matches!(p, crate::mm::Pmd::Table(_)));
+        }
+        data.shrink_to_fit();
+        // Every field by name, so that a new one cannot be forgotten here.
+        let rest = Model {
+            cfg: self.cfg.clone(),
+            tasks: self.tasks.clone(),
+            mms,
+            next_mm_id: self.next_mm_id,
+            next_anon_vma: self.next_anon_vma,
+            folios,
+            tails: FxHashMap::default(),
+            free_order0: self.free_order0.clone(),
+            kpages: self.kpages.clone(),
+            vrange_lru: self.vrange_lru.clone(),
+            free_huge: self.free_huge.clone(),
+            next_pfn: self.next_pfn,
+            lruvecs: self.lruvecs.clone(),
+            cpus: self.cpus.clone(),
+            memcgs: self.memcgs.clone(),
+            swap: self.swap.clone(),
+            files: self.files.clone(),
+            huge_zero: self.huge_zero,
+            deferred_split: self.deferred_split.clone(),
+            vmstat: self.vmstat.clone(),
+            diagnostics: self.diagnostics.clone(),
+            history: self.history.clone(),
+            allocated: self.allocated.clone(),
+            freed: self.freed.clone(),
+            pending: self.pending.clone(),
+            events: self.events,
+            ev_ts: self.ev_ts,
+            cur_pid: self.cur_pid,
+            cur_cpu: self.cur_cpu,
+            cur_op: self.cur_op,
+            ctx_addr: self.ctx_addr,
+            fault_around: self.fault_around,
+        };
+        PackedModel { rest, data, tails_capacity: self.tails.capacity() }
+    }
+}
+
+impl PackedModel {
+    /// The model that was packed.
+    pub fn unpack(&self) -> Model {
+        let mut m = self.rest.clone();
+        let mut input = &self.data[..];
+        for f in m.folios.values_mut() {
+            *f = Arc::new(Folio::unpack(&mut input));
+        }
+        let mut tails = FxHashMap::with_capacity_and_hasher(self.tails_capacity, Default::default());
+        for f in m.folios.values().filter(|f| f.is_large()) {
+            for i in 1..f.nr_pages() {
+                tails.insert(f.pfn + i, f.pfn);
+            }
+        }
+        m.tails = tails;
+        for mm in m.mms.values_mut() {
+            for _ in 0..crate::folio::varint::get(&mut input) {
+                let idx = crate::folio::varint::get(&mut input);
+                mm.pmds.insert(idx, crate::mm::Pmd::Table(crate::mm::unpack_table(&mut input)));
+            }
+        }
+        debug_assert!(input.is_empty(), "packed model has bytes left over: model bug");
+        m
+    }
+
+    /// How many events the packed model had applied.
+    pub fn events_applied(&self) -> u64 {
+        self.rest.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Access, FileRef};
+
+    /// Everything the model holds, as text; the tail-page table (never iterated) sorted.
+    fn state(m: &Model) -> String {
+        let mut m = m.clone();
+        let mut tails: Vec<(Pfn, Pfn)> = std::mem::take(&mut m.tails).into_iter().collect();
+        tails.sort_unstable();
+        format!("{m:?}\n{tails:?}")
+    }
+
+    /// A scenario that makes every kind of folio and PTE: THPs (PMD- and PTE-mapped, split), COW after fork,
+    /// page cache, swap entries, lazy-free folios, stored contents, two mms; as (pid, operation).
+    fn scenario() -> Vec<(Pid, Op)> {
+        let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+        let rw = PROT_READ | PROT_WRITE;
+        let base = 0x7f00_0000_0000u64;
+        let file = base + (16 << 20);
+        let mut ops = vec![
+            (1, Op::Swapon { size: 64 << 20 }),
+            (1, Op::Spawn { comm: "a".into() }),
+            (1, Op::Mmap { addr: Some(base), len: 8 << 20, prot: rw, flags: anon | MAP_FIXED, file: None }),
+            (1, Op::Madvise { addr: base, len: 4 << 20, advice: MADV_HUGEPAGE }),
+            (
+                1,
+                Op::Mmap {
+                    addr: Some(file),
+                    len: 64 * PAGE_SIZE,
+                    prot: PROT_READ,
+                    flags: MAP_PRIVATE | MAP_FIXED,
+                    file: Some(FileRef { name: "/lib/x.so".into(), offset: 0 }),
+                },
+            ),
+        ];
+        let fault = |addr, write: bool| Op::Fault {
+            addr,
+            access: if write { Access::Write } else { Access::Read },
+            pfn: None,
+            around: None,
+        };
+        for i in 0..1100u64 {
+            let addr = base + (i * 7919 % 2048) * PAGE_SIZE;
+            ops.push((1, fault(addr, i % 3 != 0)));
+            if i % 5 == 0 {
+                ops.push((1, Op::Store { addr, value: i }));
+            }
+            if i % 17 == 0 {
+                ops.push((1, fault(file + (i % 64) * PAGE_SIZE, false)));
+            }
+        }
+        ops.push((1, Op::LruAddDrainAll));
+        ops.push((1, Op::Madvise { addr: base + (7 << 20), len: 1 << 19, advice: MADV_PAGEOUT }));
+        ops.push((1, Op::Fork { child: 2, thread: false }));
+        for i in 0..40u64 {
+            ops.push((2, fault(base + i * 37 * PAGE_SIZE, true)));
+        }
+        ops.push((1, Op::Madvise { addr: base + (1 << 20), len: 1 << 20, advice: MADV_DONTNEED }));
+        ops.push((2, Op::Madvise { addr: base + (5 << 20), len: 1 << 20, advice: MADV_FREE }));
+        ops.push((1, Op::LruAddDrainAll));
+        ops.push((1, Op::Reclaim { nr: 300, memcg: None }));
+        ops.push((1, Op::Munmap { addr: base + (6 << 20), len: 5 * PAGE_SIZE }));
+        ops.push((2, fault(base + (7 << 20), true)));
+        ops
+    }
+
+    #[test]
+    fn an_unpacked_model_is_the_packed_one_and_goes_on_the_same() {
+        let cfg = Config { history: false, ..Config::default() };
+        let mut m = Model::new(cfg);
+        let mut packed: Vec<(usize, PackedModel)> = Vec::new();
+        let ops = scenario();
+        let event = |i: usize, (pid, op): &(Pid, Op)| Event {
+            comm: "a".into(),
+            pid: *pid,
+            cpu: (i % 2) as u32,
+            ts_ns: i as u64 * 1000,
+            op: op.clone(),
+        };
+        let (mut large, mut swapped) = (false, false);
+        for (i, op) in ops.iter().enumerate() {
+            m.apply(&event(i, op));
+            if i % 97 == 0 || i + 60 > ops.len() {
+                let p = m.pack();
+                assert_eq!(state(&p.unpack()), state(&m), "after event {i}");
+                packed.push((i, p));
+                large |= m.folios.values().any(|f| f.is_large() && f.mapcount() > 1);
+                swapped |= m.mms.values().any(|mm| mm.rss[crate::mm::MM_SWAPENTS] > 0);
+            }
+        }
+        assert!(m.diagnostics.is_empty(), "{:?}", m.diagnostics);
+        assert!(large && swapped && m.mms.len() == 2 && m.files[0].pages.len() > 10);
+        // Each unpacked model, replayed to the end, ends where the straight replay did.
+        for (at, p) in &packed {
+            let mut u = p.unpack();
+            for (i, op) in ops.iter().enumerate().skip(at + 1) {
+                u.apply(&event(i, op));
+            }
+            assert_eq!(state(&u), state(&m), "replayed from event {at}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Time-travel cost: how long `goto` to a random event and `reverse-step` take on a long synthetic trace.
 //!
-//! Run with `cargo bench -p mmdb-repl` (optionally `-- EVENTS`, default 1,000,000). It prints the setup time,
-//! the checkpoint interval and count, and the median and 90th-percentile latency of each operation. It is a
-//! measurement, not a test: nothing fails on slow numbers.
+//! Run with `cargo bench -p mmdb-repl --bench time_travel` (optionally `-- EVENTS`, default 1,000,000). It prints
+//! the setup time, the checkpoint interval, count and memory, what restoring a checkpoint costs, and the median and
+//! 90th-percentile latency of each operation. It is a measurement, not a test: nothing fails on slow numbers.
 // A benchmark reads the clock; the library never does.
 #![allow(clippy::disallowed_methods)]
 
@@ -22,7 +22,7 @@ fn main() {
     let program = Program { kind: SourceKind::Events, steps, ..Program::empty() };
     let mut s = Session::new("churn", program);
     println!(
-        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept, {} MiB of clones (Model::footprint_since)",
+        "{n} events: setup {:.2?}; a checkpoint every {} events, {} kept, {} MiB packed (PackedModel::footprint_since)",
         t.elapsed(),
         s.interval(),
         s.checkpoint_count(),
@@ -36,6 +36,16 @@ fn main() {
         x ^= x << 17;
         x
     };
+    // Restoring a checkpoint: the model exactly at one (the cursor stays at the start, far from it).
+    let mut restores = Vec::new();
+    for _ in 0..20 {
+        let k = 1 + (next() % s.checkpoint_count().saturating_sub(1).max(1) as u64) as usize;
+        let t = Instant::now();
+        let m = s.model_at(k * s.interval());
+        restores.push(t.elapsed());
+        drop(m);
+    }
+    report("unpack a checkpoint", &mut restores);
     let mut gotos = Vec::new();
     let mut backs = Vec::new();
     for _ in 0..50 {

@@ -1,20 +1,28 @@
 //! The debugger's state: the program, the cursor and the model at the cursor, time-travel checkpoints, and the
 //! breakpoints; navigation forwards and backwards.
 //!
-//! Time travel: the model after every `interval`-th step is kept as a clone (a checkpoint). Going to any
-//! position restores the checkpoint at or before it and replays at most `interval - 1` steps; going forward a
-//! little replays from the cursor. `interval` is [`MIN_INTERVAL`] steps, or more on long traces so that there are
-//! never more than [`MAX_CHECKPOINTS`] checkpoints, and more again when the checkpoints would take more memory
-//! than the budget ([`CHECKPOINT_BUDGET`] by default). Clones share unchanged folios and PTE tables
-//! (copy-on-write), so a checkpoint costs its maps and what changed since the one before it
-//! ([`Model::footprint_since`]).
+//! Time travel has two layers, both bounded in memory:
 //!
-//! Going backwards again and again inside one interval (`reverse-step` after `reverse-step`) would replay most
-//! of the interval each time, so a short backward seek also leaves a *ladder*: up to [`LADDER_RUNGS`] finer
-//! clones across the interval it replayed, which later seeks into the same interval start from.
+//! - **Checkpoints**: the model after every `interval`-th step, packed ([`Model::pack`]: a few bytes per folio
+//!   and per PTE, about a fifth of what a clone costs on a churning trace, where clones share little). Going to any
+//!   position unpacks the checkpoint at or before it ([`PackedModel::unpack`], about as long as replaying a couple
+//!   of thousand events) and replays at most `interval - 1` steps. `interval` is [`MIN_INTERVAL`] steps, or more on
+//!   long traces so that there are never more than [`MAX_CHECKPOINTS`] checkpoints, and doubles (every other
+//!   checkpoint dropped) whenever the checkpoints would take more memory than the budget ([`CHECKPOINT_BUDGET`]
+//!   by default, as [`PackedModel::footprint_since`] counts it).
+//! - **The ladder**: up to [`LADDER_RUNGS`] plain clones of the model inside the one interval the cursor is in, at
+//!   every `interval / LADDER_RUNGS` steps, so that going back a little (`reverse-step`) clones the rung before
+//!   the target and replays a sixteenth of an interval at most. A long jump (`goto`) leaves the rung just
+//!   before its target on its way; a short step back across a rung that is not there yet leaves every rung
+//!   it passes, so walking back with `reverse-step` after `reverse-step` pays for one replay per interval.
+//!   The ladder moves when the cursor enters another interval.
 //!
-//! Memory: the checkpoints stay within the budget (plus at most one model while the interval doubles); on top
-//! come the ladder (at most [`LADDER_RUNGS`] models), the model at the cursor and the history model.
+//! Whatever a position is reached through (the cursor, a rung, a checkpoint), the model there is the one a
+//! straight replay gives: packing and clones keep every field, down to the folio table's hash layout.
+//!
+//! Memory: the checkpoints stay within the budget (plus at most one checkpoint while the interval doubles); on
+//! top come the ladder (at most [`LADDER_RUNGS`] clones, which share unchanged folios and PTE tables with each
+//! other and with the cursor's model), the model at the cursor and the history model.
 //!
 //! The session also holds the Rhai engine of `rhai`, `source`, registered commands and breakpoint conditions
 //! (made on first use, see `script.rs`); a Rhai condition is compiled when its breakpoint is set and evaluated,
@@ -23,21 +31,28 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use mmdb_model::{Config, Model, Pid};
+use mmdb_model::{Config, Model, PackedModel, Pid};
 use mmdb_script::{ErrorKind, QueryEngine, ScriptError};
 
 use crate::breakpoints::{BreakKind, Breakpoint, Condition};
 use crate::program::Program;
 use crate::script::Scripting;
 
-/// The fewest steps between two checkpoints.
+/// The fewest steps between two checkpoints: closer ones would save less replay than unpacking one costs.
 pub const MIN_INTERVAL: usize = 1024;
-/// The most checkpoints a session keeps; long traces get a longer interval instead of more checkpoints.
-pub const MAX_CHECKPOINTS: usize = 256;
+/// The most checkpoints a session keeps; long traces get a longer interval instead of more checkpoints (and a
+/// longer setup: each checkpoint is packed once).
+pub const MAX_CHECKPOINTS: usize = 1024;
 /// The memory the checkpoints may take by default: 1 GiB.
 pub const CHECKPOINT_BUDGET: usize = 1 << 30;
-/// How many finer clones a backward seek leaves across the interval it replayed.
+/// How many clones the ladder keeps inside the cursor's interval.
 pub const LADDER_RUNGS: usize = 16;
+/// What unpacking a checkpoint costs, in steps replayed: a seek replays from the cursor rather than unpack a
+/// checkpoint that is nearer its target by fewer steps than this. Measured with `cargo bench -p mmdb-repl`: a
+/// few milliseconds, for a model of fifteen thousand folios.
+const UNPACK_STEPS: usize = 2048;
+/// What cloning a rung costs, in steps replayed (about an eighth of unpacking).
+const CLONE_STEPS: usize = 256;
 
 /// One breakpoint that fired at a position, and what it saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,11 +101,12 @@ pub struct Session {
     cursor: usize,
     model: Model,
     interval: usize,
-    /// `checkpoints[k]` is the model after `k * interval` steps.
-    checkpoints: Vec<Model>,
-    /// What the checkpoints take together, as [`Model::footprint_since`] counts it.
+    /// `checkpoints[k]` is the model after `k * interval` steps, packed.
+    checkpoints: Vec<PackedModel>,
+    /// What the checkpoints take together, as [`PackedModel::footprint_since`] counts it.
     checkpoint_bytes: usize,
-    /// The interval the ladder covers, and its rungs (position, model) in position order.
+    /// The interval the ladder covers (`k` for steps `k * interval ..`), and its rungs (position, model) in
+    /// position order.
     ladder: Option<(usize, Vec<(usize, Model)>)>,
     breakpoints: Vec<Breakpoint>,
     next_id: u32,
@@ -110,22 +126,23 @@ impl Session {
         Session::with_budget(name, program, CHECKPOINT_BUDGET)
     }
 
-    /// [`Session::new`] with the checkpoints' memory bounded by `budget` bytes (as [`Model::footprint`] counts
-    /// it). The interval starts at [`MIN_INTERVAL`] (or more, for at most [`MAX_CHECKPOINTS`]) and doubles, every
-    /// other checkpoint dropped, whenever the checkpoints would take more than the budget: one pass, and the
-    /// memory is never over budget by more than one model.
+    /// [`Session::new`] with the checkpoints' memory bounded by `budget` bytes (as [`PackedModel::footprint_since`]
+    /// counts it). The interval starts at [`MIN_INTERVAL`] (or more, for at most [`MAX_CHECKPOINTS`]) and doubles,
+    /// every other checkpoint dropped, whenever the checkpoints would take more than the budget: one pass, and the
+    /// memory is never over budget by more than one checkpoint.
     pub fn with_budget(name: impl Into<String>, program: Program, budget: usize) -> Session {
         let mut interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
         let mut model = Model::new(program.config.clone());
-        // Each checkpoint with what it costs beyond the one before it (clones share unchanged folios and PTE
-        // tables, Model::footprint_since).
-        let mut checkpoints = vec![(model.footprint(), model.clone())];
+        // Each checkpoint with what it costs beyond the one before it (they share the free lists' chunks).
+        let first = model.pack();
+        let mut checkpoints = vec![(first.footprint_since(None), first)];
         let mut bytes = checkpoints[0].0;
         for (i, step) in program.steps.iter().enumerate() {
             model.apply(&step.event);
             if (i + 1).is_multiple_of(interval) && i + 1 < program.len() {
-                let size = model.footprint_since(checkpoints.last().map(|c| &c.1));
-                checkpoints.push((size, model.clone()));
+                let packed = model.pack();
+                let size = packed.footprint_since(checkpoints.last().map(|c| &c.1));
+                checkpoints.push((size, packed));
                 bytes += size;
                 while bytes > budget && checkpoints.len() > 1 {
                     interval *= 2;
@@ -134,7 +151,7 @@ impl Session {
                         k += 1;
                         k % 2 == 1
                     });
-                    // What each kept checkpoint shares changed with its dropped predecessor.
+                    // What each kept checkpoint shares with its new predecessor.
                     for j in 1..checkpoints.len() {
                         let size = checkpoints[j].1.footprint_since(Some(&checkpoints[j - 1].1));
                         checkpoints[j].0 = size;
@@ -144,13 +161,12 @@ impl Session {
             }
         }
         let checkpoint_bytes = bytes;
-        let checkpoints: Vec<Model> = checkpoints.into_iter().map(|c| c.1).collect();
-        let model = checkpoints[0].clone();
+        let checkpoints: Vec<PackedModel> = checkpoints.into_iter().map(|c| c.1).collect();
         Session {
             name: name.into(),
             program,
             cursor: 0,
-            model,
+            model: checkpoints[0].unpack(),
             interval,
             checkpoints,
             checkpoint_bytes,
@@ -194,7 +210,7 @@ impl Session {
         self.checkpoints.len()
     }
 
-    /// About how many bytes the checkpoints take together (they share unchanged state).
+    /// About how many bytes the checkpoints take together, as [`PackedModel::footprint_since`] counts it.
     pub fn checkpoint_bytes(&self) -> usize {
         self.checkpoint_bytes
     }
@@ -221,58 +237,83 @@ impl Session {
         }
     }
 
-    /// The model after `pos` steps, built from the nearest checkpoint, without moving the cursor.
+    /// The interval `pos` is in: the index of the checkpoint at or before it.
+    fn segment(&self, pos: usize) -> usize {
+        (pos / self.interval).min(self.checkpoints.len() - 1)
+    }
+
+    /// Where to start building the model after `pos` steps (at most the program's length): the cursor, a rung
+    /// of the ladder, or the checkpoint, whichever costs the fewest steps counting what restoring it costs.
+    fn base_for(&self, pos: usize) -> Base {
+        let k = self.segment(pos);
+        let mut best = (UNPACK_STEPS + (pos - k * self.interval), Base::Checkpoint(k));
+        if let Some((seg, rungs)) = &self.ladder {
+            if *seg == k {
+                if let Some(i) = rungs.iter().rposition(|(p, _)| *p <= pos) {
+                    best = best.min((CLONE_STEPS + (pos - rungs[i].0), Base::Rung(i)));
+                }
+            }
+        }
+        if self.cursor <= pos {
+            best = best.min((pos - self.cursor, Base::Cursor));
+        }
+        best.1
+    }
+
+    /// The model after `pos` steps, built from the nearest checkpoint, rung or the cursor, without moving the
+    /// cursor.
     pub fn model_at(&self, pos: usize) -> Model {
         let pos = pos.min(self.program.len());
-        if pos >= self.cursor && pos - self.cursor < self.interval {
-            let mut m = self.model.clone();
-            for step in &self.program.steps[self.cursor..pos] {
-                m.apply(&step.event);
+        let (from, mut m) = match self.base_for(pos) {
+            Base::Cursor => (self.cursor, self.model.clone()),
+            Base::Rung(i) => {
+                let (p, m) = &self.ladder.as_ref().expect("a rung without a ladder").1[i];
+                (*p, m.clone())
             }
-            return m;
-        }
-        let k = (pos / self.interval).min(self.checkpoints.len() - 1);
-        let mut m = self.checkpoints[k].clone();
-        for step in &self.program.steps[k * self.interval..pos] {
+            Base::Checkpoint(k) => (k * self.interval, self.checkpoints[k].unpack()),
+        };
+        for step in &self.program.steps[from..pos] {
             m.apply(&step.event);
         }
         m
     }
 
-    /// Moves the cursor to `pos` (clamped to the program), the cheapest way.
+    /// Moves the cursor to `pos` (clamped to the program), the cheapest way, leaving rungs of the ladder on the
+    /// way (see the module documentation).
     pub fn seek(&mut self, pos: usize) {
         let pos = pos.min(self.program.len());
-        if pos >= self.cursor && pos - self.cursor < self.interval {
-            while self.cursor < pos {
-                self.apply_next();
-            }
-            return;
-        }
-        // Only a short step back (reverse-step, reverse-continue) builds rungs: a clone costs as much as
-        // replaying thousands of events, which a jump far away would pay for nothing.
-        let build = pos < self.cursor && self.cursor - pos <= self.interval;
-        let k = (pos / self.interval).min(self.checkpoints.len() - 1);
+        // A short step back leaves every rung it passes, for the steps back that follow; any other seek only the
+        // last rung before its target, for the first step back (a clone costs as much as replaying a few hundred
+        // steps).
+        let every_rung = pos < self.cursor && self.cursor - pos <= self.interval;
+        let k = self.segment(pos);
         let start = k * self.interval;
         if self.ladder.as_ref().is_none_or(|(seg, _)| *seg != k) {
             self.ladder = Some((k, Vec::new()));
         }
-        let rungs = self.ladder.as_ref().map_or(&[][..], |(_, r)| r.as_slice());
-        let (base, model) = match rungs.iter().rev().find(|(p, _)| *p <= pos) {
-            Some((p, m)) => (*p, m),
-            None => (start, &self.checkpoints[k]),
-        };
-        if !(base..=pos).contains(&self.cursor) {
-            self.model = model.clone();
-            self.cursor = base;
+        match self.base_for(pos) {
+            Base::Cursor => {}
+            Base::Rung(i) => {
+                let (p, m) = &self.ladder.as_ref().expect("a rung without a ladder").1[i];
+                self.cursor = *p;
+                self.model = m.clone();
+            }
+            Base::Checkpoint(k) => {
+                self.cursor = start;
+                self.model = self.checkpoints[k].unpack();
+            }
         }
         let every = (self.interval / LADDER_RUNGS).max(1);
+        // The last rung position before `pos`.
+        let last = pos.checked_sub(start + 1).map(|d| start + d / every * every);
         while self.cursor < pos {
             self.apply_next();
-            if build && (self.cursor - start).is_multiple_of(every) && self.cursor < pos {
+            let at = self.cursor;
+            if at > start && at < pos && (at - start).is_multiple_of(every) && (every_rung || Some(at) == last) {
                 if let Some((_, rungs)) = self.ladder.as_mut() {
-                    let at = rungs.partition_point(|(p, _)| *p < self.cursor);
-                    if rungs.get(at).is_none_or(|(p, _)| *p != self.cursor) {
-                        rungs.insert(at, (self.cursor, self.model.clone()));
+                    let i = rungs.partition_point(|(p, _)| *p < at);
+                    if rungs.get(i).is_none_or(|(p, _)| *p != at) {
+                        rungs.insert(i, (at, self.model.clone()));
                     }
                 }
             }
@@ -337,7 +378,7 @@ impl Session {
             // Positions k*interval+1 ..= min((k+1)*interval, from-1), replayed from checkpoint k.
             let start = k * self.interval;
             let end = ((k + 1) * self.interval).min(from - 1);
-            let mut model = self.checkpoints[k].clone();
+            let mut model = self.checkpoints[k].unpack();
             let mut probes: Vec<Option<String>> = active
                 .iter()
                 .map(|&i| {
@@ -476,6 +517,17 @@ impl Session {
     }
 }
 
+/// Where [`Session::seek`] and [`Session::model_at`] start from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Base {
+    /// The model at the cursor.
+    Cursor,
+    /// A rung of the ladder (its index).
+    Rung(usize),
+    /// A checkpoint (its index).
+    Checkpoint(usize),
+}
+
 /// The model with per-page history after `pos` steps of `program`, kept in `history` and caught up from where it
 /// was when `pos` is not before it, replayed from the start otherwise.
 fn history_at<'h>(history: &'h mut Option<(usize, Model)>, program: &Program, pos: usize) -> &'h mut Model {
@@ -539,4 +591,52 @@ fn evaluate(
         }
     }
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{SourceKind, Step};
+
+    /// Everything a model holds, as text, but the order of its tail-page table (a hash table that is only ever
+    /// looked up, which unpacking rebuilds).
+    fn state(m: &Model) -> String {
+        let text = format!("{m:?}");
+        let (a, rest) = text.split_once("tails: {").expect("Model's Debug shows its tails");
+        let (_, b) = rest.split_once("}, ").expect("the tails end");
+        format!("{a}{b}")
+    }
+
+    /// Walks back step by step across rungs and checkpoints, jumps far both ways and asks for models elsewhere:
+    /// every model the session builds is the one a straight replay builds, hash layouts and all.
+    #[test]
+    fn every_way_to_a_position_gives_the_straight_replays_model() {
+        let steps: Vec<Step> = mmdb_session::synth::churn(3, 3_000)
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Step { line: i as u32 + 1, event })
+            .collect();
+        let program = Program { kind: SourceKind::Events, steps, ..Program::empty() };
+        let straight = |pos: usize| {
+            let mut m = Model::new(program.config.clone());
+            for step in &program.steps[..pos] {
+                m.apply(&step.event);
+            }
+            state(&m)
+        };
+        let mut s = Session::new("churn", program.clone());
+        assert_eq!(s.interval(), MIN_INTERVAL);
+        let i = s.interval();
+        let mut seen = 0;
+        for pos in [2_500, 2 * i + 1, 2 * i, 2 * i - 1, 2 * i - 2, 2 * i - 70, 2 * i - 71, 900, 3_000, 1, i + 5, 2_100]
+        {
+            s.seek(pos);
+            assert_eq!(s.cursor(), pos);
+            assert_eq!(state(s.model()), straight(pos), "seek to {pos}");
+            let elsewhere = (pos * 7 + 333) % 3_000;
+            assert_eq!(state(&s.model_at(elsewhere)), straight(elsewhere), "model at {elsewhere} from {pos}");
+            seen += s.ladder.as_ref().map_or(0, |(_, r)| r.len());
+        }
+        assert!(seen > 0, "no rung was used");
+    }
 }
