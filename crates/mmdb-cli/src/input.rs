@@ -134,11 +134,12 @@ impl TextReader {
     /// Reads and checks the next block; false at the end of the input.
     fn next_block(&mut self) -> io::Result<bool> {
         self.offset += self.block.len() as u64;
-        self.block.clear();
         self.pos = 0;
         if self.eof {
+            self.block.clear();
             return Ok(false);
         }
+        // Zeroes only what a short read left unused (the reads overwrite the rest), not the whole block each time.
         self.block.resize(BLOCK, 0);
         let mut filled = 0;
         while filled < BLOCK {

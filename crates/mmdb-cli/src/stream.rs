@@ -29,10 +29,11 @@ pub enum RealFormat {
 }
 
 impl RealFormat {
-    fn parse(self, text: &[u8]) -> ParsedTrace {
+    /// Parses a piece that comes after `before` lines, and counts its line breaks on the way.
+    fn parse(self, text: &[u8], before: u32) -> (ParsedTrace, u64) {
         match self {
-            RealFormat::Ftrace => mmdb_trace::parse_ftrace(text),
-            RealFormat::Perf => mmdb_trace::parse_perf(text),
+            RealFormat::Ftrace => mmdb_trace::parse_ftrace_piece(text, before),
+            RealFormat::Perf => mmdb_trace::parse_perf_piece(text, before),
         }
     }
 }
@@ -51,18 +52,18 @@ pub struct Streamed {
 /// A parsed piece, with the number of line breaks in its text.
 struct Parsed {
     trace: ParsedTrace,
+    /// The lines before the piece that its lines are numbered after (0 when the reader did not know them).
+    before: u32,
     breaks: u64,
     bytes: u64,
     ends_with_break: bool,
 }
 
-fn parse_piece(format: RealFormat, text: &[u8]) -> Parsed {
-    Parsed {
-        trace: format.parse(text),
-        breaks: memchr::memchr_iter(b'\n', text).count() as u64,
-        bytes: text.len() as u64,
-        ends_with_break: text.ends_with(b"\n"),
-    }
+/// Parses a piece, its lines numbered after `before` lines (which the pieces parsed in order know; parser threads
+/// pass 0, and the piece is renumbered when its turn comes).
+fn parse_piece(format: RealFormat, text: &[u8], before: u32) -> Parsed {
+    let (trace, breaks) = format.parse(text, before);
+    Parsed { trace, before, breaks, bytes: text.len() as u64, ends_with_break: text.ends_with(b"\n") }
 }
 
 /// Keeps the running totals and renumbers each piece as it is handed on.
@@ -73,9 +74,16 @@ struct Order {
 }
 
 impl Order {
+    /// The lines handed on so far, as a line number.
+    fn before(&self) -> u32 {
+        u32::try_from(self.streamed.lines).unwrap_or(u32::MAX)
+    }
+
     fn hand_on(&mut self, mut p: Parsed, consume: &mut impl FnMut(ParsedTrace)) {
-        let before = u32::try_from(self.streamed.lines).unwrap_or(u32::MAX);
-        p.trace.shift_lines(before);
+        let before = self.before();
+        if p.before != before {
+            p.trace.shift_lines(before.saturating_sub(p.before));
+        }
         self.streamed.lines += p.breaks;
         self.streamed.bytes += p.bytes;
         self.last_ended = p.ends_with_break;
@@ -113,7 +121,7 @@ pub fn parse_pieces(
         let mut more = !buf.is_empty();
         while more {
             progress.advance(buf.len() as u64);
-            order.hand_on(parse_piece(format, &buf), &mut consume);
+            order.hand_on(parse_piece(format, &buf, order.before()), &mut consume);
             more = text.read_piece_into(&mut buf, piece)?;
         }
         return Ok(order.finish());
@@ -181,7 +189,7 @@ fn worker(format: RealFormat, work: &Mutex<Receiver<(u64, Vec<u8>)>>, send: impl
             Err(_) => return,
         };
         let Ok((seq, piece)) = job else { return };
-        let parsed = parse_piece(format, &piece);
+        let parsed = parse_piece(format, &piece, 0);
         if !send(seq, parsed, piece) {
             return;
         }

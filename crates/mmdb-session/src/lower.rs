@@ -180,6 +180,26 @@ fn copy_strings_calls(s: &ExecStack, stack_end: u64) -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// The window a read fault on a file mapping mapped, `vma` being the VMA of the fault: what
+/// `mm_filemap_map_pages` reports, placed through the VMA's linear page index; the faulting page alone when no
+/// window was reported (no page of the window was cached, or a mapping without `map_pages` such as the vDSO).
+/// `None` for other faults.
+fn fault_window(vma: &mmdb_model::mm::Vma, f: &PendingFault) -> Option<(u64, u64)> {
+    if vma.file.is_none() || f.access == Access::Write {
+        return None;
+    }
+    let page = f.addr & !(PAGE_SIZE - 1);
+    match &f.file {
+        // At most a PMD's worth: a longer window is damage (fault-around maps within one page table).
+        Some((_, first, last)) if last >= first && last - first < HPAGE_PMD_NR => {
+            let start = i128::from(vma.start) + (i128::from(*first) - i128::from(vma.pgoff)) * i128::from(PAGE_SIZE);
+            let start = u64::try_from(start).ok()?;
+            Some((start, last - first + 1))
+        }
+        _ => Some((page, 1)),
+    }
+}
+
 /// The most exec copies onto the new stack: the strings and their pointers may take 3/4 of `_STK_LIM` (fs/exec.c
 /// `bprm_stack_limits()`).
 const MAX_ARG_STRINGS: u64 = 6 << 20;
@@ -190,7 +210,7 @@ struct InReclaim {
     /// The pfns the kernel freed so far.
     freed: Vec<u64>,
     /// The `rss_stat`s written so far (try_to_unmap_one() steps the counters of the mms it unmaps from).
-    rss: Vec<(TraceLine, u32, bool, RssMember, i64)>,
+    rss: Vec<HeldRss>,
 }
 
 /// A syscall entered whose model operation waits for the task's next record.
@@ -245,8 +265,17 @@ struct PendingFault {
     /// index, last page index) of the window the kernel mapped or read.
     file: Option<(String, u64, u64)>,
     /// `rss_stat`s that fired inside the fault (before its last record): compared once the fault is applied.
-    rss: Vec<(TraceLine, u32, bool, RssMember, i64)>,
+    rss: Vec<HeldRss>,
 }
+
+/// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
+type HeldRss = (TraceLine, u32, bool, RssMember, i64);
+
+/// The vectors of a completed fault, emptied: its allocations and its held `rss_stat`s.
+type SpareFault = (Vec<(u64, u32)>, Vec<HeldRss>);
+
+/// How many emptied fault vectors are kept for reuse.
+const SPARE_FAULTS: usize = 8;
 
 /// The lowering's state.
 #[derive(Debug)]
@@ -257,6 +286,9 @@ pub struct Lowerer {
     alive: FxHashSet<Pid>,
     /// Each task's thread group.
     tgid: FxHashMap<Pid, Pid>,
+    /// A task that has an entry in `tgid` (entries are never removed): records come in runs of one task, and
+    /// this spares each record of a run the lookup.
+    tgid_known: Option<Pid>,
     pending_sys: FxHashMap<Pid, SysEnter>,
     /// Return values the model gave for syscalls applied at entry, to compare at exit.
     model_ret: FxHashMap<Pid, (Syscall, i64)>,
@@ -266,6 +298,9 @@ pub struct Lowerer {
     /// counter steps of threads doing this at the same time on two CPUs happen in the trace's order.
     deferred_sys: FxHashMap<Pid, DeferredSys>,
     pending_fault: FxHashMap<Pid, PendingFault>,
+    /// The emptied vectors of completed faults, reused by the next ones (a fault per few records would otherwise
+    /// allocate and free two).
+    spare: Vec<SpareFault>,
     clone_flags: FxHashMap<Pid, u64>,
     /// The kernel's break per thread group, learnt from `brk` returns.
     brk: FxHashMap<Pid, u64>,
@@ -307,10 +342,12 @@ impl Lowerer {
             recorded: None,
             alive: FxHashSet::default(),
             tgid: FxHashMap::default(),
+            tgid_known: None,
             pending_sys: FxHashMap::default(),
             model_ret: FxHashMap::default(),
             deferred_sys: FxHashMap::default(),
             pending_fault: FxHashMap::default(),
+            spare: Vec::new(),
             clone_flags: FxHashMap::default(),
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
@@ -336,8 +373,16 @@ impl Lowerer {
     pub fn learn_tgids(&mut self, lines: &[TraceLine]) {
         for l in lines {
             if let Some(t) = l.tgid.filter(|t| *t != 0) {
-                self.tgid.entry(l.pid).or_insert(t);
+                self.learn_tgid(l.pid, t);
             }
+        }
+    }
+
+    /// Records that `pid` is in thread group `tgid`, unless its group is known already.
+    fn learn_tgid(&mut self, pid: Pid, tgid: Pid) {
+        if self.tgid_known != Some(pid) {
+            self.tgid.entry(pid).or_insert(tgid);
+            self.tgid_known = Some(pid);
         }
     }
 
@@ -469,17 +514,25 @@ impl Lowerer {
         self.uncertain_from.get_or_insert(line);
     }
 
-    fn diverge(&mut self, line: u32, kind: &'static str, predicted: String, actual: String, cause: &str) {
+    /// Counts a divergence, and keeps it (its texts made only then) while fewer than [`KEEP`] are kept.
+    fn diverge(
+        &mut self,
+        line: u32,
+        kind: &'static str,
+        predicted: impl FnOnce() -> String,
+        actual: impl FnOnce() -> String,
+        cause: &str,
+    ) {
         self.divergence_count += 1;
-        let cause = match self.uncertain_from {
-            Some(lost) => {
-                self.uncertain_divergences += 1;
-                format!("events were lost at line {lost}, before it; else: {cause}")
-            }
-            None => cause.to_string(),
-        };
+        if self.uncertain_from.is_some() {
+            self.uncertain_divergences += 1;
+        }
         if self.divergences.len() < KEEP {
-            self.divergences.push(Divergence { line, kind, predicted, actual, cause });
+            let cause = match self.uncertain_from {
+                Some(lost) => format!("events were lost at line {lost}, before it; else: {cause}"),
+                None => cause.to_string(),
+            };
+            self.divergences.push(Divergence { line, kind, predicted: predicted(), actual: actual(), cause });
         }
     }
 
@@ -525,10 +578,13 @@ impl Lowerer {
             }
         }
         if let Some(t) = l.tgid {
-            self.tgid.entry(pid).or_insert(t);
+            self.learn_tgid(pid, t);
         }
         // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything.
-        if self.deferred_sys.contains_key(&pid) && !matches!(l.record, Record::SysEnter(_) | Record::MmPageAlloc(_)) {
+        if !self.deferred_sys.is_empty()
+            && self.deferred_sys.contains_key(&pid)
+            && !matches!(l.record, Record::SysEnter(_) | Record::MmPageAlloc(_))
+        {
             self.apply_deferred_sys(pid, matches!(l.record, Record::RssStat(_)));
         }
         // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
@@ -542,7 +598,7 @@ impl Lowerer {
         // A fault collects the user-page allocations of its task until the task does something else. Reclaim in
         // the middle of a fault is the charge of its new page (mem_cgroup_charge() after the allocation): the
         // fault goes on after it.
-        let reclaim = self.in_reclaim.contains_key(&pid)
+        let reclaim = (!self.in_reclaim.is_empty() && self.in_reclaim.contains_key(&pid))
             || matches!(l.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_));
         // So does a per-CPU batch move before the fault allocated anything: wp_can_reuse_anon_folio() drains this
         // CPU's batches before it decides between reuse and copy. (After the allocation, it is the new folio
@@ -629,15 +685,16 @@ impl Lowerer {
                 } else {
                     Access::Read
                 };
+                let (allocs, rss) = self.spare.pop().unwrap_or_default();
                 let pf = PendingFault {
                     addr: *address,
                     access,
                     line: l.line,
                     cpu: l.cpu,
                     ts_ns: l.ts_ns,
-                    allocs: vec![],
+                    allocs,
                     file: None,
-                    rss: vec![],
+                    rss,
                 };
                 self.pending_fault.insert(pid, pf);
             }
@@ -649,7 +706,7 @@ impl Lowerer {
                 Some(r) => r.freed.push(f.pfn),
                 None => self.page_free(l, f.pfn),
             },
-            Record::RssStat(r) if self.in_reclaim.contains_key(&pid) => {
+            Record::RssStat(r) if !self.in_reclaim.is_empty() && self.in_reclaim.contains_key(&pid) => {
                 if let Some(x) = self.in_reclaim.get_mut(&pid) {
                     x.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size));
                 }
@@ -737,7 +794,8 @@ impl Lowerer {
         };
         if let Some((sc, model)) = self.model_ret.remove(&pid) {
             if sc == syscall && (model < 0) != (ret < 0) {
-                let (p, a) = (format!("{} returns {model}", syscall.name()), format!("the kernel returned {ret}"));
+                let p = || format!("{} returns {model}", syscall.name());
+                let a = || format!("the kernel returned {ret}");
                 self.diverge(l.line, "syscall-ret", p, a, "the range held mappings the model did not know");
             }
             return;
@@ -783,17 +841,20 @@ impl Lowerer {
     fn flush_fault(&mut self, pid: Pid) {
         let Some(f) = self.pending_fault.remove(&pid) else { return };
         if !self.alive.contains(&pid) {
-            return;
+            return self.recycle(f);
         }
         if self.pfnmap.iter().any(|&(s, e)| (s..e).contains(&f.addr)) {
             self.stats.ignored += 1; // `[vvar]`: vmf_insert_pfn() maps no page and counts nothing
-            return;
+            return self.recycle(f);
         }
         let fed = std::mem::replace(&mut self.cur_line, f.line);
-        if self.model.vma_at(pid, f.addr).is_none() {
-            self.stand_in_vma(pid, &f);
-        }
-        let around = self.fault_window(pid, &f);
+        let around = match self.model.vma_at(pid, f.addr) {
+            Some(vma) => fault_window(vma, &f),
+            None => {
+                self.stand_in_vma(pid, &f);
+                self.model.vma_at(pid, f.addr).and_then(|vma| fault_window(vma, &f))
+            }
+        };
         // The kernel allocating a pfn proves it had freed it: if the model still holds it unmapped in a per-CPU
         // batch, that CPU drained where the trace cannot see it (trap 6).
         for &(pfn, _) in &f.allocs {
@@ -811,37 +872,30 @@ impl Lowerer {
             (Some(&(pfn, order)), None) => self.diverge(
                 f.line,
                 "fault-alloc-missing",
-                format!("{}: no new page (the page is reused or already mapped)", what()),
-                format!("the kernel allocated pfn {pfn:#x} (order {order})"),
+                || format!("{}: no new page (the page is reused or already mapped)", what()),
+                || format!("the kernel allocated pfn {pfn:#x} (order {order})"),
                 "an extra reference (a per-CPU batch, the swap cache) made the kernel copy, or the page predates the trace",
             ),
             (None, Some(&(pfn, _))) => self.diverge(
                 f.line,
                 "fault-alloc-extra",
-                format!("{}: a new page (pfn {pfn:#x})", what()),
-                "the kernel allocated no page".to_string(),
+                || format!("{}: a new page (pfn {pfn:#x})", what()),
+                || "the kernel allocated no page".to_string(),
                 "the page was mapped before the trace began, or the allocation was not traced",
             ),
             _ => {}
         }
         self.cur_line = fed;
+        self.recycle(f);
     }
 
-    /// The window a read fault on a file mapping mapped: what `mm_filemap_map_pages` reports, placed through the
-    /// VMA's linear page index; the faulting page alone when no window was reported (no page of the window was
-    /// cached, or a mapping without `map_pages` such as the vDSO). `None` for other faults.
-    fn fault_window(&self, pid: Pid, f: &PendingFault) -> Option<(u64, u64)> {
-        let vma = self.model.vma_at(pid, f.addr).filter(|v| v.file.is_some() && f.access != Access::Write)?;
-        let page = f.addr & !(PAGE_SIZE - 1);
-        match &f.file {
-            // At most a PMD's worth: a longer window is damage (fault-around maps within one page table).
-            Some((_, first, last)) if last >= first && last - first < HPAGE_PMD_NR => {
-                let start =
-                    i128::from(vma.start) + (i128::from(*first) - i128::from(vma.pgoff)) * i128::from(PAGE_SIZE);
-                let start = u64::try_from(start).ok()?;
-                Some((start, last - first + 1))
-            }
-            _ => Some((page, 1)),
+    /// Keeps the vectors of a completed fault for the next one.
+    fn recycle(&mut self, f: PendingFault) {
+        let PendingFault { mut allocs, mut rss, .. } = f;
+        if self.spare.len() < SPARE_FAULTS {
+            allocs.clear();
+            rss.clear();
+            self.spare.push((allocs, rss));
         }
     }
 
@@ -1019,9 +1073,20 @@ impl Lowerer {
     /// one anonymous page. Stand-ins never overlap a VMA the model knows.
     fn stand_in_vma(&mut self, pid: Pid, f: &PendingFault) {
         let page = f.addr & !(PAGE_SIZE - 1);
-        let vmas = self.model.vmas(pid);
-        let gap_lo = vmas.iter().filter(|v| v.end <= page).map(|v| v.end).max().unwrap_or(0);
-        let gap_hi = vmas.iter().filter(|v| v.start > page).map(|v| v.start).min().unwrap_or(TASK_SIZE);
+        // The gap around the page between the VMAs of `pid`'s mm, which hold no VMA over the page: the end of the
+        // VMA before it and the start of the one after it (VMAs are keyed by their start and do not overlap).
+        let vmas = self.model.task(pid).and_then(|t| t.mm).and_then(|mm| self.model.mm_struct(mm)).map(|mm| &mm.vmas);
+        let gap_lo = vmas.and_then(|v| v.range(..=page).next_back()).map_or(0, |(_, v)| v.end);
+        let gap_hi = vmas.and_then(|v| v.range(page + 1..).next()).map_or(TASK_SIZE, |(_, v)| v.start);
+        debug_assert_eq!(
+            (gap_lo, gap_hi),
+            {
+                let all = self.model.vmas(pid);
+                let lo = all.iter().filter(|v| v.end <= page).map(|v| v.end).max().unwrap_or(0);
+                (lo, all.iter().filter(|v| v.start > page).map(|v| v.start).min().unwrap_or(TASK_SIZE))
+            },
+            "the gap around {page:#x}"
+        );
         let prot = PROT_READ | PROT_WRITE | PROT_EXEC;
         // A window the fault-around code cannot have reported (more than its 16-page block, backwards, or past
         // the end of a file's offsets) is damage: the stand-in is then one anonymous page, as without a window.
@@ -1057,16 +1122,17 @@ impl Lowerer {
     }
 
     fn page_free(&mut self, l: &TraceLine, pfn: u64) {
-        let Some(info) = self.model.page_info(pfn) else {
+        // The folio's mapcount and refcount, as `Model::page_info` reports them (without building the rest of it).
+        let Some((mapcount, refcount)) = self.model.folio(pfn).map(|f| (f.mapcount(), f.refcount)) else {
             self.stats.ignored += 1; // a page the model never saw (another mm, the kernel, the old image)
             return;
         };
-        if info.folio_mapcount > 0 {
+        if mapcount > 0 {
             self.diverge(
                 l.line,
                 "free-mapped",
-                format!("pfn {pfn:#x} is mapped (mapcount {})", info.folio_mapcount),
-                "the kernel freed it".to_string(),
+                || format!("pfn {pfn:#x} is mapped (mapcount {mapcount})"),
+                || "the kernel freed it".to_string(),
                 "an unmap the trace did not show, or a divergence earlier on",
             );
             return;
@@ -1075,8 +1141,8 @@ impl Lowerer {
             self.diverge(
                 l.line,
                 "free-held",
-                format!("pfn {pfn:#x} is unmapped but held (refcount {})", info.refcount),
-                "the kernel freed it".to_string(),
+                || format!("pfn {pfn:#x} is unmapped but held (refcount {refcount})"),
+                || "the kernel freed it".to_string(),
                 "a reference the model keeps that the kernel dropped",
             );
         }
@@ -1111,10 +1177,12 @@ impl Lowerer {
                 self.diverge(
                     l.line,
                     "reclaim-victim",
-                    format!(
-                        "pfn {pfn:#x} survives shrink_folio_list() (it is mapped dirty, referenced or not on an LRU)"
-                    ),
-                    "the kernel's reclaim freed it".to_string(),
+                    || {
+                        format!(
+                            "pfn {pfn:#x} survives shrink_folio_list() (it is mapped dirty, referenced or not on an LRU)"
+                        )
+                    },
+                    || "the kernel's reclaim freed it".to_string(),
                     "a write or access the trace cannot show, or LRU state from before the trace",
                 );
             }
@@ -1177,18 +1245,23 @@ impl Lowerer {
     /// folio in a CPU's lru_add batch, that batch moved where the trace cannot see it (or in another task, from
     /// the recorder's second instance), so the model moves it too.
     fn lru_insertion(&mut self, l: &TraceLine, pfn: u64) {
-        if !self.drain_batches(l.pid, l.ts_ns, pfn, Some(BatchKind::LruAdd)) && self.model.folio_head(pfn).is_none() {
+        if self.model.folio_head(pfn).is_none() {
             self.stats.ignored += 1;
+        } else {
+            self.drain_batches(l.pid, l.ts_ns, pfn, Some(BatchKind::LruAdd));
         }
     }
 
     fn rss_stat(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64) {
-        if curr && self.alive.contains(&l.pid) {
+        let pid = if curr && self.alive.contains(&l.pid) {
             self.mm_ids.insert(mm_id, l.pid);
-        }
-        let Some(&pid) = self.mm_ids.get(&mm_id) else {
-            self.stats.ignored += 1;
-            return;
+            l.pid
+        } else {
+            let Some(&pid) = self.mm_ids.get(&mm_id) else {
+                self.stats.ignored += 1;
+                return;
+            };
+            pid
         };
         let Some(r) = self.model.rss(pid) else {
             self.rss.skipped += 1;

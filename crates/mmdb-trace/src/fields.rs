@@ -24,23 +24,37 @@ use crate::diag::{line_problem, LineError, ParseError, EXPECTED_UTF8};
 ///
 /// A line that is not valid UTF-8, has a NUL byte or is longer than [`crate::diag::MAX_LINE_BYTES`] becomes an error in `errors`
 /// and is not passed to `f`.
-pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut f: impl FnMut(u32, &'a str)) {
+pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, f: impl FnMut(u32, &'a str)) {
+    for_each_line_from(src, 0, errors, f);
+}
+
+/// [`for_each_line`] of text that comes after `before` lines of the same file: its lines are numbered from
+/// `before + 1` (saturating at `u32::MAX`). Returns the number of line breaks in `src`.
+pub(crate) fn for_each_line_from<'a>(
+    src: &'a [u8],
+    before: u32,
+    errors: &mut Vec<ParseError>,
+    mut f: impl FnMut(u32, &'a str),
+) -> u64 {
+    let number = |index: usize| u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1)).saturating_add(before);
+    let mut breaks = 0;
     // The usual case, clean text, checked once as a whole: then each line only needs its length checked.
     if let (None, Ok(text)) = (memchr::memchr(0, src), std::str::from_utf8(src)) {
         let mut start = 0;
         let ends = memchr_iter(b'\n', src).chain(std::iter::once(src.len()));
         for (index, end) in ends.enumerate() {
+            breaks = index as u64;
             let line = &text[start..end];
             start = end + 1;
             let line = line.strip_suffix('\r').unwrap_or(line);
-            let line_no = u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1));
+            let line_no = number(index);
             if line.len() > crate::diag::MAX_LINE_BYTES {
                 errors.extend(line_problem(line_no, line.as_bytes()));
                 continue;
             }
             f(line_no, line);
         }
-        return;
+        return breaks;
     }
     let mut start = 0;
     let ends = memchr_iter(b'\n', src).chain(std::iter::once(src.len()));
@@ -48,10 +62,11 @@ pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut
         if start > src.len() {
             break;
         }
+        breaks = index as u64;
         let bytes = &src[start..end];
         start = end + 1;
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let line_no = u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1));
+        let line_no = number(index);
         if let Some(e) = line_problem(line_no, bytes) {
             errors.push(e);
             continue;
@@ -61,6 +76,7 @@ pub(crate) fn for_each_line<'a>(src: &'a [u8], errors: &mut Vec<ParseError>, mut
             Err(e) => errors.push(utf8_error(line_no, bytes, &e)),
         }
     }
+    breaks
 }
 
 /// The error for a line that is not valid UTF-8: it points at the first bad byte.
@@ -80,6 +96,54 @@ fn utf8_error(line_no: u32, bytes: &[u8], e: &std::str::Utf8Error) -> ParseError
 /// Tells whether `b` is a blank (space or tab).
 pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
+}
+
+/// Tells whether a word from the word start `i` on starts a pair, as [`Kv::split_words`] scans them.
+fn pair_after(b: &[u8], mut i: usize) -> bool {
+    while i < b.len() {
+        let c = b[i];
+        if is_key_start(c) {
+            let mut j = i + 1;
+            while j < b.len() && is_key_char(b[j]) {
+                j += 1;
+            }
+            if j < b.len() && (b[j] == b'=' || (b[j] == b':' && b.get(j + 1).is_some_and(|c| c.is_ascii_digit()))) {
+                return true;
+            }
+            i = j;
+        } else if is_blank(c) {
+            i += 1;
+            continue;
+        }
+        i = next_blank(b, i) + 1;
+    }
+    false
+}
+
+/// The index of the first blank (space or tab) in `b` at or after `i`, or `b.len()`: eight bytes at a time, as
+/// values are a few words long.
+fn next_blank(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `w` equal to `c`, and maybe of bytes after such a byte (never before one).
+    let matches = |w: u64, c: u8| {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let m = matches(w, b' ') | matches(w, b'\t');
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !is_blank(b[i]) {
+        i += 1;
+    }
+    i.min(b.len())
 }
 
 /// The most pairs one line can hold; later pairs are ignored (no tracepoint mmdb reads has more than 13).
@@ -106,6 +170,8 @@ pub(crate) struct Kv<'a> {
     lead_end: usize,
     /// Where [`Kv::get`] starts looking: after the pair it found last, as parsers read fields in print order.
     cursor: std::cell::Cell<usize>,
+    /// The keys, when [`Kv::split`] found exactly those it was given.
+    exact: Option<&'a [&'a str]>,
 }
 
 /// One field's value, with where it sits in the line and the key it was read under (for messages).
@@ -119,25 +185,55 @@ pub(crate) struct Value<'a> {
     pub key: &'static str,
 }
 
-fn is_key_start(b: u8) -> bool {
+pub(crate) fn is_key_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
 
-fn is_key_char(b: u8) -> bool {
+pub(crate) fn is_key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
 impl<'a> Kv<'a> {
     /// Splits the fields of `line` that start at byte offset `start`.
+    #[cfg(test)]
     pub(crate) fn new(line: &'a str, start: usize) -> Self {
-        let b = line.as_bytes();
-        let mut pairs = [Pair::default(); MAX_PAIRS];
+        let mut kv = Kv::empty(line, start);
+        kv.split_words();
+        kv
+    }
+
+    /// Splits the fields of the line from its start offset, expected to be exactly `keys` in this order as
+    /// the kernel prints them (`k1=v1 k2=v2 ...`, one space apart, no blank in a value): checked key by key instead
+    /// of word by word, the usual case. Any other text is split word by word, like [`Kv::new`]; both give the same
+    /// pairs.
+    ///
+    /// (Used as `let mut kv = Kv::empty(line, start); kv.split(keys);`: a `Kv` is a few hundred bytes, and
+    /// returning one from a function copies it.)
+    #[inline]
+    pub(crate) fn split(&mut self, keys: &'a [&'a str]) {
+        if !self.split_exactly(keys) {
+            self.split_words();
+        }
+    }
+
+    /// No pairs yet: see [`Kv::split`].
+    #[inline]
+    pub(crate) fn empty(line: &'a str, start: usize) -> Self {
+        let (pairs, cursor) = ([Pair::default(); MAX_PAIRS], std::cell::Cell::new(0));
+        Kv { line, pairs, len: 0, start, lead_end: line.len(), cursor, exact: None }
+    }
+
+    /// Finds the pairs word by word.
+    fn split_words(&mut self) {
+        let b = self.line.as_bytes();
+        let (pairs, start) = (&mut self.pairs, self.start);
         let mut len = 0;
         let mut lead_end = b.len();
+        // `i` is always at the start of a word: the field text's start, or just after a blank.
         let mut i = start.min(b.len());
-        let mut at_word = true;
         while i < b.len() {
-            if at_word && is_key_start(b[i]) {
+            let c = b[i];
+            if is_key_start(c) {
                 let mut j = i + 1;
                 while j < b.len() && is_key_char(b[j]) {
                     j += 1;
@@ -159,20 +255,67 @@ impl<'a> Kv<'a> {
                         break;
                     }
                     i = j + 1;
-                    at_word = false;
-                    continue;
+                } else {
+                    i = j;
                 }
-                i = j;
-                at_word = false;
+            } else if is_blank(c) {
+                i += 1;
                 continue;
             }
-            at_word = is_blank(b[i]);
-            i += 1;
+            // Inside a word (a value, or a word that is not a key): the next word starts after the next blank.
+            i = next_blank(b, i) + 1;
         }
         if len > 0 && pairs[len - 1].val_end == 0 {
             pairs[len - 1].val_end = value_end(b, pairs[len - 1].val_start as usize, b.len()) as u32;
         }
-        Kv { line, pairs, len, start, lead_end, cursor: std::cell::Cell::new(0) }
+        (self.len, self.lead_end) = (len, lead_end);
+    }
+
+    /// Finds the pairs when they are exactly `keys`, in the shape [`Kv::split`] describes; returns whether
+    /// they are (else the pairs are left unspecified, to be split again).
+    ///
+    /// The pairs are those a word scan finds: each key starts a word (the field text's start, or after a space),
+    /// is a whole run of key characters ending in `=`, and its value runs to the next blank, where the next key
+    /// starts; the last value runs to the end of the line.
+    fn split_exactly(&mut self, keys: &'a [&'a str]) -> bool {
+        let b = self.line.as_bytes();
+        if keys.is_empty() || keys.len() > MAX_PAIRS || self.start > b.len() {
+            return false;
+        }
+        let mut i = self.start;
+        for (n, key) in keys.iter().enumerate() {
+            let k = key.as_bytes();
+            let key_end = i + k.len();
+            // (Every key an event lists is a valid key: tested in `records`.)
+            let key_here = b.get(i..key_end).is_some_and(|text| same_bytes(text, k));
+            if !key_here || b.get(key_end) != Some(&b'=') {
+                return false;
+            }
+            let val_start = key_end + 1;
+            let blank = next_blank(b, val_start);
+            let next = if n + 1 == keys.len() {
+                // The last value runs to the end of the line, blanks included (`flags=Ma bd`), unless a later word
+                // starts a pair.
+                if blank != b.len() && pair_after(b, blank + 1) {
+                    return false;
+                }
+                b.len()
+            } else {
+                if b.get(blank) != Some(&b' ') {
+                    return false;
+                }
+                blank + 1
+            };
+            self.pairs[n] = Pair {
+                key_start: i as u32,
+                key_end: key_end as u32,
+                val_start: val_start as u32,
+                val_end: value_end(b, val_start, next) as u32,
+            };
+            i = next;
+        }
+        (self.len, self.lead_end, self.exact) = (keys.len(), self.start, Some(keys));
+        true
     }
 
     /// The words before the first `key=value` pair, trimmed, and their byte offset.
@@ -188,7 +331,15 @@ impl<'a> Kv<'a> {
     /// no kernel prints, is read in turn).
     pub(crate) fn get(&self, key: &'static str) -> Option<Value<'a>> {
         let from = self.cursor.get().min(self.len);
-        let found = (from..self.len).chain(0..from).find(|&i| same(self.key_at(i), key))?;
+        // Keys compared as bytes: slicing the line as `str` would check char boundaries at every step.
+        let is_key = |i: &usize| {
+            let p = &self.pairs[*i];
+            self.line
+                .as_bytes()
+                .get(p.key_start as usize..p.key_end as usize)
+                .is_some_and(|k| same_bytes(k, key.as_bytes()))
+        };
+        let found = (from..self.len).find(is_key).or_else(|| (0..from).find(is_key))?;
         self.cursor.set(found + 1);
         let p = &self.pairs[found];
         Some(Value { text: &self.line[p.val_start as usize..p.val_end as usize], offset: p.val_start as usize, key })
@@ -202,7 +353,8 @@ impl<'a> Kv<'a> {
     /// The keys that are not in `known`; nothing to check when the line has exactly those keys in that order, as
     /// lines of the kernel the list was written for do.
     pub(crate) fn unknown_keys<'k>(&'k self, known: &'k [&str]) -> impl Iterator<Item = &'a str> + 'k {
-        let exact = self.len == known.len() && (0..self.len).all(|i| same(self.key_at(i), known[i]));
+        let exact = self.exact.is_some_and(|keys| std::ptr::eq(keys, known))
+            || (self.len == known.len() && (0..self.len).all(|i| same(self.key_at(i), known[i])));
         (0..if exact { 0 } else { self.len }).map(|i| self.key_at(i)).filter(|k| !known.iter().any(|n| same(k, n)))
     }
 
@@ -219,8 +371,13 @@ impl<'a> Kv<'a> {
 }
 
 /// String equality for short keys, compared inline (a call to `memcmp` per key costs more than the comparison).
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] of bytes.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The error for a required field that the line lacks.
@@ -278,6 +435,10 @@ impl<'a> Value<'a> {
 
     /// A decimal `i32`, maybe negative.
     pub(crate) fn i32(&self) -> Result<i32, LineError> {
+        // One digit, the usual case (`migratetype=1`), without the general parser.
+        if let &[c @ b'0'..=b'9'] = self.text.as_bytes() {
+            return Ok(i32::from(c - b'0'));
+        }
         self.text.parse().map_err(|_| self.error("a decimal 32-bit integer"))
     }
 
@@ -314,21 +475,48 @@ pub(crate) fn parse_hex(s: &str) -> Option<u64> {
     if digits.is_empty() || digits.len() > 16 {
         return None;
     }
-    digits.bytes().try_fold(0u64, |v, c| {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            _ => return None,
-        };
-        Some(v << 4 | u64::from(d))
-    })
+    // Without a branch per digit (digits and letters mix at random in addresses): a table lookup, and one test
+    // of the high bit that marks a byte that is not a hex digit.
+    let (mut v, mut bad) = (0u64, 0u8);
+    for &c in digits.as_bytes() {
+        let d = HEX_DIGITS[usize::from(c)];
+        bad |= d;
+        v = v << 4 | u64::from(d & 0xf);
+    }
+    (bad & 0x80 == 0).then_some(v)
 }
+
+/// The value of each byte as a hex digit, or 0xff.
+const HEX_DIGITS: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Parses decimal digits only (no sign); `None` unless the whole text is such a number below 2^64.
 pub(crate) fn parse_dec(s: &str) -> Option<u64> {
     if s.is_empty() {
         return None;
+    }
+    if s.len() <= 19 {
+        // Below 10^19 < 2^64: no overflow to check, only the digits.
+        let (mut v, mut bad) = (0u64, false);
+        for &c in s.as_bytes() {
+            let d = c.wrapping_sub(b'0');
+            bad |= d > 9;
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        }
+        return (!bad).then_some(v);
     }
     s.bytes().try_fold(0u64, |v, c| match c {
         b'0'..=b'9' => v.checked_mul(10)?.checked_add(u64::from(c - b'0')),
@@ -390,6 +578,64 @@ mod tests {
     }
 
     #[test]
+    fn exact_keys_split_like_the_word_scanner() {
+        let keys = ["page", "pfn", "order"];
+        let split = |kv: &Kv<'_>| {
+            let p: Vec<_> =
+                kv.pairs[..kv.len].iter().map(|p| (p.key_start, p.key_end, p.val_start, p.val_end)).collect();
+            (p, kv.lead_end, kv.start)
+        };
+        for text in [
+            "page=0001 pfn=0x1 order=0",
+            "page=0001 pfn=0x1 order=0 ",
+            "page=0001, pfn=0x1, order=0,",
+            "page= pfn=0x1 order=",
+            "page=a=b pfn==1 order=0",
+            "x: page=0001 pfn=0x1 order=0",
+            "page=0001 pfn=0x1 order=0 extra",
+            "page=0001 pfn=0x1 order=0 extra  words, ",
+            "page=0001 pfn=0x1 order=0 nid=1",
+            "page=0001 pfn=0x1 order=0 a b nid=1",
+            "page=0001 pfn=0x1 order=0 x file-rss:0kB",
+            "page=0001 pfn=0x1 order=0 x file-rss:kB",
+            "page=0001 pfn=0x1 order=0\tnid=1",
+            "page=0001 pfn=0x1 order=Ma bd ",
+            "page=0001  pfn=0x1 order=0",
+            "page=0001\tpfn=0x1 order=0",
+            "page=0001 pfn=0x1",
+            "page=0001 xpfn=0x1 order=0",
+            "pagex=0001 pfn=0x1 order=0",
+            "",
+        ] {
+            for start in [0, 3] {
+                let start = start.min(text.len());
+                if !text.is_char_boundary(start) {
+                    continue;
+                }
+                let mut fast = Kv::empty(text, start);
+                fast.split(&keys);
+                let slow = Kv::new(text, start);
+                assert_eq!(split(&fast), split(&slow), "{text:?} from {start}");
+            }
+        }
+        assert!(Kv::empty("page=1 pfn=2 order=3", 0).split_exactly(&keys));
+        assert!(!Kv::empty("page=1 pfn=2 order=3 nid=0", 0).split_exactly(&keys));
+        assert!(Kv::empty("page=1 pfn=2 order=M a ", 0).split_exactly(&keys));
+    }
+
+    #[test]
+    fn next_blank_finds_the_first_blank() {
+        let text = b"0123456789abcdef ghi\tjkl";
+        for i in 0..=text.len() {
+            let want = (i..text.len()).find(|&k| is_blank(text[k])).unwrap_or(text.len());
+            assert_eq!(next_blank(text, i), want, "from {i}");
+        }
+        assert_eq!(next_blank(b"abcdefgh", 0), 8);
+        assert_eq!(next_blank(b"abcdefgh\t", 0), 8);
+        assert_eq!(next_blank(b"\x80\x81 x", 0), 2);
+    }
+
+    #[test]
     fn numbers() {
         assert_eq!(parse_hex("0x1f"), Some(31));
         assert_eq!(parse_hex("1f"), Some(31));
@@ -397,6 +643,17 @@ mod tests {
         assert_eq!(parse_hex("ffffffffffffffff"), Some(u64::MAX));
         assert_eq!(parse_hex("1ffffffffffffffff"), None);
         assert_eq!(parse_dec("+1"), None);
+        assert_eq!(parse_hex("0xABCdef09"), Some(0xabc_def09));
+        assert_eq!(parse_hex("0xg"), None);
+        assert_eq!(parse_hex("12 4"), None);
+        assert_eq!(parse_hex("\u{e9}"), None);
+        assert_eq!(parse_dec("9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(parse_dec("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_dec("18446744073709551616"), None);
+        assert_eq!(parse_dec("00000000000000000000001"), Some(1));
+        assert_eq!(parse_dec("12a"), None);
+        assert_eq!(parse_dec("1/"), None);
+        assert_eq!(parse_dec(""), None);
         assert_eq!(parse_seconds("1272.594378"), Some(1_272_594_378_000));
         assert_eq!(parse_seconds("1277.375856759"), Some(1_277_375_856_759));
         assert_eq!(parse_seconds("1.0123456789"), None);

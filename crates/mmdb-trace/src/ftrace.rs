@@ -27,7 +27,14 @@ use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall
 
 /// Parses ftrace text (LF or CRLF lines) into records, loss notices and one error per bad line.
 pub fn parse_ftrace(src: &[u8]) -> ParsedTrace {
-    ParsedTrace::parse_lines(src, parse_line)
+    ParsedTrace::parse_lines(src, 0, parse_line).0
+}
+
+/// [`parse_ftrace`] of a piece of a file that comes after `before` lines of it: its lines are numbered as lines of
+/// the whole file (what [`ParsedTrace::shift_lines`] would do after parsing, without going over the records again).
+/// Also returns the number of line breaks in `src`, so that the next piece's `before` needs no count of its own.
+pub fn parse_ftrace_piece(src: &[u8], before: u32) -> (ParsedTrace, u64) {
+    ParsedTrace::parse_lines(src, before, parse_line)
 }
 
 /// What one line of ftrace text is, when it is not a record.
@@ -41,7 +48,7 @@ pub(crate) enum Special {
 
 /// Recognises the lines of ftrace text that are not records.
 pub(crate) fn special_line(line: &str) -> Option<Special> {
-    let t = line.trim_start_matches([' ', '\t']);
+    let t = &line[crate::lexer::run_end(line.as_bytes(), 0, |c| c == b' ' || c == b'\t')..];
     let first = t.as_bytes().first().copied();
     // Most lines are records, whose comm starts with anything but these.
     if first.is_some_and(|c| c.is_ascii_graphic() && !matches!(c, b'#' | b'C' | b'v' | b'c')) {
@@ -84,29 +91,31 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
         }
         None => {}
     }
+    // (Step by step rather than through combinators: the prefix and the record are large, and each step of a
+    // chain of them would move them again.)
     let mut unknown = Vec::new();
-    let result = lex_prefix(line).and_then(|prefix| record(line, &prefix, &mut unknown).map(|record| (prefix, record)));
-    match result {
-        Ok((p, record)) => {
-            if !unknown.is_empty() {
-                out.note_unknown(record.event_name(), &unknown, line_no);
-            }
-            let comm = out.comms.intern(p.comm);
-            out.lines.push(TraceLine {
-                comm,
-                pid: p.pid,
-                tgid: p.tgid,
-                cpu: p.cpu,
-                ts_ns: p.ts_ns,
-                line: line_no,
-                in_irq: p
-                    .irq
-                    .is_some_and(|irq| matches!(irq.as_bytes().get(2), Some(b'h' | b's' | b'H' | b'z' | b'Z'))),
-                record,
-            });
-        }
-        Err(e) => out.errors.push(e.to_parse_error(line_no, line)),
+    let p = match lex_prefix(line) {
+        Ok(p) => p,
+        Err(e) => return out.errors.push(e.to_parse_error(line_no, line)),
+    };
+    let record = match record(line, &p, &mut unknown) {
+        Ok(record) => record,
+        Err(e) => return out.errors.push(e.to_parse_error(line_no, line)),
+    };
+    if !unknown.is_empty() {
+        out.note_unknown(record.event_name(), &unknown, line_no);
     }
+    let comm = out.comms.intern(p.comm);
+    out.lines.push(TraceLine {
+        comm,
+        pid: p.pid,
+        tgid: p.tgid,
+        cpu: p.cpu,
+        ts_ns: p.ts_ns,
+        line: line_no,
+        in_irq: p.irq.is_some_and(|irq| matches!(irq.as_bytes().get(2), Some(b'h' | b's' | b'H' | b'z' | b'Z'))),
+        record,
+    });
 }
 
 /// Maps a lexed ftrace line to its record.

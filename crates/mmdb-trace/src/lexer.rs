@@ -87,7 +87,7 @@ pub fn lex_line(line: &str) -> Result<Line<'_>, LineError> {
 /// from which the whole prefix lexes wins, so a comm that itself contains `-1 [0]` still works. When none does,
 /// the error is that of the first candidate.
 pub fn lex_prefix(line: &str) -> Result<Prefix<'_>, LineError> {
-    let start = line.len() - line.trim_start_matches([' ', '\t']).len();
+    let start = run_end(line.as_bytes(), 0, is_blank);
     let mut first_err = None;
     for p in memchr_iter(b'[', line.as_bytes()) {
         let Some(head) = lex_head(line, start, p) else {
@@ -143,9 +143,9 @@ fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineE
         if inner.is_empty() {
             return None;
         } else if inner.bytes().all(|c| c.is_ascii_digit()) {
-            match inner.parse() {
-                Ok(n) => tgid = Some(n),
-                Err(_) => {
+            match digits_u32(inner) {
+                Some(n) => tgid = Some(n),
+                None => {
                     let offset = close - inner.len();
                     return Some(Err(LineError::new(offset, inner.len(), "a TGID that fits in 32 bits")));
                 }
@@ -166,18 +166,37 @@ fn lex_head(line: &str, start: usize, p: usize) -> Option<Result<Head<'_>, LineE
     if j == digits_end || j == start || b[j - 1] != b'-' {
         return None;
     }
-    Some(match line[j..digits_end].parse() {
-        Ok(pid) => Ok(Head { comm: &line[start..j - 1], pid, tgid }),
-        Err(_) => Err(LineError::new(j, digits_end - j, "a pid that fits in 32 bits")),
+    Some(match digits_u32(&line[j..digits_end]) {
+        Some(pid) => Ok(Head { comm: &line[start..j - 1], pid, tgid }),
+        None => Err(LineError::new(j, digits_end - j, "a pid that fits in 32 bits")),
     })
 }
+
+/// The value of `s`, a run of ASCII digits (the lexer has checked them), unless it does not fit in 64 bits.
+#[inline]
+fn digits_u64(s: &str) -> Option<u64> {
+    if s.len() <= 19 {
+        // Below 10^19 < 2^64: no overflow to check.
+        return Some(s.bytes().fold(0u64, |v, c| v.wrapping_mul(10).wrapping_add(u64::from(c.wrapping_sub(b'0')))));
+    }
+    s.bytes().try_fold(0u64, |v, c| v.checked_mul(10)?.checked_add(u64::from(c.wrapping_sub(b'0'))))
+}
+
+/// The value of `s`, a run of ASCII digits, unless it does not fit in 32 bits.
+fn digits_u32(s: &str) -> Option<u32> {
+    digits_u64(s).and_then(|v| u32::try_from(v).ok())
+}
+
+/// `10^i`, for scaling a fraction of at most 9 digits to nanoseconds.
+const POW10: [u64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
 fn is_irq_char(c: u8) -> bool {
     matches!(c, b'.' | b'd' | b'D' | b'n' | b'N' | b'h' | b'H' | b's' | b'S' | b'b' | b'B' | b'z' | b'Z' | b'0'..=b'9')
 }
 
 /// The end of the run of bytes from `i` on that satisfy `f`.
-fn run_end(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+#[inline]
+pub(crate) fn run_end(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     while i < b.len() && f(b[i]) {
         i += 1;
     }
@@ -201,7 +220,7 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
         return Err(LineError::at_token(line, p, "a CPU field `[<cpu>]`"));
     }
     let cpu = &line[cpu_start..cpu_end];
-    let cpu = cpu.parse::<u32>().ok().filter(|&c| c < MAX_CPUS).ok_or_else(|| {
+    let cpu = digits_u32(cpu).filter(|&c| c < MAX_CPUS).ok_or_else(|| {
         LineError::new(cpu_start, cpu.len(), "a CPU number below 8192 (the kernel's largest NR_CPUS)")
     })?;
     let mut i = cpu_end + 1;
@@ -228,12 +247,10 @@ fn lex_tail<'a>(line: &'a str, p: usize, head: Head<'a>) -> Result<Prefix<'a>, L
     if frac.len() > 9 {
         return Err(LineError::new(secs_end + 1, frac.len(), "at most 9 fractional digits (nanoseconds)"));
     }
-    let ts_ns = secs
-        .parse::<u64>()
-        .ok()
+    let ts_ns = digits_u64(secs)
         .and_then(|s| s.checked_mul(1_000_000_000))
-        .zip(frac.parse::<u64>().ok())
-        .and_then(|(s, f)| s.checked_add(f * 10u64.pow(9 - frac.len() as u32)))
+        .zip(digits_u64(frac))
+        .and_then(|(s, f)| s.checked_add(f * POW10[9 - frac.len()]))
         .ok_or_else(|| LineError::new(ts_offset, frac_end - ts_offset, "a timestamp below 2^64 nanoseconds"))?;
     i = frac_end;
     if b.get(i) != Some(&b':') {
@@ -267,10 +284,10 @@ fn event_name(i: &str) -> (&str, EventSep, &str) {
     for (k, &c) in b.iter().enumerate() {
         match c {
             b':' if b.get(k + 1).is_none_or(|&n| is_blank(n)) => {
-                return (&i[..k], EventSep::Colon, i[k + 1..].trim_start_matches([' ', '\t']));
+                return (&i[..k], EventSep::Colon, &i[run_end(b, k + 1, is_blank)..]);
             }
             b'(' => return (&i[..k], EventSep::Paren, &i[k..]),
-            b' ' | b'\t' => return (&i[..k], EventSep::Space, i[k..].trim_start_matches([' ', '\t'])),
+            b' ' | b'\t' => return (&i[..k], EventSep::Space, &i[run_end(b, k, is_blank)..]),
             _ => {}
         }
     }

@@ -31,8 +31,8 @@ pub mod records;
 pub mod truth;
 
 pub use detect::{binary_kind, detect, detect_format, Detection, Format};
-pub use ftrace::parse_ftrace;
-pub use perf::parse_perf;
+pub use ftrace::{parse_ftrace, parse_ftrace_piece};
+pub use perf::{parse_perf, parse_perf_piece};
 pub use records::{CommId, Comms, Lost, ParsedTrace, Record, TraceLine, UnknownField};
 pub use truth::{
     collect_checkpoints, merge_by_time, parse_marker, parse_truth_sidefile, trace_markers, Checkpoint, Marker,

@@ -26,7 +26,14 @@ use crate::records::{parse_fields_event, raw, Lost, ParsedTrace, Record, Syscall
 
 /// Parses `perf script` text (LF or CRLF lines) into records, loss notices and one error per bad line.
 pub fn parse_perf(src: &[u8]) -> ParsedTrace {
-    ParsedTrace::parse_lines(src, parse_line)
+    ParsedTrace::parse_lines(src, 0, parse_line).0
+}
+
+/// [`parse_perf`] of a piece of a file that comes after `before` lines of it: its lines are numbered as lines of
+/// the whole file (what [`ParsedTrace::shift_lines`] would do after parsing, without going over the records again).
+/// Also returns the number of line breaks in `src`, so that the next piece's `before` needs no count of its own.
+pub fn parse_perf_piece(src: &[u8], before: u32) -> (ParsedTrace, u64) {
+    ParsedTrace::parse_lines(src, before, parse_line)
 }
 
 /// The prefix of one perf line, up to the timestamp's colon.

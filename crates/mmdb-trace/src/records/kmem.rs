@@ -82,7 +82,9 @@ impl RssMember {
 
     /// The member named `name` (`MM_ANONPAGES`) or with index `name` (`1`).
     pub fn parse(name: &str) -> Option<RssMember> {
-        Self::ALL.into_iter().find(|m| m.name() == name || name.parse() == Ok(m.index()))
+        // A name is never also a number: by name first, then by index.
+        let by_name = Self::ALL.into_iter().find(|m| crate::fields::same(m.name(), name));
+        by_name.or_else(|| Self::ALL.into_iter().find(|m| name.parse() == Ok(m.index())))
     }
 }
 
@@ -206,12 +208,34 @@ pub(crate) fn parse_flags(value: &Value<'_>, names: &[(&str, u64)], zero: &str, 
     if value.text == zero {
         return Ok(0);
     }
+    // A trace repeats a few masks over and over (`GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP` on every user
+    // page): the last one read on this thread, with its table, is remembered.
+    thread_local! {
+        static LAST: std::cell::RefCell<(usize, String, u64)> = const { std::cell::RefCell::new((0, String::new(), 0)) };
+    }
+    let table = names.as_ptr() as usize;
+    let remembered = LAST.with_borrow(|(t, text, bits)| (*t == table && *text == value.text).then_some(*bits));
+    if let Some(bits) = remembered {
+        return Ok(bits);
+    }
+    let bits = read_flags(value, names, what)?;
+    LAST.with_borrow_mut(|last| {
+        last.0 = table;
+        last.1.clear();
+        last.1.push_str(value.text);
+        last.2 = bits;
+    });
+    Ok(bits)
+}
+
+/// [`parse_flags`] of a mask that is not the zero name.
+fn read_flags(value: &Value<'_>, names: &[(&str, u64)], what: &str) -> Result<u64, LineError> {
     let mut bits = 0;
     let mut offset = value.offset;
     for part in value.text.split('|') {
         let bit = names
             .iter()
-            .find(|(name, _)| *name == part)
+            .find(|(name, _)| crate::fields::same(name, part))
             .map(|&(_, mask)| mask)
             .or_else(|| part.strip_prefix("0x").and_then(|_| parse_hex(part)));
         match bit {
@@ -226,9 +250,21 @@ pub(crate) fn parse_flags(value: &Value<'_>, names: &[(&str, u64)], zero: &str, 
     Ok(bits)
 }
 
+/// `s.parse::<i64>()`, sooner for the usual plain digits.
+fn parse_i64(s: &str) -> Option<i64> {
+    match crate::fields::parse_dec(s) {
+        // At most 18 digits always fit; more may not, and the general parser says.
+        Some(v) if s.len() <= 18 => i64::try_from(v).ok(),
+        _ => s.parse().ok(),
+    }
+}
+
 /// Tells whether a printed pointer is NULL: `(null)`, `(nil)` or all zeros (`0000000000000000`, `0x0`).
 fn is_null_pointer(text: &str) -> bool {
-    matches!(text, "(null)" | "(nil)") || parse_hex(text) == Some(0)
+    // `parse_hex(text) == Some(0)`, without reading a whole pointer that is not NULL: 1 to 16 hex digits, all 0.
+    let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    matches!(text, "(null)" | "(nil)")
+        || (!digits.is_empty() && digits.len() <= 16 && digits.bytes().all(|c| c == b'0'))
 }
 
 pub(super) fn mm_page_alloc(kv: &Kv<'_>) -> Result<Record, LineError> {
@@ -265,8 +301,7 @@ pub(super) fn rss_stat(kv: &Kv<'_>) -> Result<Record, LineError> {
     let member = RssMember::parse(member.text)
         .ok_or_else(|| member.error("`MM_FILEPAGES`, `MM_ANONPAGES`, `MM_SWAPENTS` or `MM_SHMEMPAGES`"))?;
     let size = kv.req("size")?;
-    let size =
-        size.text.strip_suffix('B').and_then(|s| s.parse().ok()).ok_or_else(|| size.error("a byte count `<n>B`"))?;
+    let size = size.text.strip_suffix('B').and_then(parse_i64).ok_or_else(|| size.error("a byte count `<n>B`"))?;
     Ok(Record::RssStat(RssStat { mm_id: kv.req("mm_id")?.u32()?, curr, member, size }))
 }
 
@@ -284,5 +319,37 @@ mod tests {
         assert_eq!(gfp_names(GFP_KSWAPD_RECLAIM | GFP_NOWARN), "GFP_NOWAIT");
         assert_eq!(gfp_names(0), "none");
         assert_eq!(gfp_names(1 << 9), "0x200");
+    }
+
+    #[test]
+    fn members_and_sizes_parse_like_the_std_parsers() {
+        for name in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES", "0", "1", "3", "+2", "4", "01", ""]
+        {
+            let slow = RssMember::ALL.into_iter().find(|m| m.name() == name || name.parse() == Ok(m.index()));
+            assert_eq!(RssMember::parse(name), slow, "{name}");
+        }
+        for s in [
+            "0",
+            "4096",
+            "+4096",
+            "-4096",
+            "123456789012345678",
+            "9223372036854775807",
+            "9223372036854775808",
+            "",
+            "1a",
+        ] {
+            assert_eq!(parse_i64(s), s.parse().ok(), "{s}");
+        }
+    }
+
+    #[test]
+    fn null_pointers() {
+        for null in ["(null)", "(nil)", "0000000000000000", "0x0", "0X00", "0"] {
+            assert!(is_null_pointer(null), "{null}");
+        }
+        for not in ["", "0x", "00000000000000000", "0000000054734d28", "x0", "(none)"] {
+            assert!(!is_null_pointer(not), "{not}");
+        }
     }
 }

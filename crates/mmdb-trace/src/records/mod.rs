@@ -265,7 +265,8 @@ pub(crate) fn parse_fields_event<'a>(
     let found = field_event(event).filter(|&&(sys, _, _, _)| system.is_none_or(|s| s == sys));
     match found {
         Some(&(_, _, parse, known)) => {
-            let kv = Kv::new(line, fields_offset);
+            let mut kv = Kv::empty(line, fields_offset);
+            kv.split(known);
             let record = parse(&kv)?;
             unknown.extend(kv.unknown_keys(known));
             Ok(record)
@@ -274,16 +275,42 @@ pub(crate) fn parse_fields_event<'a>(
     }
 }
 
-/// The entry of [`FIELD_EVENTS`] named `event`: a binary search of the names, sorted once (every record line asks).
+/// The slots of the table of event names: a power of two, more than twice the number of names.
+const NAME_SLOTS: usize = 128;
+// An empty slot always remains, so the search for a name the table lacks ends there.
+const _: () = assert!(2 * FIELD_EVENTS.len() < NAME_SLOTS && NAME_SLOTS.is_power_of_two());
+
+/// Where the search for `name` starts in the table of event names: its length and last byte, which tell the 6.18
+/// names apart (so a known name is found at the first probe, and an unknown one is told from it by its length).
+fn name_slot(name: &str) -> usize {
+    let last = name.as_bytes().last().copied().unwrap_or(0);
+    (name.len().wrapping_mul(31) ^ usize::from(last)) & (NAME_SLOTS - 1)
+}
+
+/// The entry of [`FIELD_EVENTS`] named `event`: an open-addressing table of the names, built once (every record
+/// line asks, so this avoids a string comparison per step of a search).
 fn field_event(event: &str) -> Option<&'static (&'static str, &'static str, FieldParser, &'static [&'static str])> {
-    static BY_NAME: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    static BY_NAME: std::sync::OnceLock<[u8; NAME_SLOTS]> = std::sync::OnceLock::new();
     let by_name = BY_NAME.get_or_init(|| {
-        let mut v: Vec<(&'static str, usize)> = FIELD_EVENTS.iter().enumerate().map(|(i, e)| (e.1, i)).collect();
-        v.sort_unstable();
-        v
+        // Slot value: index + 1 into FIELD_EVENTS, 0 for an empty slot.
+        let mut t = [0u8; NAME_SLOTS];
+        for (i, e) in FIELD_EVENTS.iter().enumerate() {
+            let mut s = name_slot(e.1);
+            while t[s] != 0 {
+                s = (s + 1) & (NAME_SLOTS - 1);
+            }
+            t[s] = u8::try_from(i + 1).expect("fewer than 255 field events");
+        }
+        t
     });
-    let at = by_name.binary_search_by(|(name, _)| (*name).cmp(event)).ok()?;
-    FIELD_EVENTS.get(by_name[at].1)
+    let mut s = name_slot(event);
+    loop {
+        let entry = FIELD_EVENTS.get(usize::from(by_name[s]).checked_sub(1)?)?;
+        if crate::fields::same(entry.1, event) {
+            return Some(entry);
+        }
+        s = (s + 1) & (NAME_SLOTS - 1);
+    }
 }
 
 /// A [`Record::Raw`].
@@ -306,7 +333,7 @@ pub struct Comms {
 impl Comms {
     /// The id of `comm`, adding it on first sight. Allocates only for a comm not seen before.
     pub fn intern(&mut self, comm: &str) -> CommId {
-        if let Some(id) = self.last.filter(|id| self.get(*id) == comm) {
+        if let Some(id) = self.last.filter(|id| crate::fields::same(self.get(*id), comm)) {
             return id;
         }
         let id = match self.index.get(comm) {
@@ -416,15 +443,22 @@ impl ParsedTrace {
 
     /// Parses `src` line by line with `parse_line`, which adds records, loss notices and errors to the trace;
     /// lines that are not UTF-8 are errors too, and all errors end up in line order.
-    pub(crate) fn parse_lines(src: &[u8], mut parse_line: impl FnMut(u32, &str, &mut ParsedTrace)) -> ParsedTrace {
+    /// The lines are numbered from `before + 1`; also returns the number of line breaks in `src`.
+    pub(crate) fn parse_lines(
+        src: &[u8],
+        before: u32,
+        mut parse_line: impl FnMut(u32, &str, &mut ParsedTrace),
+    ) -> (ParsedTrace, u64) {
         let mut out = ParsedTrace::default();
         let mut errors = Vec::new();
-        crate::fields::for_each_line(src, &mut errors, |line_no, line| parse_line(line_no, line, &mut out));
+        let breaks = crate::fields::for_each_line_from(src, before, &mut errors, |line_no, line| {
+            parse_line(line_no, line, &mut out)
+        });
         if !errors.is_empty() {
             out.errors.extend(errors);
             out.errors.sort_by_key(|e| e.line);
         }
-        out
+        (out, breaks)
     }
 
     /// Notes that line `line` of event `event` has the fields `keys`, which Linux 6.18 does not print.
@@ -463,5 +497,29 @@ impl ParsedTrace {
     /// Tells whether every line parsed.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_event_is_found_by_name() {
+        for e in FIELD_EVENTS {
+            assert_eq!(field_event(e.1).map(|f| f.1), Some(e.1));
+        }
+        // `Kv::split` relies on each listed key being one a word scan would find.
+        for &(_, event, _, keys) in FIELD_EVENTS {
+            for key in keys {
+                let b = key.as_bytes();
+                let valid = b.first().copied().is_some_and(crate::fields::is_key_start)
+                    && b.iter().all(|&c| crate::fields::is_key_char(c));
+                assert!(valid, "{event}: {key}");
+            }
+        }
+        for other in ["", "sched_switch", "mm_page_allo", "mm_page_allocx", "rss_stax", "page_fault_usez"] {
+            assert!(field_event(other).is_none(), "{other}");
+        }
     }
 }

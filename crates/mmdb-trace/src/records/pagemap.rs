@@ -56,7 +56,11 @@ impl LruList {
 
     /// The list printed as `text`: a name (`inactive_anon`) or an index (`0`).
     pub fn parse(text: &str) -> Option<LruList> {
-        Self::ALL.into_iter().find(|l| l.name() == text).or_else(|| text.parse().ok().and_then(Self::from_index))
+        let index = || crate::fields::parse_dec(text).or_else(|| text.parse().ok());
+        Self::ALL
+            .into_iter()
+            .find(|l| crate::fields::same(l.name(), text))
+            .or_else(|| index().and_then(Self::from_index))
     }
 }
 
