@@ -693,6 +693,29 @@ fn kernel_op(host: &Shared, op: Op) -> Res<i64> {
     Ok(host.borrow_mut().apply_as(INIT.0, INIT.1, op)?.ret.unwrap_or(0))
 }
 
+/// Registers `p.NAME()` and `NAME(pid)` (documented as "The same, for a pid."): a view of one process's mm, which
+/// `view` gives as `None` for a pid without one.
+fn mm_view(
+    r: &mut Registry<'_>,
+    host: &Shared,
+    name: &'static str,
+    signatures: [&'static str; 2],
+    doc: &'static str,
+    view: fn(&mmdb_model::Model, Pid) -> Option<Map>,
+) {
+    let h = Rc::clone(host);
+    let get = move |pid: Pid| -> Res<Map> {
+        view(&h.borrow().model, pid).ok_or_else(|| Failure::runtime(format!("pid {pid} has no mm")))
+    };
+    let by_pid = get.clone();
+    r.query(signatures[0], doc, move |e| {
+        e.register_fn(name, move |p: &mut Process| get(p.pid));
+    });
+    r.query(signatures[1], "The same, for a pid.", move |e| {
+        e.register_fn(name, move |pid: i64| by_pid(pid_of(pid)?));
+    });
+}
+
 /// `cpu` as a CPU number: below [`mmdb_model::NR_CPUS`].
 fn cpu_number(cpu: i64) -> Res<u32> {
     u32::try_from(cpu)
@@ -754,53 +777,32 @@ fn inspection(r: &mut Registry<'_>, host: &Shared) {
             e.register_fn("history", move |f: Map| -> Array { inspect::history(&h.borrow().model, &f) });
         },
     );
-    let h = Rc::clone(host);
-    let smaps = move |pid: Pid| -> Res<Map> {
-        let h = h.borrow();
-        h.model
-            .smaps_rollup(pid)
-            .map(|s| inspect::smaps(&s))
-            .ok_or_else(|| Failure::runtime(format!("pid {pid} has no mm")))
-    };
-    let smaps2 = smaps.clone();
-    r.query(
-        "p.smaps() -> map",
+    mm_view(
+        r,
+        host,
+        "smaps",
+        ["p.smaps() -> map", "smaps(pid) -> map"],
         "`/proc/PID/smaps_rollup` in kB: `#{rss_kb, pss_kb, anon_kb, lazyfree_kb, anonhuge_kb, swap_kb, \
          shared_clean_kb, shared_dirty_kb, private_clean_kb, private_dirty_kb, referenced_kb, locked_kb}`.",
-        move |e| {
-            e.register_fn("smaps", move |p: &mut Process| smaps(p.pid));
-        },
+        |m, pid| m.smaps_rollup(pid).map(|s| inspect::smaps(&s)),
     );
-    r.query("smaps(pid) -> map", "The same, for a pid.", move |e| {
-        e.register_fn("smaps", move |pid: i64| smaps2(pid_of(pid)?));
-    });
-    let h = Rc::clone(host);
-    let rss = move |pid: Pid| -> Res<Map> {
-        inspect::rss(&h.borrow().model, pid).ok_or_else(|| Failure::runtime(format!("pid {pid} has no mm")))
-    };
-    let rss2 = rss.clone();
-    r.query("p.rss() -> map", "`mm->rss_stat` in pages: `#{file, anon, swapents, shmem}`.", move |e| {
-        e.register_fn("rss", move |p: &mut Process| rss(p.pid));
-    });
-    r.query("rss(pid) -> map", "The same, for a pid.", move |e| {
-        e.register_fn("rss", move |pid: i64| rss2(pid_of(pid)?));
-    });
-    let h = Rc::clone(host);
-    let statm = move |pid: Pid| -> Res<Map> {
-        inspect::statm(&h.borrow().model, pid).ok_or_else(|| Failure::runtime(format!("pid {pid} has no mm")))
-    };
-    let statm2 = statm.clone();
-    r.query(
-        "p.statm() -> map",
+    mm_view(
+        r,
+        host,
+        "rss",
+        ["p.rss() -> map", "rss(pid) -> map"],
+        "`mm->rss_stat` in pages: `#{file, anon, swapents, shmem}`.",
+        inspect::rss,
+    );
+    mm_view(
+        r,
+        host,
+        "statm",
+        ["p.statm() -> map", "statm(pid) -> map"],
         "`/proc/PID/statm` in pages: `#{size, resident, shared, text, lib, data, dt}`, plus `lazyfree` (the \
          never-merged eighth field) under the `lazyfree-rss` profiles.",
-        move |e| {
-            e.register_fn("statm", move |p: &mut Process| statm(p.pid));
-        },
+        inspect::statm,
     );
-    r.query("statm(pid) -> map", "The same, for a pid.", move |e| {
-        e.register_fn("statm", move |pid: i64| statm2(pid_of(pid)?));
-    });
     let h = Rc::clone(host);
     r.query(
         "p.vmas() -> array",

@@ -98,16 +98,25 @@ pub(crate) fn is_blank(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// From a key-start character at `i`: where its run of key characters ends, and whether the run is a key (followed
+/// by `=`, or by `:` and a digit).
+#[inline]
+fn key_run(b: &[u8], i: usize) -> (usize, bool) {
+    let mut j = i + 1;
+    while j < b.len() && is_key_char(b[j]) {
+        j += 1;
+    }
+    let is_key = j < b.len() && (b[j] == b'=' || (b[j] == b':' && b.get(j + 1).is_some_and(|c| c.is_ascii_digit())));
+    (j, is_key)
+}
+
 /// Tells whether a word from the word start `i` on starts a pair, as [`Kv::split_words`] scans them.
 fn pair_after(b: &[u8], mut i: usize) -> bool {
     while i < b.len() {
         let c = b[i];
         if is_key_start(c) {
-            let mut j = i + 1;
-            while j < b.len() && is_key_char(b[j]) {
-                j += 1;
-            }
-            if j < b.len() && (b[j] == b'=' || (b[j] == b':' && b.get(j + 1).is_some_and(|c| c.is_ascii_digit()))) {
+            let (j, is_pair) = key_run(b, i);
+            if is_pair {
                 return true;
             }
             i = j;
@@ -234,12 +243,7 @@ impl<'a> Kv<'a> {
         while i < b.len() {
             let c = b[i];
             if is_key_start(c) {
-                let mut j = i + 1;
-                while j < b.len() && is_key_char(b[j]) {
-                    j += 1;
-                }
-                let is_pair =
-                    j < b.len() && (b[j] == b'=' || (b[j] == b':' && b.get(j + 1).is_some_and(|c| c.is_ascii_digit())));
+                let (j, is_pair) = key_run(b, i);
                 if is_pair {
                     if len == 0 {
                         lead_end = i;
