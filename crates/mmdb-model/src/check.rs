@@ -91,7 +91,8 @@ impl Model {
                                         );
                                     }
                                 }
-                                Pte::None => {}
+                                // A purged page's mark is neither a page nor a swap entry.
+                                Pte::None | Pte::Vrange => {}
                             }
                         }
                     }

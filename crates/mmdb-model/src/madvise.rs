@@ -175,7 +175,7 @@ impl Model {
             let (addr, pte) = ptes[i];
             self.ctx_addr = Some(addr);
             match pte {
-                Pte::None => {}
+                Pte::None | Pte::Vrange => {}
                 Pte::Swap { entry, .. } => {
                     nr_swap += 1;
                     self.free_swap_and_cache(entry);

@@ -162,6 +162,23 @@ impl Model {
                 }
             }
             Pte::Swap { entry, exclusive } => self.do_swap_page(mm, vma, addr, entry, exclusive, write, want),
+            Pte::Vrange => {
+                // vrange-v7's `handle_pte_fault()`: a purged page of a range still volatile and purged is
+                // VM_FAULT_SIGBUS (`is_purged_vrange()`); otherwise the mark is cleared and the fault goes on as
+                // `do_anonymous_page()`, which maps a zero-filled page.
+                if self.vrange_addr_purged(mm, addr) {
+                    self.diag(
+                        Severity::Warning,
+                        "sigbus",
+                        format!("fault at {addr:#x} on a purged page of a volatile range (SIGBUS)"),
+                    );
+                    return Ok(());
+                }
+                if let Some(s) = self.mm_mut(mm).pte_mut(addr) {
+                    *s = Pte::None;
+                }
+                self.do_anonymous_page(mm, vma, addr, write, want)
+            }
             Pte::Present(p) => {
                 if write && !p.write {
                     self.do_wp_page(mm, vma, addr, p, want)

@@ -17,6 +17,10 @@ pub enum Pte {
     Present(PresentPte),
     /// A swap entry; `exclusive` is the `pte_swp_exclusive` bit.
     Swap { entry: SwapEntry, exclusive: bool },
+    /// `pte_vrange()`: the mark `try_to_discard_one()` leaves where it purged a page of a volatile range (profile
+    /// `vrange-v7`; `pte_mkvrange()`: not present, `_PAGE_PSE` set). A fault on it raises SIGBUS while the
+    /// range is volatile and purged, and maps a zero-filled page once it is not (`handle_pte_fault()`).
+    Vrange,
 }
 
 /// The bits of a present PTE: `_PAGE_RW`, `_PAGE_DIRTY`, `_PAGE_ACCESSED`, `_PAGE_SPECIAL`.
@@ -122,6 +126,8 @@ pub const MM_FILEPAGES: usize = 0;
 pub const MM_ANONPAGES: usize = 1;
 pub const MM_SWAPENTS: usize = 2;
 pub const MM_SHMEMPAGES: usize = 3;
+/// `resident_page_types[]`: the counters' names, as `check_mm()` prints them.
+pub const RSS_COUNTER_NAMES: [&str; 4] = ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"];
 
 impl MmStruct {
     /// `find_vma()` restricted to a VMA that contains `addr` (`vma_lookup`).
@@ -230,6 +236,7 @@ pub(crate) fn pack_table(table: &[Pte; PTRS_PER_PTE], out: &mut Vec<u8>) {
                 p.pfn,
             ),
             Pte::Swap { entry, exclusive } => (2 | u64::from(exclusive) << 2, entry),
+            Pte::Vrange => (3, 0),
         };
         put(out, gap);
         put(out, tag);
@@ -256,6 +263,8 @@ pub(crate) fn unpack_table(input: &mut &[u8]) -> std::sync::Arc<[Pte; PTRS_PER_P
                 young: tag & 1 << 4 != 0,
                 special: tag & 1 << 5 != 0,
             })
+        } else if tag & 3 == 3 {
+            Pte::Vrange
         } else {
             Pte::Swap { entry: value, exclusive: tag & 1 << 2 != 0 }
         };

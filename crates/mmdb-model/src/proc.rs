@@ -606,7 +606,8 @@ impl Model {
             return Some(PagemapEntry { present: true, file, excl, pfn: h.pfn + off, swapped: false });
         }
         Some(match mm.pte(vaddr) {
-            None | Some(Pte::None) => PagemapEntry::default(),
+            // (vrange-v7's kernel read its purge mark as swap entry 0 here; the model shows no page.)
+            None | Some(Pte::None) | Some(Pte::Vrange) => PagemapEntry::default(),
             Some(Pte::Swap { entry, .. }) => PagemapEntry { swapped: true, pfn: entry << 5, ..Default::default() },
             Some(Pte::Present(p)) if p.special => PagemapEntry { present: true, pfn: p.pfn, ..Default::default() },
             Some(Pte::Present(p)) => {

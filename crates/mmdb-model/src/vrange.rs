@@ -9,7 +9,10 @@
 //! - A page is purged only when every mapping of it is inside a volatile range of its own mm: a page still
 //!   COW-shared with a process that has not marked it volatile stays (`try_to_discard_one()`), as John Stultz
 //!   found in the thread.
-//! - A purged page's PTE is cleared: a later access faults in a fresh zero-filled page.
+//! - A purged page's PTE keeps a mark (`pte_mkvrange()`, [`Pte::Vrange`]): a fault on it is SIGBUS while the
+//!   range is volatile and purged (`is_purged_vrange()`), and maps a fresh zero-filled page once it is not.
+//!   `zap_pte_range()` skips the mark; v7's `copy_one_pte()` did not know it and counted it in the child as a
+//!   swap entry (the bug the thread found; fixed in the June 2013 repost): see `copy_page_range()` in fork.rs.
 //! - `vrange(start, len, VRANGE_NOVOLATILE, _)` removes the ranges (`remove_vrange()`) and returns 1 when any of
 //!   them lost a page to purging, else 0.
 //! - Volatility is not inherited at fork (the child's tree starts empty), and goes with the mm at exit.
@@ -162,6 +165,13 @@ impl Model {
         purged
     }
 
+    /// `is_purged_vrange()`: `addr` of `mm` is inside one of its volatile ranges, and that range lost a page.
+    pub(crate) fn vrange_addr_purged(&self, mm: MmId, addr: u64) -> bool {
+        self.mms
+            .get(&mm)
+            .is_some_and(|m| m.vranges.range(..=addr).next_back().is_some_and(|(_, r)| addr < r.end && r.purged))
+    }
+
     /// True when `addr` of `mm` is inside one of its volatile ranges.
     fn vrange_covers(&self, mm: MmId, addr: u64) -> bool {
         self.mms.get(&mm).is_some_and(|m| m.vranges.range(..=addr).next_back().is_some_and(|(_, r)| addr < r.end))
@@ -227,8 +237,9 @@ impl Model {
             return false;
         }
         for r in rmaps {
+            // `set_pte_at(..., pte_mkvrange(*pte))`: the purge leaves its mark.
             if let Some(s) = self.mm_mut(r.mm).pte_mut(r.addr) {
-                *s = Pte::None;
+                *s = Pte::Vrange;
             }
             self.add_mm_counter(r.mm, crate::mm::MM_ANONPAGES, -1);
             if let Some(range) =

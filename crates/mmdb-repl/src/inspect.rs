@@ -401,6 +401,9 @@ pub fn pte(s: &mut Session, args: &[&str]) -> CmdResult {
         Some(Pte::Swap { entry, exclusive }) => {
             out.text(format!("swap entry {entry:#x}{}", if exclusive { " exclusive" } else { "" }));
         }
+        Some(Pte::Vrange) => {
+            out.text("vrange (the mark of a purged page of a volatile range)");
+        }
         Some(Pte::None) | None => {
             out.text("none");
         }

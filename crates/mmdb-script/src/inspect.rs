@@ -95,6 +95,11 @@ pub(crate) fn page_at(model: &Model, pid: Pid, addr: u64) -> Map {
             m.extend(map([("swap", int(entry)), ("swap_exclusive", Dynamic::from_bool(exclusive))]));
             m
         }
+        Some(Pte::Vrange) => {
+            let mut m = page_pfn(model, 0);
+            m.insert("vrange_purged".into(), Dynamic::TRUE);
+            m
+        }
         None | Some(Pte::None) => page_pfn(model, 0),
     };
     if !m.get("present").is_some_and(|p| p.as_bool().unwrap_or(false)) {

@@ -158,12 +158,47 @@ fn vrange_purges_only_pages_every_mapping_marks_volatile() {
     s.write(2, a, 2 * PG);
     assert_eq!(s.ev(0, Op::Reclaim { nr: 8, memcg: None }), Some(2));
     assert_eq!(s.rss(1), (0, 6, 0, 0));
-    assert_eq!(s.page(1, a), "none");
+    assert_eq!(s.page(1, a), "vrange", "the purge leaves its mark in the PTE");
     assert_eq!(vrange(&mut s, 1, a, 8 * PG, VrangeMode::Novolatile), 1, "NOVOLATILE reports the purge");
     assert_eq!(vrange(&mut s, 1, a, 8 * PG, VrangeMode::Novolatile), 0);
-    // A purged page reads back zero-filled.
+    // A purged page reads back zero-filled once its range is not volatile.
     s.read(1, a, PG);
     assert_eq!(s.page(1, a), "--A zero-page");
+}
+
+/// A purged page's mark, read by `handle_pte_fault()` and copied by vrange-v7's `copy_one_pte()`.
+#[test]
+fn vrange_purge_mark_faults_sigbus_and_fork_counts_it_as_a_swap_entry() {
+    let mut s = Sim::with_profile(Profile::VrangeV7);
+    s.spawn(1);
+    let a = s.mmap(1, 4 * PG);
+    s.write(1, a, 4 * PG);
+    assert_eq!(vrange(&mut s, 1, a, 2 * PG, VrangeMode::Volatile), 0);
+    assert_eq!(s.ev(0, Op::Reclaim { nr: 2, memcg: None }), Some(2));
+    assert_eq!(s.rss(1), (0, 2, 0, 0));
+    // Still volatile and purged: the access is SIGBUS, and nothing is mapped.
+    let before = s.m.diagnostics().len();
+    s.read(1, a, PG);
+    assert_eq!(s.page(1, a), "vrange");
+    let sigbus: Vec<_> = s.m.diagnostics()[before..].iter().filter(|d| d.kind == "sigbus").collect();
+    assert_eq!(sigbus.len(), 1, "{:?}", s.m.diagnostics());
+    // Fork: the child gets the marks, and counts each as a swap entry, though there is no swap at all.
+    s.expected_findings.push("rss-walk");
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    assert_eq!(s.rss(2), (0, 2, 2, 0), "MM_SWAPENTS counts the two marks");
+    assert_eq!(s.page(2, a), "vrange");
+    assert_eq!(s.m.pack().unpack().lookup(2, a), Some(mmdb_model::mm::Pte::Vrange), "checkpoints keep the mark");
+    let walk: Vec<_> = s.m.check().into_iter().filter(|v| v.invariant == "rss-walk").collect();
+    assert_eq!(walk.len(), 1, "the child's counters disagree with its page tables: {walk:?}");
+    // The child has no volatile range (not inherited): its access maps a zero-filled page.
+    s.read(2, a, PG);
+    assert_eq!(s.page(2, a), "--A zero-page");
+    assert_eq!(s.rss(2), (0, 2, 2, 0), "clearing the mark gives nothing back");
+    // Its exit leaves the counter behind: check_mm() reports it.
+    s.ev(2, Op::Exit);
+    let bad: Vec<_> = s.m.diagnostics().iter().filter(|d| d.kind == "bad-rss-counter").collect();
+    assert_eq!(bad.len(), 1);
+    assert!(bad[0].message.ends_with("type:MM_SWAPENTS val:2"), "{}", bad[0].message);
 }
 
 #[test]

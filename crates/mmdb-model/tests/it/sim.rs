@@ -106,6 +106,7 @@ impl Sim {
         let pte = match self.m.lookup(pid, addr) {
             None | Some(Pte::None) => return "none".into(),
             Some(Pte::Swap { entry, exclusive }) => return format!("swap entry={entry:#x} excl={}", exclusive as u8),
+            Some(Pte::Vrange) => return "vrange".into(),
             Some(Pte::Present(p)) => p,
         };
         let bits = format!(
