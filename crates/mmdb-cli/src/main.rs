@@ -648,7 +648,18 @@ impl RealInput<'_> {
         text: &mut input::TextReader,
         first: Vec<u8>,
     ) -> anyhow::Result<(mmdb_session::verify::RealReplay, mmdb_session::verify::ReplayLog, stream::Streamed)> {
+        self.replay_with(text, first, |_| {})
+    }
+
+    /// [`RealInput::replay`], with `prepare` called on the replayer before the first record (to observe its steps).
+    pub fn replay_with(
+        &self,
+        text: &mut input::TextReader,
+        first: Vec<u8>,
+        prepare: impl FnOnce(&mut mmdb_session::verify::TraceReplayer),
+    ) -> anyhow::Result<(mmdb_session::verify::RealReplay, mmdb_session::verify::ReplayLog, stream::Streamed)> {
         let mut replayer = mmdb_session::verify::TraceReplayer::new(self.profile, self.side.clone(), self.keep_log);
+        prepare(&mut replayer);
         if let Some(p) = self.lru {
             replayer.merge_extra(read_lru_file(p)?);
         }

@@ -15,6 +15,7 @@ use std::rc::Rc;
 use anyhow::Context as _;
 use clap::ValueEnum;
 use colored::Colorize as _;
+use mmdb_repl::session::{Checkpointer, CHECKPOINT_BUDGET};
 use mmdb_repl::{Label, Program, Session, Status, Styled};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -160,6 +161,9 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
     let mut text = input::open_text(path, &display)?;
     let first = text.read_piece(crate::stream::PIECE).map_err(|e| text.error(e))?.unwrap_or_default();
     let format = crate::input_format(path, &first, args.input_format);
+    // A real trace's checkpoints are taken as the lowering applies its events, on the lowering's own model (the
+    // one a replay of its log reaches), so that opening it replays it once.
+    let mut observed = None;
     let program = match format {
         InputFormat::Mmdb => {
             let mut source = first;
@@ -184,7 +188,18 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
                 jobs: crate::parser_threads(None),
                 piece: crate::stream::PIECE,
             };
-            let (replay, log, _) = real.replay(&mut text, first)?;
+            let checkpointer: Rc<RefCell<Option<Checkpointer>>> = Rc::new(RefCell::new(None));
+            let (replay, log, _) = real.replay_with(&mut text, first, |replayer| {
+                let shared = Rc::clone(&checkpointer);
+                replayer.on_step(move |n, model| {
+                    let mut c = shared.borrow_mut();
+                    match c.as_mut() {
+                        Some(c) => c.after_step(n, model),
+                        None => *c = Some(Checkpointer::new(CHECKPOINT_BUDGET, None, model)),
+                    }
+                });
+            })?;
+            observed = Rc::try_unwrap(checkpointer).ok().and_then(RefCell::into_inner);
             crate::report_unknown_fields(&mut io::stderr().lock(), &replay.unknown_fields, &display);
             let markers = side.unwrap_or_else(|| log.markers.clone());
             Program::from_replay(replay, log, &markers, args.profile)
@@ -202,7 +217,10 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
         }
         let _ = writeln!(err, "{}; the REPL skips those lines", program.error_tally.summary(&display));
     }
-    Ok(Session::new(display, program))
+    Ok(match observed {
+        Some(checkpointer) => Session::with_checkpoints(display, program, checkpointer),
+        None => Session::new(display, program),
+    })
 }
 
 /// The first line: what was opened and where the cursor is.

@@ -17,6 +17,10 @@
 //!   it passes, so walking back with `reverse-step` after `reverse-step` pays for one replay per interval.
 //!   The ladder moves when the cursor enters another interval.
 //!
+//! The checkpoints are taken in one pass over the steps by a [`Checkpointer`]: a session of a real trace gets
+//! them from the lowering's own model as it applies the trace's events (nothing is replayed twice), any other
+//! program by a replay of its steps ([`Session::new`]).
+//!
 //! Whatever a position is reached through (the cursor, a rung, a checkpoint), the model there is the one a
 //! straight replay gives: packing and clones keep every field, down to the folio table's hash layout.
 //!
@@ -53,6 +57,70 @@ pub const LADDER_RUNGS: usize = 16;
 const UNPACK_STEPS: usize = 2048;
 /// What cloning a rung costs, in steps replayed (about an eighth of unpacking).
 const CLONE_STEPS: usize = 256;
+
+/// Takes a session's checkpoints as a program's steps are applied, one pass: the model after every `interval`-th
+/// step, packed. The interval starts at [`MIN_INTERVAL`] (or more, when the program's length is known, for at
+/// most [`MAX_CHECKPOINTS`]) and doubles, every other checkpoint dropped, whenever the checkpoints would take more
+/// than the budget or be more than [`MAX_CHECKPOINTS`]: the memory is never over budget by more than one
+/// checkpoint.
+#[derive(Debug)]
+pub struct Checkpointer {
+    budget: usize,
+    interval: usize,
+    /// Each checkpoint's position, what it costs beyond the one before it (they share the free lists' chunks),
+    /// and the checkpoint.
+    checkpoints: Vec<(usize, usize, PackedModel)>,
+    bytes: usize,
+}
+
+impl Checkpointer {
+    /// A checkpointer whose first checkpoint is `start`, the model before any step; `len` is the number of steps
+    /// to come, when known.
+    pub fn new(budget: usize, len: Option<usize>, start: &Model) -> Checkpointer {
+        Checkpointer::with_interval(budget, MIN_INTERVAL.max(len.map_or(0, |n| n.div_ceil(MAX_CHECKPOINTS))), start)
+    }
+
+    /// [`Checkpointer::new`] starting at `interval` steps (at least 1) rather than [`MIN_INTERVAL`]: for tests on
+    /// short programs.
+    pub fn with_interval(budget: usize, interval: usize, start: &Model) -> Checkpointer {
+        let first = start.pack();
+        let bytes = first.footprint_since(None);
+        Checkpointer { budget, interval: interval.max(1), checkpoints: vec![(0, bytes, first)], bytes }
+    }
+
+    /// After step `n` (counted from 1): takes a checkpoint of `model` when `n` is a multiple of the interval.
+    pub fn after_step(&mut self, n: usize, model: &Model) {
+        if !n.is_multiple_of(self.interval) {
+            return;
+        }
+        let packed = model.pack();
+        let size = packed.footprint_since(self.checkpoints.last().map(|c| &c.2));
+        self.checkpoints.push((n, size, packed));
+        self.bytes += size;
+        // (The first checkpoint, at the start, is not counted.)
+        while (self.bytes > self.budget || self.checkpoints.len() > MAX_CHECKPOINTS + 1) && self.checkpoints.len() > 1 {
+            self.interval *= 2;
+            let interval = self.interval;
+            self.checkpoints.retain(|c| c.0.is_multiple_of(interval));
+            // What each kept checkpoint shares with its new predecessor.
+            for j in 1..self.checkpoints.len() {
+                let size = self.checkpoints[j].2.footprint_since(Some(&self.checkpoints[j - 1].2));
+                self.checkpoints[j].1 = size;
+            }
+            self.bytes = self.checkpoints.iter().map(|c| c.1).sum();
+        }
+    }
+
+    /// The interval, the checkpoints (the one at `len`, the end, dropped: nothing seeks from there) and their
+    /// memory.
+    fn finish(mut self, len: usize) -> (usize, Vec<PackedModel>, usize) {
+        if self.checkpoints.len() > 1 && self.checkpoints.last().is_some_and(|c| c.0 >= len) {
+            self.checkpoints.pop();
+            self.bytes = self.checkpoints.iter().map(|c| c.1).sum();
+        }
+        (self.interval, self.checkpoints.into_iter().map(|c| c.2).collect(), self.bytes)
+    }
+}
 
 /// One breakpoint that fired at a position, and what it saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,41 +195,24 @@ impl Session {
     }
 
     /// [`Session::new`] with the checkpoints' memory bounded by `budget` bytes (as [`PackedModel::footprint_since`]
-    /// counts it). The interval starts at [`MIN_INTERVAL`] (or more, for at most [`MAX_CHECKPOINTS`]) and doubles,
-    /// every other checkpoint dropped, whenever the checkpoints would take more than the budget: one pass, and the
-    /// memory is never over budget by more than one checkpoint.
+    /// counts it): one pass over the program through a [`Checkpointer`].
     pub fn with_budget(name: impl Into<String>, program: Program, budget: usize) -> Session {
-        let mut interval = MIN_INTERVAL.max(program.len().div_ceil(MAX_CHECKPOINTS));
         let mut model = Model::new(program.config.clone());
-        // Each checkpoint with what it costs beyond the one before it (they share the free lists' chunks).
-        let first = model.pack();
-        let mut checkpoints = vec![(first.footprint_since(None), first)];
-        let mut bytes = checkpoints[0].0;
+        let mut checkpointer = Checkpointer::new(budget, Some(program.len()), &model);
         for (i, step) in program.steps.iter().enumerate() {
             model.apply(&step.event);
-            if (i + 1).is_multiple_of(interval) && i + 1 < program.len() {
-                let packed = model.pack();
-                let size = packed.footprint_since(checkpoints.last().map(|c| &c.1));
-                checkpoints.push((size, packed));
-                bytes += size;
-                while bytes > budget && checkpoints.len() > 1 {
-                    interval *= 2;
-                    let mut k = 0;
-                    checkpoints.retain(|_| {
-                        k += 1;
-                        k % 2 == 1
-                    });
-                    // What each kept checkpoint shares with its new predecessor.
-                    for j in 1..checkpoints.len() {
-                        let size = checkpoints[j].1.footprint_since(Some(&checkpoints[j - 1].1));
-                        checkpoints[j].0 = size;
-                    }
-                    bytes = checkpoints.iter().map(|c| c.0).sum();
-                }
+            if i + 1 < program.len() {
+                checkpointer.after_step(i + 1, &model);
             }
         }
-        let checkpoint_bytes = bytes;
-        let checkpoints: Vec<PackedModel> = checkpoints.into_iter().map(|c| c.1).collect();
+        Session::with_checkpoints(name, program, checkpointer)
+    }
+
+    /// A session on `program` whose checkpoints were taken while its events were applied the first time (the
+    /// lowering of a real trace, [`mmdb_session::verify::TraceReplayer::on_step`]), so that nothing is replayed
+    /// twice. The checkpointer must have seen the program's steps from a model with the program's configuration.
+    pub fn with_checkpoints(name: impl Into<String>, program: Program, checkpointer: Checkpointer) -> Session {
+        let (interval, checkpoints, checkpoint_bytes) = checkpointer.finish(program.len());
         Session {
             name: name.into(),
             program,

@@ -277,6 +277,18 @@ type SpareFault = (Vec<(u64, u32)>, Vec<HeldRss>);
 /// How many emptied fault vectors are kept for reuse.
 const SPARE_FAULTS: usize = 8;
 
+/// What [`Lowerer::on_step`] calls: the number of events applied so far, and the model after them.
+type StepFn = dyn FnMut(usize, &Model);
+
+/// A [`StepFn`], boxed.
+struct StepHook(Box<StepFn>);
+
+impl std::fmt::Debug for StepHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepHook")
+    }
+}
+
 /// The lowering's state.
 #[derive(Debug)]
 pub struct Lowerer {
@@ -321,6 +333,9 @@ pub struct Lowerer {
     /// for it: re-applying them to a fresh model reproduces the lowering's model exactly (the REPL's time travel
     /// rests on this).
     log: Option<Vec<(u32, Event)>>,
+    /// Called after each event the lowering applies, with the number applied so far and the model then (the REPL
+    /// takes its time-travel checkpoints so, instead of replaying the log a second time).
+    on_step: Option<StepHook>,
     /// The compared `rss_stat`s, kept with the log.
     rss_log: Vec<RssSample>,
     pub divergences: Vec<Divergence>,
@@ -357,6 +372,7 @@ impl Lowerer {
             fork_rss: FxHashMap::default(),
             cur_line: 0,
             log: None,
+            on_step: None,
             rss_log: Vec::new(),
             divergences: Vec::new(),
             divergence_count: 0,
@@ -389,6 +405,13 @@ impl Lowerer {
     /// Names the recorded task when the `mmdb-record` marker comes from a side file (perf recordings).
     pub fn set_recorded(&mut self, pid: Pid) {
         self.recorded = Some(pid);
+    }
+
+    /// Calls `f` with the number of events applied so far and the model after them (the model a fresh replay of
+    /// that many events of the log reaches): at once, then after each event the lowering applies.
+    pub fn on_step(&mut self, mut f: impl FnMut(usize, &Model) + 'static) {
+        f(self.stats.events as usize, &self.model);
+        self.on_step = Some(StepHook(Box::new(f)));
     }
 
     /// Keeps a log of every model event the lowering applies, with its source line (see [`Lowerer::take_log`]).
@@ -505,6 +528,8 @@ impl Lowerer {
             self.flush_fault(pid);
         }
         let model = std::mem::replace(&mut self.model, Model::new(Default::default()));
+        // Whoever observed the steps gets back what it lent the hook.
+        self.on_step = None;
         (model, self)
     }
 
@@ -542,6 +567,9 @@ impl Lowerer {
         let out = self.model.apply(&ev);
         if let Some(log) = &mut self.log {
             log.push((self.cur_line, ev));
+        }
+        if let Some(hook) = &mut self.on_step {
+            (hook.0)(self.stats.events as usize, &self.model);
         }
         out
     }

@@ -245,6 +245,12 @@ impl TraceReplayer {
         self.extra_next = 0;
     }
 
+    /// Calls `f` with the number of model events applied so far and the model then: at once, then after each
+    /// event the lowering applies ([`Lowerer::on_step`]).
+    pub fn on_step(&mut self, f: impl FnMut(usize, &Model) + 'static) {
+        self.low.on_step(f);
+    }
+
     /// Replays the next piece of the trace (its lines numbered as in the whole file).
     pub fn feed(&mut self, piece: ParsedTrace) {
         self.low.learn_tgids(&piece.lines);
