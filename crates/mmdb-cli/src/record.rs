@@ -4,7 +4,9 @@
 //! perf ([`perf`]), writes the `mmdb-record` marker and releases the command, so its `execve` is in the trace.
 //! While it runs, a thread drains `trace_pipe` into the output and the main loop watches the traced processes:
 //! whenever one stops itself (or every `--checkpoint-every` milliseconds) it stops them all, writes a checkpoint
-//! of `/proc` in the grammar of `ground-truth-format.md` ([`markers`], [`snapshot`]) and continues them.
+//! of `/proc` in the grammar of `ground-truth-format.md` ([`markers`], [`snapshot`]) and continues them. At the
+//! exec stop and before each checkpoint it also writes the page cache of the files the processes map or will map
+//! ([`pagecache`]), an input the replay needs for fault-around.
 //!
 //! Every resource is a guard that undoes itself when dropped (the instance, the memory cgroup, the work directory,
 //! perf, the process tree), so errors and panics clean up; Ctrl-C and SIGTERM set a flag the main loop obeys.
@@ -13,6 +15,7 @@ mod child;
 mod markers;
 mod memcg;
 mod merge;
+mod pagecache;
 mod perf;
 mod procs;
 mod snapshot;
@@ -227,8 +230,14 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
     sink.mark(&record_line(child.pid(), &cmd_text)).context("cannot write the mmdb-record marker")?;
     child.seize_for_exec()?;
     child.release()?;
-    let layout = |sink: &mut dyn MarkerSink| -> anyhow::Result<()> {
-        for line in child::exec_layout(child.pid())? {
+    let written = &mut tree.pagecache;
+    let mut layout = |sink: &mut dyn MarkerSink| -> anyhow::Result<()> {
+        let mut lines = child::exec_layout(child.pid())?;
+        // The page cache of the image's files goes before `mmdb-exec`, which ends the layout.
+        let exec = lines.pop();
+        lines.extend(written.exec_lines(child.pid()));
+        lines.extend(exec);
+        for line in lines {
             sink.mark(&line).context("cannot write an exec layout marker")?;
         }
         Ok(())
@@ -490,11 +499,13 @@ struct Tree {
     status: Option<WaitStatus>,
     perf: Option<(Perf, PathBuf)>,
     done: bool,
+    /// The files whose page cache the recording has written.
+    pagecache: pagecache::Written,
 }
 
 impl Tree {
     fn new(me: i32, child: i32) -> Tree {
-        Tree { me, child, status: None, perf: None, done: false }
+        Tree { me, child, status: None, perf: None, done: false, pagecache: pagecache::Written::default() }
     }
 
     /// The live traced processes, sorted by pid; zombies that are the recorder's children are reaped on the way.
@@ -602,7 +613,7 @@ impl Tree {
             }
             stopped.extend(new);
         }
-        let written = write_checkpoint(id, &stopped, sink);
+        let written = write_checkpoint(id, &stopped, sink, &mut self.pagecache);
         for &pid in &stopped {
             if let Err(e) = procs::signal(pid, Signal::SIGCONT) {
                 eprintln!("mmdb record: warning: cannot continue pid {pid}: {e}");
@@ -652,9 +663,20 @@ impl Drop for Tree {
     }
 }
 
-/// Writes the marker lines of checkpoint `id` for the stopped processes `pids`, in pid order.
-fn write_checkpoint(id: u64, pids: &BTreeSet<i32>, sink: &mut dyn MarkerSink) -> anyhow::Result<()> {
+/// Writes the marker lines of checkpoint `id` for the stopped processes `pids`, in pid order, after the page cache
+/// of the files they map that have no `mmdb-pagecache` line yet (mapped since exec: `dlopen()`, `mmap()`).
+fn write_checkpoint(
+    id: u64,
+    pids: &BTreeSet<i32>,
+    sink: &mut dyn MarkerSink,
+    pagecache: &mut pagecache::Written,
+) -> anyhow::Result<()> {
     let kpage = Kpage::open().context("cannot open /proc/kpagecount and /proc/kpageflags")?;
+    for &pid in pids {
+        for line in pagecache.process_lines(pid) {
+            sink.mark(&line).context("cannot write a page-cache marker")?;
+        }
+    }
     sink.mark(&checkpoint_begin(id)).context("cannot write a checkpoint marker")?;
     for &pid in pids {
         // A process that exits while being snapshotted is skipped.

@@ -116,6 +116,12 @@ pub enum Op {
     /// `vrange(addr, len, mode, behavior)` of the 2013 volatile-range RFC (profile `vrange-v7`; -ENOSYS
     /// elsewhere).
     Vrange { addr: u64, len: u64, mode: crate::vrange::VrangeMode, behavior: crate::vrange::VrangeBehavior },
+    /// What a real trace says about the page cache of the regular file `file` (the model's name for it): page
+    /// indexes `index..index + pages` are in the page cache (`cached`) or not. Fault-around
+    /// (`filemap_map_pages()`) maps only cached pages, and a page the trace said nothing about is taken to be
+    /// cached. The lowering derives it from `mmdb-pagecache` input markers and the `mm_filemap_add_to_page_cache`
+    /// and `mm_filemap_delete_from_page_cache` records (filemap.rs).
+    PageCache { file: String, index: u64, pages: u64, cached: bool },
 }
 
 impl Op {
@@ -152,6 +158,7 @@ impl Op {
             Op::BalloonInflate { .. } => "balloon_inflate",
             Op::BalloonDeflate { .. } => "balloon_deflate",
             Op::Vrange { .. } => "vrange",
+            Op::PageCache { .. } => "page_cache",
         }
     }
 }

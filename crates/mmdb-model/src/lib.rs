@@ -10,6 +10,7 @@
 
 pub mod consts;
 pub mod event;
+pub mod filemap;
 pub mod flags;
 pub mod folio;
 pub mod history;

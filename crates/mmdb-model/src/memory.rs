@@ -307,12 +307,14 @@ impl Model {
 
     /// `do_fault_around()` (6.12:mm/memory.c:5255) → `filemap_map_pages()`: a read fault maps, besides the
     /// faulting page, every page-cache page of the `fault_around_pages` (16) aligned window around it, clipped to
-    /// the VMA and the PTE table, whose PTE is none. A regular file's pages are taken to be cached (the model
-    /// does not know the page cache before the trace; binaries and libraries usually are); shmem pages exist only
-    /// once written.
+    /// the VMA and the PTE table, whose PTE is none. `next_uptodate_folio()` (6.12 mm/filemap.c) walks only the
+    /// folios present in the file's xarray, so a page not in the page cache is skipped without a word (the
+    /// tracepoint reports the window, and `add_mm_counter()` counts only what was mapped): a regular file's page
+    /// is mapped when the model holds its folio or the trace did not show it uncached ([`Model::page_cached`],
+    /// [`Op::PageCache`]; binaries and libraries are usually cached); shmem pages exist only once written.
     ///
     /// When the trace gave the kernel's window ([`Op::Fault`]'s `around`), that window is scanned instead, still
-    /// clipped to the VMA and the PTE table: it also knows the file's end and which pages were cached.
+    /// clipped to the VMA and the PTE table: it also knows the file's end.
     fn do_fault_around(&mut self, mm: MmId, vma: &Vma, addr: u64, file: u32) -> Result<(), FaultError> {
         const FAULT_AROUND_PAGES: u64 = 16;
         let pte_off = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE as u64 - 1);
@@ -338,6 +340,9 @@ impl Model {
             }
             let index = vma.linear_page_index(a);
             if shmem && !self.files[file as usize].pages.contains_key(&index) {
+                continue;
+            }
+            if !shmem && !self.page_cached(file, index) {
                 continue;
             }
             self.map_file_page(mm, vma, a, file, index, None, false)?;
@@ -383,11 +388,12 @@ impl Model {
         }
         let shmem = self.files[file as usize].shmem;
         let mapping = if shmem { FolioMapping::Shmem { file, index } } else { FolioMapping::File { file, index } };
-        let head = if self.cfg.trace_pfns && want.is_none() && !shmem {
+        let head = if self.cfg.trace_pfns && want.is_none() && !shmem && self.page_cached(file, index) {
             // Replaying a real trace, a file page the model has not seen and the trace did not show being allocated
             // was in the page cache before the trace began (libraries and binaries usually are): not an allocation
             // of this event, and charged to the root memcg rather than to whoever faulted it now. Without a trace
-            // the page-cache miss is an allocation charged to the faulting mm's memcg, as in the kernel.
+            // the page-cache miss is an allocation charged to the faulting mm's memcg, as in the kernel; so is a
+            // page the trace showed not to be cached ([`Op::PageCache`]), whose allocation the trace then missed.
             if !self.alloc_pages_within_ram(1) {
                 return Err(FaultError::Oom);
             }

@@ -126,6 +126,9 @@ pub struct FileObj {
     /// The object has no name in any directory (the shmem object of a `MAP_SHARED | MAP_ANONYMOUS` mapping,
     /// `shmem_zero_setup()`): it lives only as long as a mapping refers to it.
     pub unlinked: bool,
+    /// Page indexes the trace showed not to be in the page cache, where the model holds no folio (filemap.rs,
+    /// [`Op::PageCache`]); every other page of a regular file is taken to be cached.
+    pub uncached: crate::filemap::PageRanges,
 }
 
 /// The kernel model. See the crate documentation.
@@ -272,6 +275,7 @@ impl Model {
                 | Op::KmemGet { .. }
                 | Op::KmemFree { .. }
                 | Op::BalloonDeflate { .. }
+                | Op::PageCache { .. }
         ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
@@ -343,6 +347,10 @@ impl Model {
             Op::BalloonInflate { account } => Some(self.balloon_inflate(pid, *account)),
             Op::BalloonDeflate { pfn } => Some(self.balloon_deflate(*pfn)),
             Op::Vrange { addr, len, mode, behavior } => Some(self.sys_vrange(pid, *addr, *len, *mode, *behavior)),
+            Op::PageCache { file, index, pages, cached } => {
+                self.page_cache_state(file, *index, *pages, *cached);
+                None
+            }
         }
     }
 
@@ -618,7 +626,14 @@ impl Model {
             return i as FileId;
         }
         let (pages, data) = (BTreeMap::new(), BTreeMap::new());
-        self.files.push(FileObj { name: name.to_string(), shmem, pages, data, unlinked: false });
+        self.files.push(FileObj {
+            name: name.to_string(),
+            shmem,
+            pages,
+            data,
+            unlinked: false,
+            uncached: Default::default(),
+        });
         (self.files.len() - 1) as FileId
     }
 

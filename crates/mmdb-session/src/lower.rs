@@ -31,7 +31,13 @@
 //! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
 //!   buffer) is a fault like `page_fault_user`.
 //! - A read fault on a file mapping maps the window `mm_filemap_map_pages` reports (one page without it): the
-//!   kernel's window knows the file's end and its page cache, which the model does not.
+//!   kernel's window knows the file's end. Which pages of it were cached, it does not say (`filemap_map_pages()`
+//!   skips the others silently): the page cache comes from `mmdb-pagecache` input markers (what `mincore()` showed
+//!   at the exec stop and at checkpoints) and from `mm_filemap_add_to_page_cache` and
+//!   `mm_filemap_delete_from_page_cache` of any task. The lowering keeps, per file, the pages known not to be
+//!   cached, and before a fault on a file it knows them of gives them to the model (`Op::PageCache`), the VMA first
+//!   named after the file when `mmap(fd)` could only name it by its descriptor (below). Pages the trace said
+//!   nothing about are taken to be cached, as without residency.
 //!
 //! Exec: the recorded task's records from `sys_enter_execve` to `sched_process_exec` are held back; the new image
 //! starts when its layout is known: the `mmdb-exec-vma`/`mmdb-exec` input markers `mmdb record` writes at its exec
@@ -45,8 +51,9 @@
 //! placed below `mmap_min_addr`. Each is counted in [`LoweringStats`].
 
 use mmdb_model::consts::*;
+use mmdb_model::filemap::PageRanges;
 use mmdb_model::lru::BatchKind;
-use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid};
+use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid, VmFlags};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
 use mmdb_trace::TraceLine;
@@ -64,6 +71,20 @@ const USER_END: u64 = TASK_SIZE;
 /// no real mapping can be.
 const EXEC_PAGES_LOW: u64 = 0x1000;
 const EXEC_PAGES_END: u64 = 0x10000;
+
+/// The lowering's name for a file: its device and inode, as the filemap tracepoints and the input markers give
+/// them (`dev 254:0 ino 0x51207b`).
+fn file_name(major: u32, minor: u32, ino: u64) -> String {
+    format!("dev {major}:{minor} ino {ino:#x}")
+}
+
+/// VMA flags an `mmap()` does not give: a VMA carrying one is not re-created to name its file.
+const NOT_FROM_MMAP: u64 = VmFlags::VM_LOCKED.0
+    | VmFlags::VM_HUGEPAGE.0
+    | VmFlags::VM_NOHUGEPAGE.0
+    | VmFlags::VM_DONTCOPY.0
+    | VmFlags::VM_GROWSDOWN.0
+    | VmFlags::VM_PFNMAP.0;
 
 /// The recorded task inside its `execve`, until the new image's layout is known.
 #[derive(Debug)]
@@ -266,6 +287,10 @@ struct PendingFault {
     file: Option<(String, u64, u64)>,
     /// `rss_stat`s that fired inside the fault (before its last record): compared once the fault is applied.
     rss: Vec<HeldRss>,
+    /// How many of `rss` came before `mm_filemap_fault` when `mm_filemap_map_pages` came first: fault-around found
+    /// the faulting page missing from the page cache, and its counter step (written even when it mapped nothing)
+    /// does not count the page `filemap_fault()` then reads in.
+    rss_before_miss: Option<usize>,
 }
 
 /// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
@@ -327,6 +352,10 @@ pub struct Lowerer {
     fork_rss: FxHashMap<Pid, Vec<(TraceLine, u32, RssMember, i64)>>,
     /// Tasks inside direct or memcg reclaim.
     in_reclaim: FxHashMap<Pid, InReclaim>,
+    /// The page cache the trace described, by file ([`file_name`]): the page indexes known not to be cached. A
+    /// file is here once an `mmdb-pagecache` marker or a deletion from its page cache was seen; the model gets its
+    /// holes before a fault on it ([`Lowerer::sync_page_cache`]).
+    page_cache: FxHashMap<String, PageRanges>,
     /// The line of the record being fed, for the log.
     cur_line: u32,
     /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
@@ -367,6 +396,7 @@ impl Lowerer {
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
+            page_cache: FxHashMap::default(),
             exec: None,
             pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
@@ -597,7 +627,7 @@ impl Lowerer {
                 x.held.push(l.clone());
                 return;
             } else if let Record::TracingMarkWrite { buf } = &l.record {
-                if buf.starts_with("mmdb-exec") {
+                if buf.starts_with("mmdb-exec") || buf.starts_with("mmdb-pagecache") {
                     if let Ok(m) = parse_marker(buf) {
                         self.input_marker(&m);
                     }
@@ -635,8 +665,7 @@ impl Lowerer {
             && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty());
         // An interrupt on the task's CPU (an RCU callback freeing pages) is not the task's doing either.
         if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim && !batch_move && !l.in_irq) {
-            let file =
-                |dev: mmdb_trace::records::Dev, ino: u64| format!("dev {}:{} ino {ino:#x}", dev.major, dev.minor);
+            let file = |dev: mmdb_trace::records::Dev, ino: u64| file_name(dev.major, dev.minor, ino);
             match &l.record {
                 Record::MmPageAlloc(a) => {
                     if let (Some(pfn), true) = (a.pfn, a.migratetype == MIGRATE_MOVABLE) {
@@ -649,7 +678,17 @@ impl Lowerer {
                     return;
                 }
                 Record::MmFilemapFault(m) => {
+                    if f.file.is_some() && f.rss_before_miss.is_none() {
+                        f.rss_before_miss = Some(f.rss.len());
+                    }
                     f.file.get_or_insert((file(m.s_dev, m.i_ino), m.index, m.index));
+                    return;
+                }
+                // A page the fault allocated and gave back before using it (read-around allocating a page-cache
+                // folio that it then did not add): not the fault's page, and the fault goes on.
+                Record::MmPageFree(p) if f.allocs.iter().any(|a| a.0 == p.pfn) => {
+                    f.allocs.retain(|a| a.0 != p.pfn);
+                    self.stats.ignored += 1;
                     return;
                 }
                 Record::RssStat(r) => {
@@ -672,8 +711,16 @@ impl Lowerer {
             Record::TracingMarkWrite { buf } => {
                 if let Some(rest) = buf.strip_prefix("mmdb-record pid=") {
                     self.recorded = rest.split_whitespace().next().and_then(|p| p.parse().ok());
+                } else if buf.starts_with("mmdb-pagecache") {
+                    if let Ok(m) = parse_marker(buf) {
+                        self.input_marker(&m);
+                    }
                 }
             }
+            // Evidence of the page cache, for whichever task: remembered for the file's next fault (and counted
+            // with the records not used, as no model event comes of them here).
+            Record::MmFilemapAddToPageCache(p) => self.page_cache_record(l, p, true),
+            Record::MmFilemapDeleteFromPageCache(p) => self.page_cache_record(l, p, false),
             Record::SchedProcessExec(e) => {
                 let p = e.pid;
                 if self.alive.contains(&p) {
@@ -723,6 +770,7 @@ impl Lowerer {
                     allocs,
                     file: None,
                     rss,
+                    rss_before_miss: None,
                 };
                 self.pending_fault.insert(pid, pf);
             }
@@ -890,10 +938,18 @@ impl Lowerer {
                 self.drain_batches(pid, f.ts_ns, pfn, None);
             }
         }
+        let around = match self.sync_page_cache(pid, &f) {
+            // The VMA was re-created under the file's name: the same window, through the same page offset.
+            true => self.model.vma_at(pid, f.addr).and_then(|vma| fault_window(vma, &f)),
+            false => around,
+        };
         let want = f.allocs.first().map(|a| a.0);
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
-        for (l, mm_id, curr, member, size) in &f.rss {
-            self.rss_stat(l, *mm_id, *curr, *member, *size);
+        for (i, (l, mm_id, curr, member, size)) in f.rss.iter().enumerate() {
+            // Fault-around's step before a page-cache miss: the page read in is counted by finish_fault() later.
+            let before_miss = f.rss_before_miss.is_some_and(|n| i < n) && f.access != Access::Write;
+            let ahead = i64::from(before_miss && *member == RssMember::FilePages);
+            self.rss_stat_ahead(l, *mm_id, *curr, *member, *size, ahead);
         }
         let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
         match (f.allocs.first(), out.allocated.first()) {
@@ -938,9 +994,19 @@ impl Lowerer {
         self.tgid.insert(pid, pid);
     }
 
-    /// An input marker (`mmdb-exec-vma`, `mmdb-exec`): exec's layout, written by `mmdb record` at the exec stop.
-    /// Other markers are ground truth and not the lowering's business.
+    /// An input marker: exec's layout (`mmdb-exec-vma`, `mmdb-exec`), written by `mmdb record` at the exec stop,
+    /// or a file's page cache (`mmdb-pagecache`), written there and at checkpoints. Other markers are ground truth
+    /// and not the lowering's business.
     pub fn input_marker(&mut self, m: &Marker) {
+        if let Marker::PageCache(p) = m {
+            // What mincore() showed replaces what the lowering knew of those pages.
+            let holes = self.page_cache.entry(file_name(p.dev.0, p.dev.1, p.ino)).or_default();
+            holes.remove(p.first, p.first.saturating_add(p.pages));
+            for (a, b) in p.uncached() {
+                holes.insert(a, b.saturating_add(1));
+            }
+            return;
+        }
         let Some(x) = self.exec.as_mut().filter(|x| x.exec.is_some()) else { return };
         match m {
             Marker::ExecVma(v) if v.vma.pid == x.pid => x.vmas.push(v.clone()),
@@ -983,7 +1049,7 @@ impl Lowerer {
             let prot =
                 bit(vma.perms.read, PROT_READ) | bit(vma.perms.write, PROT_WRITE) | bit(vma.perms.exec, PROT_EXEC);
             let (file, anon) = if v.ino != 0 {
-                let name = format!("dev {}:{} ino {:#x}", v.dev.0, v.dev.1, v.ino);
+                let name = file_name(v.dev.0, v.dev.1, v.ino);
                 (Some(FileRef { name, offset: vma.offset }), 0)
             } else if vma.name == "[vdso]" {
                 (Some(FileRef { name: "[vdso]".to_string(), offset: 0 }), 0)
@@ -1149,6 +1215,91 @@ impl Lowerer {
         self.stats.pre_trace_vmas += 1;
     }
 
+    /// `mm_filemap_add_to_page_cache` (`__filemap_add_folio()`, `cached`) or `mm_filemap_delete_from_page_cache`
+    /// (`__filemap_remove_folio()`): the folio's pages are now in the page cache, or no longer. A file the trace
+    /// has not described yet takes every page to be cached, so an addition to it changes nothing. The model learns
+    /// it at the file's next fault; a deletion of a folio the model holds reaches it at once (the kernel frees the
+    /// page next). Counted with the records not used when no model event comes of it here.
+    fn page_cache_record(&mut self, l: &TraceLine, p: &mmdb_trace::records::MmFilemapPageCache, cached: bool) {
+        let Some(end) = 1u64.checked_shl(p.order).and_then(|n| p.index.checked_add(n)) else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let name = file_name(p.s_dev.major, p.s_dev.minor, p.i_ino);
+        if !cached && self.model.page_cache_holds(&name, p.index, end) {
+            let op = Op::PageCache { file: name.clone(), index: p.index, pages: end - p.index, cached };
+            self.apply(l.pid, l.cpu, l.ts_ns, op);
+        } else {
+            self.stats.ignored += 1;
+        }
+        match (self.page_cache.get_mut(&name), cached) {
+            (Some(holes), true) => holes.remove(p.index, end),
+            (Some(holes), false) => holes.insert(p.index, end),
+            (None, true) => {}
+            (None, false) => {
+                let mut holes = PageRanges::default();
+                holes.insert(p.index, end);
+                self.page_cache.insert(name, holes);
+            }
+        }
+    }
+
+    /// Before a fault on a file mapping: when the fault's filemap records name a file whose page cache the trace
+    /// described, the model's file learns the pages known not to be cached (one `Op::PageCache` per range that
+    /// changed since it last did). The VMA must name the same file: a mapping made by `mmap(fd)` is named after
+    /// its descriptor (the syscall shows no more), so such a VMA is first re-created under the file's name, with
+    /// the same address, protection and offset (`Op::Mmap` with `MAP_FIXED`), while it maps no page yet and
+    /// carries nothing an `mmap()` would not give it. Returns whether the VMA was re-created.
+    fn sync_page_cache(&mut self, pid: Pid, f: &PendingFault) -> bool {
+        let Some((name, _, _)) = &f.file else { return false };
+        if !self.page_cache.contains_key(name) {
+            return false;
+        }
+        let Some(vma) = self.model.vma_at(pid, f.addr).cloned() else { return false };
+        let Some(file) = vma.file.filter(|&id| !self.model.file_is_shmem(id)) else { return false };
+        let mut rebound = false;
+        if self.model.file_name(file) != Some(name.as_str()) {
+            let mm = self.model.task(pid).and_then(|t| t.mm).and_then(|mm| self.model.mm_struct(mm));
+            let empty = mm.is_some_and(|mm| mm.populated_ptes(vma.start, vma.end).is_empty());
+            if !empty || vma.anon_vma.is_some() || vma.flags.0 & NOT_FROM_MMAP != 0 {
+                return false;
+            }
+            let bit = |flag: VmFlags, prot: u64| if vma.flags.contains(flag) { prot } else { 0 };
+            let prot = bit(VmFlags::VM_READ, PROT_READ)
+                | bit(VmFlags::VM_WRITE, PROT_WRITE)
+                | bit(VmFlags::VM_EXEC, PROT_EXEC);
+            let flags = MAP_FIXED
+                | if vma.flags.contains(VmFlags::VM_MAYSHARE) { MAP_SHARED } else { MAP_PRIVATE }
+                | if vma.flags.contains(VmFlags::VM_NORESERVE) { MAP_NORESERVE } else { 0 };
+            let file = Some(FileRef { name: name.clone(), offset: vma.pgoff.saturating_mul(PAGE_SIZE) });
+            let op = Op::Mmap { addr: Some(vma.start), len: vma.end - vma.start, prot, flags, file };
+            self.apply(pid, f.cpu, f.ts_ns, op);
+            rebound = true;
+        }
+        let Some(known) = self.page_cache.get(name) else { return rebound };
+        let mut model = PageRanges::default();
+        for (a, b) in self.model.page_cache_holes(name) {
+            model.insert(a, b);
+        }
+        let (mut add, mut drop) = (known.clone(), model.clone());
+        for (a, b) in model.iter() {
+            add.remove(a, b);
+        }
+        for (a, b) in known.iter() {
+            drop.remove(a, b);
+        }
+        let ops: Vec<Op> = add
+            .iter()
+            .map(|(a, b)| (a, b, false))
+            .chain(drop.iter().map(|(a, b)| (a, b, true)))
+            .map(|(index, end, cached)| Op::PageCache { file: name.clone(), index, pages: end - index, cached })
+            .collect();
+        for op in ops {
+            self.apply(pid, f.cpu, f.ts_ns, op);
+        }
+        rebound
+    }
+
     fn page_free(&mut self, l: &TraceLine, pfn: u64) {
         // The folio's mapcount and refcount, as `Model::page_info` reports them (without building the rest of it).
         let Some((mapcount, refcount)) = self.model.folio(pfn).map(|f| (f.mapcount(), f.refcount)) else {
@@ -1281,6 +1432,12 @@ impl Lowerer {
     }
 
     fn rss_stat(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64) {
+        self.rss_stat_ahead(l, mm_id, curr, member, size, 0);
+    }
+
+    /// Compares one `rss_stat` with the model's counter, which is `ahead` pages past the moment the event describes
+    /// (steps of the same operation that the model took at once).
+    fn rss_stat_ahead(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64, ahead: i64) {
         let pid = if curr && self.alive.contains(&l.pid) {
             self.mm_ids.insert(mm_id, l.pid);
             l.pid
@@ -1295,7 +1452,7 @@ impl Lowerer {
             self.rss.skipped += 1;
             return;
         };
-        let model = [r.file, r.anon, r.swapents, r.shmem][member.index()];
+        let model = [r.file, r.anon, r.swapents, r.shmem][member.index()] - ahead;
         let kernel = size / PAGE_SIZE as i64;
         // Anonymous faults of other threads of this mm under way on other CPUs: their counter step may already
         // be in the sum (`do_anonymous_page()` counts right after allocating; the fault is applied at its own

@@ -10,6 +10,7 @@
 //! madvise: addr=ADDR len=SIZE advice=MADV_*                 mlock: addr=ADDR len=SIZE
 //! munlock: addr=ADDR len=SIZE       lru_add_drain:            lru_add_drain_all:        reclaim: nr=N
 //! memcg_create: id=N limit=SIZE     memcg_attach: id=N        swapon: size=SIZE
+//! page_cache: file=NAME index=N pages=N cached=0|1
 //! ```
 //!
 //! Fields come in any order, separated by blanks. Numbers are decimal or `0x` hex; sizes also take a `K`, `M`
@@ -320,6 +321,19 @@ const EVENTS: &[EventDef] = &[
                     .ok_or_else(|| LineError::new(0, 0, Cow::Borrowed("`full` or `partial` for `behavior`")))?,
             };
             Ok(Op::Vrange { addr: f.num("addr")?, len: f.num("len")?, mode, behavior })
+        },
+    },
+    EventDef {
+        name: "page_cache",
+        fields: &[
+            req("file", Kind::Str, "NAME"),
+            req("index", Kind::Num, "N"),
+            req("pages", Kind::Num, "N"),
+            req("cached", Kind::Bool, "0|1"),
+        ],
+        build: |f| {
+            let cached = f.opt_bool("cached")?.unwrap_or(false);
+            Ok(Op::PageCache { file: f.string("file")?, index: f.num("index")?, pages: f.num("pages")?, cached })
         },
     },
 ];

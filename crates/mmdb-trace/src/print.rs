@@ -160,6 +160,10 @@ fn write_fields(out: &mut String, op: &Op) {
             hex(out, "len", *len);
             let _ = write!(out, " mode={} behavior={}", mode.name(), behavior.name());
         }
+        Op::PageCache { file, index, pages, cached } => {
+            write_str(out, "file", file);
+            let _ = write!(out, " index={index} pages={pages} cached={}", u8::from(*cached));
+        }
     }
 }
 

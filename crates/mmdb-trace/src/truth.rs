@@ -24,6 +24,21 @@
 //! `mmdb-exec-vma` is one line of `/proc/P/maps` (with its device and inode) and `mmdb-exec` comes last, with
 //! fields 28, 48 and 51 of `/proc/P/stat`. A trace without them replays too, with stand-ins for exec's mappings.
 //!
+//! A third input marker gives the page cache of a file the traced processes map (no tracepoint shows what was
+//! cached before the trace, and fault-around maps only cached pages: `filemap_map_pages()`):
+//!
+//! ```text
+//! mmdb-pagecache dev=<MAJ>:<MIN> ino=<dec> first=<idx> pages=<N> cached=<ranges|->
+//! ```
+//!
+//! It describes the `N` page indexes `first` to `first + N - 1` of the file (device and inode as in
+//! `mmdb-exec-vma`): `cached` lists the cached ones as comma-separated decimal ranges `a-b` (both included) or
+//! single indexes `a`, increasing and disjoint, or is `-` when none is. `mmdb record` measures it with `mincore()`
+//! at the exec stop, before `mmdb-exec`, for each file the new image maps or will map (the binary, the interpreter
+//! and the shared libraries the dynamic loader resolves), and at each checkpoint, before `mmdb-checkpoint begin`,
+//! for the files mapped since; a file with many ranges is split over several lines (at most
+//! [`PAGECACHE_MAX_RANGES`] ranges each), the last one reaching the file's end.
+//!
 //! In ftrace text each marker is a `trace_marker` write (`tracing_mark_write: mmdb-checkpoint begin id=1`); with
 //! perf they sit in a side file, each line prefixed by its CLOCK_MONOTONIC time (`1277.379730585: mmdb-...`).
 //!
@@ -70,6 +85,46 @@ pub enum Marker {
     ExecVma(ExecVma),
     /// `mmdb-exec`: the end of exec's layout, with the stack's addresses from `/proc/P/stat`.
     Exec(ExecStack),
+    /// `mmdb-pagecache`: which pages of a file were in the page cache (an input, not ground truth).
+    PageCache(PageCache),
+}
+
+/// The most ranges one `mmdb-pagecache` line holds: a line stays under about 1.5 KB.
+pub const PAGECACHE_MAX_RANGES: usize = 64;
+
+/// `mmdb-pagecache`: the page-cache residency of page indexes `first..first + pages` of one file, as `mincore()`
+/// showed it while every traced process was stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageCache {
+    /// The device's major and minor numbers.
+    pub dev: (u32, u32),
+    /// The inode.
+    pub ino: u64,
+    /// The first page index the line describes.
+    pub first: u64,
+    /// How many page indexes it describes.
+    pub pages: u64,
+    /// The cached page indexes: inclusive ranges `(a, b)`, increasing and disjoint, inside the described indexes.
+    pub cached: Vec<(u64, u64)>,
+}
+
+impl PageCache {
+    /// The ranges of the described indexes that were not cached, inclusive, in increasing order.
+    pub fn uncached(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let end = self.first.saturating_add(self.pages);
+        let mut at = self.first;
+        for &(a, b) in &self.cached {
+            if a > at {
+                out.push((at, a - 1));
+            }
+            at = b.saturating_add(1);
+        }
+        if at < end {
+            out.push((at, end - 1));
+        }
+        out
+    }
 }
 
 /// `mmdb-exec-vma`: one line of `/proc/P/maps` right after `execve`, with the file's device and inode.
@@ -262,6 +317,25 @@ impl fmt::Display for Marker {
                 }
                 write!(f, " env_end={:#x}", e.env_end)
             }
+            Marker::PageCache(p) => {
+                write!(
+                    f,
+                    "mmdb-pagecache dev={}:{} ino={} first={} pages={} cached=",
+                    p.dev.0, p.dev.1, p.ino, p.first, p.pages
+                )?;
+                if p.cached.is_empty() {
+                    return f.write_str("-");
+                }
+                for (i, &(a, b)) in p.cached.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    if a == b {
+                        write!(f, "{sep}{a}")?;
+                    } else {
+                        write!(f, "{sep}{a}-{b}")?;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -336,6 +410,14 @@ impl<'a> Cursor<'a> {
         self.num32("pid", "<P>")
     }
 
+    /// `dev=<MAJ>:<MIN>`, both decimal.
+    fn dev(&mut self) -> Result<(u32, u32), LineError> {
+        let (dev, offset) = self.field("dev", "<MAJ>:<MIN>", false)?;
+        dev.split_once(':')
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+            .ok_or_else(|| LineError::new(offset, dev.len(), "`<MAJ>:<MIN>` (decimal) for `dev`"))
+    }
+
     fn bit(&mut self, key: &'static str) -> Result<bool, LineError> {
         let (text, offset) = self.field(key, "<0|1>", false)?;
         match text {
@@ -400,11 +482,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
                 .ok_or_else(|| LineError::new(offset, perms.len(), "`[r-][w-][x-][ps]` for `perms`"))?;
             let file_offset = c.num("offset", "0x<hex>")?;
             let exec = if kind == "mmdb-exec-vma" {
-                let (dev, offset) = c.field("dev", "<MAJ>:<MIN>", false)?;
-                let dev = dev
-                    .split_once(':')
-                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
-                    .ok_or_else(|| LineError::new(offset, dev.len(), "`<MAJ>:<MIN>` (decimal) for `dev`"))?;
+                let dev = c.dev()?;
                 Some((dev, c.num("ino", "<dec>")?))
             } else {
                 None
@@ -415,6 +493,16 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
                 Some((dev, ino)) => Marker::ExecVma(ExecVma { vma, dev, ino }),
                 None => Marker::Vma(vma),
             });
+        }
+        "mmdb-pagecache" => {
+            let dev = c.dev()?;
+            let ino = c.num("ino", "<dec>")?;
+            let first = c.num("first", "<idx>")?;
+            let pages = c.num("pages", "<N>")?;
+            let (text, offset) = c.field("cached", "<ranges|->", false)?;
+            let cached =
+                parse_ranges(text, first, pages).map_err(|(at, len, what)| LineError::new(offset + at, len, what))?;
+            Marker::PageCache(PageCache { dev, ino, first, pages, cached })
         }
         "mmdb-exec" => Marker::Exec(ExecStack {
             pid: c.pid()?,
@@ -437,12 +525,43 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
         }),
         _ => {
             let expected = "a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-                            `mmdb-exec-vma` or `mmdb-exec`";
+                            `mmdb-exec-vma`, `mmdb-exec` or `mmdb-pagecache`";
             return Err(LineError::at_token(text, kind_offset, expected));
         }
     };
     c.end()?;
     Ok(marker)
+}
+
+/// The `cached=` ranges of `mmdb-pagecache`: `-`, or `a-b` and `a` joined by commas, increasing, disjoint and inside
+/// `first..first + pages`. An error is (offset in `text`, length, what was expected).
+fn parse_ranges(text: &str, first: u64, pages: u64) -> Result<Vec<(u64, u64)>, (usize, usize, String)> {
+    if text == "-" {
+        return Ok(Vec::new());
+    }
+    // The last index described, if any (`first + pages - 1`, which may not fit in 64 bits).
+    let last = u128::from(first) + u128::from(pages);
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut at = 0;
+    for part in text.split(',') {
+        let bad = |what: &str| (at, part.len().max(1), what.to_string());
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (parse_dec(a), parse_dec(b)),
+            None => (parse_dec(part), parse_dec(part)),
+        };
+        let (Some(a), Some(b)) = (a, b) else {
+            return Err(bad("`-` or decimal page ranges `a-b` or `a` joined by `,` for `cached`"));
+        };
+        if a > b || out.last().is_some_and(|&(_, prev)| a <= prev) {
+            return Err(bad("increasing, disjoint page ranges for `cached`"));
+        }
+        if a < first || u128::from(b) >= last {
+            return Err(bad("page ranges inside `first` .. `first + pages - 1` for `cached`"));
+        }
+        out.push((a, b));
+        at += part.len() + 1;
+    }
+    Ok(out)
 }
 
 /// A marker with its time and the 1-based line it came from.
@@ -677,8 +796,8 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                 c.end_ts_ns = Some(m.ts_ns);
                 c.end_line = Some(m.line);
             }
-            // Exec's layout is an input for the lowering, not part of a checkpoint.
-            Marker::ExecVma(_) | Marker::Exec(_) => {}
+            // Exec's layout and the page cache are inputs for the lowering, not part of a checkpoint.
+            Marker::ExecVma(_) | Marker::Exec(_) | Marker::PageCache(_) => {}
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if skipping.is_some() => {}
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if open.is_none() => {
                 truth.errors.push(err("`mmdb-checkpoint begin` before snapshot lines".into(), "mmdb-"));

@@ -20,6 +20,7 @@
 //! | `lazyfree-memcg` | memcg reclaim discarding lazyfree pages (run with `--memcg-limit 8M`) |
 //! | `thread-churn` | four threads with glibc malloc arenas, mmapped blocks and arena trimming |
 //! | `fork-tree` | seven processes, a shared and a private region, exit bottom-up |
+//! | `pagecache-holes` | fault-around over a file mapping whose page cache has holes, and a read of a hole |
 //!
 //! Run alone, a workload stops at its first checkpoint until it gets SIGCONT (`kill -CONT PID`, or `fg`).
 // The workloads read /proc/self/status to check that a fork is safe.
@@ -217,6 +218,77 @@ fn munmap(addr: usize, len: usize) {
     // SAFETY: callers pass ranges of mappings they own and never touch again.
     if unsafe { libc::munmap(addr as *mut libc::c_void, len) } != 0 {
         die("munmap");
+    }
+}
+
+/// A regular file the workload creates in the temporary directory (a disk file system, not tmpfs, so that its
+/// clean pages can be dropped), written one page per `write()` so that each page is a folio of its own.
+#[derive(Debug)]
+pub struct ScratchFile {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    pages: usize,
+}
+
+impl ScratchFile {
+    /// Creates `name` (made unique by the pid) with `pages` pages, page `i` filled with byte `i`, and writes it back
+    /// (`fsync`), so its page-cache pages are clean.
+    pub fn create(name: &str, pages: usize) -> ScratchFile {
+        use std::io::Write as _;
+        let path = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap_or_else(|e| die(&format!("create {}: {e}", path.display())));
+        let mut page = vec![0u8; PG];
+        for i in 0..pages {
+            page.fill(i as u8);
+            if let Err(e) = file.write_all(&page) {
+                die(&format!("write: {e}"));
+            }
+        }
+        if let Err(e) = file.sync_all() {
+            die(&format!("fsync: {e}"));
+        }
+        ScratchFile { file, path, pages }
+    }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` of `count` pages from page `first`: clean, unmapped pages leave the page
+    /// cache (`mapping_try_invalidate()`).
+    pub fn drop_cached(&self, first: usize, count: usize) {
+        use std::os::fd::AsRawFd as _;
+        let (off, len) = ((first * PG) as libc::off_t, (count * PG) as libc::off_t);
+        // SAFETY: posix_fadvise() only reads its arguments; the descriptor is open.
+        let r = unsafe { libc::posix_fadvise(self.file.as_raw_fd(), off, len, libc::POSIX_FADV_DONTNEED) };
+        if r != 0 {
+            log(format_args!("posix_fadvise(DONTNEED) of pages {first}..{}: error {r}", first + count));
+        }
+    }
+
+    /// Maps the whole file `PROT_READ`, `MAP_PRIVATE`. Only [`Region::read`] may be used on the region.
+    pub fn map_readonly(&self) -> Region {
+        use std::os::fd::AsRawFd as _;
+        let len = self.pages * PG;
+        let fd = self.file.as_raw_fd();
+        // SAFETY: a fresh mapping at an address of the kernel's choosing aliases nothing; the file stays open.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, fd, 0) };
+        if p == libc::MAP_FAILED {
+            die("mmap");
+        }
+        Region { ptr: NonNull::new(p.cast()).expect("mmap returned NULL"), len }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -51,13 +51,19 @@ fn record_writes_a_checkpoint_and_removes_its_instance() {
         .strip_prefix("mmdb-record pid=")
         .and_then(|r| r.strip_suffix(" cmd=sh -c kill -STOP $$; true"))
         .unwrap_or_else(|| panic!("first marker: {}", m[0]));
-    // Exec's layout, read at the exec stop: every mapping of the new image, the stack among them, then the
-    // stack's addresses; then the first checkpoint.
+    // Exec's layout, read at the exec stop: every mapping of the new image, the stack among them, then the page
+    // cache of its files (the shell, the dynamic loader, and the libc the loader resolves for the shell), then the
+    // stack's addresses; then the first checkpoint, after the page cache of any file mapped since.
     let begin = m.iter().position(|l| *l == "mmdb-checkpoint begin id=1").expect("a checkpoint");
-    let (layout, exec) = m[1..begin].split_at(begin - 2);
+    let exec_at = m.iter().position(|l| l.starts_with("mmdb-exec pid=")).expect("an mmdb-exec marker");
+    let vmas = m[1..exec_at].iter().take_while(|l| l.starts_with("mmdb-exec-vma ")).count();
+    let (layout, pagecache) = m[1..exec_at].split_at(vmas);
     assert!(layout.iter().all(|l| l.starts_with(&format!("mmdb-exec-vma pid={pid} start=0x"))), "{layout:?}");
     assert!(layout.iter().any(|l| l.ends_with(" dev=0:0 ino=0 name=[stack]")), "{layout:?}");
     assert!(layout.iter().any(|l| l.contains(" perms=r-xp ") && (l.ends_with("/dash") || l.ends_with("/sh"))));
+    assert!(pagecache.len() >= 3 && pagecache.iter().all(|l| l.starts_with("mmdb-pagecache dev=")), "{pagecache:?}");
+    assert!(m[exec_at + 1..begin].iter().all(|l| l.starts_with("mmdb-pagecache dev=")), "{m:?}");
+    let exec = &m[exec_at..];
     assert!(exec[0].starts_with(&format!("mmdb-exec pid={pid} start_stack=0x")), "{}", exec[0]);
     assert!(m[begin + 1].starts_with(&format!("mmdb-rollup pid={pid} rss_kb=")), "{}", m[begin + 1]);
     assert!(m.iter().any(|l| l.starts_with(&format!("mmdb-vma pid={pid} ")) && l.ends_with(" name=[stack]")));

@@ -5,6 +5,7 @@ mod fork_cow;
 mod gup;
 mod madvise;
 mod mmap;
+mod pagecache;
 mod procfs;
 mod profiles;
 mod props;

@@ -9,6 +9,7 @@
 
 mod determinism;
 mod diff;
+mod pagecache;
 mod real;
 mod streaming;
 mod traces;

@@ -1,6 +1,6 @@
 //! Ground-truth markers: the grammar both ways, side files, and the checkpoint rules.
 
-use mmdb_trace::truth::{ExecStack, ExecVma, Page, Perms, Rollup, Vma};
+use mmdb_trace::truth::{ExecStack, ExecVma, Page, PageCache, Perms, Rollup, Vma};
 use mmdb_trace::{collect_checkpoints, parse_marker, parse_truth_sidefile, Marker, TimedMarker};
 use proptest::prelude::*;
 
@@ -100,7 +100,7 @@ fn errors_say_what_the_grammar_expects() {
         error("mmdb-snapshot id=1"),
         (
             "expected a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-             `mmdb-exec-vma` or `mmdb-exec`, found `mmdb-snapshot`"
+             `mmdb-exec-vma`, `mmdb-exec` or `mmdb-pagecache`, found `mmdb-snapshot`"
                 .to_string(),
             0
         )
@@ -317,6 +317,19 @@ fn marker() -> impl Strategy<Value = Marker> {
                 mapcount,
                 kflags,
             })),
+        (
+            any::<(u32, u32)>(),
+            any::<u64>(),
+            0u64..1 << 40,
+            0u64..5000,
+            proptest::collection::btree_set(0u64..5000, 0..20)
+        )
+            .prop_map(|(dev, ino, first, pages, points)| {
+                // Sorted distinct indexes inside the described ones, paired into disjoint ranges.
+                let points: Vec<u64> = points.into_iter().filter(|p| *p < pages).map(|p| first + p).collect();
+                let cached = points.chunks(2).map(|c| (c[0], c[c.len() - 1])).collect();
+                Marker::PageCache(PageCache { dev, ino, first, pages, cached })
+            }),
     ]
 }
 
@@ -339,7 +352,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_text_never_panics(text in "[^\n]{0,120}", prefix in prop::sample::select(vec!["", "mmdb-record ", "mmdb-checkpoint ", "mmdb-rollup pid=1 ", "mmdb-vma pid=1 ", "mmdb-page pid=1 "])) {
+    fn arbitrary_text_never_panics(text in "[^\n]{0,120}", prefix in prop::sample::select(vec!["", "mmdb-record ", "mmdb-checkpoint ", "mmdb-rollup pid=1 ", "mmdb-vma pid=1 ", "mmdb-page pid=1 ", "mmdb-pagecache dev=8:1 ino=5 first=0 pages=64 cached="])) {
         let _ = parse_marker(&format!("{prefix}{text}"));
     }
 
@@ -406,4 +419,71 @@ fn exec_layout_markers_round_trip() {
     // They are inputs, not part of a checkpoint: a trace of layout markers alone has no checkpoint and no error.
     let truth = collect_checkpoints(&timed(&["mmdb-record pid=1 cmd=x", vma, exec]));
     assert!(truth.errors.is_empty() && truth.checkpoints.is_empty(), "{:?}", truth.errors);
+}
+
+/// Page-cache residency markers (inputs written by `mmdb record`) parse and print back exactly; damaged ranges are
+/// errors at their place, and the markers are not part of a checkpoint.
+#[test]
+fn pagecache_markers_round_trip() {
+    let text = "mmdb-pagecache dev=254:0 ino=5341728 first=0 pages=64 cached=0-4,6-39,41-63";
+    let want = Marker::PageCache(PageCache {
+        dev: (254, 0),
+        ino: 5341728,
+        first: 0,
+        pages: 64,
+        cached: vec![(0, 4), (6, 39), (41, 63)],
+    });
+    assert_eq!(parse_marker(text), Ok(want.clone()));
+    assert_eq!(want.to_string(), text);
+    let Marker::PageCache(p) = &want else { unreachable!("built above") };
+    assert_eq!(p.uncached(), [(5, 5), (40, 40)]);
+    // A single index, nothing cached, a later part of a long file.
+    for text in [
+        "mmdb-pagecache dev=8:1 ino=12 first=0 pages=3 cached=1",
+        "mmdb-pagecache dev=8:1 ino=12 first=0 pages=0 cached=-",
+        "mmdb-pagecache dev=8:1 ino=12 first=4096 pages=100 cached=4096,4098-4195",
+    ] {
+        let m = parse_marker(text).expect(text);
+        assert_eq!(m.to_string(), text);
+    }
+    let none = parse_marker("mmdb-pagecache dev=8:1 ino=12 first=10 pages=3 cached=-").expect("none cached");
+    let Marker::PageCache(p) = none else { unreachable!("a pagecache marker") };
+    assert_eq!(p.uncached(), [(10, 12)]);
+    let base = "mmdb-pagecache dev=8:1 ino=12 first=10 pages=20";
+    let inside = "page ranges inside `first` .. `first + pages - 1` for `cached`";
+    let order = "increasing, disjoint page ranges for `cached`";
+    let syntax = "`-` or decimal page ranges `a-b` or `a` joined by `,` for `cached`";
+    // (the ranges, what is expected, where in the ranges the error points)
+    for (cached, expected, at) in [
+        ("5-11", inside, 0),
+        ("10-30", inside, 0),
+        ("12,11", order, 3),
+        ("12-14,14", order, 6),
+        ("13-12", order, 0),
+        ("12,x", syntax, 3),
+        ("12,,14", syntax, 3),
+    ] {
+        let line = format!("{base} cached={cached}");
+        let e = parse_marker(&line).expect_err(&line);
+        assert_eq!((e.expected.as_ref(), e.offset), (expected, base.len() + 8 + at), "{line}");
+    }
+    assert_eq!(
+        error("mmdb-pagecache dev=8:1 ino=12 first=0 pages=3").0,
+        "expected `cached=<ranges|->`, found end of line"
+    );
+    assert_eq!(
+        error("mmdb-pagecache dev=8 ino=12 first=0 pages=3 cached=-").0,
+        "expected `<MAJ>:<MIN>` (decimal) for `dev`, found `8`"
+    );
+    // Huge indexes do not overflow.
+    let edge = format!("mmdb-pagecache dev=8:1 ino=12 first={} pages=2 cached={}", u64::MAX - 1, u64::MAX);
+    assert_eq!(parse_marker(&edge).expect("edge").to_string(), edge);
+    let truth = collect_checkpoints(&timed(&[
+        "mmdb-record pid=1 cmd=x",
+        text,
+        "mmdb-checkpoint begin id=1",
+        "mmdb-checkpoint end id=1",
+        text,
+    ]));
+    assert!(truth.errors.is_empty() && truth.checkpoints.len() == 1, "{:?}", truth.errors);
 }

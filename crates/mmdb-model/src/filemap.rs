@@ -1,0 +1,167 @@
+//! The page cache of regular files as far as a trace shows it (mm/filemap.c): which page indexes are known not to
+//! be cached, so that fault-around (`filemap_map_pages()`) maps only the pages the kernel's would.
+//!
+//! The model holds a folio for every file page it has seen mapped; of the others it knows only what the trace
+//! said: `mmdb record`'s `mmdb-pagecache` input markers (what `mincore()` showed at the exec stop or a checkpoint),
+//! `mm_filemap_add_to_page_cache` (`__filemap_add_folio()`) and `mm_filemap_delete_from_page_cache`
+//! (`__filemap_remove_folio()`), lowered to [`crate::Op::PageCache`]. A page the trace said nothing about is taken
+//! to be cached, as binaries and libraries usually are.
+
+use std::collections::BTreeMap;
+
+use crate::event::Pfn;
+use crate::folio::FileId;
+use crate::model::Model;
+
+/// A set of page indexes, kept as disjoint, non-adjacent half-open ranges `start..end`: its size follows the
+/// number of holes, not the number of pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRanges(BTreeMap<u64, u64>);
+
+impl PageRanges {
+    /// Whether `index` is in the set.
+    pub fn contains(&self, index: u64) -> bool {
+        self.0.range(..=index).next_back().is_some_and(|(_, &end)| index < end)
+    }
+
+    /// Adds `start..end`.
+    pub fn insert(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        // The ranges that overlap or touch `start..end`: those starting at or before `end` and ending at or after
+        // `start` (sorted and disjoint, so they are the last ones of `..=end`).
+        let touching: Vec<(u64, u64)> =
+            self.0.range(..=end).rev().take_while(|(_, &e)| e >= start).map(|(&s, &e)| (s, e)).collect();
+        let (mut lo, mut hi) = (start, end);
+        for (s, e) in touching {
+            self.0.remove(&s);
+            lo = lo.min(s);
+            hi = hi.max(e);
+        }
+        self.0.insert(lo, hi);
+    }
+
+    /// Removes `start..end`.
+    pub fn remove(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        let overlapping: Vec<(u64, u64)> =
+            self.0.range(..end).rev().take_while(|(_, &e)| e > start).map(|(&s, &e)| (s, e)).collect();
+        for (s, e) in overlapping {
+            self.0.remove(&s);
+            if s < start {
+                self.0.insert(s, start);
+            }
+            if e > end {
+                self.0.insert(end, e);
+            }
+        }
+    }
+
+    /// The ranges `(start, end)`, half-open, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.0.iter().map(|(&s, &e)| (s, e))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many ranges the set holds.
+    pub fn ranges(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Model {
+    /// [`crate::Op::PageCache`]: what the trace says about the page cache of the regular file `name`: page indexes
+    /// `index..index + pages` are cached (`__filemap_add_folio()`, or cached when `mincore()` looked) or not
+    /// (`__filemap_remove_folio()` took them out, or they were not cached when it looked).
+    ///
+    /// Not cached: a folio the model holds there unmapped leaves the page cache as `__filemap_remove_folio()` and
+    /// `filemap_free_folio()` take it out (the page cache's reference is dropped, and the folio is freed unless
+    /// something else, a per-CPU batch, still holds it). A mapped one stays: the kernel removes a page-cache folio
+    /// only once it is unmapped (truncation unmaps first, invalidation skips mapped folios), so the model's folio
+    /// is its own account of the page. Shmem objects are left alone: their pages exist only once written, and the
+    /// model has them all.
+    pub(crate) fn page_cache_state(&mut self, name: &str, index: u64, pages: u64, cached: bool) {
+        let end = index.saturating_add(pages);
+        let id = self.file_id(name, false);
+        let f = &mut self.files[id as usize];
+        if f.shmem {
+            return;
+        }
+        if cached {
+            f.uncached.remove(index, end);
+            return;
+        }
+        f.uncached.insert(index, end);
+        let held: Vec<(u64, Pfn)> = f.pages.range(index..end).map(|(&i, &p)| (i, p)).collect();
+        for (i, head) in held {
+            if self.folios.get(&head).is_none_or(|f| f.mapped()) {
+                continue;
+            }
+            self.files[id as usize].pages.remove(&i);
+            self.folio_mut(head).refs.pagecache -= 1;
+            self.folio_put_refs(head, 1);
+        }
+    }
+
+    /// Whether the model holds a folio of the file `name` at a page index in `start..end`.
+    pub fn page_cache_holds(&self, name: &str, start: u64, end: u64) -> bool {
+        self.files.iter().find(|f| f.name == name).is_some_and(|f| f.pages.range(start..end).next().is_some())
+    }
+
+    /// Whether page `index` of regular file `file` is in the page cache, as `next_uptodate_folio()` (6.12
+    /// mm/filemap.c) finds it in the mapping's xarray: a folio the model holds is; a page the trace showed
+    /// not cached ([`crate::Op::PageCache`]) is not; any other page is taken to be (cached before the trace).
+    pub(crate) fn page_cached(&self, file: FileId, index: u64) -> bool {
+        let f = &self.files[file as usize];
+        f.pages.contains_key(&index) || !f.uncached.contains(index)
+    }
+
+    /// The name of file (or shmem object) `file`, the one [`crate::FileRef`] gave it.
+    pub fn file_name(&self, file: FileId) -> Option<&str> {
+        self.files.get(file as usize).map(|f| f.name.as_str())
+    }
+
+    /// Whether file `file` is a shmem object (whose pages exist only once written) rather than a regular file.
+    pub fn file_is_shmem(&self, file: FileId) -> bool {
+        self.files.get(file as usize).is_some_and(|f| f.shmem)
+    }
+
+    /// The page indexes of the file `name` known not to be in the page cache (empty for a file the model does not
+    /// know), as half-open ranges.
+    pub fn page_cache_holes(&self, name: &str) -> Vec<(u64, u64)> {
+        self.files.iter().find(|f| f.name == name).map(|f| f.uncached.iter().collect()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageRanges;
+
+    #[test]
+    fn page_ranges_merge_and_split() {
+        let mut r = PageRanges::default();
+        r.insert(5, 6);
+        r.insert(7, 9);
+        assert_eq!(r.iter().collect::<Vec<_>>(), [(5, 6), (7, 9)]);
+        r.insert(6, 7);
+        assert_eq!(r.iter().collect::<Vec<_>>(), [(5, 9)]);
+        r.insert(0, 2);
+        r.insert(1, 5);
+        assert_eq!(r.iter().collect::<Vec<_>>(), [(0, 9)]);
+        r.remove(3, 4);
+        assert_eq!(r.iter().collect::<Vec<_>>(), [(0, 3), (4, 9)]);
+        assert!(r.contains(2) && !r.contains(3) && r.contains(4) && r.contains(8) && !r.contains(9));
+        r.remove(0, 100);
+        assert!(r.is_empty());
+        r.insert(u64::MAX - 1, u64::MAX);
+        r.insert(3, 3);
+        assert_eq!((r.ranges(), r.contains(u64::MAX - 1), r.contains(u64::MAX)), (1, true, false));
+    }
+}
