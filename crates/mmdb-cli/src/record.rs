@@ -346,7 +346,15 @@ fn preflight(args: &RecordArgs) -> anyhow::Result<()> {
     if !Path::new(TRACEFS).join("instances").is_dir() {
         bail!("tracefs is not mounted at {TRACEFS} (mount it with `mount -t tracefs nodev {TRACEFS}`)");
     }
-    child::resolve_command(&args.command[0])?;
+    let program = child::resolve_command(&args.command[0])?;
+    if let Some(interpreter) = child::script_interpreter(&program) {
+        eprintln!(
+            "mmdb record: warning: {} is a script run by {interpreter}; if it executes another program (as pyenv's and \
+             rbenv's shims do), that program's exec has no layout markers and its verification is approximate: \
+             record the program itself",
+            program.display()
+        );
+    }
     if args.perf {
         let ok = std::process::Command::new("perf")
             .arg("--version")

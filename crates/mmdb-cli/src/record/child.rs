@@ -201,6 +201,15 @@ pub fn resolve_command(program: &OsStr) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cannot run `{shown}`: command not found in PATH"))
 }
 
+/// The interpreter line of `path` when it is a script (`#!/usr/bin/env bash` gives `/usr/bin/env bash`).
+pub fn script_interpreter(path: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let n = io::Read::read(&mut fs::File::open(path).ok()?, &mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
+    Some(String::from_utf8_lossy(line).trim().to_string())
+}
+
 /// Whether `path` is a regular file with an execute bit.
 fn is_executable(path: &Path) -> io::Result<bool> {
     let meta = fs::metadata(path)?;
@@ -209,7 +218,7 @@ fn is_executable(path: &Path) -> io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::{resolve_command, stack_fields};
+    use super::{resolve_command, script_interpreter, stack_fields};
     use std::ffi::OsStr;
 
     #[test]
@@ -233,5 +242,19 @@ mod tests {
         assert_eq!(err.to_string(), "cannot run `./no/such/file`: no such file");
         let err = resolve_command(OsStr::new("/proc/version")).unwrap_err();
         assert_eq!(err.to_string(), "cannot run `/proc/version`: not an executable file");
+    }
+
+    #[test]
+    fn scripts_are_told_by_their_interpreter_line() {
+        let dir = std::env::temp_dir().join(format!("mmdb-script-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("shim");
+        std::fs::write(&script, "#!/usr/bin/env bash\nexec python3 \"$@\"\n").unwrap();
+        assert_eq!(script_interpreter(&script).as_deref(), Some("/usr/bin/env bash"));
+        let binary = dir.join("binary");
+        std::fs::write(&binary, b"\x7fELF\x02\x01\x01").unwrap();
+        assert_eq!(script_interpreter(&binary), None);
+        assert_eq!(script_interpreter(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
