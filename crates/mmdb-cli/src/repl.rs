@@ -189,13 +189,17 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
                 piece: crate::stream::PIECE,
             };
             let checkpointer: Rc<RefCell<Option<Checkpointer>>> = Rc::new(RefCell::new(None));
+            // The trace's length in model events is known only at its end. A bound from the file's size (a record
+            // takes a line of 100 bytes or more) keeps the interval from starting so short that a long trace's
+            // growing model is packed thousands of times (each pack copies the folio table).
+            let len_hint = std::fs::metadata(path).ok().filter(|_| text.is_plain()).map(|m| (m.len() / 100) as usize);
             let (replay, log, _) = real.replay_with(&mut text, first, |replayer| {
                 let shared = Rc::clone(&checkpointer);
                 replayer.on_step(move |n, model| {
                     let mut c = shared.borrow_mut();
                     match c.as_mut() {
                         Some(c) => c.after_step(n, model),
-                        None => *c = Some(Checkpointer::new(CHECKPOINT_BUDGET, None, model)),
+                        None => *c = Some(Checkpointer::new(CHECKPOINT_BUDGET, len_hint, model)),
                     }
                 });
             })?;
