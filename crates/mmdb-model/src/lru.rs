@@ -195,7 +195,7 @@ impl Model {
     }
 
     fn batch_move(&mut self, cpu: usize, kind: BatchKind) {
-        let folios = std::mem::take(self.cpus[cpu].batch(kind));
+        let mut folios = std::mem::take(self.cpus[cpu].batch(kind));
         for &head in &folios {
             match kind {
                 BatchKind::LruAdd => self.lru_add(head),
@@ -214,9 +214,15 @@ impl Model {
                 }
             }
         }
-        for head in folios {
+        for &head in &folios {
             self.folio_mut(head).refs.batch -= 1;
             self.folio_put_refs(head, 1);
+        }
+        // The emptied batch keeps its room for the next folios, unless the moves queued new ones on it.
+        let batch = self.cpus[cpu].batch(kind);
+        if batch.is_empty() {
+            folios.clear();
+            *batch = folios;
         }
     }
 

@@ -488,11 +488,9 @@ impl Model {
             }
             Some(p) if self.range_is_free(p, nr) => p,
             Some(p) => {
-                self.diag(
-                    Severity::Warning,
-                    "pfn-in-use",
-                    format!("the trace allocates pfn {p:#x}, which the model still holds; using another pfn"),
-                );
+                // Lost frees make this one of the commonest diagnostics of a long capture: its message is built
+                // without the formatting machinery.
+                self.diag(Severity::Warning, "pfn-in-use", pfn_in_use_message(p));
                 self.pick_pfn(order)
             }
             None => self.pick_pfn(order),
@@ -679,6 +677,20 @@ impl Model {
     }
 }
 
+/// `format!("the trace allocates pfn {pfn:#x}, which the model still holds; using another pfn")`, sooner.
+fn pfn_in_use_message(pfn: Pfn) -> String {
+    const HEAD: &str = "the trace allocates pfn 0x";
+    const TAIL: &str = ", which the model still holds; using another pfn";
+    let mut s = String::with_capacity(HEAD.len() + 16 + TAIL.len());
+    s.push_str(HEAD);
+    let digits = (64 - pfn.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        s.push(char::from(b"0123456789abcdef"[(pfn >> (4 * i) & 0xf) as usize]));
+    }
+    s.push_str(TAIL);
+    s
+}
+
 /// A model packed into a few bytes per folio and per PTE, for time-travel checkpoints that must be many and small:
 /// a clone shares unchanged folios and PTE tables with the model it came from, but a churning trace changes most
 /// of them within a few thousand events, and a clone then costs as much as the model.
@@ -858,6 +870,14 @@ mod tests {
         ops.push((1, Op::Munmap { addr: base + (6 << 20), len: 5 * PAGE_SIZE }));
         ops.push((2, fault(base + (7 << 20), true)));
         ops
+    }
+
+    #[test]
+    fn the_pfn_in_use_message_is_the_formatted_one() {
+        for pfn in [0, 1, 0xf, 0x10, 0x2f2390, 0x10_0000_01e2, u64::MAX] {
+            let want = format!("the trace allocates pfn {pfn:#x}, which the model still holds; using another pfn");
+            assert_eq!(pfn_in_use_message(pfn), want);
+        }
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Model {
             f.pages[0].mapcount = 0;
             f.pages[0].anon_exclusive = exclusive;
         }
-        f.rmap.push(Rmap { mm, addr, page: 0, pmd });
+        rmap_push(&mut f.rmap, Rmap { mm, addr, page: 0, pmd });
         self.sync_head_exclusive(head);
     }
 
@@ -109,7 +109,7 @@ impl Model {
         if exclusive {
             f.pages[idx].anon_exclusive = true;
         }
-        f.rmap.push(Rmap { mm, addr, page: idx as u32, pmd: false });
+        rmap_push(&mut f.rmap, Rmap { mm, addr, page: idx as u32, pmd: false });
         if large {
             self.folio_add_large_mapcount(head, 1, mm);
         }
@@ -120,7 +120,7 @@ impl Model {
     pub(crate) fn folio_add_rmap_pmd(&mut self, head: Pfn, mm: MmId, addr: u64) {
         let f = self.folio_mut(head);
         f.entire_mapcount += 1;
-        f.rmap.push(Rmap { mm, addr, page: 0, pmd: true });
+        rmap_push(&mut f.rmap, Rmap { mm, addr, page: 0, pmd: true });
         self.folio_add_large_mapcount(head, 1, mm);
     }
 
@@ -231,4 +231,14 @@ impl Model {
         v.sort_by_key(|r| (r.mm, r.addr));
         v
     }
+}
+
+/// Appends a mapping to a folio's reverse map, making room for just one in an empty map: most folios are mapped
+/// once (an order-0 anonymous page by its one PTE), and a map that grows past one grows like any `Vec`.
+#[inline]
+fn rmap_push(rmap: &mut Vec<Rmap>, r: Rmap) {
+    if rmap.capacity() == 0 {
+        rmap.reserve_exact(1);
+    }
+    rmap.push(r);
 }

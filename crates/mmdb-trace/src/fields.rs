@@ -374,6 +374,78 @@ impl<'a> Kv<'a> {
     }
 }
 
+/// The fields of a line read in the one shape the kernel prints them, key after key (`k1=v1 k2=v2 ... kn=vn`: each
+/// key where the one before ended, a value without blanks or a trailing comma and one space after it, the last
+/// value to the end of the line). A line in this shape is one that [`Kv::split`] splits exactly into these keys,
+/// and each value read here is the one [`Kv::get`] gives; a reader returns `None` at the first departure from
+/// the shape, and the line then goes through [`Kv`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Exact<'a> {
+    line: &'a str,
+    /// Where the next key must start.
+    at: usize,
+}
+
+impl<'a> Exact<'a> {
+    /// The fields of `line` from byte offset `start`.
+    #[inline]
+    pub(crate) fn new(line: &'a str, start: usize) -> Option<Self> {
+        (start <= line.len()).then_some(Exact { line, at: start })
+    }
+
+    /// Where the value of `key` (given with its `=`) starts, if the next key is `key`.
+    #[inline]
+    fn value_start(&self, key_eq: &str) -> Option<usize> {
+        let b = self.line.as_bytes();
+        let end = self.at + key_eq.len();
+        b.get(self.at..end).is_some_and(|k| same_bytes(k, key_eq.as_bytes())).then_some(end)
+    }
+
+    /// The value of the next field, which must be `key_eq` (the key with its `=`) and not the last.
+    #[inline]
+    pub(crate) fn next(&mut self, key_eq: &'static str) -> Option<Value<'a>> {
+        let start = self.value_start(key_eq)?;
+        let b = self.line.as_bytes();
+        let blank = next_blank(b, start);
+        if b.get(blank) != Some(&b' ') || (blank > start && b[blank - 1] == b',') {
+            return None;
+        }
+        self.at = blank + 1;
+        Some(self.value(key_eq, start, blank))
+    }
+
+    /// The value of the last field, which must be `key_eq`: the rest of the line, without blanks (or, with
+    /// `blanks_in`, made only of bytes it accepts, which must not include `=` or `:`; trailing blanks are then
+    /// trimmed), and not ending in a comma.
+    #[inline]
+    pub(crate) fn last(&mut self, key_eq: &'static str, blanks_in: Option<fn(u8) -> bool>) -> Option<Value<'a>> {
+        let start = self.value_start(key_eq)?;
+        let b = self.line.as_bytes();
+        let mut end = b.len();
+        match blanks_in {
+            None if next_blank(b, start) != end => return None,
+            None => {}
+            Some(ok) => {
+                if !b[start..].iter().all(|&c| ok(c)) {
+                    return None;
+                }
+                while end > start && is_blank(b[end - 1]) {
+                    end -= 1;
+                }
+            }
+        }
+        if end > start && b[end - 1] == b',' {
+            return None;
+        }
+        self.at = b.len();
+        Some(self.value(key_eq, start, end))
+    }
+
+    fn value(&self, key_eq: &'static str, start: usize, end: usize) -> Value<'a> {
+        Value { text: &self.line[start..end], offset: start, key: &key_eq[..key_eq.len() - 1] }
+    }
+}
+
 /// String equality for short keys, compared inline (a call to `memcmp` per key costs more than the comparison).
 pub(crate) fn same(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())

@@ -48,10 +48,20 @@ pub(crate) enum Special {
 
 /// Recognises the lines of ftrace text that are not records.
 pub(crate) fn special_line(line: &str) -> Option<Special> {
-    let t = &line[crate::lexer::run_end(line.as_bytes(), 0, |c| c == b' ' || c == b'\t')..];
+    let t = &line[crate::lexer::blanks_end(line.as_bytes(), 0)..];
     let first = t.as_bytes().first().copied();
     // Most lines are records, whose comm starts with anything but these.
     if first.is_some_and(|c| c.is_ascii_graphic() && !matches!(c, b'#' | b'C' | b'v' | b'c')) {
+        return None;
+    }
+    // A comm may start with these too (`churn-4413`): only the notices' and headers' first words make a line special.
+    let notice = match first {
+        Some(b'c') => "cpus=",
+        Some(b'v') => "version = ",
+        Some(b'C') => "CPU",
+        _ => "",
+    };
+    if !t.starts_with(notice) {
         return None;
     }
     if first.is_none() || first == Some(b'#') || t.trim_end().is_empty() {
@@ -189,5 +199,10 @@ mod tests {
         assert_eq!(special_line("cpus=2"), Some(Special::Skip));
         assert_eq!(special_line("CPU 0 is empty"), Some(Special::Skip));
         assert_eq!(special_line("  app-1 [000] 1.0: x: y"), None);
+        for comm in ["churn-1 [000] 1.0: x: y", "cpus-1 [000] 1.0: x: y", "vim-1 [000] 1.0: x: y", "CPUx-1 [0] 1.0: x:"]
+        {
+            assert_eq!(special_line(comm), None, "{comm}");
+        }
+        assert_eq!(special_line("  cpus=4"), Some(Special::Skip));
     }
 }

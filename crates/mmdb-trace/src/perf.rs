@@ -57,6 +57,77 @@ pub(crate) struct PerfPrefix<'a> {
 
 /// Finds the timestamp and splits what comes before it; `None` when the line has no `<secs>.<frac>:` word.
 pub(crate) fn lex_perf_prefix(line: &str) -> Option<PerfPrefix<'_>> {
+    lex_perf_usual(line).or_else(|| lex_perf_general(line))
+}
+
+/// [`lex_perf_prefix`] of a line in the shape `perf script` prints (`<comm> <tgid>/<pid> [<cpu>] <secs>.<frac>:`,
+/// the line's first `:` ending the timestamp, numbers that cannot overflow), read in one pass from that `:`
+/// backwards; `None` for any other line, which the general lexer then reads. On the lines it reads it gives what
+/// the general lexer gives: the first `:` is the one that lexer takes, and each word is the one it finds.
+#[inline]
+fn lex_perf_usual(line: &str) -> Option<PerfPrefix<'_>> {
+    let b = line.as_bytes();
+    let colon = memchr::memchr(b':', b)?;
+    if b.get(colon + 1).is_some_and(|&c| !is_blank(c)) {
+        return None;
+    }
+    // `<secs>.<frac>` before the `:`, a blank before it.
+    let frac_start = run_start(b, colon, |c| c.is_ascii_digit());
+    let frac_len = colon - frac_start;
+    if frac_len == 0 || frac_len > 9 || frac_start < 2 || b[frac_start - 1] != b'.' {
+        return None;
+    }
+    let ts_start = run_start(b, frac_start - 1, |c| c.is_ascii_digit());
+    let secs_len = frac_start - 1 - ts_start;
+    if secs_len == 0 || secs_len > 9 || ts_start == 0 || !is_blank(b[ts_start - 1]) {
+        return None;
+    }
+    let decimal = |digits: &[u8]| digits.iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+    let frac = decimal(&b[frac_start..colon]) * 10u64.pow(9 - frac_len as u32);
+    let ts_ns = decimal(&b[ts_start..frac_start - 1]) * 1_000_000_000 + frac;
+    // `[<cpu>]`, the last word before the timestamp.
+    let cpu_end = run_start(b, ts_start, is_blank);
+    let cpu_word = run_start(b, cpu_end, |c| !is_blank(c));
+    let cpu_digits = &b[cpu_word.min(cpu_end)..cpu_end];
+    let cpu_digits = cpu_digits.strip_prefix(b"[")?.strip_suffix(b"]")?;
+    if cpu_digits.is_empty() || cpu_digits.len() > 9 || !cpu_digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // `<tgid>/<pid>`, the word before.
+    let ids_end = run_start(b, cpu_word, is_blank);
+    let ids_start = run_start(b, ids_end, |c| !is_blank(c));
+    let ids = &b[ids_start..ids_end];
+    let slash = memchr::memchr(b'/', ids)?;
+    let id = |s: &[u8]| (!s.is_empty() && s.len() <= 9 && s.iter().all(u8::is_ascii_digit)).then(|| decimal(s) as u32);
+    let (tgid, pid) = (id(&ids[..slash])?, id(&ids[slash + 1..])?);
+    // The comm: the rest, without the blanks around it.
+    let comm_end = run_start(b, ids_start, is_blank);
+    let comm_start = crate::lexer::blanks_end(b, 0).min(comm_end);
+    if ids_end == 0 || cpu_end == 0 {
+        return None;
+    }
+    Some(PerfPrefix {
+        comm: &line[comm_start..comm_end],
+        pid: Some(pid),
+        tgid: Some(tgid),
+        cpu: Some(decimal(cpu_digits) as u32),
+        cpu_offset: cpu_word + 1,
+        ts_ns,
+        body: colon + 1,
+    })
+}
+
+/// Where the run of bytes that satisfy `f` and ends at `i` starts.
+#[inline(always)]
+fn run_start(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i > 0 && f(b[i - 1]) {
+        i -= 1;
+    }
+    i
+}
+
+/// [`lex_perf_prefix`] of any line.
+fn lex_perf_general(line: &str) -> Option<PerfPrefix<'_>> {
     let b = line.as_bytes();
     let (ts_start, colon, ts_ns) = memchr::memchr_iter(b':', b).find_map(|p| {
         if b.get(p + 1).is_some_and(|&c| !is_blank(c)) {
@@ -107,18 +178,17 @@ fn last_word(text: &str) -> Option<(&str, &str)> {
 }
 
 fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
-    let t = line.trim_start_matches([' ', '\t']);
+    let start = crate::lexer::blanks_end(line.as_bytes(), 0);
+    let t = &line[start..];
     if t.is_empty() || t.starts_with('#') || t.trim_end().is_empty() {
         return;
     }
-    let start = line.len() - t.len();
     let Some(p) = lex_perf_prefix(line) else {
         let e = LineError::at_token(line, start, "a record `<comm> <pid>[/<tid>] [<cpu>] <secs>.<frac>: <event>: ...`");
         out.errors.push(e.to_parse_error(line_no, line));
         return;
     };
-    let body = &line[p.body..];
-    let body_start = p.body + (body.len() - body.trim_start_matches([' ', '\t']).len());
+    let body_start = crate::lexer::blanks_end(line.as_bytes(), p.body);
     let body = &line[body_start..];
     if let Some(side_band) = body.strip_prefix("PERF_RECORD_") {
         if side_band.starts_with("LOST") {
@@ -158,8 +228,7 @@ fn record<'a>(line: &'a str, start: usize, unknown: &mut Vec<&'a str>) -> Result
     let Some(name) = body[..word_len].strip_suffix(':').filter(|n| !n.is_empty()) else {
         return Err(LineError::at_token(line, start, "an event name `<system>:<event>:`"));
     };
-    let after = &body[word_len..];
-    let fields = start + word_len + (after.len() - after.trim_start_matches([' ', '\t']).len());
+    let fields = crate::lexer::blanks_end(line.as_bytes(), start + word_len);
     let (system, event) = match name.split_once(':') {
         Some((system, event)) => (Some(system), event),
         None => (None, name),
@@ -193,5 +262,49 @@ mod tests {
         let p = lex_perf_prefix("             :-1    -1/-1    [001]     5.000000001: PERF_RECORD_LOST lost 3").unwrap();
         assert_eq!((p.comm, p.pid, p.tgid, p.cpu), (":-1", None, None, Some(1)));
         assert_eq!(lex_perf_prefix("no timestamp here: x"), None);
+    }
+
+    /// The lexer of usual lines gives what the general one gives on every line it takes.
+    #[test]
+    fn usual_prefixes_lex_like_the_general_lexer() {
+        let lines = [
+            ("         python3  3225/3226  [001]  1277.375856759:   kmem:x: a=1", true),
+            (
+                "            mmdb  5983/5983  [001] 18375.077594349:                exceptions:page_fault_user: a=0x1",
+                true,
+            ),
+            (" Web Content 2801/2802 [000] 12.000100: sched:x: a=1", true),
+            ("Web Content 2801/2802 [000] 12.000100: sched:x: a=1", true),
+            (" 2801/2802 [000] 12.000100: sched:x: a=1", true),
+            ("2801/2802 [000] 12.000100: sched:x: a=1", true),
+            ("a 1/2 [0] 1.0:", true),
+            ("a 1/2 [0] 1.0:x", false),
+            ("a\t1/2\t[0]\t1.0:\tx", true),
+            (" Web Content 2801 [000] 12.000100: sched:x: a=1", false),
+            ("             :-1    -1/-1    [001]     5.000000001: PERF_RECORD_LOST lost 3", false),
+            ("   a:b  1/2  [001]  5.000000001: x", false),
+            ("   a  1/2  [001]  5.0000000001: x", false),
+            ("   a  1/2  [001]  1234567890.0: x", false),
+            ("   a  1/2  [001]  .5: x", false),
+            ("   a  1/2  [001]  5.: x", false),
+            ("   a  1/2  [001]  5.5.5: x", false),
+            ("   a  1/2  [0x1]  5.5: x", false),
+            ("   a  1/2  []  5.5: x", false),
+            ("   a  1/2  [1234567890]  5.5: x", false),
+            ("   a  1/  [1]  5.5: x", false),
+            ("   a  1/2/3  [1]  5.5: x", false),
+            ("   a  12345678901/2  [1]  5.5: x", false),
+            ("   a  1/2  5.5: x", false),
+            ("1/2  [1]  5.5: x", true),
+            ("[1]  5.5: x", false),
+            ("5.5: x", false),
+        ];
+        for (line, usual) in lines {
+            let fast = lex_perf_usual(line);
+            assert_eq!(fast.is_some(), usual, "{line:?}");
+            if fast.is_some() {
+                assert_eq!(fast, lex_perf_general(line), "{line:?}");
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@
 //! `%ps` of a user address prints it in hex with `0x`; of a kernel text address, as `symbol+off/size`.
 
 use crate::diag::LineError;
-use crate::fields::Kv;
+use crate::fields::{parse_hex, Exact, Kv};
 
 use super::Record;
 
@@ -31,6 +31,14 @@ pub(super) fn page_fault_user(kv: &Kv<'_>) -> Result<Record, LineError> {
         ip: kv.req("ip")?.hex()?,
         error_code: kv.req("error_code")?.hex()?,
     }))
+}
+
+/// [`page_fault_user`] of a line in the shape 6.18 prints.
+pub(super) fn page_fault_user_exact(mut f: Exact<'_>) -> Option<Record> {
+    let address = parse_hex(f.next("address=")?.text)?;
+    let ip = parse_hex(f.next("ip=")?.text)?;
+    let error_code = parse_hex(f.last("error_code=", None)?.text)?;
+    Some(Record::PageFaultUser(PageFaultUser { address, ip, error_code }))
 }
 
 /// `exceptions:page_fault_kernel`: a #PF taken in kernel mode, as when `copy_to_user` or `clear_user` (exec's

@@ -14,7 +14,7 @@
 //! greedily, any leftover bits in hex, `none` for 0. `rss_stat` prints its `member` field as `type=`.
 
 use crate::diag::LineError;
-use crate::fields::{parse_hex, Kv, Value};
+use crate::fields::{parse_hex, Exact, Kv, Value};
 
 use super::Record;
 
@@ -288,6 +288,48 @@ pub(super) fn mm_page_free(kv: &Kv<'_>) -> Result<Record, LineError> {
 
 pub(super) fn mm_page_free_batched(kv: &Kv<'_>) -> Result<Record, LineError> {
     Ok(Record::MmPageFreeBatched(MmPageFreeBatched { pfn: kv.req("pfn")?.hex()? }))
+}
+
+/// [`mm_page_alloc`] of a line in the shape 6.18 prints.
+pub(super) fn mm_page_alloc_exact(mut f: Exact<'_>) -> Option<Record> {
+    let page_is_null = is_null_pointer(f.next("page=")?.text);
+    let pfn = match f.next("pfn=")?.text {
+        "-1" => None,
+        text => Some(parse_hex(text)?).filter(|&pfn| pfn != u64::MAX && !page_is_null),
+    };
+    let order = f.next("order=")?.order().ok()?;
+    let migratetype = f.next("migratetype=")?.i32().ok()?;
+    let gfp_flags = parse_flags(&f.last("gfp_flags=", None)?, GFP_NAMES, "none", "`GFP_*`/`__GFP_*`").ok()?;
+    Some(Record::MmPageAlloc(MmPageAlloc { pfn, order, gfp_flags, migratetype }))
+}
+
+/// [`mm_page_free`] of a line in the shape 6.18 prints.
+pub(super) fn mm_page_free_exact(mut f: Exact<'_>) -> Option<Record> {
+    f.next("page=")?;
+    let pfn = parse_hex(f.next("pfn=")?.text)?;
+    let order = f.last("order=", None)?.order().ok()?;
+    Some(Record::MmPageFree(MmPageFree { pfn, order }))
+}
+
+/// [`mm_page_free_batched`] of a line in the shape 6.18 prints.
+pub(super) fn mm_page_free_batched_exact(mut f: Exact<'_>) -> Option<Record> {
+    f.next("page=")?;
+    let pfn = parse_hex(f.next("pfn=")?.text)?;
+    f.last("order=", None)?;
+    Some(Record::MmPageFreeBatched(MmPageFreeBatched { pfn }))
+}
+
+/// [`rss_stat`] of a line in the shape 6.18 prints.
+pub(super) fn rss_stat_exact(mut f: Exact<'_>) -> Option<Record> {
+    let mm_id = f.next("mm_id=")?.u32().ok()?;
+    let curr = match f.next("curr=")?.text {
+        "0" => false,
+        "1" => true,
+        _ => return None,
+    };
+    let member = RssMember::parse(f.next("type=")?.text)?;
+    let size = f.last("size=", None)?.text.strip_suffix('B').and_then(parse_i64)?;
+    Some(Record::RssStat(RssStat { mm_id, curr, member, size }))
 }
 
 pub(super) fn rss_stat(kv: &Kv<'_>) -> Result<Record, LineError> {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{LineError, ParseError};
-use crate::fields::Kv;
+use crate::fields::{Exact, Kv};
 
 pub mod exceptions;
 pub mod filemap;
@@ -185,38 +185,64 @@ impl Record {
 /// A parser of one event's `key=value` fields.
 type FieldParser = fn(&Kv<'_>) -> Result<Record, LineError>;
 
+/// A parser of one event's fields for lines printed exactly as Linux 6.18 prints them (see [`Exact`]): the record
+/// its [`FieldParser`] gives, with no unknown key, or `None` for any other line (which then takes the general path,
+/// errors included). The most frequent events have one, as most lines of a capture are theirs.
+type ExactParser = fn(Exact<'_>) -> Option<Record>;
+
+/// An entry of [`FIELD_EVENTS`]: system, event, parser, the keys 6.18 prints, the parser of exact lines.
+type FieldEvent = (&'static str, &'static str, FieldParser, &'static [&'static str], Option<ExactParser>);
+
 /// The events whose fields are `key=value` text, by trace system and name, with their parsers and the keys Linux
 /// 6.18 prints (a key outside that list is reported as not understood, see [`ParsedTrace::unknown_fields`]).
-const FIELD_EVENTS: &[(&str, &str, FieldParser, &[&str])] = &[
-    ("exceptions", "page_fault_user", exceptions::page_fault_user, FAULT_KEYS),
-    ("exceptions", "page_fault_kernel", exceptions::page_fault_kernel, FAULT_KEYS),
-    ("kmem", "mm_page_alloc", kmem::mm_page_alloc, &["page", "pfn", "order", "migratetype", "gfp_flags"]),
-    ("kmem", "mm_page_free", kmem::mm_page_free, &["page", "pfn", "order"]),
-    ("kmem", "mm_page_free_batched", kmem::mm_page_free_batched, &["page", "pfn", "order"]),
-    ("kmem", "rss_stat", kmem::rss_stat, &["mm_id", "curr", "type", "size"]),
-    ("pagemap", "mm_lru_insertion", pagemap::mm_lru_insertion, &["folio", "pfn", "lru", "flags"]),
-    ("pagemap", "mm_lru_activate", pagemap::mm_lru_activate, &["folio", "pfn"]),
-    ("filemap", "mm_filemap_map_pages", filemap::mm_filemap_map_pages, &["dev", "ino", "ofs"]),
-    ("filemap", "mm_filemap_fault", filemap::mm_filemap_fault, &["dev", "ino", "ofs"]),
-    ("filemap", "mm_filemap_add_to_page_cache", filemap::mm_filemap_add_to_page_cache, PAGE_CACHE_KEYS),
-    ("filemap", "mm_filemap_delete_from_page_cache", filemap::mm_filemap_delete_from_page_cache, PAGE_CACHE_KEYS),
-    ("sched", "sched_process_fork", sched::sched_process_fork, &["comm", "pid", "child_comm", "child_pid"]),
-    ("sched", "sched_process_exec", sched::sched_process_exec, &["filename", "pid", "old_pid"]),
-    ("sched", "sched_process_exit", sched::sched_process_exit, &["comm", "pid", "prio", "group_dead"]),
-    ("sched", "sched_process_free", sched::sched_process_free, &["comm", "pid", "prio"]),
-    ("task", "task_newtask", sched::task_newtask, &["pid", "comm", "clone_flags", "oom_score_adj"]),
-    ("vmscan", "mm_vmscan_lru_isolate", vmscan::mm_vmscan_lru_isolate, LRU_ISOLATE_KEYS),
-    ("vmscan", "mm_vmscan_lru_shrink_inactive", vmscan::mm_vmscan_lru_shrink_inactive, SHRINK_INACTIVE_KEYS),
-    ("vmscan", "mm_vmscan_lru_shrink_active", vmscan::mm_vmscan_lru_shrink_active, SHRINK_ACTIVE_KEYS),
-    ("vmscan", "mm_vmscan_reclaim_pages", vmscan::mm_vmscan_reclaim_pages, SHRINK_INACTIVE_KEYS.split_at(11).0),
-    ("vmscan", "mm_vmscan_write_folio", vmscan::mm_vmscan_write_folio, &["page", "pfn", "flags"]),
-    ("vmscan", "mm_vmscan_direct_reclaim_begin", vmscan::direct_reclaim_begin, &["order", "gfp_flags"]),
-    ("vmscan", "mm_vmscan_direct_reclaim_end", vmscan::direct_reclaim_end, &["nr_reclaimed"]),
-    ("vmscan", "mm_vmscan_memcg_reclaim_begin", vmscan::memcg_reclaim_begin, &["order", "gfp_flags"]),
-    ("vmscan", "mm_vmscan_memcg_reclaim_end", vmscan::memcg_reclaim_end, &["nr_reclaimed"]),
-    ("migrate", "set_migration_pte", migrate::set_migration_pte, &["addr", "pte", "order"]),
-    ("migrate", "remove_migration_pte", migrate::remove_migration_pte, &["addr", "pte", "order"]),
-    ("oom", "mark_victim", oom::mark_victim, MARK_VICTIM_KEYS),
+const FIELD_EVENTS: &[FieldEvent] = &[
+    ("exceptions", "page_fault_user", exceptions::page_fault_user, FAULT_KEYS, Some(exceptions::page_fault_user_exact)),
+    ("exceptions", "page_fault_kernel", exceptions::page_fault_kernel, FAULT_KEYS, None),
+    (
+        "kmem",
+        "mm_page_alloc",
+        kmem::mm_page_alloc,
+        &["page", "pfn", "order", "migratetype", "gfp_flags"],
+        Some(kmem::mm_page_alloc_exact),
+    ),
+    ("kmem", "mm_page_free", kmem::mm_page_free, &["page", "pfn", "order"], Some(kmem::mm_page_free_exact)),
+    (
+        "kmem",
+        "mm_page_free_batched",
+        kmem::mm_page_free_batched,
+        &["page", "pfn", "order"],
+        Some(kmem::mm_page_free_batched_exact),
+    ),
+    ("kmem", "rss_stat", kmem::rss_stat, &["mm_id", "curr", "type", "size"], Some(kmem::rss_stat_exact)),
+    (
+        "pagemap",
+        "mm_lru_insertion",
+        pagemap::mm_lru_insertion,
+        &["folio", "pfn", "lru", "flags"],
+        Some(pagemap::mm_lru_insertion_exact),
+    ),
+    ("pagemap", "mm_lru_activate", pagemap::mm_lru_activate, &["folio", "pfn"], None),
+    ("filemap", "mm_filemap_map_pages", filemap::mm_filemap_map_pages, &["dev", "ino", "ofs"], None),
+    ("filemap", "mm_filemap_fault", filemap::mm_filemap_fault, &["dev", "ino", "ofs"], None),
+    ("filemap", "mm_filemap_add_to_page_cache", filemap::mm_filemap_add_to_page_cache, PAGE_CACHE_KEYS, None),
+    ("filemap", "mm_filemap_delete_from_page_cache", filemap::mm_filemap_delete_from_page_cache, PAGE_CACHE_KEYS, None),
+    ("sched", "sched_process_fork", sched::sched_process_fork, &["comm", "pid", "child_comm", "child_pid"], None),
+    ("sched", "sched_process_exec", sched::sched_process_exec, &["filename", "pid", "old_pid"], None),
+    ("sched", "sched_process_exit", sched::sched_process_exit, &["comm", "pid", "prio", "group_dead"], None),
+    ("sched", "sched_process_free", sched::sched_process_free, &["comm", "pid", "prio"], None),
+    ("task", "task_newtask", sched::task_newtask, &["pid", "comm", "clone_flags", "oom_score_adj"], None),
+    ("vmscan", "mm_vmscan_lru_isolate", vmscan::mm_vmscan_lru_isolate, LRU_ISOLATE_KEYS, None),
+    ("vmscan", "mm_vmscan_lru_shrink_inactive", vmscan::mm_vmscan_lru_shrink_inactive, SHRINK_INACTIVE_KEYS, None),
+    ("vmscan", "mm_vmscan_lru_shrink_active", vmscan::mm_vmscan_lru_shrink_active, SHRINK_ACTIVE_KEYS, None),
+    ("vmscan", "mm_vmscan_reclaim_pages", vmscan::mm_vmscan_reclaim_pages, SHRINK_INACTIVE_KEYS.split_at(11).0, None),
+    ("vmscan", "mm_vmscan_write_folio", vmscan::mm_vmscan_write_folio, &["page", "pfn", "flags"], None),
+    ("vmscan", "mm_vmscan_direct_reclaim_begin", vmscan::direct_reclaim_begin, &["order", "gfp_flags"], None),
+    ("vmscan", "mm_vmscan_direct_reclaim_end", vmscan::direct_reclaim_end, &["nr_reclaimed"], None),
+    ("vmscan", "mm_vmscan_memcg_reclaim_begin", vmscan::memcg_reclaim_begin, &["order", "gfp_flags"], None),
+    ("vmscan", "mm_vmscan_memcg_reclaim_end", vmscan::memcg_reclaim_end, &["nr_reclaimed"], None),
+    ("migrate", "set_migration_pte", migrate::set_migration_pte, &["addr", "pte", "order"], None),
+    ("migrate", "remove_migration_pte", migrate::remove_migration_pte, &["addr", "pte", "order"], None),
+    ("oom", "mark_victim", oom::mark_victim, MARK_VICTIM_KEYS, None),
 ];
 
 const FAULT_KEYS: &[&str] = &["address", "ip", "error_code"];
@@ -248,7 +274,7 @@ const MARK_VICTIM_KEYS: &[&str] =
 /// The `(system, event)` names of every tracepoint that parses into a typed record (syscalls are listed by
 /// [`Syscall::ALL`]).
 pub fn known_events() -> impl Iterator<Item = (&'static str, &'static str)> {
-    FIELD_EVENTS.iter().map(|&(system, event, _, _)| (system, event))
+    FIELD_EVENTS.iter().map(|&(system, event, ..)| (system, event))
 }
 
 /// Parses the `key=value` fields of event `event` (of `system`, when the format shows it) that start at byte
@@ -262,9 +288,12 @@ pub(crate) fn parse_fields_event<'a>(
     fields_offset: usize,
     unknown: &mut Vec<&'a str>,
 ) -> Result<Record, LineError> {
-    let found = field_event(event).filter(|&&(sys, _, _, _)| system.is_none_or(|s| s == sys));
+    let found = field_event(event).filter(|&&(sys, ..)| system.is_none_or(|s| s == sys));
     match found {
-        Some(&(_, _, parse, known)) => {
+        Some(&(_, _, parse, known, exact)) => {
+            if let Some(record) = exact.and_then(|exact| exact(Exact::new(line, fields_offset)?)) {
+                return Ok(record);
+            }
             let mut kv = Kv::empty(line, fields_offset);
             kv.split(known);
             let record = parse(&kv)?;
@@ -289,7 +318,7 @@ fn name_slot(name: &str) -> usize {
 
 /// The entry of [`FIELD_EVENTS`] named `event`: an open-addressing table of the names, built once (every record
 /// line asks, so this avoids a string comparison per step of a search).
-fn field_event(event: &str) -> Option<&'static (&'static str, &'static str, FieldParser, &'static [&'static str])> {
+fn field_event(event: &str) -> Option<&'static FieldEvent> {
     static BY_NAME: std::sync::OnceLock<[u8; NAME_SLOTS]> = std::sync::OnceLock::new();
     let by_name = BY_NAME.get_or_init(|| {
         // Slot value: index + 1 into FIELD_EVENTS, 0 for an empty slot.
@@ -450,6 +479,10 @@ impl ParsedTrace {
         mut parse_line: impl FnMut(u32, &str, &mut ParsedTrace),
     ) -> (ParsedTrace, u64) {
         let mut out = ParsedTrace::default();
+        // Room for a record per 64 bytes of a piece of a streamed trace (4 MiB), more than real traces have (their
+        // lines are about twice as long): the records are then never moved as the vector grows, and the room they
+        // do not use is never touched (so it takes no memory). A whole file grows from there.
+        out.lines.reserve((src.len() / 64).min(1 << 16));
         let mut errors = Vec::new();
         let breaks = crate::fields::for_each_line_from(src, before, &mut errors, |line_no, line| {
             parse_line(line_no, line, &mut out)
@@ -504,13 +537,89 @@ impl ParsedTrace {
 mod tests {
     use super::*;
 
+    /// The exact parsers give what the general path gives on every line they take, and take the usual lines.
+    #[test]
+    fn exact_lines_parse_like_the_general_path() {
+        let lines: &[(&str, &str, bool)] = &[
+            ("page_fault_user", "address=0x7f7c23d51c20 ip=0x7f7c238ff04a error_code=0x7", true),
+            ("page_fault_user", "address=0x7f7c23d51c20 ip=0x7f7c238ff04a error_code=0x7 ", false),
+            ("page_fault_user", "address=0x7f7c23d51c20 ip=0x7f7c238ff04a error_code=0x7,", false),
+            ("page_fault_user", "address=0x7f7c23d51c20, ip=0x7f7c238ff04a error_code=0x7", false),
+            ("page_fault_user", "address=0x7f7c23d51c20  ip=0x7f7c238ff04a error_code=0x7", false),
+            ("page_fault_user", "address=0x7f7c23d51c20\tip=0x7f7c238ff04a error_code=0x7", false),
+            ("page_fault_user", "address=0x7F7C ip=ABC error_code=7", true),
+            ("page_fault_user", "address=0x7f7c ip=sym+0x40/0x80 error_code=0x7", false),
+            ("page_fault_user", "address=0x7f7c ip=0x1 error_code=0x7 extra=1", false),
+            ("page_fault_user", "address=0x7f7c ip=0x1", false),
+            ("page_fault_user", "ip=0x1 address=0x7f7c error_code=0x7", false),
+            ("page_fault_user", "address= ip=0x1 error_code=0x7", false),
+            (
+                "mm_page_alloc",
+                "page=0000000054734d28 pfn=0x1d4c47 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP",
+                true,
+            ),
+            ("mm_page_alloc", "page=(null) pfn=0x0 order=0 migratetype=1 gfp_flags=GFP_KERNEL", true),
+            ("mm_page_alloc", "page=0000000000000000 pfn=0x1 order=0 migratetype=1 gfp_flags=none", true),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=-1 order=9 migratetype=-1 gfp_flags=GFP_TRANSHUGE", true),
+            (
+                "mm_page_alloc",
+                "page=0000000054734d28 pfn=0xffffffffffffffff order=0 migratetype=1 gfp_flags=none",
+                true,
+            ),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=0x1 order=19 migratetype=1 gfp_flags=none", false),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=0x1 order=0 migratetype=x gfp_flags=none", false),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=0x1 order=0 migratetype=1 gfp_flags=GFP_NOPE", false),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=0x1 order=0 migratetype=1 gfp_flags=0x400|GFP_KERNEL", true),
+            ("mm_page_alloc", "page=0x104c48 pfn=0x104c48 order=0 migratetype=1 gfp_flags=GFP_USER", true),
+            ("mm_page_alloc", "page=0000000054734d28 pfn=0x1 order=0 migratetype=1", false),
+            ("mm_page_free", "page=000000008c44a0e5 pfn=0x20080f order=0", true),
+            ("mm_page_free", "page=000000008c44a0e5 pfn=0x20080f order=0 nid=1", false),
+            ("mm_page_free", "page=000000008c44a0e5 pfn=0x20080f order=x", false),
+            ("mm_page_free", "page=000000008c44a0e5 pfn=20080f order=18", true),
+            ("mm_page_free_batched", "page=000000003fdc0df1 pfn=0x2f2390 order=0", true),
+            ("mm_page_free_batched", "page=000000003fdc0df1 pfn=0x2f2390 order=junk", true),
+            ("mm_page_free_batched", "page=000000003fdc0df1 pfn=0x2f2390", false),
+            ("mm_page_free_batched", "page=000000003fdc0df1 pfn=0xg order=0", false),
+            ("rss_stat", "mm_id=3932844115 curr=1 type=MM_FILEPAGES size=3489792B", true),
+            ("rss_stat", "mm_id=1 curr=0 type=1 size=-4096B", true),
+            ("rss_stat", "mm_id=1 curr=2 type=MM_ANONPAGES size=4096B", false),
+            ("rss_stat", "mm_id=1 curr=1 type=MM_NOPE size=4096B", false),
+            ("rss_stat", "mm_id=1 curr=1 type=MM_ANONPAGES size=4096", false),
+            ("rss_stat", "mm_id=99999999999 curr=1 type=MM_ANONPAGES size=4096B", false),
+            ("rss_stat", "mm_id=1 curr=1 member=MM_ANONPAGES size=4096B", false),
+            ("mm_lru_insertion", "folio=000000000fce29d7 pfn=0x106d6f lru=0 flags=Ma bd", true),
+            ("mm_lru_insertion", "folio=000000000fce29d7 pfn=0x106d6f lru=0 flags=Ma bd ", true),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags= f   B", true),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags=      ", true),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags=", true),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=inactive_file flags= f", true),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=5 flags= f", false),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags= f x=1", false),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags=Ma\tbd", false),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags=Mq", false),
+            ("mm_lru_insertion", "folio=000000007019f604 pfn=0x16a2ed lru=2 flags=Ma bd,", false),
+        ];
+        for &(event, text, usual) in lines {
+            let &(_, _, parse, known, exact) = field_event(event).expect("a field event");
+            let fast = exact.and_then(|exact| exact(Exact::new(text, 0)?));
+            assert_eq!(fast.is_some(), usual, "{event}: {text:?}");
+            let mut kv = Kv::empty(text, 0);
+            kv.split(known);
+            let general = parse(&kv).ok();
+            if let Some(record) = fast {
+                assert_eq!(Some(record), general, "{event}: {text:?}");
+                assert_eq!(kv.unknown_keys(known).count(), 0, "{event}: {text:?}");
+            }
+        }
+    }
+
     #[test]
     fn every_field_event_is_found_by_name() {
         for e in FIELD_EVENTS {
             assert_eq!(field_event(e.1).map(|f| f.1), Some(e.1));
         }
         // `Kv::split` relies on each listed key being one a word scan would find.
-        for &(_, event, _, keys) in FIELD_EVENTS {
+        for &(_, event, _, keys, _) in FIELD_EVENTS {
             for key in keys {
                 let b = key.as_bytes();
                 let valid = b.first().copied().is_some_and(crate::fields::is_key_start)

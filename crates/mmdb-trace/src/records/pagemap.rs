@@ -14,7 +14,7 @@
 //! it is read by letter, not by position.
 
 use crate::diag::LineError;
-use crate::fields::Kv;
+use crate::fields::{parse_hex, Exact, Kv};
 
 use super::Record;
 
@@ -111,6 +111,19 @@ pub(super) fn mm_lru_insertion(kv: &Kv<'_>) -> Result<Record, LineError> {
         }
     }
     Ok(Record::MmLruInsertion(MmLruInsertion { pfn: kv.req("pfn")?.hex()?, lru, flags: bits }))
+}
+
+/// [`mm_lru_insertion`] of a line in the shape 6.18 prints (the flag column has blanks in it).
+pub(super) fn mm_lru_insertion_exact(mut f: Exact<'_>) -> Option<Record> {
+    f.next("folio=")?;
+    let pfn = parse_hex(f.next("pfn=")?.text)?;
+    let lru = LruList::parse(f.next("lru=")?.text)?;
+    let is_flag = |c: u8| matches!(c, b'M' | b'a' | b'f' | b's' | b'b' | b'd' | b'B' | b' ');
+    let mut flags = 0;
+    for c in f.last("flags=", Some(is_flag))?.text.bytes() {
+        flags |= PAGEMAP_FLAGS.iter().find(|(letter, _)| *letter as u8 == c).map_or(0, |&(_, bit)| bit);
+    }
+    Some(Record::MmLruInsertion(MmLruInsertion { pfn, lru, flags }))
 }
 
 pub(super) fn mm_lru_activate(kv: &Kv<'_>) -> Result<Record, LineError> {
