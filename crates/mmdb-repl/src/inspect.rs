@@ -504,7 +504,7 @@ pub fn rss(s: &mut Session, args: &[&str]) -> CmdResult {
         return Err(CmdError::Failed(format!("no process {pid}")));
     };
     let model = [r.file, r.anon, r.swapents, r.shmem];
-    let names = ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"];
+    let names = mmdb_model::mm::RSS_COUNTER_NAMES;
     let mut out = Styled::new();
     out.push(Label::Heading, "rss_stat of ").push(Label::Pid, pid.to_string()).text(" (pages)").nl();
     let samples = &s.program().rss_samples;

@@ -690,4 +690,48 @@ mod tests {
         }
         assert!(seen > 0, "no rung was used");
     }
+
+    /// `mmdb repl` takes a real trace's checkpoints while the lowering applies its events, on the lowering's own model:
+    /// each is the model a straight replay of the program reaches, with a roomy budget and with one so small that the
+    /// interval doubles. (A recording holds a few hundred model events: the interval starts at 16, not 1024.)
+    #[test]
+    fn checkpoints_taken_while_lowering_are_the_straight_replays_models() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let rel = "traces/real/madv-free.ftrace";
+        let bytes = include_bytes!("../../../traces/real/madv-free.ftrace");
+        for budget in [usize::MAX, 1] {
+            let trace = mmdb_trace::parse_ftrace(bytes);
+            let mut replayer = mmdb_session::verify::TraceReplayer::new(mmdb_model::Profile::default(), None, true);
+            let taken: Rc<RefCell<Option<Checkpointer>>> = Rc::default();
+            let shared = Rc::clone(&taken);
+            replayer.on_step(move |n, model| {
+                let mut c = shared.borrow_mut();
+                match c.as_mut() {
+                    Some(c) => c.after_step(n, model),
+                    None => *c = Some(Checkpointer::with_interval(budget, 16, model)),
+                }
+            });
+            replayer.feed(trace);
+            let (replay, log) = replayer.finish();
+            let markers = log.markers.clone();
+            let program = Program::from_replay(replay, log, &markers, mmdb_model::Profile::default());
+            let checkpointer = Rc::try_unwrap(taken).expect("the replayer let go of the hook").into_inner();
+            let s = Session::with_checkpoints(rel, program.clone(), checkpointer.expect("a checkpoint at the start"));
+            let n = program.len();
+            if budget == 1 {
+                assert!(s.interval() > 16 && s.checkpoint_count() == 1, "the interval doubled down to one checkpoint");
+            } else {
+                assert!(n > 4 * s.interval(), "{n} events, interval {}", s.interval());
+                assert_eq!(s.checkpoint_count(), n.div_ceil(s.interval()));
+            }
+            let mut straight = Model::new(program.config.clone());
+            for (i, step) in program.steps.iter().enumerate() {
+                if i % s.interval() == 0 {
+                    assert_eq!(state(&s.model_at(i)), state(&straight), "checkpoint at {i}, budget {budget}");
+                }
+                straight.apply(&step.event);
+            }
+        }
+    }
 }

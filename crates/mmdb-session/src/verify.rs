@@ -743,7 +743,7 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
             r.rss.concurrent
         );
     }
-    for (i, name) in ["MM_FILEPAGES", "MM_ANONPAGES", "MM_SWAPENTS", "MM_SHMEMPAGES"].iter().enumerate() {
+    for (i, name) in mmdb_model::mm::RSS_COUNTER_NAMES.iter().enumerate() {
         let (t, m) = r.rss.by_member[i];
         if t > 0 {
             let _ = writeln!(out, "    {name}: {m} of {t}");
