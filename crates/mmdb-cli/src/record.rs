@@ -6,11 +6,13 @@
 //! whenever one stops itself (or every `--checkpoint-every` milliseconds) it stops them all, writes a checkpoint
 //! of `/proc` in the grammar of `ground-truth-format.md` ([`markers`], [`snapshot`]) and continues them. At the
 //! exec stop and before each checkpoint it also writes the page cache of the files the processes map or will map
-//! ([`pagecache`]), an input the replay needs for fault-around.
+//! ([`pagecache`]), an input the replay needs for fault-around; at the end, the residency of files first measured
+//! at a checkpoint is taken back to the exec stop through the trace's page-cache records ([`backdate`]).
 //!
 //! Every resource is a guard that undoes itself when dropped (the instance, the memory cgroup, the work directory,
 //! perf, the process tree), so errors and panics clean up; Ctrl-C and SIGTERM set a flag the main loop obeys.
 
+mod backdate;
 mod child;
 mod markers;
 mod memcg;
@@ -74,6 +76,12 @@ new image's layout (maps, stack) as input markers. trace_pipe is copied into
 FILE while CMD runs. A second instance (mmdb-PID-lru) records the LRU events
 of every other task, which move the per-CPU batches CMD's pages wait in; its
 lines are merged into FILE by time at the end.
+
+Page cache: at the exec stop the recorder writes which pages of the
+binary, its interpreter and its libraries are cached (mincore), and at each
+checkpoint those of files mapped since; at the end it takes the latter back
+to the exec stop through the trace's page-cache records, so the replay's
+fault-around knows every file's holes from the start.
 
 Checkpoints: whenever a traced process stops itself (raise(SIGSTOP)), and
 every MS milliseconds with --checkpoint-every, the recorder stops every
@@ -269,6 +277,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
                     .and_then(|_| fs::rename(&merged, &output))
                     .with_context(|| format!("cannot merge the LRU events into {}", output.display()))?;
             }
+            report_backdated(backdate::ftrace(&output)?);
             summary.lost + lru_lost
         }
         None => {
@@ -293,6 +302,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
                 fs::copy(&lru_path, &lru_out).with_context(|| format!("cannot write {}", lru_out.display()))?;
                 outputs.paths.push(lru_out);
             }
+            report_backdated(backdate::perf(&output, &with_suffix(&output, ".truth"))?);
             count_perf_lost(&output) + lru_lost
         }
     };
@@ -313,6 +323,16 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
         eprintln!("mmdb record: warning: {lost} events were lost (try a larger --buffer-size-kb)");
     }
     Ok(if end.clean() && lost == 0 { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// Says how many files' page cache was backdated to the exec stop ([`backdate`]).
+fn report_backdated(files: usize) {
+    if files > 0 {
+        eprintln!(
+            "mmdb record: page cache of {} first measured at a checkpoint, backdated to the exec stop",
+            plural(files as u64, "file")
+        );
+    }
 }
 
 /// Starts the instance that records the LRU events of every task but the recorded ones (and, with event-fork,

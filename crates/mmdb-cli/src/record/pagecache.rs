@@ -32,17 +32,22 @@ impl Written {
     pub fn exec_lines(&mut self, pid: i32) -> Vec<String> {
         let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
         let mapped: Vec<MapsEntry> = maps.lines().filter_map(MapsEntry::parse).filter(is_file).collect();
-        let mut lines = self.mapped_lines(pid, &mapped);
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok();
-        // At the exec stop only the binary and its interpreter (PT_INTERP) are mapped.
+        // At the exec stop only the binary and its interpreter (PT_INTERP) are mapped. `INTERP --list` reads the
+        // binary's and the libraries' headers, dynamic sections and version needs through their mappings, and the
+        // read-around of those faults brings more of their pages into the page cache (untraced: the recorder's
+        // child does it): so it runs first, and everything is measured after it, as the program will find it.
         let interp = mapped.iter().map(|e| PathBuf::from(&e.path)).find(|p| exe.as_deref() != Some(p.as_path()));
-        if let (Some(exe), Some(interp)) = (exe, interp) {
-            for lib in needed_libraries(&interp, &exe) {
-                let Ok(meta) = fs::metadata(&lib) else { continue };
-                let key = (split_dev(meta.dev()), meta.ino());
-                if meta.is_file() && self.0.insert(key) {
-                    lines.extend(File::open(&lib).ok().and_then(|f| residency_lines(&f, key)).unwrap_or_default());
-                }
+        let needed = match (&exe, &interp) {
+            (Some(exe), Some(interp)) => needed_libraries(interp, exe),
+            _ => Vec::new(),
+        };
+        let mut lines = self.mapped_lines(pid, &mapped);
+        for lib in needed {
+            let Ok(meta) = fs::metadata(&lib) else { continue };
+            let key = (split_dev(meta.dev()), meta.ino());
+            if meta.is_file() && self.0.insert(key) {
+                lines.extend(File::open(&lib).ok().and_then(|f| residency_lines(&f, key)).unwrap_or_default());
             }
         }
         lines
@@ -139,7 +144,7 @@ fn ranges(resident: impl Iterator<Item = bool>) -> Vec<(u64, u64)> {
 /// The lines of a file of `pages` pages whose cached ranges are `cached`: one line per [`PAGECACHE_MAX_RANGES`]
 /// ranges, each describing the indexes from its first range (0 for the first line) to the next line's, the last
 /// one to the file's end, so that together they describe every page.
-fn lines((dev, ino): FileKey, pages: u64, cached: &[(u64, u64)]) -> Vec<String> {
+pub(super) fn lines((dev, ino): FileKey, pages: u64, cached: &[(u64, u64)]) -> Vec<String> {
     let chunks: Vec<&[(u64, u64)]> =
         if cached.is_empty() { vec![&[]] } else { cached.chunks(PAGECACHE_MAX_RANGES).collect() };
     let mut out = Vec::new();
