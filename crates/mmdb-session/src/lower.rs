@@ -724,6 +724,8 @@ impl Lowerer {
             Record::SchedProcessExec(e) => {
                 let p = e.pid;
                 if self.alive.contains(&p) {
+                    // The new image's break is its own (the first `brk(0)` learns it).
+                    self.brk.remove(self.tgid.get(&p).unwrap_or(&p));
                     self.apply(p, l.cpu, l.ts_ns, Op::Exec { filename: e.filename.clone() });
                 } else if Some(p) == self.recorded || Some(e.old_pid) == self.recorded {
                     // No `sys_enter_execve` was seen (the trace began inside it): nothing was held back.
@@ -740,8 +742,13 @@ impl Lowerer {
                 self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
                 self.alive.insert(f.child_pid);
                 self.fork_rss_compare(f.parent_pid, f.child_pid, thread);
-                let group = if thread { *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid) } else { f.child_pid };
+                let parent_group = *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid);
+                let group = if thread { parent_group } else { f.child_pid };
                 self.tgid.entry(f.child_pid).or_insert(group);
+                if let (false, Some(&brk)) = (thread, self.brk.get(&parent_group)) {
+                    // `dup_mm()` copies the mm, its break included: the child's heap grows from the parent's.
+                    self.brk.insert(f.child_pid, brk);
+                }
             }
             Record::SchedProcessExit(e) if self.alive.contains(&e.pid) => {
                 self.apply(e.pid, l.cpu, l.ts_ns, Op::Exit);
@@ -846,6 +853,7 @@ impl Lowerer {
                 self.clone_flags.remove(&pid);
                 None
             }
+            SysEnter::Brk { brk } => self.brk_shrink(pid, brk),
             _ => None,
         };
         match op {
@@ -873,6 +881,10 @@ impl Lowerer {
                 let p = || format!("{} returns {model}", syscall.name());
                 let a = || format!("the kernel returned {ret}");
                 self.diverge(l.line, "syscall-ret", p, a, "the range held mappings the model did not know");
+            }
+            if let (SysEnter::Brk { .. }, true) = (enter, ret > 0) {
+                // A shrinking brk, unmapped inside the syscall (`brk_shrink`): the break it left.
+                self.brk.insert(*self.tgid.get(&pid).unwrap_or(&pid), ret as u64);
             }
             return;
         }
@@ -912,6 +924,18 @@ impl Lowerer {
             }
             _ => {}
         }
+    }
+
+    /// `brk()` lowering the break: the kernel unmaps the heap's end inside the syscall (`do_vmi_align_munmap()` from
+    /// `SYSCALL_DEFINE1(brk)`), so its `rss_stat`s and page frees come before `sys_exit_brk`; the unmap is applied
+    /// there, like munmap's, one page table at a time. Only when the new break lies inside the heap the model
+    /// holds (the kernel refuses a break below `mm->start_brk` and keeps the old one); a growing break maps
+    /// nothing until it returns.
+    fn brk_shrink(&self, pid: Pid, brk: u64) -> Option<Op> {
+        let old = *self.brk.get(self.tgid.get(&pid).unwrap_or(&pid))?;
+        let (o, n) = (page_align(old), page_align(brk));
+        let heap = self.model.vma_at(pid, n)?;
+        (n < o && heap.start <= n && o <= heap.end).then_some(Op::Munmap { addr: n, len: o - n })
     }
 
     fn flush_fault(&mut self, pid: Pid) {
