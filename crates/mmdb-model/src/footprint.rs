@@ -91,7 +91,7 @@ impl Model {
                 .map(|(_, c)| c.capacity() * size_of::<Pfn>() + MALLOC_OVERHEAD)
                 .sum::<usize>();
         }
-        total + self.diagnostics.capacity() * 64
+        total + self.diagnostics.footprint()
     }
 }
 

@@ -8,7 +8,7 @@ use crate::lru::{CpuBatches, Lruvec};
 use crate::memcg::Memcg;
 use crate::mm::{MmStruct, Task};
 use crate::profile::Profile;
-use crate::report::{Diagnostic, Severity};
+use crate::report::{Diagnostic, DiagnosticLog, Severity};
 use crate::swap::SwapDevice;
 use crate::vmstat::{VmEvent, VmStat};
 use rustc_hash::FxHashMap;
@@ -160,7 +160,7 @@ pub struct Model {
     pub(crate) huge_zero: Option<Pfn>,
     pub(crate) deferred_split: BTreeSet<Pfn>,
     pub(crate) vmstat: VmStat,
-    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) diagnostics: DiagnosticLog,
     history: FxHashMap<Pfn, Vec<HistoryEntry>>,
     /// Allocations and frees of the event being applied, returned in its [`Outcome`].
     pub(crate) allocated: Vec<(Pfn, u32)>,
@@ -211,7 +211,7 @@ impl Model {
             huge_zero: None,
             deferred_split: BTreeSet::new(),
             vmstat: VmStat::default(),
-            diagnostics: Vec::new(),
+            diagnostics: DiagnosticLog::default(),
             history: FxHashMap::default(),
             allocated: Vec::new(),
             freed: Vec::new(),
@@ -362,7 +362,7 @@ impl Model {
     }
 
     /// Every diagnostic so far.
-    pub fn diagnostics(&self) -> &[Diagnostic] {
+    pub fn diagnostics(&self) -> &DiagnosticLog {
         &self.diagnostics
     }
 

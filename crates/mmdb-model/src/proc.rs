@@ -366,7 +366,7 @@ impl Model {
             memcgs,
             swap,
             violations: Vec::new(),
-            diagnostics: self.diagnostics.clone(),
+            diagnostics: self.diagnostics.to_vec(),
         }
     }
 }

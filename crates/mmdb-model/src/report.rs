@@ -237,3 +237,106 @@ pub struct Diagnostic {
     pub kind: String,
     pub message: String,
 }
+
+/// The diagnostics of a model, in order: an append-only list whose full chunks are shared between clones, so that
+/// copying a model (a REPL checkpoint, the cursor's model) costs in proportion to the chunks, not to the
+/// diagnostics (a long capture collects hundreds of thousands).
+#[derive(Clone, Debug, Default)]
+pub struct DiagnosticLog {
+    chunks: Vec<std::sync::Arc<[Diagnostic]>>,
+    tail: Vec<Diagnostic>,
+}
+
+impl DiagnosticLog {
+    /// How many diagnostics a shared chunk holds.
+    const CHUNK: usize = 1024;
+
+    /// Appends a diagnostic.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.tail.push(d);
+        if self.tail.len() == Self::CHUNK {
+            self.chunks.push(std::mem::take(&mut self.tail).into());
+        }
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.chunks.len() * Self::CHUNK + self.tail.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty() && self.tail.is_empty()
+    }
+
+    /// The diagnostics in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> + '_ {
+        self.chunks.iter().flat_map(|c| c.iter()).chain(self.tail.iter())
+    }
+
+    /// The diagnostics from the `from`-th on (none when there are fewer), without walking the ones before.
+    pub fn since(&self, from: usize) -> impl Iterator<Item = &Diagnostic> + '_ {
+        let (chunk, skip) = (from / Self::CHUNK, from % Self::CHUNK);
+        let chunks = self.chunks.get(chunk..).unwrap_or_default();
+        let tail = if chunk <= self.chunks.len() { &self.tail[..] } else { &[] };
+        chunks.iter().flat_map(|c| c.iter()).chain(tail.iter()).skip(skip)
+    }
+
+    /// The first diagnostic.
+    pub fn first(&self) -> Option<&Diagnostic> {
+        self.iter().next()
+    }
+
+    /// The last diagnostic.
+    pub fn last(&self) -> Option<&Diagnostic> {
+        self.tail.last().or_else(|| self.chunks.last().and_then(|c| c.last()))
+    }
+
+    /// The diagnostics as a vector of their own.
+    pub fn to_vec(&self) -> Vec<Diagnostic> {
+        self.iter().cloned().collect()
+    }
+
+    /// The memory the list holds, roughly, in bytes.
+    pub fn footprint(&self) -> usize {
+        (self.chunks.len() * Self::CHUNK + self.tail.capacity()) * std::mem::size_of::<Diagnostic>()
+    }
+}
+
+impl PartialEq for DiagnosticLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for DiagnosticLog {}
+
+#[cfg(test)]
+mod diagnostic_log_tests {
+    use super::{Diagnostic, DiagnosticLog, Severity};
+
+    fn diag(event: u64) -> Diagnostic {
+        Diagnostic { event, severity: Severity::Info, kind: "k".into(), message: String::new() }
+    }
+
+    #[test]
+    fn a_log_keeps_order_shares_its_chunks_and_reads_from_any_point() {
+        let mut log = DiagnosticLog::default();
+        for e in 0..2500 {
+            log.push(diag(e));
+        }
+        let copy = log.clone();
+        assert!(std::sync::Arc::ptr_eq(&log.chunks[1], &copy.chunks[1]), "full chunks are shared");
+        log.push(diag(2500));
+        assert_eq!((log.len(), copy.len()), (2501, 2500));
+        assert_ne!(log, copy);
+        assert!(log.iter().map(|d| d.event).eq(0..2501));
+        for from in [0, 1, 1023, 1024, 1500, 2048, 2500, 2501, 5000] {
+            let got: Vec<u64> = log.since(from).map(|d| d.event).collect();
+            assert_eq!(got, (from as u64..2501).collect::<Vec<_>>(), "since {from}");
+        }
+        assert_eq!(log.first().map(|d| d.event), Some(0));
+        assert_eq!((log.last().map(|d| d.event), copy.last().map(|d| d.event)), (Some(2500), Some(2499)));
+        assert_eq!(log.to_vec().len(), 2501);
+    }
+}

@@ -1379,8 +1379,9 @@ impl Facts {
             batches,
             mapped_by: mappings(after, &subject.pfns),
             flags,
-            diagnostics: after.diagnostics()[before.diagnostics().len().min(after.diagnostics().len())..]
-                .iter()
+            diagnostics: after
+                .diagnostics()
+                .since(before.diagnostics().len())
                 .map(|d| format!("{} ({})", d.kind, d.message))
                 .collect(),
         }

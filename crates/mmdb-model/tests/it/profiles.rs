@@ -180,7 +180,7 @@ fn vrange_purge_mark_faults_sigbus_and_fork_counts_it_as_a_swap_entry() {
     let before = s.m.diagnostics().len();
     s.read(1, a, PG);
     assert_eq!(s.page(1, a), "vrange");
-    let sigbus: Vec<_> = s.m.diagnostics()[before..].iter().filter(|d| d.kind == "sigbus").collect();
+    let sigbus: Vec<_> = s.m.diagnostics().since(before).filter(|d| d.kind == "sigbus").collect();
     assert_eq!(sigbus.len(), 1, "{:?}", s.m.diagnostics());
     // Fork: the child gets the marks, and counts each as a swap entry, though there is no swap at all.
     s.expected_findings.push("rss-walk");
