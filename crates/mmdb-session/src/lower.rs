@@ -1245,7 +1245,7 @@ impl Lowerer {
     /// it at the file's next fault; a deletion of a folio the model holds reaches it at once (the kernel frees the
     /// page next). Counted with the records not used when no model event comes of it here.
     fn page_cache_record(&mut self, l: &TraceLine, p: &mmdb_trace::records::MmFilemapPageCache, cached: bool) {
-        let Some(end) = 1u64.checked_shl(p.order).and_then(|n| p.index.checked_add(n)) else {
+        let Some(end) = p.end() else {
             self.stats.ignored += 1;
             return;
         };

@@ -72,7 +72,7 @@ impl Scan {
             Record::MmFilemapDeleteFromPageCache(p) => (p, false),
             _ => return,
         };
-        let Some(end) = 1u64.checked_shl(p.order).and_then(|n| p.index.checked_add(n)) else { return };
+        let Some(end) = p.end() else { return };
         let key = ((p.s_dev.major, p.s_dev.minor), p.i_ino);
         self.changes.push(Change { ts_ns: l.ts_ns, key, index: p.index, end, cached });
     }

@@ -68,6 +68,14 @@ pub struct MmFilemapPageCache {
     pub order: u32,
 }
 
+impl MmFilemapPageCache {
+    /// One past the folio's last page index (`index + 2^order`), or `None` for an order or index no folio can
+    /// have (damaged input).
+    pub fn end(&self) -> Option<u64> {
+        1u64.checked_shl(self.order).and_then(|n| self.index.checked_add(n))
+    }
+}
+
 fn dev(value: &Value<'_>) -> Result<Dev, LineError> {
     value
         .text
