@@ -124,6 +124,7 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
         ts_ns: p.ts_ns,
         line: line_no,
         in_irq: p.irq.is_some_and(|irq| matches!(irq.as_bytes().get(2), Some(b'h' | b's' | b'H' | b'z' | b'Z'))),
+        need_resched: p.irq.is_some_and(|irq| matches!(irq.as_bytes().get(1), Some(b'N' | b'n' | b'B' | b'b'))),
         record,
     });
 }

@@ -215,7 +215,18 @@ fn parse_line(line_no: u32, line: &str, out: &mut ParsedTrace) {
             }
             let comm = out.comms.intern(p.comm);
             let ts_ns = p.ts_ns;
-            out.lines.push(TraceLine { comm, pid, tgid: p.tgid, cpu, ts_ns, line: line_no, in_irq: false, record });
+            let (in_irq, need_resched) = (false, false);
+            out.lines.push(TraceLine {
+                comm,
+                pid,
+                tgid: p.tgid,
+                cpu,
+                ts_ns,
+                line: line_no,
+                in_irq,
+                need_resched,
+                record,
+            });
         }
         Err(e) => out.errors.push(e.to_parse_error(line_no, line)),
     }

@@ -56,6 +56,10 @@ pub struct TraceLine {
     /// `H` hard irq inside a softirq, `z`/`Z` NMI), so it is not the task's own doing: an RCU callback freeing
     /// pages in the middle of a page fault, say. Always false where the trace has no irq-info column (perf).
     pub in_irq: bool,
+    /// `TIF_NEED_RESCHED` was set when the event fired (the irq-info column's second character: `N`, `n`, `B` or
+    /// `b`; not the lazy-only `L`/`l` nor `p`), so a loop that polls `need_resched()` may have stopped early: a
+    /// zap's `rss_stat` carrying it may be a partial step. Always false where the trace has no irq-info column.
+    pub need_resched: bool,
     /// The event.
     pub record: Record,
 }
