@@ -19,6 +19,7 @@ pub mod lru;
 pub mod mm;
 pub mod profile;
 pub mod report;
+pub mod tlb;
 pub mod vmstat;
 pub mod vrange;
 

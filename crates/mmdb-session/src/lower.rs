@@ -53,6 +53,7 @@
 use mmdb_model::consts::*;
 use mmdb_model::filemap::PageRanges;
 use mmdb_model::lru::BatchKind;
+use mmdb_model::tlb::MmuGather;
 use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid, VmFlags};
 use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
@@ -158,6 +159,10 @@ pub struct RssCheck {
     /// CPU that was under way (its page allocated, its own `rss_stat` not yet written). The counter is a percpu
     /// counter and `rss_stat` prints its exact sum at that moment, so such a step may or may not be in it.
     pub concurrent: u64,
+    /// Of the matched: partial steps of an unmap that `need_resched()` cut short inside a page table (the event
+    /// says it was set), whose value lies between the model's counters before and after that table.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resched: u64,
     /// The first mismatches, in trace order.
     pub mismatches: Vec<RssMismatch>,
     /// `rss_stat` events compared after events were lost ([`Lowerer::mark_uncertain`]), counted here instead of in
@@ -246,6 +251,29 @@ struct DeferredSys {
     done: u64,
     /// The first error a piece returned, else 0.
     ret: i64,
+    /// The unmap's mmu_gather: a piece ends where `zap_pte_range()` finds it full.
+    gather: MmuGather,
+    /// The last piece ended on a full gather: the kernel is freeing what it gathered (`tlb_flush_mmu()`), and
+    /// those frees are not the end of the zap.
+    flushing: bool,
+    /// The kernel's step at the last piece was cut short by `need_resched()` inside a page table the model applied
+    /// whole: the step that resumes it (`goto retry`) finishes that table, and the model applies nothing for it.
+    resched_rest: bool,
+    /// The members the last piece moved (bit per `rss_stat` member) and the member of the last `rss_stat`:
+    /// `add_mm_rss_vec()` writes one event per member that moved, in member order, so an `rss_stat` of a
+    /// higher member the piece moved belongs to the same step.
+    step_members: u8,
+    last_member: Option<usize>,
+    /// With `resched_rest`: the model's counters before the table, the low end of the partial step's range.
+    partial_before: Option<[i64; 4]>,
+}
+
+/// An `rss_stat` at which a deferred unmap takes its next step: the member it reports, and whether
+/// `need_resched()` was true when it fired ([`TraceLine::need_resched`]).
+#[derive(Clone, Copy, Debug)]
+struct RssStep {
+    member: usize,
+    need_resched: bool,
 }
 
 impl DeferredSys {
@@ -334,6 +362,9 @@ pub struct Lowerer {
     /// exit), so that the
     /// counter steps of threads doing this at the same time on two CPUs happen in the trace's order.
     deferred_sys: FxHashMap<Pid, DeferredSys>,
+    /// Set by [`Lowerer::apply_deferred_sys`] for the `rss_stat` at hand when it is a step `need_resched()` cut
+    /// short: the task and the model's counters before the table, the range's other end.
+    partial_step: Option<(Pid, [i64; 4])>,
     pending_fault: FxHashMap<Pid, PendingFault>,
     /// The emptied vectors of completed faults, reused by the next ones (a fault per few records would otherwise
     /// allocate and free two).
@@ -390,6 +421,7 @@ impl Lowerer {
             pending_sys: FxHashMap::default(),
             model_ret: FxHashMap::default(),
             deferred_sys: FxHashMap::default(),
+            partial_step: None,
             pending_fault: FxHashMap::default(),
             spare: Vec::new(),
             clone_flags: FxHashMap::default(),
@@ -475,19 +507,43 @@ impl Lowerer {
         let mut pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
-            self.apply_deferred_sys(pid, false);
+            self.apply_deferred_sys(pid, None);
         }
     }
 
     /// Applies the syscall `pid` entered and [`Lowerer::sys_enter`] deferred, if any: all of it, or, at an
-    /// `rss_stat` (`at_rss`), only as much as the kernel had zapped when it wrote that event.
+    /// `rss_stat` (`step`), only as much as the kernel had zapped when it wrote that event.
     ///
     /// `zap_pte_range()` adds its counts to the mm's counters once per page table (`add_mm_rss_vec()`), and
     /// `zap_huge_pmd()` once per huge PMD, so an unmap or MADV_DONTNEED spanning several page tables writes one
-    /// `rss_stat` per table that held pages. Applied piece by piece, one PMD's worth at a time until the model's
-    /// counters move, the model takes the same steps.
-    fn apply_deferred_sys(&mut self, pid: Pid, at_rss: bool) {
+    /// `rss_stat` per table that held pages; and once more inside a table where its mmu_gather filled up
+    /// (`force_break`, every 9678 pages: [`mmdb_model::tlb`]). Applied piece by piece, one PMD's worth at a time
+    /// or up to the page that fills the gather, until the model's counters move, the model takes the same steps.
+    ///
+    /// `zap_pte_range()` also stops where `need_resched()` becomes true, which no record predicts; the trace marks
+    /// the `rss_stat`s written then ([`TraceLine::need_resched`]). The model applies the whole table at such a
+    /// step, which is compared as a range (between the model's counters before and after the table), and nothing
+    /// at the step that resumes the table.
+    fn apply_deferred_sys(&mut self, pid: Pid, step: Option<RssStep>) {
+        self.partial_step = None;
         let Some(mut d) = self.deferred_sys.remove(&pid) else { return };
+        let at_rss = step.is_some();
+        if let Some(st) = step {
+            // Another member's event of the step the last piece took.
+            let same_step = d.last_member.is_some_and(|m| st.member > m) && d.step_members & (1 << st.member) != 0;
+            d.last_member = Some(st.member);
+            let resumed = d.resched_rest && !same_step;
+            if resumed && !st.need_resched {
+                d.resched_rest = false;
+            }
+            if same_step || resumed {
+                if d.resched_rest {
+                    self.partial_step = d.partial_before.map(|before| (pid, before));
+                }
+                self.deferred_sys.insert(pid, d);
+                return;
+            }
+        }
         let fed = std::mem::replace(&mut self.cur_line, d.line);
         let range = match d.op {
             Op::Munmap { addr, len } => Some((addr, addr.saturating_add(page_align(len)))),
@@ -504,6 +560,7 @@ impl Lowerer {
         };
         let mut at = start.max(d.done);
         let before = self.model.rss(pid);
+        let mut in_table = false;
         while at < end {
             let mut next =
                 if at_rss { ((at / HPAGE_PMD_SIZE) + 1).saturating_mul(HPAGE_PMD_SIZE).min(end) } else { end };
@@ -515,6 +572,12 @@ impl Lowerer {
                 if populated.saturating_sub(next) > EMPTY_PMDS_IN_ONE_PIECE * HPAGE_PMD_SIZE {
                     next = populated;
                 }
+                let mm = self.model.task(pid).and_then(|t| t.mm);
+                let full = mm.and_then(|mm| self.model.zap_gather(mm, &mut d.gather, at, next));
+                d.flushing = full.is_some();
+                next = full.unwrap_or(next);
+                in_table = self.next_page_table(pid, at).is_some_and(|p| p <= at)
+                    && mm.and_then(|mm| self.model.mm_struct(mm)).is_some_and(|m| m.huge_pmd(at).is_none());
             }
             let piece = match d.op {
                 Op::Munmap { .. } => Op::Munmap { addr: at, len: next - at },
@@ -528,6 +591,16 @@ impl Lowerer {
             at = next;
             if at_rss && self.model.rss(pid) != before {
                 break;
+            }
+        }
+        if let (Some(st), Some(b), Some(a)) = (step, before, self.model.rss(pid)) {
+            let (b, a) = ([b.file, b.anon, b.swapents, b.shmem], [a.file, a.anon, a.swapents, a.shmem]);
+            d.step_members = (0..4).filter(|&i| a[i] != b[i]).fold(0, |m, i| m | 1 << i);
+            // need_resched() stopped the kernel somewhere in the table the model applied whole.
+            d.resched_rest = st.need_resched && in_table && a != b;
+            d.partial_before = d.resched_rest.then_some(b);
+            if d.resched_rest {
+                self.partial_step = Some((pid, b));
             }
         }
         d.done = at;
@@ -551,7 +624,7 @@ impl Lowerer {
     pub fn finish(mut self) -> (Model, Lowerer) {
         let pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
         for pid in pids {
-            self.apply_deferred_sys(pid, false);
+            self.apply_deferred_sys(pid, None);
         }
         let pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
         for pid in pids {
@@ -638,12 +711,19 @@ impl Lowerer {
         if let Some(t) = l.tgid {
             self.learn_tgid(pid, t);
         }
-        // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything.
-        if !self.deferred_sys.is_empty()
-            && self.deferred_sys.contains_key(&pid)
-            && !matches!(l.record, Record::SysEnter(_) | Record::MmPageAlloc(_))
-        {
-            self.apply_deferred_sys(pid, matches!(l.record, Record::RssStat(_)));
+        // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything. Nor at
+        // the frees of a full gather's flush: the zap goes on after them.
+        if let Some(d) = self.deferred_sys.get_mut(&pid).filter(|_| !l.in_irq) {
+            if d.flushing && matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_)) {
+                // The step before was the full gather's, whatever need_resched() said then.
+                d.resched_rest = false;
+            } else if !matches!(l.record, Record::SysEnter(_) | Record::MmPageAlloc(_)) {
+                let step = match &l.record {
+                    Record::RssStat(r) => Some(RssStep { member: r.member.index(), need_resched: l.need_resched }),
+                    _ => None,
+                };
+                self.apply_deferred_sys(pid, step);
+            }
         }
         // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
         // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
@@ -858,7 +938,21 @@ impl Lowerer {
         };
         match op {
             Some(op @ (Op::Munmap { .. } | Op::Madvise { .. } | Op::Mlock { .. })) => {
-                let d = DeferredSys { op, cpu, ts_ns: ts, line: l.line, syscall: s.syscall(), done: 0, ret: 0 };
+                let d = DeferredSys {
+                    op,
+                    cpu,
+                    ts_ns: ts,
+                    line: l.line,
+                    syscall: s.syscall(),
+                    done: 0,
+                    ret: 0,
+                    gather: MmuGather::default(),
+                    flushing: false,
+                    resched_rest: false,
+                    step_members: 0,
+                    last_member: None,
+                    partial_before: None,
+                };
                 self.deferred_sys.insert(pid, d);
             }
             Some(op) => {
@@ -1496,7 +1590,10 @@ impl Lowerer {
             let sample = RssSample { position: log.len(), line: l.line, pid, member: member.name(), kernel, model };
             self.rss_log.push(sample);
         }
-        let matched = model == kernel || (model < kernel && kernel <= model + in_flight);
+        // A step need_resched() cut short: anywhere between the model's counters before and after the table.
+        let partial = self.partial_step.take().filter(|(p, _)| *p == pid).map(|(_, before)| before[member.index()]);
+        let in_partial = partial.is_some_and(|b| kernel >= model.min(b) && kernel <= model.max(b));
+        let matched = model == kernel || (model < kernel && kernel <= model + in_flight) || in_partial;
         if self.uncertain_from.is_some() {
             self.rss.uncertain_total += 1;
             self.rss.uncertain_matched += u64::from(matched);
@@ -1508,7 +1605,11 @@ impl Lowerer {
             self.rss.matched += 1;
             self.rss.by_member[member.index()].1 += 1;
             if model != kernel {
-                self.rss.concurrent += 1;
+                if in_partial {
+                    self.rss.resched += 1;
+                } else {
+                    self.rss.concurrent += 1;
+                }
             }
         } else if self.rss.mismatches.len() < KEEP {
             self.rss.mismatches.push(RssMismatch { line: l.line, pid, member: member.name(), kernel, model });

@@ -93,11 +93,21 @@ pub struct Uncertain {
     pub rollups: Tally,
 }
 
-/// `rss_stat` figures in the verify object: `total` and `matched`.
+/// `rss_stat` figures in the verify object: `total` and `matched`; and, when not zero, how many of the matched
+/// did so within a range rather than exactly: `concurrent` (a sibling thread's fault under way on another CPU may
+/// be counted) and `resched` (an unmap step `need_resched()` cut short inside a page table).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RssTally {
     pub total: u64,
     pub matched: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub concurrent: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resched: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of replaying a real trace.
@@ -372,11 +382,17 @@ impl TraceReplayer {
         report.diagnostics.extend(self.backwards.finish());
         report.diagnostics.sort_by_key(|d| d.event);
         let mut verify = self.v.finish();
-        verify.rss_stat = RssTally { total: low.rss.total, matched: low.rss.matched };
+        verify.rss_stat = RssTally {
+            total: low.rss.total,
+            matched: low.rss.matched,
+            concurrent: low.rss.concurrent,
+            resched: low.rss.resched,
+        };
         verify.divergences = low.divergence_count;
         if let Some(u) = &mut verify.uncertain {
             u.divergences = low.uncertain_divergences;
-            u.rss_stat = RssTally { total: low.rss.uncertain_total, matched: low.rss.uncertain_matched };
+            u.rss_stat =
+                RssTally { total: low.rss.uncertain_total, matched: low.rss.uncertain_matched, ..RssTally::default() };
         } else if let Some(lost) = self.first_loss {
             // Lost after the last record: nothing was compared after it.
             verify.uncertain = Some(Uncertain { from_line: lost, ..Uncertain::default() });
@@ -741,6 +757,13 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
             out,
             "    {} of the matched also count a sibling thread's fault under way on another CPU",
             r.rss.concurrent
+        );
+    }
+    if r.rss.resched > 0 {
+        let _ = writeln!(
+            out,
+            "    {} of the matched are unmap steps need_resched() cut short inside a page table (within the table's range)",
+            r.rss.resched
         );
     }
     for (i, name) in mmdb_model::mm::RSS_COUNTER_NAMES.iter().enumerate() {

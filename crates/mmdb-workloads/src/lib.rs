@@ -21,6 +21,7 @@
 //! | `thread-churn` | four threads with glibc malloc arenas, mmapped blocks and arena trimming |
 //! | `fork-tree` | seven processes, a shared and a private region, exit bottom-up |
 //! | `pagecache-holes` | fault-around over a file mapping whose page cache has holes, and a read of a hole |
+//! | `big-unmap` | MADV_DONTNEED and munmap of 10000 pages: the mmu_gather fills and flushes inside a page table |
 //!
 //! Run alone, a workload stops at its first checkpoint until it gets SIGCONT (`kill -CONT PID`, or `fg`).
 // The workloads read /proc/self/status to check that a fork is safe.
@@ -83,6 +84,8 @@ pub enum Advice {
     DontNeed,
     /// `MADV_HUGEPAGE`: the range may use transparent huge pages.
     HugePage,
+    /// `MADV_NOHUGEPAGE`: the range uses base pages only, whatever the THP setting.
+    NoHugePage,
     /// `MADV_PAGEOUT`: reclaim the pages now.
     PageOut,
 }
@@ -93,6 +96,7 @@ impl Advice {
             Advice::Free => libc::MADV_FREE,
             Advice::DontNeed => libc::MADV_DONTNEED,
             Advice::HugePage => libc::MADV_HUGEPAGE,
+            Advice::NoHugePage => libc::MADV_NOHUGEPAGE,
             Advice::PageOut => libc::MADV_PAGEOUT,
         }
     }

@@ -62,6 +62,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("pagecache-holes.ftrace", 89, 89, 96, 96, 3, 3, 0),
         ("pagecache-holes.perf.txt", 85, 85, 96, 96, 3, 3, 0),
         ("python-modules.ftrace.xz", 2416, 2416, 10089, 10117, 5, 5, 0),
+        ("big-unmap.ftrace.xz", 20126, 20126, 20124, 20124, 4, 4, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -92,11 +93,7 @@ fn real_recordings_keep_their_agreement_floors() {
 /// uncached pages to be cached until the checkpoint, and fault-around maps them: MM_FILEPAGES runs high.
 #[test]
 fn page_cache_backdated_to_the_exec_stop_is_what_makes_python_agree() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let xz = std::fs::read(format!("{root}/traces/real/python-modules.ftrace.xz")).expect("the recording");
-    let mut text = Vec::new();
-    lzma_rs::xz_decompress(&mut xz.as_slice(), &mut text).expect("xz");
-    let text = String::from_utf8(text).expect("UTF-8");
+    let text = unxz("python-modules.ftrace.xz");
     let lines: Vec<&str> = text.lines().collect();
     let exec = lines.iter().position(|l| l.contains("tracing_mark_write: mmdb-exec ")).expect("mmdb-exec");
     let file = |l: &str| l.split_once(" ino=").map(|(_, r)| r.split(' ').next().unwrap_or("").to_string());
@@ -122,6 +119,53 @@ fn page_cache_backdated_to_the_exec_stop_is_what_makes_python_agree() {
     let mismatches = json["rss_mismatches"].as_array().expect("rss_mismatches");
     assert!(mismatches.iter().all(|m| m["member"] == "MM_FILEPAGES" && m["model"].as_i64() > m["kernel"].as_i64()));
     assert!(v["rollups"]["agree"].as_u64() < Some(5));
+}
+
+/// `traces/real/big-unmap.ftrace.xz`: a munmap of 10000 pages steps its counters one page table at a time,
+/// except where the mmu_gather filled (9678 pages: the step stops inside a table, the gathered pages are freed,
+/// the zap goes on) and where `need_resched()` cut a step short (the `rss_stat` carries `N` in the irq-info
+/// column). The gather's step is predicted; the cut-short one is compared as a range, and without its `N` the
+/// model could not tell it from a whole table's step: every step after it would be off by one.
+#[test]
+fn unmap_steps_follow_the_mmu_gather_and_need_resched() {
+    let text = unxz("big-unmap.ftrace.xz");
+    let dir = super::test_dir("big-unmap");
+    let verify = |name: &str, text: &str| {
+        super::write(&dir, name, text);
+        let out = Command::new(env!("CARGO_BIN_EXE_mmdb"))
+            .args(["replay", name, "--verify", "--format", "json"])
+            .current_dir(&dir)
+            .output()
+            .expect("runs mmdb");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        let r = &json["verify"]["rss_stat"];
+        let n = |k: &str| r[k].as_u64().unwrap_or(0);
+        (n("matched"), n("total"), n("resched"))
+    };
+    // The munmap's steps: 9678 pages into the gather, a step of fewer than 512 pages, then the frees.
+    let munmap = text.find("sys_munmap(addr: 0x7f0285b2c000").expect("the region's munmap");
+    let frees = text[munmap..].find("mm_page_free:").expect("the flush") + munmap;
+    let allocs = text[munmap..frees].matches("gfp_flags=GFP_NOWAIT").count();
+    assert_eq!(allocs, 19, "tlb_next_batch() allocated MAX_GATHER_BATCH_COUNT batches");
+    let next_step = text[frees..].find("rss_stat:").expect("the steps after the flush") + frees;
+    assert_eq!(text[frees..next_step].matches("mm_page_free: ").count(), 9678, "the gather's pages freed");
+    assert_eq!(verify("big-unmap.ftrace", &text), (20126, 20126, 1));
+    // The step need_resched() cut short, without its mark.
+    let cut = "[001] .N.1. 34289.716031: rss_stat:";
+    assert_eq!(text.matches(cut).count(), 1);
+    let (matched, total, resched) =
+        verify("unmarked.ftrace", &text.replace(cut, "[001] ...1. 34289.716031: rss_stat:"));
+    assert_eq!((total, resched), (20126, 0));
+    assert!(matched + 10 < total, "without the mark the steps after it disagree: {matched} of {total}");
+}
+
+/// The text of the compressed recording `traces/real/FILE`.
+fn unxz(file: &str) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let xz = std::fs::read(format!("{root}/traces/real/{file}")).expect("the recording");
+    let mut text = Vec::new();
+    lzma_rs::xz_decompress(&mut xz.as_slice(), &mut text).expect("xz");
+    String::from_utf8(text).expect("UTF-8")
 }
 
 /// The options that name a perf recording's side files, where they exist: `--truth FILE.truth` and
