@@ -120,8 +120,9 @@ pub enum Op {
     /// indexes `index..index + pages` are in the page cache (`cached`) or not. Fault-around
     /// (`filemap_map_pages()`) maps only cached pages, and a page the trace said nothing about is taken to be
     /// cached. The lowering derives it from `mmdb-pagecache` input markers and the `mm_filemap_add_to_page_cache`
-    /// and `mm_filemap_delete_from_page_cache` records (filemap.rs).
-    PageCache { file: String, index: u64, pages: u64, cached: bool },
+    /// and `mm_filemap_delete_from_page_cache` records (filemap.rs). `readahead`: the cached pages carry
+    /// `PG_readahead`, which fault-around skips too (`mmdb-pagecache`'s `readahead=`).
+    PageCache { file: String, index: u64, pages: u64, cached: bool, readahead: bool },
 }
 
 impl Op {

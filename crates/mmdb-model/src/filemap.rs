@@ -6,6 +6,13 @@
 //! `mm_filemap_add_to_page_cache` (`__filemap_add_folio()`) and `mm_filemap_delete_from_page_cache`
 //! (`__filemap_remove_folio()`), lowered to [`crate::Op::PageCache`]. A page the trace said nothing about is taken
 //! to be cached, as binaries and libraries usually are.
+//!
+//! A cached page may also carry `PG_readahead`, the mark readahead leaves on the page whose access should start
+//! the next asynchronous readahead. `next_uptodate_folio()` (6.12 mm/filemap.c) skips a folio with the mark, so
+//! fault-around never maps it; the fault on the page itself does (`filemap_fault()` finds it cached) and clears
+//! the mark (`do_async_mmap_readahead()` → `page_cache_async_ra()`). `mincore()` cannot tell such a page from
+//! another: `mmdb record` finds the marks with fault-around itself (`readahead=` of `mmdb-pagecache`). Marks that
+//! readahead during the trace sets are not modelled.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +29,11 @@ impl PageRanges {
     /// Whether `index` is in the set.
     pub fn contains(&self, index: u64) -> bool {
         self.0.range(..=index).next_back().is_some_and(|(_, &end)| index < end)
+    }
+
+    /// The range `start..end` of the set that holds `index`, if any.
+    pub fn range_containing(&self, index: u64) -> Option<(u64, u64)> {
+        self.0.range(..=index).next_back().filter(|(_, &end)| index < end).map(|(&s, &e)| (s, e))
     }
 
     /// Adds `start..end`.
@@ -87,12 +99,19 @@ impl Model {
     /// only once it is unmapped (truncation unmaps first, invalidation skips mapped folios), so the model's folio
     /// is its own account of the page. Shmem objects are left alone: their pages exist only once written, and the
     /// model has them all.
-    pub(crate) fn page_cache_state(&mut self, name: &str, index: u64, pages: u64, cached: bool) {
+    ///
+    /// `readahead` (with `cached`): the pages carry `PG_readahead`; a page added or measured without it does not.
+    pub(crate) fn page_cache_state(&mut self, name: &str, index: u64, pages: u64, cached: bool, readahead: bool) {
         let end = index.saturating_add(pages);
         let id = self.file_id(name, false);
         let f = &mut self.files[id as usize];
         if f.shmem {
             return;
+        }
+        if cached && readahead {
+            f.readahead.insert(index, end);
+        } else {
+            f.readahead.remove(index, end);
         }
         if cached {
             f.uncached.remove(index, end);
@@ -121,6 +140,29 @@ impl Model {
     pub(crate) fn page_cached(&self, file: FileId, index: u64) -> bool {
         let f = &self.files[file as usize];
         f.pages.contains_key(&index) || !f.uncached.contains(index)
+    }
+
+    /// Whether fault-around maps page `index` of regular file `file`: cached, and without `PG_readahead`
+    /// (`next_uptodate_folio()` skips a folio carrying it).
+    pub(crate) fn page_mappable_around(&self, file: FileId, index: u64) -> bool {
+        self.page_cached(file, index) && !self.files[file as usize].readahead.contains(index)
+    }
+
+    /// A fault on page `index` of `file` itself (`filemap_fault()`): `do_async_mmap_readahead()` finds
+    /// `PG_readahead` and clears it as it starts the next readahead (`page_cache_async_ra()`), whose page-cache
+    /// additions the trace shows. The mark is a folio flag: the whole marked run around `index` loses it (the
+    /// recorder sees a large folio's mark as a run of pages; readahead marks one folio per window, so two runs do
+    /// not touch).
+    pub(crate) fn filemap_fault_readahead(&mut self, file: FileId, index: u64) {
+        let f = &mut self.files[file as usize];
+        if let Some((start, end)) = f.readahead.range_containing(index) {
+            f.readahead.remove(start, end);
+        }
+    }
+
+    /// The page indexes of the file `name` known to carry `PG_readahead`, as half-open ranges.
+    pub fn page_cache_readahead(&self, name: &str) -> Vec<(u64, u64)> {
+        self.files.iter().find(|f| f.name == name).map(|f| f.readahead.iter().collect()).unwrap_or_default()
     }
 
     /// The name of file (or shmem object) `file`, the one [`crate::FileRef`] gave it.
@@ -158,6 +200,7 @@ mod tests {
         r.remove(3, 4);
         assert_eq!(r.iter().collect::<Vec<_>>(), [(0, 3), (4, 9)]);
         assert!(r.contains(2) && !r.contains(3) && r.contains(4) && r.contains(8) && !r.contains(9));
+        assert_eq!((r.range_containing(5), r.range_containing(3), r.range_containing(9)), (Some((4, 9)), None, None));
         r.remove(0, 100);
         assert!(r.is_empty());
         r.insert(u64::MAX - 1, u64::MAX);

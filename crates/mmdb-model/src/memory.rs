@@ -284,6 +284,7 @@ impl Model {
         if write && !shared {
             // do_cow_fault: the page-cache folio is read (created if missing) but only the copy is mapped;
             // copy_mc_user_highpage() copies its data.
+            self.filemap_fault_readahead(file, index);
             let cached = self.filemap_get_folio(file, index, None, mm)?;
             let content = self.folios[&cached].pages[0].content;
             self.anon_vma_prepare(mm, vma.start);
@@ -302,6 +303,8 @@ impl Model {
         if !write {
             self.do_fault_around(mm, vma, addr, file)?;
         }
+        // __do_fault() → filemap_fault(), after fault-around (which skipped the page if it carried the mark).
+        self.filemap_fault_readahead(file, index);
         self.map_file_page(mm, vma, addr, file, index, want, write)
     }
 
@@ -342,7 +345,7 @@ impl Model {
             if shmem && !self.files[file as usize].pages.contains_key(&index) {
                 continue;
             }
-            if !shmem && !self.page_cached(file, index) {
+            if !shmem && !self.page_mappable_around(file, index) {
                 continue;
             }
             self.map_file_page(mm, vma, a, file, index, None, false)?;

@@ -129,6 +129,9 @@ pub struct FileObj {
     /// Page indexes the trace showed not to be in the page cache, where the model holds no folio (filemap.rs,
     /// [`Op::PageCache`]); every other page of a regular file is taken to be cached.
     pub uncached: crate::filemap::PageRanges,
+    /// Cached page indexes whose folio carries `PG_readahead` (the async-readahead mark), as the trace showed
+    /// them: fault-around skips them, a fault on the page itself clears the mark (filemap.rs).
+    pub readahead: crate::filemap::PageRanges,
 }
 
 /// The kernel model. See the crate documentation.
@@ -347,8 +350,8 @@ impl Model {
             Op::BalloonInflate { account } => Some(self.balloon_inflate(pid, *account)),
             Op::BalloonDeflate { pfn } => Some(self.balloon_deflate(*pfn)),
             Op::Vrange { addr, len, mode, behavior } => Some(self.sys_vrange(pid, *addr, *len, *mode, *behavior)),
-            Op::PageCache { file, index, pages, cached } => {
-                self.page_cache_state(file, *index, *pages, *cached);
+            Op::PageCache { file, index, pages, cached, readahead } => {
+                self.page_cache_state(file, *index, *pages, *cached, *readahead);
                 None
             }
         }
@@ -631,6 +634,7 @@ impl Model {
             data,
             unlinked: false,
             uncached: Default::default(),
+            readahead: Default::default(),
         });
         (self.files.len() - 1) as FileId
     }

@@ -387,6 +387,9 @@ pub struct Lowerer {
     /// file is here once an `mmdb-pagecache` marker or a deletion from its page cache was seen; the model gets its
     /// holes before a fault on it ([`Lowerer::sync_page_cache`]).
     page_cache: FxHashMap<String, PageRanges>,
+    /// Cached pages the markers showed carrying `PG_readahead` (`readahead=`), by file, not yet given to the model:
+    /// it gets them with the file's holes, and from then on keeps them itself (a fault on the page clears its mark).
+    readahead_marks: FxHashMap<String, PageRanges>,
     /// The line of the record being fed, for the log.
     cur_line: u32,
     /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
@@ -429,6 +432,7 @@ impl Lowerer {
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
             page_cache: FxHashMap::default(),
+            readahead_marks: FxHashMap::default(),
             exec: None,
             pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
@@ -1118,10 +1122,17 @@ impl Lowerer {
     pub fn input_marker(&mut self, m: &Marker) {
         if let Marker::PageCache(p) = m {
             // What mincore() showed replaces what the lowering knew of those pages.
-            let holes = self.page_cache.entry(file_name(p.dev.0, p.dev.1, p.ino)).or_default();
-            holes.remove(p.first, p.first.saturating_add(p.pages));
+            let name = file_name(p.dev.0, p.dev.1, p.ino);
+            let end = p.first.saturating_add(p.pages);
+            let holes = self.page_cache.entry(name.clone()).or_default();
+            holes.remove(p.first, end);
             for (a, b) in p.uncached() {
                 holes.insert(a, b.saturating_add(1));
+            }
+            let marks = self.readahead_marks.entry(name).or_default();
+            marks.remove(p.first, end);
+            for &(a, b) in &p.readahead {
+                marks.insert(a, b.saturating_add(1));
             }
             return;
         }
@@ -1345,10 +1356,15 @@ impl Lowerer {
         };
         let name = file_name(p.s_dev.major, p.s_dev.minor, p.i_ino);
         if !cached && self.model.page_cache_holds(&name, p.index, end) {
-            let op = Op::PageCache { file: name.clone(), index: p.index, pages: end - p.index, cached };
+            let op =
+                Op::PageCache { file: name.clone(), index: p.index, pages: end - p.index, cached, readahead: false };
             self.apply(l.pid, l.cpu, l.ts_ns, op);
         } else {
             self.stats.ignored += 1;
+        }
+        if let Some(marks) = self.readahead_marks.get_mut(&name) {
+            // A folio added now is not the one measured with the mark; a deleted one takes its mark along.
+            marks.remove(p.index, end);
         }
         match (self.page_cache.get_mut(&name), cached) {
             (Some(holes), true) => holes.remove(p.index, end),
@@ -1406,11 +1422,20 @@ impl Lowerer {
         for (a, b) in known.iter() {
             drop.remove(a, b);
         }
+        // The holes that changed, then the readahead marks not given yet (on cached pages).
+        let marks = self.readahead_marks.remove(name).unwrap_or_default();
         let ops: Vec<Op> = add
             .iter()
-            .map(|(a, b)| (a, b, false))
-            .chain(drop.iter().map(|(a, b)| (a, b, true)))
-            .map(|(index, end, cached)| Op::PageCache { file: name.clone(), index, pages: end - index, cached })
+            .map(|(a, b)| (a, b, false, false))
+            .chain(drop.iter().map(|(a, b)| (a, b, true, false)))
+            .chain(marks.iter().map(|(a, b)| (a, b, true, true)))
+            .map(|(index, end, cached, readahead)| Op::PageCache {
+                file: name.clone(),
+                index,
+                pages: end - index,
+                cached,
+                readahead,
+            })
             .collect();
         for op in ops {
             self.apply(pid, f.cpu, f.ts_ns, op);

@@ -330,10 +330,13 @@ const EVENTS: &[EventDef] = &[
             req("index", Kind::Num, "N"),
             req("pages", Kind::Num, "N"),
             req("cached", Kind::Bool, "0|1"),
+            opt_("readahead", Kind::Bool, "0|1"),
         ],
         build: |f| {
             let cached = f.opt_bool("cached")?.unwrap_or(false);
-            Ok(Op::PageCache { file: f.string("file")?, index: f.num("index")?, pages: f.num("pages")?, cached })
+            let readahead = f.opt_bool("readahead")?.unwrap_or(false);
+            let (file, index, pages) = (f.string("file")?, f.num("index")?, f.num("pages")?);
+            Ok(Op::PageCache { file, index, pages, cached, readahead })
         },
     },
 ];

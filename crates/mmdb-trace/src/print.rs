@@ -160,9 +160,12 @@ fn write_fields(out: &mut String, op: &Op) {
             hex(out, "len", *len);
             let _ = write!(out, " mode={} behavior={}", mode.name(), behavior.name());
         }
-        Op::PageCache { file, index, pages, cached } => {
+        Op::PageCache { file, index, pages, cached, readahead } => {
             write_str(out, "file", file);
             let _ = write!(out, " index={index} pages={pages} cached={}", u8::from(*cached));
+            if *readahead {
+                out.push_str(" readahead=1");
+            }
         }
     }
 }

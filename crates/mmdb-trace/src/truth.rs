@@ -28,7 +28,7 @@
 //! cached before the trace, and fault-around maps only cached pages: `filemap_map_pages()`):
 //!
 //! ```text
-//! mmdb-pagecache dev=<MAJ>:<MIN> ino=<dec> first=<idx> pages=<N> cached=<ranges|->
+//! mmdb-pagecache dev=<MAJ>:<MIN> ino=<dec> first=<idx> pages=<N> cached=<ranges|-> [readahead=<ranges>]
 //! ```
 //!
 //! It describes the `N` page indexes `first` to `first + N - 1` of the file (device and inode as in
@@ -37,7 +37,9 @@
 //! at the exec stop, before `mmdb-exec`, for each file the new image maps or will map (the binary, the interpreter
 //! and the shared libraries the dynamic loader resolves), and at each checkpoint, before `mmdb-checkpoint begin`,
 //! for the files mapped since; a file with many ranges is split over several lines (at most
-//! [`PAGECACHE_MAX_RANGES`] ranges each), the last one reaching the file's end.
+//! [`PAGECACHE_MAX_RANGES`] ranges each), the last one reaching the file's end. `readahead`, when present, lists
+//! the cached pages that carry `PG_readahead`, which fault-around skips (the recorder finds them by faulting
+//! around in a mapping of its own; `mincore()` cannot tell them apart).
 //!
 //! In ftrace text each marker is a `trace_marker` write (`tracing_mark_write: mmdb-checkpoint begin id=1`); with
 //! perf they sit in a side file, each line prefixed by its CLOCK_MONOTONIC time (`1277.379730585: mmdb-...`).
@@ -106,6 +108,9 @@ pub struct PageCache {
     pub pages: u64,
     /// The cached page indexes: inclusive ranges `(a, b)`, increasing and disjoint, inside the described indexes.
     pub cached: Vec<(u64, u64)>,
+    /// Of the cached pages, those carrying `PG_readahead`: inclusive ranges, increasing and disjoint (usually
+    /// none).
+    pub readahead: Vec<(u64, u64)>,
 }
 
 impl PageCache {
@@ -326,18 +331,28 @@ impl fmt::Display for Marker {
                 if p.cached.is_empty() {
                     return f.write_str("-");
                 }
-                for (i, &(a, b)) in p.cached.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { "," };
-                    if a == b {
-                        write!(f, "{sep}{a}")?;
-                    } else {
-                        write!(f, "{sep}{a}-{b}")?;
-                    }
+                write_ranges(f, &p.cached)?;
+                if !p.readahead.is_empty() {
+                    f.write_str(" readahead=")?;
+                    write_ranges(f, &p.readahead)?;
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// Writes inclusive page ranges as `a-b` or `a`, joined by commas.
+fn write_ranges(f: &mut fmt::Formatter<'_>, ranges: &[(u64, u64)]) -> fmt::Result {
+    for (i, &(a, b)) in ranges.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        if a == b {
+            write!(f, "{sep}{a}")?;
+        } else {
+            write!(f, "{sep}{a}-{b}")?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads a marker's fields in order.
@@ -500,9 +515,20 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             let first = c.num("first", "<idx>")?;
             let pages = c.num("pages", "<N>")?;
             let (text, offset) = c.field("cached", "<ranges|->", false)?;
-            let cached =
-                parse_ranges(text, first, pages).map_err(|(at, len, what)| LineError::new(offset + at, len, what))?;
-            Marker::PageCache(PageCache { dev, ino, first, pages, cached })
+            let cached = parse_ranges("cached", text, first, pages)
+                .map_err(|(at, len, what)| LineError::new(offset + at, len, what))?;
+            let mut readahead = Vec::new();
+            if c.next_is("readahead") {
+                let (text, offset) = c.field("readahead", "<ranges>", false)?;
+                let bad = |at: usize, len: usize, what: String| LineError::new(offset + at, len, what);
+                readahead =
+                    parse_ranges("readahead", text, first, pages).map_err(|(at, len, what)| bad(at, len, what))?;
+                let in_cached = |&(a, b): &(u64, u64)| cached.iter().any(|&(c, d)| c <= a && b <= d);
+                if readahead.is_empty() || !readahead.iter().all(in_cached) {
+                    return Err(bad(0, text.len().max(1), "cached page ranges for `readahead`".to_string()));
+                }
+            }
+            Marker::PageCache(PageCache { dev, ino, first, pages, cached, readahead })
         }
         "mmdb-exec" => Marker::Exec(ExecStack {
             pid: c.pid()?,
@@ -533,9 +559,10 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
     Ok(marker)
 }
 
-/// The `cached=` ranges of `mmdb-pagecache`: `-`, or `a-b` and `a` joined by commas, increasing, disjoint and inside
-/// `first..first + pages`. An error is (offset in `text`, length, what was expected).
-fn parse_ranges(text: &str, first: u64, pages: u64) -> Result<Vec<(u64, u64)>, (usize, usize, String)> {
+/// The `cached=` (or `readahead=`: `key`) ranges of `mmdb-pagecache`: `-`, or `a-b` and `a` joined by commas,
+/// increasing, disjoint and inside `first..first + pages`. An error is (offset in `text`, length, what was
+/// expected).
+fn parse_ranges(key: &str, text: &str, first: u64, pages: u64) -> Result<Vec<(u64, u64)>, (usize, usize, String)> {
     if text == "-" {
         return Ok(Vec::new());
     }
@@ -550,13 +577,13 @@ fn parse_ranges(text: &str, first: u64, pages: u64) -> Result<Vec<(u64, u64)>, (
             None => (parse_dec(part), parse_dec(part)),
         };
         let (Some(a), Some(b)) = (a, b) else {
-            return Err(bad("`-` or decimal page ranges `a-b` or `a` joined by `,` for `cached`"));
+            return Err(bad(&format!("`-` or decimal page ranges `a-b` or `a` joined by `,` for `{key}`")));
         };
         if a > b || out.last().is_some_and(|&(_, prev)| a <= prev) {
-            return Err(bad("increasing, disjoint page ranges for `cached`"));
+            return Err(bad(&format!("increasing, disjoint page ranges for `{key}`")));
         }
         if a < first || u128::from(b) >= last {
-            return Err(bad("page ranges inside `first` .. `first + pages - 1` for `cached`"));
+            return Err(bad(&format!("page ranges inside `first` .. `first + pages - 1` for `{key}`")));
         }
         out.push((a, b));
         at += part.len() + 1;

@@ -51,6 +51,8 @@ struct Measured {
     ts_ns: u64,
     pages: u64,
     uncached: PageRanges,
+    /// The cached pages measured with `PG_readahead`.
+    readahead: PageRanges,
 }
 
 /// What a recording says about the page cache: the first exec stop, the residency lines written after it, and
@@ -95,6 +97,7 @@ impl Scan {
                 ts_ns,
                 pages: 0,
                 uncached: PageRanges::default(),
+                readahead: PageRanges::default(),
             }),
             Some(m) if p.first != 0 && p.first == m.pages => m,
             _ => return, // a later measurement, or a line that does not go on from the last one
@@ -102,6 +105,9 @@ impl Scan {
         m.pages = end;
         for (a, b) in p.uncached() {
             m.uncached.insert(a, b.saturating_add(1));
+        }
+        for &(a, b) in &p.readahead {
+            m.readahead.insert(a, b.saturating_add(1));
         }
     }
 
@@ -116,12 +122,15 @@ impl Scan {
         }
         let mut out = Vec::new();
         for (&key, m) in &self.measured {
-            let (mut pages, mut uncached) = (m.pages, m.uncached.clone());
+            let (mut pages, mut uncached, mut readahead) = (m.pages, m.uncached.clone(), m.readahead.clone());
             let mut changes: Vec<&Change> =
                 by_key.get(&key).map(|v| v.iter().copied().filter(|c| c.ts_ns < m.ts_ns).collect()).unwrap_or_default();
             // Stable: changes at the same time keep their trace order, and are undone last one first.
             changes.sort_by_key(|c| c.ts_ns);
             for c in changes.iter().rev() {
+                // A page added in between carried no mark at the exec stop (it was not cached); one removed in
+                // between may have: its mark is not known.
+                readahead.remove(c.index, c.end);
                 if c.cached {
                     uncached.insert(c.index, c.end);
                 } else {
@@ -131,7 +140,8 @@ impl Scan {
                 }
             }
             let cached = complement(&uncached, pages);
-            out.extend(pagecache::lines(key, pages, &cached));
+            let readahead: Vec<(u64, u64)> = readahead.iter().map(|(a, b)| (a, b - 1)).collect();
+            out.extend(pagecache::lines(key, pages, &cached, &readahead));
         }
         out
     }

@@ -8,6 +8,13 @@
 //! `mincore()` on a read-only shared mapping of the file: the mapping faults nothing in and `mincore()` reads the
 //! page cache without touching it, so measuring changes nothing. A file that cannot be resolved, opened or mapped
 //! is skipped; the replay then takes its pages to be cached, as without residency.
+//!
+//! A cached page may carry `PG_readahead`, which fault-around skips (`next_uptodate_folio()`) and `mincore()`
+//! cannot see. The recorder finds those pages with fault-around itself ([`readahead_marks`]): in a read-only
+//! shared mapping of its own with `MADV_RANDOM`, it touches one cached page of each fault-around window and reads
+//! from `/proc/self/pagemap` which cached pages were not mapped. `MADV_RANDOM` (`VM_RAND_READ`) keeps this from
+//! changing anything: a fault there starts no readahead and clears no mark (`do_async_mmap_readahead()`), and the
+//! unmap does not mark the pages accessed (`vma_has_recency()`). They go in the markers' `readahead=`.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -125,7 +132,9 @@ fn residency_lines(file: &File, key: FileKey) -> Option<Vec<String>> {
     let resident = mincore_file(file, size)?;
     let pages = u64::try_from(resident.len()).ok()?;
     let cached = ranges(resident.iter().map(|&r| r & 1 != 0));
-    Some(lines(key, pages, &cached))
+    let marked = readahead_marks(file, size, &resident);
+    let readahead = ranges((0..pages).map(|i| marked.binary_search(&i).is_ok()));
+    Some(lines(key, pages, &cached, &readahead))
 }
 
 /// The cached pages as inclusive index ranges.
@@ -141,17 +150,18 @@ fn ranges(resident: impl Iterator<Item = bool>) -> Vec<(u64, u64)> {
     out
 }
 
-/// The lines of a file of `pages` pages whose cached ranges are `cached`: one line per [`PAGECACHE_MAX_RANGES`]
-/// ranges, each describing the indexes from its first range (0 for the first line) to the next line's, the last
-/// one to the file's end, so that together they describe every page.
-pub(super) fn lines((dev, ino): FileKey, pages: u64, cached: &[(u64, u64)]) -> Vec<String> {
+/// The lines of a file of `pages` pages whose cached ranges are `cached` (of which `readahead` carry the mark):
+/// one line per [`PAGECACHE_MAX_RANGES`] ranges, each describing the indexes from its first range (0 for the first
+/// line) to the next line's, the last one to the file's end, so that together they describe every page.
+pub(super) fn lines((dev, ino): FileKey, pages: u64, cached: &[(u64, u64)], readahead: &[(u64, u64)]) -> Vec<String> {
     let chunks: Vec<&[(u64, u64)]> =
         if cached.is_empty() { vec![&[]] } else { cached.chunks(PAGECACHE_MAX_RANGES).collect() };
     let mut out = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
         let first = if i == 0 { 0 } else { chunk[0].0 };
         let end = chunks.get(i + 1).map_or(pages, |next| next[0].0);
-        let marker = PageCache { dev, ino, first, pages: end - first, cached: chunk.to_vec() };
+        let readahead = readahead.iter().copied().filter(|&(a, _)| first <= a && a < end).collect();
+        let marker = PageCache { dev, ino, first, pages: end - first, cached: chunk.to_vec(), readahead };
         out.push(Marker::PageCache(marker).to_string());
     }
     out
@@ -182,6 +192,137 @@ fn mincore_file(file: &File, size: u64) -> Option<Vec<u8>> {
     (rc == 0).then_some(vec)
 }
 
+/// The fault-around window: `fault_around_bytes` (64 KiB) of pages, aligned in the virtual address space
+/// (`do_fault_around()`).
+const FAULT_AROUND_PAGES: usize = 16;
+
+/// The cached pages of `file` (`resident`, from `mincore()`) that carry `PG_readahead`, in increasing order:
+/// those that fault-around skips in two probes ([`fault_around_skips`]). A folio still under read I/O (locked,
+/// not uptodate: readahead that `ld.so --list` started a moment ago) is skipped too, but only for a moment: the
+/// first probe waits for the pages it found skipped, so the second sees them mapped. None found when the file
+/// cannot be probed.
+fn readahead_marks(file: &File, size: u64, resident: &[u8]) -> Vec<u64> {
+    let Some(first) = fault_around_skips(file, size, resident).filter(|m| !m.is_empty()) else { return Vec::new() };
+    let second = fault_around_skips(file, size, resident).unwrap_or_default();
+    first.into_iter().filter(|i| second.binary_search(i).is_ok()).collect()
+}
+
+/// The cached pages of `file` (`resident`, from `mincore()`) that fault-around does not map: those carrying
+/// `PG_readahead`, or under read I/O, in increasing order. In a shared read-only mapping with
+/// `MADV_RANDOM`, one cached page of each fault-around window is read; the window's other cached pages that
+/// `/proc/self/pagemap` then shows not present were skipped. A page read this way is mapped whatever its mark, so
+/// each window whose read page is not known to be unmarked is done again (`MADV_DONTNEED` of the window, then a
+/// read of another of its cached pages). Each page found is then read where it is, which waits for its I/O
+/// (`filemap_fault()` locks the folio) and keeps its mark (`VM_RAND_READ`). `None` when the file cannot be mapped
+/// or the page map read.
+#[allow(unsafe_code)]
+fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<Vec<u64>> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::FileExt as _;
+
+    use nix::libc;
+    let len = usize::try_from(size).ok().filter(|&l| l > 0)?;
+    let page = PAGE_SIZE as usize;
+    let cached: Vec<usize> = (0..resident.len()).filter(|&i| resident[i] & 1 != 0).collect();
+    if cached.is_empty() {
+        return Some(Vec::new());
+    }
+    // `do_fault_around()` aligns its window in the virtual address space, but a window clipped by the VMA's start
+    // slides to start there: with the file mapped at a 16-page boundary, the windows are file pages 16k..16k+15.
+    let span = FAULT_AROUND_PAGES * page;
+    let reserved = len + span;
+    // SAFETY: a new reservation chosen by the kernel (addr NULL), inaccessible, of anonymous memory; the file is
+    // mapped over part of it below, and the whole of it is unmapped at the end.
+    let reserve = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            reserved,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if reserve == libc::MAP_FAILED {
+        return None;
+    }
+    let base = (reserve as usize).next_multiple_of(span);
+    // SAFETY: MAP_FIXED over `base..base + len`, which lies inside the reservation made above (base is at most
+    // span - 1 bytes past its start), so it replaces nothing but that reservation; read-only and shared, of an
+    // open file descriptor that outlives the call; it is only read within the file's size.
+    let addr = unsafe {
+        libc::mmap(
+            base as *mut libc::c_void,
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        // SAFETY: unmaps exactly the reservation made above; no reference into it exists.
+        unsafe { libc::munmap(reserve, reserved) };
+        return None;
+    }
+    // SAFETY: advice on exactly the mapping made above; MADV_RANDOM changes no memory.
+    let random = unsafe { libc::madvise(addr, len, libc::MADV_RANDOM) } == 0;
+    let read = |i: usize| {
+        // SAFETY: page `i` lies inside the mapping (i < resident.len(), the file's pages) and is in the page
+        // cache, so the read maps it rather than failing; a volatile read of one byte, never kept.
+        unsafe { std::ptr::read_volatile((base + i * page) as *const u8) };
+    };
+    let pagemap = File::open("/proc/self/pagemap").ok();
+    let present = |from: usize, to: usize| -> Option<Vec<bool>> {
+        let mut buf = vec![0u8; (to - from) * 8];
+        pagemap.as_ref()?.read_exact_at(&mut buf, ((base / page + from) * 8) as u64).ok()?;
+        Some(buf.chunks_exact(8).map(|e| e[7] & 0x80 != 0).collect())
+    };
+    let window = |i: usize| i / FAULT_AROUND_PAGES;
+    let result = (|| {
+        if !random {
+            return None; // without MADV_RANDOM a read could clear a mark and start readahead
+        }
+        // Pass 1: the first cached page of each window.
+        let mut firsts = Vec::new();
+        for &i in &cached {
+            if firsts.last().is_none_or(|&f| window(f) != window(i)) {
+                read(i);
+                firsts.push(i);
+            }
+        }
+        let mapped = present(0, resident.len())?;
+        let mut marked: Vec<u64> = cached.iter().filter(|&&i| !mapped[i]).map(|&i| i as u64).collect();
+        // Pass 2: each page read in pass 1, seen from another cached page of its window.
+        for &f in &firsts {
+            let Some(&other) = cached.iter().find(|&&i| i != f && window(i) == window(f) && mapped[i]) else {
+                continue;
+            };
+            let lo = cached.iter().copied().find(|&i| window(i) == window(f)).unwrap_or(f);
+            let hi = cached.iter().copied().rfind(|&i| window(i) == window(f)).unwrap_or(f) + 1;
+            // SAFETY: zaps the PTEs of pages lo..hi of the mapping made above (shared, read-only: nothing is
+            // lost); the file's pages stay in the page cache.
+            if unsafe { libc::madvise((base + lo * page) as *mut libc::c_void, (hi - lo) * page, libc::MADV_DONTNEED) }
+                != 0
+            {
+                return None;
+            }
+            read(other);
+            if !present(f, f + 1)?[0] {
+                marked.push(f as u64);
+            }
+        }
+        marked.sort_unstable();
+        for &i in &marked {
+            read(i as usize);
+        }
+        Some(marked)
+    })();
+    // SAFETY: unmaps the reservation, and with it the file's mapping inside it; no reference into them exists.
+    unsafe { libc::munmap(reserve, reserved) };
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,20 +348,28 @@ mod tests {
         let r = ranges([true, true, false, true, false, false, true].into_iter());
         assert_eq!(r, [(0, 1), (3, 3), (6, 6)]);
         let key = ((254, 0), 42);
-        assert_eq!(lines(key, 7, &r), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=7 cached=0-1,3,6"]);
-        assert_eq!(lines(key, 3, &[]), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=3 cached=-"]);
+        assert_eq!(lines(key, 7, &r, &[]), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=7 cached=0-1,3,6"]);
+        assert_eq!(lines(key, 3, &[], &[]), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=3 cached=-"]);
+        assert_eq!(
+            lines(key, 7, &r, &[(1, 1), (6, 6)]),
+            ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=7 cached=0-1,3,6 readahead=1,6"]
+        );
         // 200 cached pages every other index: 4 lines of at most 64 ranges that describe every page once.
         let many: Vec<(u64, u64)> = (0..200).map(|i| (2 * i + 1, 2 * i + 1)).collect();
-        let out = lines(key, 401, &many);
+        // Every fifth marked: each line carries the marks of its own pages.
+        let marks: Vec<(u64, u64)> = many.iter().copied().step_by(5).collect();
+        let out = lines(key, 401, &many, &marks);
         assert_eq!(out.len(), 4);
-        let mut next = 0;
+        let (mut next, mut found) = (0, Vec::new());
         for line in &out {
             let Ok(Marker::PageCache(p)) = parse_marker(line) else { panic!("{line}") };
-            assert!(p.cached.len() <= PAGECACHE_MAX_RANGES && line.len() < 1024, "{line}");
+            assert!(p.cached.len() <= PAGECACHE_MAX_RANGES && line.len() < 1400, "{line}");
             assert_eq!(p.first, next);
             next = p.first + p.pages;
+            found.extend(p.readahead);
         }
         assert_eq!(next, 401);
+        assert_eq!(found, marks);
     }
 
     #[test]
@@ -237,5 +386,38 @@ mod tests {
         let v = mincore_file(&f, size).expect("mincore");
         assert_eq!(v.len() as u64, size.div_ceil(PAGE_SIZE));
         assert_eq!(mincore_file(&f, 0), None);
+    }
+
+    /// A `read()` of page 0 of a file not cached reads 4 pages ahead (`get_init_ra_size()` of a 1-page request)
+    /// and marks page 1 for the next readahead (`async_size` 3). The probe finds that mark, and finding it leaves
+    /// the page cache and the mark as they were.
+    #[test]
+    fn readahead_marks_are_found_and_left_in_place() {
+        use std::io::Write as _;
+        use std::os::unix::fs::FileExt as _;
+        let dir = std::env::current_exe().expect("the test binary").parent().expect("its directory").to_path_buf();
+        let path = dir.join(format!("mmdb-readahead-probe-{}", std::process::id()));
+        let mut f = File::create(&path).expect("create");
+        f.write_all(&vec![7u8; 64 * PAGE_SIZE as usize]).expect("write");
+        f.sync_all().expect("fsync");
+        let f = File::open(&path).expect("open");
+        nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED).expect("fadvise");
+        let size = 64 * PAGE_SIZE;
+        let before = mincore_file(&f, size).expect("mincore");
+        let mut byte = [0u8; 1];
+        f.read_exact_at(&mut byte, 0).expect("read");
+        let cached = mincore_file(&f, size).expect("mincore");
+        let marks = fault_around_skips(&f, size, &cached);
+        let again = readahead_marks(&f, size, &cached);
+        let after = mincore_file(&f, size).expect("mincore");
+        fs::remove_file(&path).expect("remove");
+        if before.iter().any(|&r| r & 1 != 0) {
+            // A file system that keeps no clean page out of memory (tmpfs): no readahead to see.
+            eprintln!("the page cache of {} could not be dropped; nothing to probe", path.display());
+            return;
+        }
+        assert_eq!(ranges(cached.iter().map(|&r| r & 1 != 0)), [(0, 3)]);
+        assert_eq!(marks, Some(vec![1]));
+        assert_eq!((again, after), (vec![1], cached));
     }
 }

@@ -63,6 +63,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("pagecache-holes.perf.txt", 85, 85, 96, 96, 3, 3, 0),
         ("python-modules.ftrace.xz", 2416, 2416, 10089, 10117, 5, 5, 0),
         ("big-unmap.ftrace.xz", 20126, 20126, 20124, 20124, 4, 4, 0),
+        ("perl-readahead.ftrace.xz", 2181, 2181, 2064, 2071, 1, 1, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -131,14 +132,7 @@ fn unmap_steps_follow_the_mmu_gather_and_need_resched() {
     let text = unxz("big-unmap.ftrace.xz");
     let dir = super::test_dir("big-unmap");
     let verify = |name: &str, text: &str| {
-        super::write(&dir, name, text);
-        let out = Command::new(env!("CARGO_BIN_EXE_mmdb"))
-            .args(["replay", name, "--verify", "--format", "json"])
-            .current_dir(&dir)
-            .output()
-            .expect("runs mmdb");
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
-        let r = &json["verify"]["rss_stat"];
+        let r = rss_stat_of(&dir, name, text);
         let n = |k: &str| r[k].as_u64().unwrap_or(0);
         (n("matched"), n("total"), n("resched"))
     };
@@ -157,6 +151,35 @@ fn unmap_steps_follow_the_mmu_gather_and_need_resched() {
         verify("unmarked.ftrace", &text.replace(cut, "[001] ...1. 34289.716031: rss_stat:"));
     assert_eq!((total, resched), (20126, 0));
     assert!(matched + 10 < total, "without the mark the steps after it disagree: {matched} of {total}");
+}
+
+/// `traces/real/perl-readahead.ftrace.xz`: page 417 of `/usr/bin/perl` carries `PG_readahead`, which fault-around
+/// skips; the recorder's probe wrote it in the exec stop's `mmdb-pagecache` line (`readahead=417`). Without it the
+/// replay maps the page at the first fault-around over it, and MM_FILEPAGES runs one page high from there.
+#[test]
+fn readahead_mark_is_what_makes_perl_agree() {
+    let text = unxz("perl-readahead.ftrace.xz");
+    assert_eq!(text.matches(" readahead=").count(), 1);
+    assert!(text.contains(" readahead=417\n"), "the mark on page 417 of the binary");
+    let dir = super::test_dir("perl-readahead");
+    let rss = |name: &str, text: &str| {
+        let r = rss_stat_of(&dir, name, text);
+        (r["matched"].as_u64().unwrap_or(0), r["total"].as_u64().unwrap_or(0))
+    };
+    assert_eq!(rss("marked.ftrace", &text), (2181, 2181));
+    assert_eq!(rss("unmarked.ftrace", &text.replace(" readahead=417", "")), (2181 - 39, 2181));
+}
+
+/// The `verify.rss_stat` object of `mmdb replay NAME --verify --format json`, NAME written in `dir` with `text`.
+fn rss_stat_of(dir: &std::path::Path, name: &str, text: &str) -> serde_json::Value {
+    super::write(dir, name, text);
+    let out = Command::new(env!("CARGO_BIN_EXE_mmdb"))
+        .args(["replay", name, "--verify", "--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("runs mmdb");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    json["verify"]["rss_stat"].clone()
 }
 
 /// The text of the compressed recording `traces/real/FILE`.

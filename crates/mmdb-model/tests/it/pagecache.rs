@@ -19,7 +19,7 @@ fn mapped() -> Sim {
 }
 
 fn hole(s: &mut Sim, index: u64, cached: bool) {
-    s.ev(1, Op::PageCache { file: FILE.into(), index, pages: 1, cached });
+    s.ev(1, Op::PageCache { file: FILE.into(), index, pages: 1, cached, readahead: false });
 }
 
 fn read(s: &mut Sim, page: u64, pfn: Option<u64>) -> Outcome {
@@ -67,6 +67,38 @@ fn fault_around_skips_pages_known_not_to_be_cached() {
     assert!(s.pfn(1, BASE + 40 * PG).is_none());
 }
 
+/// A cached page carrying `PG_readahead` (the recorder's `readahead=`): `next_uptodate_folio()` skips it, so
+/// fault-around leaves it unmapped (the perl binary's page 417 after a cold start, traces/real/README.md); a fault
+/// on the page itself finds it cached (no allocation) and clears the mark (`do_async_mmap_readahead()`), so the
+/// next fault-around over it maps it. A page added to the page cache or found uncached loses the mark.
+#[test]
+fn fault_around_skips_pages_marked_for_readahead() {
+    let mut s = mapped();
+    s.ev(1, Op::PageCache { file: FILE.into(), index: 417 % 64, pages: 1, cached: true, readahead: true });
+    assert_eq!(s.m.page_cache_readahead(FILE), [(33, 34)]);
+    read(&mut s, 32, None);
+    assert_eq!(s.rss(1).0, 15, "the marked page is skipped");
+    assert!(s.pfn(1, BASE + 33 * PG).is_none() && s.m.page_cache_holes(FILE).is_empty());
+    let out = read(&mut s, 33, None);
+    assert!(out.allocated.is_empty(), "cached: found, not read in");
+    assert_eq!((s.rss(1).0, s.m.page_cache_readahead(FILE)), (16, vec![]));
+    // The mark is the folio's: a fault on one page of a large folio's marked run clears it for the whole run.
+    // Fault-around comes first (do_read_fault()), so the faulting page's own window still skips the run.
+    s.ev(1, Op::PageCache { file: FILE.into(), index: 16, pages: 8, cached: true, readahead: true });
+    read(&mut s, 20, None);
+    assert!(s.m.page_cache_readahead(FILE).is_empty());
+    assert_eq!(s.rss(1).0, 16 + 9, "pages 24-31 and 20");
+    read(&mut s, 17, None);
+    assert_eq!(s.rss(1).0, 32, "the rest of 16-23 once the mark is gone");
+    // Marks go with the page: a page added or seen uncached has none.
+    for cached in [true, false] {
+        s.ev(1, Op::PageCache { file: FILE.into(), index: 50, pages: 2, cached: true, readahead: true });
+        s.ev(1, Op::PageCache { file: FILE.into(), index: 51, pages: 1, cached, readahead: false });
+        assert_eq!(s.m.page_cache_readahead(FILE), [(50, 51)]);
+        s.ev(1, Op::PageCache { file: FILE.into(), index: 50, pages: 1, cached: true, readahead: false });
+    }
+}
+
 /// A page the trace showed not to be cached, faulted without an allocation in the trace, is still a page-cache
 /// miss (an allocation the trace did not show), not a page from before the trace; once the trace shows it added
 /// (`mm_filemap_add_to_page_cache`), fault-around maps it like any cached page.
@@ -105,7 +137,7 @@ fn folios_the_model_holds_stay_cached() {
     let flags = MAP_SHARED | MAP_ANONYMOUS;
     s.ev(1, Op::Mmap { addr: None, len: 4 * PG, prot: PROT_READ | PROT_WRITE, flags, file: None });
     let shmem = "/dev/zero (deleted) #1";
-    s.ev(1, Op::PageCache { file: shmem.into(), index: 0, pages: 4, cached: false });
+    s.ev(1, Op::PageCache { file: shmem.into(), index: 0, pages: 4, cached: false, readahead: false });
     assert!(s.m.page_cache_holes(shmem).is_empty());
 }
 
@@ -126,7 +158,7 @@ fn deleted_pages_leave_the_page_cache_unless_mapped() {
             pid: 1,
             cpu: 0,
             ts_ns: 3,
-            op: Op::PageCache { file: FILE.into(), index, pages: 1, cached: false },
+            op: Op::PageCache { file: FILE.into(), index, pages: 1, cached: false, readahead: false },
         };
         s.m.apply(&ev);
         assert!(s.m.check().is_empty(), "{:#?}", s.m.check());

@@ -117,7 +117,13 @@ fn every_event_kind() {
         ("balloon_deflate: pfn=0x100001", Op::BalloonDeflate { pfn: 0x100001 }),
         (
             "page_cache: file=\"dev 254:0 ino 0x51207b\" index=5 pages=1 cached=0",
-            Op::PageCache { file: "dev 254:0 ino 0x51207b".into(), index: 5, pages: 1, cached: false },
+            Op::PageCache {
+                file: "dev 254:0 ino 0x51207b".into(),
+                index: 5,
+                pages: 1,
+                cached: false,
+                readahead: false,
+            },
         ),
         (
             "vrange: addr=0x1000 len=1M mode=volatile behavior=partial",

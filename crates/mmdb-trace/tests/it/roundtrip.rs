@@ -85,11 +85,8 @@ fn op() -> impl Strategy<Value = Op> {
             let behavior = if partial { VrangeBehavior::Partial } else { VrangeBehavior::Full };
             Op::Vrange { addr, len, mode, behavior }
         }),
-        (text(), num(), num(), any::<bool>()).prop_map(|(file, index, pages, cached)| Op::PageCache {
-            file,
-            index,
-            pages,
-            cached
+        (text(), num(), num(), any::<bool>(), any::<bool>()).prop_map(|(file, index, pages, cached, ra)| {
+            Op::PageCache { file, index, pages, cached, readahead: cached && ra }
         }),
     ]
 }

@@ -327,8 +327,10 @@ fn marker() -> impl Strategy<Value = Marker> {
             .prop_map(|(dev, ino, first, pages, points)| {
                 // Sorted distinct indexes inside the described ones, paired into disjoint ranges.
                 let points: Vec<u64> = points.into_iter().filter(|p| *p < pages).map(|p| first + p).collect();
-                let cached = points.chunks(2).map(|c| (c[0], c[c.len() - 1])).collect();
-                Marker::PageCache(PageCache { dev, ino, first, pages, cached })
+                let cached: Vec<(u64, u64)> = points.chunks(2).map(|c| (c[0], c[c.len() - 1])).collect();
+                // Every other cached range's first page carries the readahead mark.
+                let readahead = cached.iter().step_by(2).map(|&(a, _)| (a, a)).collect();
+                Marker::PageCache(PageCache { dev, ino, first, pages, cached, readahead })
             }),
     ]
 }
@@ -432,6 +434,7 @@ fn pagecache_markers_round_trip() {
         first: 0,
         pages: 64,
         cached: vec![(0, 4), (6, 39), (41, 63)],
+        readahead: Vec::new(),
     });
     assert_eq!(parse_marker(text), Ok(want.clone()));
     assert_eq!(want.to_string(), text);
@@ -442,6 +445,7 @@ fn pagecache_markers_round_trip() {
         "mmdb-pagecache dev=8:1 ino=12 first=0 pages=3 cached=1",
         "mmdb-pagecache dev=8:1 ino=12 first=0 pages=0 cached=-",
         "mmdb-pagecache dev=8:1 ino=12 first=4096 pages=100 cached=4096,4098-4195",
+        "mmdb-pagecache dev=8:1 ino=12 first=0 pages=64 cached=0-63 readahead=17,40-41",
     ] {
         let m = parse_marker(text).expect(text);
         assert_eq!(m.to_string(), text);
@@ -471,6 +475,15 @@ fn pagecache_markers_round_trip() {
         error("mmdb-pagecache dev=8:1 ino=12 first=0 pages=3").0,
         "expected `cached=<ranges|->`, found end of line"
     );
+    // Readahead marks are on cached pages only, and the field is absent rather than empty.
+    let mark = "cached page ranges for `readahead`";
+    let syntax = syntax.replace("cached", "readahead");
+    for (readahead, expected, at) in [("11", mark, 0), ("-", mark, 0), ("14-16", mark, 0), ("13,x", &syntax, 3)] {
+        let line = format!("{base} cached=12-15 readahead={readahead}");
+        let e = parse_marker(&line).expect_err(&line);
+        let field = base.len() + " cached=12-15 readahead=".len();
+        assert_eq!((e.expected.as_ref(), e.offset), (expected, field + at), "{line}");
+    }
     assert_eq!(
         error("mmdb-pagecache dev=8 ino=12 first=0 pages=3 cached=-").0,
         "expected `<MAJ>:<MIN>` (decimal) for `dev`, found `8`"
