@@ -28,6 +28,10 @@
 //!   steps of threads on two CPUs happen in the trace's order. An `rss_stat` may also count a sibling's fault
 //!   under way on the other CPU (allocated, its own `rss_stat` not yet written): reported as `concurrent`.
 //!
+//! - A copy-on-write fault of a private file mapping whose page is not cached reads it in inside the fault: the
+//!   read-around's page-cache additions, the lru_add batches they fill and the pages it gives back belong to the
+//!   fault, and so does a `VM_FAULT_RETRY` (the copy and its page table freed, then allocated again, with no new
+//!   `page_fault` record).
 //! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
 //!   buffer) is a fault like `page_fault_user`.
 //! - A read fault on a file mapping maps the window `mm_filemap_map_pages` reports (one page without it): the
@@ -319,6 +323,12 @@ struct PendingFault {
     /// the faulting page missing from the page cache, and its counter step (written even when it mapped nothing)
     /// does not count the page `filemap_fault()` then reads in.
     rss_before_miss: Option<usize>,
+    /// The fault gave its new page back after a page-cache miss: `__do_fault()` returned `VM_FAULT_RETRY` (the
+    /// mmap lock was dropped for the read), `do_cow_fault()` freed its copy and page table, and the fault starts
+    /// over without a new `page_fault` record.
+    retry: bool,
+    /// A copy-on-write fault read its file page in: its read-around added pages to the page cache.
+    read: bool,
 }
 
 /// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
@@ -737,6 +747,37 @@ impl Lowerer {
         for p in done {
             self.flush_fault(p);
         }
+        // A copy-on-write fault of a private file mapping (`do_cow_fault()`: the copy is allocated first) reads the
+        // file page in when it is not cached: the read-around's page-cache additions, the lru_add batches they
+        // fill and the pages it gives back are not its end (and their pages are not its copy). Nor, after a
+        // `VM_FAULT_RETRY`, the copy and page table it frees before it starts over.
+        let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
+        let cow_read = !l.in_irq
+            && self.pending_fault.get(&pid).is_some_and(|f| {
+                // (The copy's own lru_add batch filling up is the end of the fault: folio_add_lru_vma().)
+                let part = match &l.record {
+                    Record::MmFilemapAddToPageCache(_) => true,
+                    Record::MmLruInsertion(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
+                    Record::MmLruActivate(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
+                    Record::MmPageFree(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
+                    Record::MmPageFreeBatched(_) => f.read,
+                    _ => false,
+                };
+                part && f.access == Access::Write
+                    && (!f.allocs.is_empty() || f.retry)
+                    && self
+                        .model
+                        .vma_at(pid, f.addr)
+                        .is_some_and(|v| v.file.is_some() && !v.flags.contains(VmFlags::VM_SHARED))
+            });
+        if let (Record::MmFilemapAddToPageCache(p), true) = (&l.record, cow_read) {
+            if let Some(f) = self.pending_fault.get_mut(&pid) {
+                f.allocs.retain(|a| a.0 != p.pfn);
+                f.read = true;
+            }
+            self.page_cache_record(l, p, true);
+            return;
+        }
         // A fault collects the user-page allocations of its task until the task does something else. Reclaim in
         // the middle of a fault is the charge of its new page (mem_cgroup_charge() after the allocation): the
         // fault goes on after it.
@@ -745,8 +786,7 @@ impl Lowerer {
         // So does a per-CPU batch move before the fault allocated anything: wp_can_reuse_anon_folio() drains this
         // CPU's batches before it decides between reuse and copy. (After the allocation, it is the new folio
         // filling a batch at the end of the fault, folio_add_lru_vma(): the fault is complete.)
-        let batch_move = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_))
-            && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty());
+        let batch_move = (lru && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty())) || cow_read;
         // An interrupt on the task's CPU (an RCU callback freeing pages) is not the task's doing either.
         if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim && !batch_move && !l.in_irq) {
             let file = |dev: mmdb_trace::records::Dev, ino: u64| file_name(dev.major, dev.minor, ino);
@@ -771,6 +811,8 @@ impl Lowerer {
                 // A page the fault allocated and gave back before using it (read-around allocating a page-cache
                 // folio that it then did not add): not the fault's page, and the fault goes on.
                 Record::MmPageFree(p) if f.allocs.iter().any(|a| a.0 == p.pfn) => {
+                    // After a page-cache miss, the fault's own first page given back is VM_FAULT_RETRY.
+                    f.retry |= f.file.is_some() && f.allocs.first().is_some_and(|a| a.0 == p.pfn);
                     f.allocs.retain(|a| a.0 != p.pfn);
                     self.stats.ignored += 1;
                     return;
@@ -862,6 +904,8 @@ impl Lowerer {
                     file: None,
                     rss,
                     rss_before_miss: None,
+                    retry: false,
+                    read: false,
                 };
                 self.pending_fault.insert(pid, pf);
             }
