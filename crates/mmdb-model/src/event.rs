@@ -44,6 +44,9 @@ pub enum Op {
     Spawn { comm: String },
     /// `kernel_clone()`: a child process (copy of the mm) or, with `thread`, a thread sharing the mm.
     Fork { child: Pid, thread: bool },
+    /// `kernel_clone()` with `CLONE_VM` but not `CLONE_THREAD` (`vfork()`, `posix_spawn()`): a child process that
+    /// borrows the parent's mm until it execs or exits.
+    Vfork { child: Pid },
     /// `execve()`: the task gets a fresh mm; the old one is released (`exec_mmap` → `mmput`).
     Exec { filename: String },
     /// `do_exit()` of one task; the mm is torn down when its last user exits.
@@ -131,6 +134,7 @@ impl Op {
         match self {
             Op::Spawn { .. } => "spawn",
             Op::Fork { .. } => "fork",
+            Op::Vfork { .. } => "vfork",
             Op::Exec { .. } => "exec",
             Op::Exit => "exit",
             Op::Mmap { .. } => "mmap",

@@ -41,7 +41,10 @@ impl Model {
     }
 
     /// `kernel_clone()`: a thread shares the mm (`CLONE_VM`); a process gets a copy made by `dup_mmap()`.
-    pub(crate) fn fork(&mut self, parent: Pid, child: Pid, thread: bool, comm: &str) -> Option<i64> {
+    ///
+    /// With `vm` (`CLONE_VM`) the child shares the parent's mm: in the parent's thread group with `thread`
+    /// (`CLONE_THREAD`), in a group of its own without (`vfork()`).
+    pub(crate) fn fork(&mut self, parent: Pid, child: Pid, thread: bool, vm: bool, comm: &str) -> Option<i64> {
         if self.tasks.contains_key(&child) {
             self.diag(Severity::Warning, "pid-exists", format!("fork of pid {child}, which already exists"));
             return Some(-EEXIST);
@@ -52,9 +55,10 @@ impl Model {
             self.diag(Severity::Warning, "no-mm", format!("fork by pid {parent}, which has no mm"));
             return Some(-EINVAL);
         };
-        if thread {
+        if vm {
             self.mm_mut(pmm).users += 1;
-            self.tasks.insert(child, Task { pid: child, tgid: p.tgid, comm, mm: Some(pmm) });
+            let tgid = if thread { p.tgid } else { child };
+            self.tasks.insert(child, Task { pid: child, tgid, comm, mm: Some(pmm) });
             return Some(child as i64);
         }
         let memcg = self.mm(pmm).memcg;

@@ -291,7 +291,8 @@ impl Model {
         }
         match &ev.op {
             Op::Spawn { comm } => self.spawn(pid, comm),
-            Op::Fork { child, thread } => self.fork(pid, *child, *thread, &ev.comm),
+            Op::Fork { child, thread } => self.fork(pid, *child, *thread, *thread, &ev.comm),
+            Op::Vfork { child } => self.fork(pid, *child, false, true, &ev.comm),
             Op::Exec { filename } => self.exec(pid, filename),
             Op::Exit => {
                 self.do_exit(pid);

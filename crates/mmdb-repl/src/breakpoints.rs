@@ -300,7 +300,7 @@ pub fn event_field(ev: &Event, field: &str) -> Option<Value> {
             None => Value::Num(*advice),
         },
         ("access", Op::Fault { access, .. } | Op::Touch { access, .. }) => Value::Str(access.name().to_string()),
-        ("child", Op::Fork { child, .. }) => num((*child).into()),
+        ("child", Op::Fork { child, .. } | Op::Vfork { child }) => num((*child).into()),
         ("value", Op::Store { value, .. }) => num(*value),
         ("pfn", Op::Fault { pfn: Some(pfn), .. } | Op::ShrinkFolio { pfn }) => num(*pfn),
         _ => return None,

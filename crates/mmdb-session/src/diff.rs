@@ -231,7 +231,7 @@ fn cheap_differs(ma: &Model, mb: &Model, ev: &Event, oa: &Outcome, ob: &Outcome)
     let page = |addr: u64| (addr & !(PAGE_SIZE - 1), (addr & !(PAGE_SIZE - 1)) + PAGE_SIZE);
     let range = |addr: u64, len: u64| (addr, addr.saturating_add(len));
     let ranges: Vec<(u64, u64)> = match &ev.op {
-        Op::Fork { child, .. } => return ma.rss(*child) != mb.rss(*child),
+        Op::Fork { child, .. } | Op::Vfork { child } => return ma.rss(*child) != mb.rss(*child),
         Op::ShrinkFolio { pfn } => return !same_folio(ma.folio(*pfn), mb.folio(*pfn)),
         Op::Munmap { addr, len }
         | Op::Mprotect { addr, len, .. }
@@ -1595,6 +1595,7 @@ fn describe_op(ev: &Event, comm: &str) -> String {
         Op::Spawn { comm: c } => format!("spawn of pid {} ({c})", ev.pid),
         Op::Fork { child, thread: false } => format!("fork of pid {child} {by}"),
         Op::Fork { child, thread: true } => format!("clone of thread {child} {by}"),
+        Op::Vfork { child } => format!("vfork of pid {child} {by}"),
         Op::Exec { filename } => format!("exec of {filename} {by}"),
         Op::Exit => format!("exit of pid {} ({comm})", ev.pid),
         Op::Mmap { addr, len, prot: p, flags, .. } => format!(

@@ -4,8 +4,9 @@
 //! What is lowered (kernel-semantics §13 names the tracepoints):
 //! - `tracing_mark_write: mmdb-record pid=P` names the recorded task; its events before `sched_process_exec`
 //!   belong to the image exec replaces and are ignored (trap 1). The exec starts it with a fresh mm.
-//! - `sched_process_fork`, with the clone flags of the parent's `sys_enter_clone` (`CLONE_VM` makes a thread,
-//!   sharing the mm) or the TGID column; `sched_process_exit`.
+//! - `sched_process_fork`, with the clone flags of `task_newtask` (or of the parent's `sys_enter_clone`;
+//!   `vfork()` is `CLONE_VM | CLONE_VFORK`) or the TGID column: `CLONE_THREAD` makes a thread, `CLONE_VM` alone
+//!   a process borrowing the parent's mm (`Op::Vfork`); `sched_process_exit`.
 //! - Syscalls: the range operations (munmap, mprotect, madvise, mlock, munlock) are applied at `sys_enter`,
 //!   because the kernel's effects (page frees) appear before `sys_exit`; mmap and mremap at `sys_exit`, where
 //!   the address is known (applied as `MAP_FIXED`/`MREMAP_FIXED` at that address); brk as the mapping or
@@ -43,9 +44,11 @@
 //!   named after the file when `mmap(fd)` could only name it by its descriptor (below). Pages the trace said
 //!   nothing about are taken to be cached, as without residency.
 //!
-//! Exec: the recorded task's records from `sys_enter_execve` to `sched_process_exec` are held back; the new image
-//! starts when its layout is known: the `mmdb-exec-vma`/`mmdb-exec` input markers `mmdb record` writes at its exec
-//! stop (the ELF segments, the vDSO, the stack), and the held records are replayed into it. The pages
+//! Exec: a task's records from `sys_enter_execve` to `sched_process_exec` are held back (the recorded task's, and
+//! any traced task's: a shell's child executing a command); the new image starts when its layout is known: the
+//! `mmdb-exec-vma`/`mmdb-exec` input markers `mmdb record` writes at the recorded command's exec stop (the ELF
+//! segments, the vDSO, the stack), or, for other tasks, at once, with stand-ins; the held records are replayed
+//! into it. A failed `execve` gives its records back to the old image. The pages
 //! `copy_strings` allocated (no fault shows them) are the stack's top pages, down to `arg_start`. The old image's
 //! records (its teardown) are not the new mm's and are counted as skipped.
 //!
@@ -59,7 +62,7 @@ use mmdb_model::filemap::PageRanges;
 use mmdb_model::lru::BatchKind;
 use mmdb_model::tlb::MmuGather;
 use mmdb_model::{Access, Event, FileRef, MmId, Model, Op, Pid, VmFlags};
-use mmdb_trace::records::{Record, RssMember, SysEnter, Syscall};
+use mmdb_trace::records::{MmPageAlloc as MmPageAllocRec, Record, RssMember, SysEnter, Syscall};
 use mmdb_trace::truth::{parse_marker, ExecStack, ExecVma, Marker};
 use mmdb_trace::TraceLine;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -67,6 +70,10 @@ use serde::Serialize;
 
 /// `CLONE_VM`: the child shares the parent's mm.
 const CLONE_VM: u64 = 0x100;
+/// `CLONE_VFORK`: the parent waits until the child execs or exits.
+const CLONE_VFORK: u64 = 0x4000;
+/// `CLONE_THREAD`: the child is in the parent's thread group.
+const CLONE_THREAD: u64 = 0x10000;
 /// The migratetype of user pages (`MIGRATE_MOVABLE`); page tables are UNMOVABLE.
 const MIGRATE_MOVABLE: i32 = 1;
 
@@ -95,6 +102,8 @@ const NOT_FROM_MMAP: u64 = VmFlags::VM_LOCKED.0
 #[derive(Debug)]
 struct ExecInFlight {
     pid: Pid,
+    /// The CPU of its `sys_enter_execve`: another task's LRU records there are held with it.
+    cpu: u32,
     /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image.
     held: Vec<TraceLine>,
     /// `sched_process_exec`, once seen: (its line, the filename).
@@ -329,6 +338,9 @@ struct PendingFault {
     retry: bool,
     /// A copy-on-write fault read its file page in: its read-around added pages to the page cache.
     read: bool,
+    /// A copy-on-write fault of a private file mapping: `do_cow_fault()` allocated the copy before
+    /// `filemap_fault()` (`mm_filemap_fault` came after a user-page allocation).
+    cow: bool,
 }
 
 /// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
@@ -385,7 +397,11 @@ pub struct Lowerer {
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
     /// The recorded task's `execve` in flight.
-    exec: Option<ExecInFlight>,
+    /// The execs in flight: the recorded task's first, and any traced task's (a child of `fork()` or `vfork()`
+    /// executing another program).
+    execs: Vec<ExecInFlight>,
+    /// `CLONE_*` flags by new task, from `task_newtask` (which every clone, clone3, fork and vfork fires).
+    newtask_flags: FxHashMap<Pid, u64>,
     /// Ranges exec mapped with `VM_PFNMAP` (`[vvar]`, `[vvar_vclock]`): their faults map no page.
     pfnmap: Vec<(u64, u64)>,
     /// `rss_stat`s of a not-yet-known mm reported while a traced task is inside clone/fork: the child's counters
@@ -438,12 +454,13 @@ impl Lowerer {
             pending_fault: FxHashMap::default(),
             spare: Vec::new(),
             clone_flags: FxHashMap::default(),
+            newtask_flags: FxHashMap::default(),
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
             page_cache: FxHashMap::default(),
             readahead_marks: FxHashMap::default(),
-            exec: None,
+            execs: Vec::new(),
             pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
             cur_line: 0,
@@ -636,6 +653,10 @@ impl Lowerer {
 
     /// Finishes pending work (faults whose allocations were the last records) and returns the model.
     pub fn finish(mut self) -> (Model, Lowerer) {
+        // An exec whose new image did nothing more before the trace ended.
+        while let Some(i) = self.execs.iter().position(|x| x.exec.is_some()) {
+            self.finish_exec(i, None);
+        }
         let pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
         for pid in pids {
             self.apply_deferred_sys(pid, None);
@@ -695,20 +716,29 @@ impl Lowerer {
     pub fn feed(&mut self, l: &TraceLine) {
         let pid = l.pid;
         self.cur_line = l.line;
-        if let Some(x) = &mut self.exec {
-            if pid == x.pid {
+        if !self.execs.is_empty() {
+            let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
+            if let Some(i) = self.execs.iter().position(|x| x.pid == pid) {
+                let x = &mut self.execs[i];
                 match &l.record {
-                    _ if x.exec.is_some() => self.finish_exec(None),
+                    _ if x.exec.is_some() => self.finish_exec(i, None),
                     Record::SchedProcessExec(e) => {
                         x.exec = Some((l.clone(), e.filename.clone()));
                         return;
+                    }
+                    // A failed execve (a PATH entry that is not there): its records are the old image's after all.
+                    Record::SysExit(e) if e.syscall == Syscall::Execve && e.ret < 0 => {
+                        let x = self.execs.swap_remove(i);
+                        for h in &x.held {
+                            self.feed(h);
+                        }
                     }
                     _ => {
                         x.held.push(l.clone());
                         return;
                     }
                 }
-            } else if matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_)) {
+            } else if let Some(x) = self.execs.iter_mut().find(|x| lru && x.cpu == l.cpu) {
                 // Another task draining a per-CPU batch during the exec may move the new image's pages (the
                 // arguments copy_strings() put in this CPU's batch): keep it in order with the held records.
                 x.held.push(l.clone());
@@ -763,12 +793,7 @@ impl Lowerer {
                     Record::MmPageFreeBatched(_) => f.read,
                     _ => false,
                 };
-                part && f.access == Access::Write
-                    && (!f.allocs.is_empty() || f.retry)
-                    && self
-                        .model
-                        .vma_at(pid, f.addr)
-                        .is_some_and(|v| v.file.is_some() && !v.flags.contains(VmFlags::VM_SHARED))
+                part && f.cow && (!f.allocs.is_empty() || f.retry)
             });
         if let (Record::MmFilemapAddToPageCache(p), true) = (&l.record, cow_read) {
             if let Some(f) = self.pending_fault.get_mut(&pid) {
@@ -802,6 +827,7 @@ impl Lowerer {
                     return;
                 }
                 Record::MmFilemapFault(m) => {
+                    f.cow |= f.access == Access::Write && !f.allocs.is_empty();
                     if f.file.is_some() && f.rss_before_miss.is_none() {
                         f.rss_before_miss = Some(f.rss.len());
                     }
@@ -861,17 +887,28 @@ impl Lowerer {
                 }
             }
             Record::SchedProcessFork(f) if self.alive.contains(&f.parent_pid) => {
-                let thread = match self.clone_flags.get(&f.parent_pid) {
-                    Some(flags) => flags & CLONE_VM != 0,
-                    None => self.tgid.get(&f.child_pid).is_some_and(|t| *t != f.child_pid),
+                // The clone flags: task_newtask's, else the parent's clone() (vfork() is CLONE_VM | CLONE_VFORK),
+                // else the TGID column tells a thread.
+                let flags =
+                    self.newtask_flags.remove(&f.child_pid).or_else(|| self.clone_flags.get(&f.parent_pid).copied());
+                let (thread, vm) = match flags {
+                    Some(flags) => (flags & CLONE_THREAD != 0, flags & CLONE_VM != 0),
+                    None => {
+                        let thread = self.tgid.get(&f.child_pid).is_some_and(|t| *t != f.child_pid);
+                        (thread, thread)
+                    }
                 };
-                self.apply(f.parent_pid, l.cpu, l.ts_ns, Op::Fork { child: f.child_pid, thread });
+                let op = match (thread, vm) {
+                    (false, true) => Op::Vfork { child: f.child_pid },
+                    _ => Op::Fork { child: f.child_pid, thread },
+                };
+                self.apply(f.parent_pid, l.cpu, l.ts_ns, op);
                 self.alive.insert(f.child_pid);
-                self.fork_rss_compare(f.parent_pid, f.child_pid, thread);
+                self.fork_rss_compare(f.parent_pid, f.child_pid, vm);
                 let parent_group = *self.tgid.get(&f.parent_pid).unwrap_or(&f.parent_pid);
                 let group = if thread { parent_group } else { f.child_pid };
                 self.tgid.entry(f.child_pid).or_insert(group);
-                if let (false, Some(&brk)) = (thread, self.brk.get(&parent_group)) {
+                if let (false, Some(&brk)) = (vm, self.brk.get(&parent_group)) {
                     // `dup_mm()` copies the mm, its break included: the child's heap grows from the parent's.
                     self.brk.insert(f.child_pid, brk);
                 }
@@ -879,6 +916,14 @@ impl Lowerer {
             Record::SchedProcessExit(e) if self.alive.contains(&e.pid) => {
                 self.apply(e.pid, l.cpu, l.ts_ns, Op::Exit);
                 self.alive.remove(&e.pid);
+            }
+            // An execve, the recorded task's first or any traced task's: hold its records back until the new image
+            // begins (and its layout is known, when the recorder wrote it).
+            Record::SysEnter(SysEnter::Execve { .. })
+                if (Some(pid) == self.recorded || self.alive.contains(&pid))
+                    && !self.execs.iter().any(|x| x.pid == pid) =>
+            {
+                self.execs.push(ExecInFlight { pid, cpu: l.cpu, held: Vec::new(), exec: None, vmas: Vec::new() });
             }
             Record::SysEnter(s) if self.alive.contains(&pid) => self.sys_enter(l, *s),
             Record::SysExit(x) if self.alive.contains(&pid) => self.sys_exit(l, x.syscall, x.ret),
@@ -906,12 +951,12 @@ impl Lowerer {
                     rss_before_miss: None,
                     retry: false,
                     read: false,
+                    cow: false,
                 };
                 self.pending_fault.insert(pid, pf);
             }
-            // The recorded task's execve: hold its records back until the new image's layout is known.
-            Record::SysEnter(SysEnter::Execve { .. }) if Some(pid) == self.recorded && !self.alive.contains(&pid) => {
-                self.exec = Some(ExecInFlight { pid, held: Vec::new(), exec: None, vmas: Vec::new() });
+            Record::TaskNewtask(t) if self.alive.contains(&pid) => {
+                self.newtask_flags.insert(t.pid, t.clone_flags);
             }
             Record::MmPageFree(f) => match self.in_reclaim.get_mut(&pid) {
                 Some(r) => r.freed.push(f.pfn),
@@ -977,7 +1022,11 @@ impl Lowerer {
                 self.clone_flags.insert(pid, clone_flags);
                 None
             }
-            SysEnter::Fork | SysEnter::Vfork | SysEnter::Clone3 { .. } => {
+            SysEnter::Vfork => {
+                self.clone_flags.insert(pid, CLONE_VM | CLONE_VFORK);
+                None
+            }
+            SysEnter::Fork | SysEnter::Clone3 { .. } => {
                 self.clone_flags.remove(&pid);
                 None
             }
@@ -1180,16 +1229,22 @@ impl Lowerer {
             }
             return;
         }
-        let Some(x) = self.exec.as_mut().filter(|x| x.exec.is_some()) else { return };
+        let pid = match m {
+            Marker::ExecVma(v) => v.vma.pid,
+            Marker::Exec(stack) => stack.pid,
+            _ => return,
+        };
+        let Some(i) = self.execs.iter().position(|x| x.pid == pid && x.exec.is_some()) else { return };
         match m {
-            Marker::ExecVma(v) if v.vma.pid == x.pid => x.vmas.push(v.clone()),
-            Marker::Exec(stack) if stack.pid == x.pid => self.finish_exec(Some(*stack)),
+            Marker::ExecVma(v) => self.execs[i].vmas.push(v.clone()),
+            Marker::Exec(stack) => self.finish_exec(i, Some(*stack)),
             _ => {}
         }
     }
 
-    /// The new image of the recorded task begins: its layout (when the trace has it), then the records held back
-    /// since `sys_enter_execve`, replayed into it.
+    /// The new image of an exec in flight (`execs[i]`) begins: its layout (when the trace has it), then the records
+    /// held back since `sys_enter_execve`, replayed into it. The recorded task starts here; any other traced task
+    /// gets a fresh mm (`Op::Exec`).
     ///
     /// Mirrors `load_elf_binary()`: `copy_strings()` filled the new stack's top pages through GUP before
     /// `exec_mmap()` (a `mm_page_alloc` with no fault: placed from the stack's end down to `arg_start`, the first
@@ -1198,11 +1253,17 @@ impl Lowerer {
     /// Without the layout, the argument pages go below `mmap_min_addr` (`0x1000..0x10000`), where no program
     /// maps anything: they count in RSS, are inherited at fork and freed at exit like the real ones, and the page
     /// comparison counts their true addresses as pre-trace state.
-    fn finish_exec(&mut self, stack: Option<ExecStack>) {
-        let Some(x) = self.exec.take() else { return };
+    fn finish_exec(&mut self, i: usize, stack: Option<ExecStack>) {
+        let x = self.execs.swap_remove(i);
         let Some((exec_line, filename)) = x.exec else { return };
         let pid = x.pid;
-        self.spawn_recorded(pid, &exec_line, &filename);
+        if self.alive.contains(&pid) {
+            // The new image's break is its own (the first `brk(0)` learns it).
+            self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
+            self.apply(pid, exec_line.cpu, exec_line.ts_ns, Op::Exec { filename: filename.clone() });
+        } else {
+            self.spawn_recorded(pid, &exec_line, &filename);
+        }
         let (cpu, ts) = (exec_line.cpu, exec_line.ts_ns);
         let mut arg_pages: Vec<u64> = Vec::new();
         // The byte ranges of the stack each copy_strings() call wrote (see `copy_strings_calls`).
@@ -1281,6 +1342,22 @@ impl Lowerer {
                 (0..=(first - last) / PAGE_SIZE).map(move |i| first - i * PAGE_SIZE)
             })
             .collect();
+        // Allocations that the page cache took (exec reading a binary that was not cached: the next record of
+        // their pfn adds it) are not argument pages.
+        let mut cache_allocs = FxHashSet::default();
+        for (i, l) in x.held.iter().enumerate() {
+            if let Record::MmPageAlloc(MmPageAllocRec { pfn: Some(pfn), .. }) = &l.record {
+                let next = x.held[i + 1..].iter().find_map(|m| match &m.record {
+                    Record::MmFilemapAddToPageCache(p) if p.pfn == *pfn => Some(true),
+                    Record::MmPageAlloc(a) if a.pfn == Some(*pfn) => Some(false),
+                    Record::MmPageFree(f) if f.pfn == *pfn => Some(false),
+                    _ => None,
+                });
+                if next == Some(true) {
+                    cache_allocs.insert(l.line);
+                }
+            }
+        }
         let mut next_arg = arg_pages.into_iter();
         let mut held = x.held.iter().peekable();
         let mut faulted: Vec<u64> = Vec::new();
@@ -1293,9 +1370,9 @@ impl Lowerer {
                 faulted.push(page);
                 while let Some(l) = held.next() {
                     (at_cpu, at_ts) = (l.cpu, l.ts_ns);
-                    if self.exec_held(l, new_mm, &mut next_arg) {
+                    if self.exec_held(l, new_mm, &mut next_arg, &cache_allocs) {
                         while let Some(l) = held.next_if(in_fault) {
-                            self.exec_held(l, new_mm, &mut next_arg);
+                            self.exec_held(l, new_mm, &mut next_arg, &cache_allocs);
                         }
                         break;
                     }
@@ -1304,7 +1381,7 @@ impl Lowerer {
             self.apply(pid, at_cpu, at_ts, Op::Gup { addr: page, write: true });
         }
         for l in held {
-            self.exec_held(l, new_mm, &mut next_arg);
+            self.exec_held(l, new_mm, &mut next_arg, &cache_allocs);
         }
         self.cur_line = exec_line.line;
     }
@@ -1312,10 +1389,20 @@ impl Lowerer {
     /// Replays one record of the exec held back by [`Lowerer::finish_exec`]: an allocation of a user page with no
     /// fault is copy_strings()' (GUP) and faults in the next argument page; `rss_stat`s of the old mm are not
     /// comparable. Returns whether it was such an allocation.
-    fn exec_held(&mut self, l: &TraceLine, new_mm: Option<u32>, next_arg: &mut impl Iterator<Item = u64>) -> bool {
+    fn exec_held(
+        &mut self,
+        l: &TraceLine,
+        new_mm: Option<u32>,
+        next_arg: &mut impl Iterator<Item = u64>,
+        cache_allocs: &FxHashSet<u32>,
+    ) -> bool {
         self.cur_line = l.line;
         match &l.record {
-            Record::MmPageAlloc(a) if a.migratetype == MIGRATE_MOVABLE && !self.pending_fault.contains_key(&l.pid) => {
+            Record::MmPageAlloc(a)
+                if a.migratetype == MIGRATE_MOVABLE
+                    && !self.pending_fault.contains_key(&l.pid)
+                    && !cache_allocs.contains(&l.line) =>
+            {
                 if let (Some(pfn), Some(addr)) = (a.pfn, next_arg.next()) {
                     let op = Op::Fault { addr, access: Access::Write, pfn: Some(pfn), around: None };
                     self.apply(l.pid, l.cpu, l.ts_ns, op);

@@ -119,6 +119,11 @@ const EVENTS: &[EventDef] = &[
         build: |f| Ok(Op::Fork { child: f.u32("child")?, thread: f.opt_bool("thread")?.unwrap_or(false) }),
     },
     EventDef {
+        name: "vfork",
+        fields: &[req("child", Kind::U32, "PID")],
+        build: |f| Ok(Op::Vfork { child: f.u32("child")? }),
+    },
+    EventDef {
         name: "exec",
         fields: &[req("filename", Kind::Str, "PATH")],
         build: |f| Ok(Op::Exec { filename: f.string("filename")? }),

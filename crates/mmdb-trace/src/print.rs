@@ -58,6 +58,9 @@ fn write_fields(out: &mut String, op: &Op) {
                 out.push_str(" thread=1");
             }
         }
+        Op::Vfork { child } => {
+            let _ = write!(out, " child={child}");
+        }
         Op::Exec { filename } => write_str(out, "filename", filename),
         Op::Exit | Op::LruAddDrain | Op::LruAddDrainAll => {}
         Op::Mmap { addr, len, prot, flags, file } => {

@@ -50,6 +50,7 @@ pub const EVENTS: &[&str] = &[
     "sched:sched_process_exec",
     "sched:sched_process_exit",
     "sched:sched_process_free",
+    "task:task_newtask",
     "exceptions:page_fault_user",
     "exceptions:page_fault_kernel",
     "kmem:mm_page_alloc",

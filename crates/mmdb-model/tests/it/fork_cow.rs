@@ -165,6 +165,25 @@ fn threads_share_the_mm_and_exit_frees_it_when_the_last_goes() {
     assert_eq!(s.vm(VmEvent::PGFREE), 2);
 }
 
+/// `vfork()`: the child is a process of its own that borrows the parent's mm, nothing copied (the parent's pages
+/// stay writable and exclusive); its exec gives it a fresh mm and leaves the parent's alone.
+#[test]
+fn a_vfork_child_borrows_the_mm_until_it_execs() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, 2 * PG);
+    s.write(1, a, 2 * PG);
+    s.ev(1, Op::Vfork { child: 12 });
+    assert_eq!(s.m.report().processes.len(), 2, "two thread groups");
+    assert_eq!(s.rss(12), s.rss(1), "one mm");
+    assert_eq!(s.page(1, a), s.page(12, a));
+    s.ev(12, Op::Exec { filename: "/bin/true".into() });
+    assert_eq!((s.rss(1), s.rss(12)), ((0, 2, 0, 0), (0, 0, 0, 0)));
+    s.store(1, a, PG); // still writable and exclusive: no fault at all
+    assert_eq!((s.vm(VmEvent::PGREUSE), s.vm(VmEvent::PGFAULT)), (0, 2), "only the two first writes faulted");
+    assert!(s.m.check().is_empty(), "{:#?}", s.m.check());
+}
+
 #[test]
 fn exec_replaces_the_mm() {
     let mut s = Sim::new();
