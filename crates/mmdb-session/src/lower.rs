@@ -29,10 +29,12 @@
 //!   steps of threads on two CPUs happen in the trace's order. An `rss_stat` may also count a sibling's fault
 //!   under way on the other CPU (allocated, its own `rss_stat` not yet written): reported as `concurrent`.
 //!
-//! - A copy-on-write fault of a private file mapping whose page is not cached reads it in inside the fault: the
-//!   read-around's page-cache additions, the lru_add batches they fill and the pages it gives back belong to the
-//!   fault, and so does a `VM_FAULT_RETRY` (the copy and its page table freed, then allocated again, with no new
-//!   `page_fault` record).
+//! - A file fault whose page is not cached reads it in inside the fault (`mm_filemap_fault`, then page-cache
+//!   additions): the readahead's additions, the lru_add batches they fill and the pages it gives back belong to
+//!   the fault, and so does its `VM_FAULT_RETRY`: a copy-on-write fault frees its copy and page table and
+//!   allocates them again, a read fault's retry maps the window read in (`mm_filemap_map_pages` after the
+//!   additions), with no new `page_fault` record. When fault-around ran before the miss too, its `rss_stat` is
+//!   short of the pages read in since.
 //! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
 //!   buffer) is a fault like `page_fault_user`.
 //! - A read fault on a file mapping maps the window `mm_filemap_map_pages` reports (one page without it): the
@@ -341,6 +343,14 @@ struct PendingFault {
     /// A copy-on-write fault of a private file mapping: `do_cow_fault()` allocated the copy before
     /// `filemap_fault()` (`mm_filemap_fault` came after a user-page allocation).
     cow: bool,
+    /// The page index `filemap_fault()` was called for (`mm_filemap_fault`): the page cache grows after it
+    /// when the page was not cached.
+    miss_index: Option<u64>,
+    /// Page-cache additions of the read-in, held back when fault-around came before the miss: the window was
+    /// mapped with the page cache as it was then.
+    late_adds: Vec<TraceLine>,
+    /// Fault-around ran again after the miss: the retry (`VM_FAULT_RETRY`) mapped the window read in.
+    around_after_miss: bool,
 }
 
 /// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
@@ -777,30 +787,50 @@ impl Lowerer {
         for p in done {
             self.flush_fault(p);
         }
-        // A copy-on-write fault of a private file mapping (`do_cow_fault()`: the copy is allocated first) reads the
-        // file page in when it is not cached: the read-around's page-cache additions, the lru_add batches they
-        // fill and the pages it gives back are not its end (and their pages are not its copy). Nor, after a
-        // `VM_FAULT_RETRY`, the copy and page table it frees before it starts over.
+        // A file fault whose page is not cached (`filemap_fault()` came, then the page cache grows) reads it in:
+        // the readahead's page-cache additions, the lru_add batches they fill and the pages it gives back are not
+        // its end, and their pages are not its own, but for the faulting page's when the fault maps it (a copy-on-
+        // write fault, `do_cow_fault()`, allocated its copy first). Nor, after a `VM_FAULT_RETRY` (the mmap lock
+        // was dropped for the I/O), the copy and page table it frees before it starts over: the retry maps the
+        // window, now cached, with `mm_filemap_map_pages`.
         let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
-        let cow_read = !l.in_irq
+        let reading = !l.in_irq
             && self.pending_fault.get(&pid).is_some_and(|f| {
-                // (The copy's own lru_add batch filling up is the end of the fault: folio_add_lru_vma().)
+                // (A copy's own lru_add batch filling up is the end of the fault: folio_add_lru_vma().)
                 let part = match &l.record {
                     Record::MmFilemapAddToPageCache(_) => true,
-                    Record::MmLruInsertion(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
-                    Record::MmLruActivate(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
+                    Record::MmLruInsertion(p) => f.read && !(f.cow && f.allocs.iter().any(|a| a.0 == p.pfn)),
+                    Record::MmLruActivate(p) => f.read && !(f.cow && f.allocs.iter().any(|a| a.0 == p.pfn)),
                     Record::MmPageFree(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
                     Record::MmPageFreeBatched(_) => f.read,
                     _ => false,
                 };
-                part && f.cow && (!f.allocs.is_empty() || f.retry)
+                part && f.miss_index.is_some()
             });
-        if let (Record::MmFilemapAddToPageCache(p), true) = (&l.record, cow_read) {
+        if let (Record::MmFilemapAddToPageCache(p), true) = (&l.record, reading) {
+            let mut late = false;
             if let Some(f) = self.pending_fault.get_mut(&pid) {
-                f.allocs.retain(|a| a.0 != p.pfn);
+                let own = !f.cow && f.miss_index.is_some_and(|i| p.index <= i && p.end().is_some_and(|e| i < e));
+                match f.allocs.iter().position(|a| a.0 == p.pfn) {
+                    // The faulting page's folio: the page the fault maps, first among its allocations.
+                    Some(at) if own => {
+                        let a = f.allocs.remove(at);
+                        f.allocs.insert(0, a);
+                    }
+                    Some(at) => {
+                        f.allocs.remove(at);
+                    }
+                    None => {}
+                }
                 f.read = true;
+                late = f.rss_before_miss.is_some();
+                if late {
+                    f.late_adds.push(l.clone());
+                }
             }
-            self.page_cache_record(l, p, true);
+            if !late {
+                self.page_cache_record(l, p, true);
+            }
             return;
         }
         // A fault collects the user-page allocations of its task until the task does something else. Reclaim in
@@ -811,7 +841,7 @@ impl Lowerer {
         // So does a per-CPU batch move before the fault allocated anything: wp_can_reuse_anon_folio() drains this
         // CPU's batches before it decides between reuse and copy. (After the allocation, it is the new folio
         // filling a batch at the end of the fault, folio_add_lru_vma(): the fault is complete.)
-        let batch_move = (lru && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty())) || cow_read;
+        let batch_move = (lru && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty())) || reading;
         // An interrupt on the task's CPU (an RCU callback freeing pages) is not the task's doing either.
         if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim && !batch_move && !l.in_irq) {
             let file = |dev: mmdb_trace::records::Dev, ino: u64| file_name(dev.major, dev.minor, ino);
@@ -824,10 +854,12 @@ impl Lowerer {
                 }
                 Record::MmFilemapMapPages(m) => {
                     f.file = Some((file(m.s_dev, m.i_ino), m.index, m.last_index));
+                    f.around_after_miss |= f.miss_index.is_some();
                     return;
                 }
                 Record::MmFilemapFault(m) => {
                     f.cow |= f.access == Access::Write && !f.allocs.is_empty();
+                    f.miss_index.get_or_insert(m.index);
                     if f.file.is_some() && f.rss_before_miss.is_none() {
                         f.rss_before_miss = Some(f.rss.len());
                     }
@@ -952,6 +984,9 @@ impl Lowerer {
                     retry: false,
                     read: false,
                     cow: false,
+                    miss_index: None,
+                    late_adds: Vec::new(),
+                    around_after_miss: false,
                 };
                 self.pending_fault.insert(pid, pf);
             }
@@ -1131,14 +1166,28 @@ impl Lowerer {
 
     fn flush_fault(&mut self, pid: Pid) {
         let Some(f) = self.pending_fault.remove(&pid) else { return };
-        if !self.alive.contains(&pid) {
-            return self.recycle(f);
-        }
-        if self.pfnmap.iter().any(|&(s, e)| (s..e).contains(&f.addr)) {
-            self.stats.ignored += 1; // `[vvar]`: vmf_insert_pfn() maps no page and counts nothing
+        let vvar = self.pfnmap.iter().any(|&(s, e)| (s..e).contains(&f.addr));
+        if !self.alive.contains(&pid) || vvar {
+            // (`[vvar]`: vmf_insert_pfn() maps no page and counts nothing.)
+            self.stats.ignored += u64::from(vvar);
+            self.late_page_cache(&f);
             return self.recycle(f);
         }
         let fed = std::mem::replace(&mut self.cur_line, f.line);
+        // Fault-around, the miss, the read-in, then (retrying) fault-around over the window read in: the model
+        // maps it at once, with the page cache as the retry found it, and the step of the first fault-around
+        // lacks the pages read in since.
+        let mut read_in_window = 0;
+        if f.around_after_miss {
+            for add in &f.late_adds {
+                if let Record::MmFilemapAddToPageCache(p) = &add.record {
+                    if let (Some((_, first, last)), Some(end)) = (&f.file, p.end()) {
+                        read_in_window += end.min(last + 1).saturating_sub(p.index.max(*first));
+                    }
+                    self.page_cache_record(add, p, true);
+                }
+            }
+        }
         let around = match self.model.vma_at(pid, f.addr) {
             Some(vma) => fault_window(vma, &f),
             None => {
@@ -1163,7 +1212,7 @@ impl Lowerer {
         for (i, (l, mm_id, curr, member, size)) in f.rss.iter().enumerate() {
             // Fault-around's step before a page-cache miss: the page read in is counted by finish_fault() later.
             let before_miss = f.rss_before_miss.is_some_and(|n| i < n) && f.access != Access::Write;
-            let ahead = i64::from(before_miss && *member == RssMember::FilePages);
+            let ahead = if before_miss && *member == RssMember::FilePages { read_in_window.max(1) as i64 } else { 0 };
             self.rss_stat_ahead(l, *mm_id, *curr, *member, *size, ahead);
         }
         let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
@@ -1184,8 +1233,20 @@ impl Lowerer {
             ),
             _ => {}
         }
+        if !f.around_after_miss {
+            self.late_page_cache(&f);
+        }
         self.cur_line = fed;
         self.recycle(f);
+    }
+
+    /// The page-cache additions a fault's read-in made after its fault-around, once the fault is applied.
+    fn late_page_cache(&mut self, f: &PendingFault) {
+        for add in &f.late_adds {
+            if let Record::MmFilemapAddToPageCache(p) = &add.record {
+                self.page_cache_record(add, p, true);
+            }
+        }
     }
 
     /// Keeps the vectors of a completed fault for the next one.

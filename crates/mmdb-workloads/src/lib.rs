@@ -21,6 +21,7 @@
 //! | `thread-churn` | four threads with glibc malloc arenas, mmapped blocks and arena trimming |
 //! | `fork-tree` | seven processes, a shared and a private region, exit bottom-up |
 //! | `pagecache-holes` | fault-around over a file mapping whose page cache has holes, and a read of a hole |
+//! | `pagecache-readin` | file faults that read their page in (readahead, `VM_FAULT_RETRY`) and fault-around after |
 //! | `big-unmap` | MADV_DONTNEED and munmap of 10000 pages: the mmu_gather fills and flushes inside a page table |
 //!
 //! Run alone, a workload stops at its first checkpoint until it gets SIGCONT (`kill -CONT PID`, or `fg`).
