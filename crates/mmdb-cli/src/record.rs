@@ -128,7 +128,8 @@ pub struct RecordArgs {
     /// Run CMD in a new cgroup v1 memory cgroup limited to BYTES (suffixes k, M, G).
     #[arg(long, value_name = "BYTES", value_parser = memcg::parse_bytes)]
     memcg_limit: Option<u64>,
-    /// Add the TGID column to the ftrace text (tells threads from processes).
+    /// Add the TGID column to the ftrace text (threads are told from processes without it too: the clone flags of
+    /// `task_newtask`).
     #[arg(long)]
     record_tgid: bool,
     /// Record with perf; the markers go to FILE.truth, the other tasks' LRU events to FILE.lru.
