@@ -326,12 +326,19 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
     Ok(if end.clean() && lost == 0 { EXIT_OK } else { EXIT_FINDINGS })
 }
 
-/// Says how many files' page cache was backdated to the exec stop ([`backdate`]).
-fn report_backdated(files: usize) {
+/// Says how many files' page cache was backdated to the exec stop, and of how many files never measured the
+/// pages read in during the recording were written as missing there ([`backdate`]).
+fn report_backdated((files, unmeasured): (usize, usize)) {
     if files > 0 {
         eprintln!(
             "mmdb record: page cache of {} first measured at a checkpoint, backdated to the exec stop",
             plural(files as u64, "file")
+        );
+    }
+    if unmeasured > 0 {
+        eprintln!(
+            "mmdb record: pages read in of {} never measured, written as missing at the exec stop",
+            plural(unmeasured as u64, "file")
         );
     }
 }

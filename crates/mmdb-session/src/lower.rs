@@ -823,9 +823,17 @@ impl Lowerer {
                     None => {}
                 }
                 f.read = true;
-                late = f.rss_before_miss.is_some();
+                late = f.rss_before_miss.is_some() || own;
                 if late {
                     f.late_adds.push(l.clone());
+                }
+                if own {
+                    // The faulting page was not cached until now, even in a file the trace never described: the
+                    // model must read it in (with the kernel's pfn), not find it.
+                    if let Some(end) = p.end() {
+                        let name = file_name(p.s_dev.major, p.s_dev.minor, p.i_ino);
+                        self.page_cache.entry(name).or_default().insert(p.index, end);
+                    }
                 }
             }
             if !late {

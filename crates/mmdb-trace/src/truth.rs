@@ -37,7 +37,9 @@
 //! at the exec stop, before `mmdb-exec`, for each file the new image maps or will map (the binary, the interpreter
 //! and the shared libraries the dynamic loader resolves), and at each checkpoint, before `mmdb-checkpoint begin`,
 //! for the files mapped since; a file with many ranges is split over several lines (at most
-//! [`PAGECACHE_MAX_RANGES`] ranges each), the last one reaching the file's end. `readahead`, when present, lists
+//! [`PAGECACHE_MAX_RANGES`] ranges each), the last one reaching the file's end. Files measured only at a checkpoint
+//! also get lines at the exec stop, backdated through the trace's page-cache records, and so do files never
+//! measured, for the pages the trace shows being read in (`first=I pages=N cached=-`: those pages only). `readahead`, when present, lists
 //! the cached pages that carry `PG_readahead`, which fault-around skips (the recorder finds them by faulting
 //! around in a mapping of its own; `mincore()` cannot tell them apart).
 //!

@@ -14,6 +14,11 @@
 //! in the trace (the main instance follows the recorded processes only): a page another task read in between is
 //! taken to have been cached from the start, one that reclaim evicted in between to have been missing. On a warm
 //! cache neither happens much; the checkpoint's own lines still follow and correct the replay from there.
+//!
+//! A file never measured at all (mapped and unmapped between checkpoints: git's objects, read through short-lived
+//! mappings) still leaves a trace: a page whose first page-cache record after the exec stop is an addition was not
+//! cached at the exec stop. Those pages get lines of their own there (`first=I pages=N cached=-`), and the replay
+//! takes the file's other pages to be cached, as without residency.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -63,6 +68,8 @@ pub struct Scan {
     exec: Option<(u64, u32)>,
     /// The first measurement of each file measured after the exec stop.
     measured: BTreeMap<FileKey, Measured>,
+    /// Every file some `mmdb-pagecache` line describes, before the exec stop or after.
+    described: std::collections::BTreeSet<FileKey>,
     changes: Vec<Change>,
 }
 
@@ -85,7 +92,12 @@ impl Scan {
     pub fn marker(&mut self, m: &TimedMarker) {
         match &m.marker {
             Marker::Exec(_) if self.exec.is_none() => self.exec = Some((m.ts_ns, m.line)),
-            Marker::PageCache(p) if self.exec.is_some() => self.measured_line(m.ts_ns, p),
+            Marker::PageCache(p) => {
+                self.described.insert((p.dev, p.ino));
+                if self.exec.is_some() {
+                    self.measured_line(m.ts_ns, p);
+                }
+            }
             _ => {}
         }
     }
@@ -146,6 +158,52 @@ impl Scan {
         out
     }
 
+    /// The `mmdb-pagecache` lines of the files no line describes: for each, the pages whose first page-cache
+    /// record after the exec stop is an addition, which were not cached at the exec stop.
+    pub fn unmeasured(&self) -> Vec<String> {
+        let Some((exec_ts, _)) = self.exec else { return Vec::new() };
+        let mut by_key: BTreeMap<FileKey, Vec<&Change>> = BTreeMap::new();
+        for c in self.changes.iter().filter(|c| c.ts_ns > exec_ts && !self.described.contains(&c.key)) {
+            by_key.entry(c.key).or_default().push(c);
+        }
+        let mut out = Vec::new();
+        for ((dev, ino), mut changes) in by_key {
+            changes.sort_by_key(|c| c.ts_ns);
+            let (mut seen, mut missing) = (PageRanges::default(), PageRanges::default());
+            for c in changes {
+                if c.cached {
+                    // The part of the folio no earlier record spoke of.
+                    let mut new = PageRanges::default();
+                    new.insert(c.index, c.end);
+                    for (a, b) in seen.iter() {
+                        new.remove(a, b);
+                    }
+                    for (a, b) in new.iter() {
+                        missing.insert(a, b);
+                    }
+                }
+                seen.insert(c.index, c.end);
+            }
+            for (first, end) in missing.iter() {
+                let m = PageCache { dev, ino, first, pages: end - first, cached: Vec::new(), readahead: Vec::new() };
+                out.push(Marker::PageCache(m).to_string());
+            }
+        }
+        out
+    }
+
+    /// How many files [`Scan::unmeasured`] describes.
+    fn unmeasured_files(&self) -> usize {
+        let Some((exec_ts, _)) = self.exec else { return 0 };
+        let keys: std::collections::BTreeSet<FileKey> = self
+            .changes
+            .iter()
+            .filter(|c| c.ts_ns > exec_ts && c.cached && !self.described.contains(&c.key))
+            .map(|c| c.key)
+            .collect();
+        keys.len()
+    }
+
     /// The line of the first `mmdb-exec` marker, if there is one.
     pub fn exec_line(&self) -> Option<u32> {
         self.exec.map(|(_, line)| line)
@@ -169,15 +227,16 @@ fn complement(uncached: &PageRanges, pages: u64) -> Vec<(u64, u64)> {
     out
 }
 
-/// Backdates the residency in an ftrace recording, whose markers are in the trace. Returns how many files'.
-pub fn ftrace(trace: &Path) -> anyhow::Result<usize> {
+/// Backdates the residency in an ftrace recording, whose markers are in the trace. Returns how many files' were
+/// backdated, and how many files never measured got lines of their missing pages.
+pub fn ftrace(trace: &Path) -> anyhow::Result<(usize, usize)> {
     let mut scan = Scan::default();
     read(trace, RealFormat::Ftrace, &mut scan, true)?;
     finish(&scan, trace)
 }
 
 /// Backdates the residency in a perf recording: the changes are in the perf text, the markers in the side file.
-pub fn perf(trace: &Path, truth: &Path) -> anyhow::Result<usize> {
+pub fn perf(trace: &Path, truth: &Path) -> anyhow::Result<(usize, usize)> {
     let mut scan = Scan::default();
     read(trace, RealFormat::Perf, &mut scan, false)?;
     let bytes = std::fs::read(truth).with_context(|| format!("cannot read {}", truth.display()))?;
@@ -209,11 +268,12 @@ fn read(path: &Path, format: RealFormat, scan: &mut Scan, markers: bool) -> anyh
 }
 
 /// Writes the backdated lines into `markers` (the file holding the markers) before its first `mmdb-exec`.
-fn finish(scan: &Scan, markers: &Path) -> anyhow::Result<usize> {
-    let lines = scan.backdated();
-    let (Some(line), false) = (scan.exec_line(), lines.is_empty()) else { return Ok(0) };
+fn finish(scan: &Scan, markers: &Path) -> anyhow::Result<(usize, usize)> {
+    let mut lines = scan.backdated();
+    lines.extend(scan.unmeasured());
+    let (Some(line), false) = (scan.exec_line(), lines.is_empty()) else { return Ok((0, 0)) };
     insert_before(markers, line, &lines).with_context(|| format!("cannot write {}", markers.display()))?;
-    Ok(scan.measured.len())
+    Ok((scan.measured.len(), scan.unmeasured_files()))
 }
 
 /// Rewrites `path` with a line for each of `markers` before its line `before` (1-based): that line's text up to its
@@ -308,6 +368,34 @@ mod tests {
         assert_eq!(scan.backdated(), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=8 cached=0,5-7"]);
         // Without an exec stop there is nothing to backdate to.
         assert!(Scan { exec: None, ..scan }.backdated().is_empty());
+    }
+
+    #[test]
+    fn pages_of_files_never_measured_first_added_were_missing() {
+        let mut scan = Scan::default();
+        scan.marker(&timed(5, pagecache("mmdb-pagecache dev=254:0 ino=7 first=0 pages=2 cached=0-1")));
+        scan.marker(&timed(10, exec()));
+        let other = |c: Change| Change { key: ((254, 0), 43), ..c };
+        scan.changes = vec![
+            change(8, 0, 1, true),         // before the exec stop: the image exec replaced
+            change(20, 2, 4, true),        // added first: missing at the exec stop
+            change(30, 3, 4, false),       // evicted, then added again: still missing (added first)
+            change(40, 3, 4, true),        //
+            change(50, 6, 7, false),       // removed first: cached at the exec stop
+            change(60, 6, 7, true),        //
+            change(70, 4, 6, true),        // a folio next to the first: one line for 2-5
+            other(change(20, 0, 1, true)), // another file never measured
+            Change { key: ((254, 0), 7), ..change(20, 5, 6, true) }, // a file described before the exec stop
+        ];
+        assert_eq!(
+            scan.unmeasured(),
+            [
+                "mmdb-pagecache dev=254:0 ino=42 first=2 pages=4 cached=-",
+                "mmdb-pagecache dev=254:0 ino=43 first=0 pages=1 cached=-"
+            ]
+        );
+        assert_eq!(scan.unmeasured_files(), 2);
+        assert!(Scan { exec: None, ..scan }.unmeasured().is_empty());
     }
 
     #[test]
