@@ -78,10 +78,13 @@ of every other task, which move the per-CPU batches CMD's pages wait in; its
 lines are merged into FILE by time at the end.
 
 Page cache: at the exec stop the recorder writes which pages of the
-binary, its interpreter and its libraries are cached (mincore), and at each
-checkpoint those of files mapped since; at the end it takes the latter back
-to the exec stop through the trace's page-cache records, so the replay's
-fault-around knows every file's holes from the start.
+binary, its interpreter and its libraries are cached (mincore), and which of
+those carry the readahead mark that fault-around skips (found by faulting
+around in a mapping of its own); at each checkpoint the same for files mapped
+since. At the end it takes the latter back to the exec stop through the
+trace's page-cache records, and writes there the pages of files never
+measured that the trace shows being read in, so the replay's fault-around
+knows every file's holes from the start.
 
 Checkpoints: whenever a traced process stops itself (raise(SIGSTOP)), and
 every MS milliseconds with --checkpoint-every, the recorder stops every
