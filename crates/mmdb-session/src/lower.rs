@@ -320,6 +320,8 @@ const KEEP: usize = 50;
 struct PendingFault {
     addr: u64,
     access: Access,
+    /// A user-mode fault (`page_fault_user`), which a pending signal ends before its retry.
+    user: bool,
     line: u32,
     cpu: u32,
     ts_ns: u64,
@@ -538,12 +540,24 @@ impl Lowerer {
     }
 
     /// Completes every fault still collecting its records: a checkpoint is taken while every traced task is
-    /// stopped, so the faults they were in are over (the task's next record would otherwise end each one).
+    /// stopped, so the faults they were in are over (the task's next record would otherwise end each one). But a
+    /// user fault that was reading its page in when the checkpoint's SIGSTOP came did not retry: with a signal
+    /// pending, `fault_signal_pending()` sends the task back to user space, where it stops, and the access faults
+    /// again after the checkpoint (a new `page_fault_user`). Such a fault mapped nothing: only its read-in stays.
     pub fn flush_pending_faults(&mut self) {
         let mut pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
-            self.flush_fault(pid);
+            let abandoned = self.pending_fault.get(&pid).is_some_and(|f| {
+                f.read && f.rss.is_empty() && !f.around_after_miss && f.user && f.access != Access::Write
+            });
+            match abandoned.then(|| self.pending_fault.remove(&pid)).flatten() {
+                Some(f) => {
+                    self.late_page_cache(&f);
+                    self.recycle(f);
+                }
+                None => self.flush_fault(pid),
+            }
         }
         let mut pids: Vec<Pid> = self.deferred_sys.keys().copied().collect();
         pids.sort_unstable();
@@ -979,7 +993,9 @@ impl Lowerer {
                     Access::Read
                 };
                 let (allocs, rss) = self.spare.pop().unwrap_or_default();
+                let user = matches!(l.record, Record::PageFaultUser(_));
                 let pf = PendingFault {
+                    user,
                     addr: *address,
                     access,
                     line: l.line,

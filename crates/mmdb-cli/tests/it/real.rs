@@ -69,6 +69,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("pagecache-readin.ftrace.xz", 83, 83, 96, 96, 3, 3, 0),
         ("thread-churn-notgid.ftrace.xz", 1025, 1025, 1452, 1452, 3, 3, 0),
         ("git-log.ftrace.xz", 15590, 15590, 780, 794, 2, 2, 0),
+        ("git-cold.ftrace.xz", 5448, 5448, 679, 700, 3, 3, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -255,6 +256,24 @@ fn pages_read_in_of_files_never_measured_are_missing_from_the_start() {
     let without: String = text.lines().filter(|l| !missing(l)).map(|l| format!("{l}\n")).collect();
     let (rss, divergences) = figures("without.ftrace", &without);
     assert!(rss < Some(15590) && divergences > Some(0), "{rss:?} {divergences:?}");
+}
+
+/// `traces/real/git-cold.ftrace.xz`: the first checkpoint's SIGSTOP came while git was faulting in a page of an
+/// object file that was not cached. With a signal pending, the fault does not retry after the read
+/// (`fault_signal_pending()`): git stops with the page unmapped, and faults on it again after the checkpoint. The
+/// model must not map it at the checkpoint either, or RssFile is a page high there.
+#[test]
+fn a_fault_a_checkpoint_interrupts_maps_nothing() {
+    let text = unxz("git-cold.ftrace.xz");
+    let begin = text.find("mmdb-checkpoint begin id=1").expect("checkpoint 1");
+    let end = text.find("mmdb-checkpoint end id=1").expect("checkpoint 1");
+    let fault = "page_fault_user: address=0x7fbd37b0a000 ip=0x7fbd37a5d98c error_code=0x4";
+    let before = text[..begin].rfind(fault).expect("the fault before");
+    assert!(text[before..begin].contains("mm_filemap_fault: "), "a page-cache miss");
+    assert!(!text[before..begin].contains("mm_filemap_map_pages: "), "no retry");
+    assert!(text[end..].find(fault).is_some_and(|at| at < 2000), "the same fault again after the checkpoint");
+    let v = replay_json(&super::test_dir("git-cold"), "t.ftrace", &text)["verify"].clone();
+    assert_eq!((v["rollups"]["agree"].as_u64(), v["rollups"]["total"].as_u64()), (Some(3), Some(3)));
 }
 
 /// The report of `mmdb replay NAME --verify --format json`, NAME written in `dir` with `text`.
