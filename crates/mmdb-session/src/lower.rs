@@ -781,7 +781,8 @@ impl Lowerer {
         }
         // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything. Nor at
         // the frees of a full gather's flush: the zap goes on after them.
-        if let Some(d) = self.deferred_sys.get_mut(&pid).filter(|_| !l.in_irq) {
+        let deferred = if self.deferred_sys.is_empty() || l.in_irq { None } else { self.deferred_sys.get_mut(&pid) };
+        if let Some(d) = deferred {
             if d.flushing && matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_)) {
                 // The step before was the full gather's, whatever need_resched() said then.
                 d.resched_rest = false;
@@ -809,6 +810,14 @@ impl Lowerer {
         // window, now cached, with `mm_filemap_map_pages`.
         let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
         let reading = !l.in_irq
+            && matches!(
+                l.record,
+                Record::MmFilemapAddToPageCache(_)
+                    | Record::MmLruInsertion(_)
+                    | Record::MmLruActivate(_)
+                    | Record::MmPageFree(_)
+                    | Record::MmPageFreeBatched(_)
+            )
             && self.pending_fault.get(&pid).is_some_and(|f| {
                 // (A copy's own lru_add batch filling up is the end of the fault: folio_add_lru_vma().)
                 let part = match &l.record {
