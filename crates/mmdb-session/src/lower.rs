@@ -919,6 +919,12 @@ impl Lowerer {
                     }
                     return;
                 }
+                // A page the page cache took (file-system metadata the task read after its fault, another file's
+                // readahead) is not the fault's: the fault is over, and without it.
+                Record::MmFilemapAddToPageCache(p) => {
+                    f.allocs.retain(|a| a.0 != p.pfn);
+                    self.flush_fault(pid)
+                }
                 _ => self.flush_fault(pid),
             }
         }

@@ -86,6 +86,22 @@ fn the_lowering_log_rebuilds_the_model() {
     assert_eq!(format!("{again:?}"), format!("{:?}", r.report));
 }
 
+/// A page the page cache took after a fault (here the sample's `write()` to a file, `GFP_HIGHUSER_MOVABLE |
+/// __GFP_WRITE`, then `mm_filemap_add_to_page_cache`) is not that fault's page: the read fault before it
+/// (line 1141, fault-around over a library) maps pages cached before the trace and allocates none.
+#[test]
+fn a_page_the_page_cache_takes_is_not_the_fault_before_it() {
+    use mmdb_model::Op;
+    use mmdb_session::verify::replay_trace_logged;
+    let trace = parse_ftrace(&sample("basic.ftrace"));
+    let (_, log) = replay_trace_logged(&trace, None);
+    let text = String::from_utf8(sample("basic.ftrace")).expect("UTF-8");
+    assert!(text.contains("mm_filemap_add_to_page_cache: dev 254:0 ino 51207b pfn=0x16a2ed ofs=0 order=0"));
+    let fault = log.events.iter().find(|(line, _)| *line == 1141).map(|(_, ev)| &ev.op);
+    assert!(matches!(fault, Some(Op::Fault { pfn: None, .. })), "{fault:?}");
+    assert!(!log.events.iter().any(|(_, ev)| matches!(ev.op, Op::Fault { pfn: Some(0x16a2ed), .. })));
+}
+
 /// The repository's name of a file of the shared sample.
 fn sample_name(name: &str) -> String {
     match name {
