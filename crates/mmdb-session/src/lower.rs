@@ -336,11 +336,9 @@ struct PendingFault {
     /// the faulting page missing from the page cache, and its counter step (written even when it mapped nothing)
     /// does not count the page `filemap_fault()` then reads in.
     rss_before_miss: Option<usize>,
-    /// The fault gave its new page back after a page-cache miss: `__do_fault()` returned `VM_FAULT_RETRY` (the
-    /// mmap lock was dropped for the read), `do_cow_fault()` freed its copy and page table, and the fault starts
-    /// over without a new `page_fault` record.
-    retry: bool,
-    /// A copy-on-write fault read its file page in: its read-around added pages to the page cache.
+    /// The fault read its page in: the page cache grew after its `mm_filemap_fault`. (A `VM_FAULT_RETRY` then
+    /// frees a copy-on-write fault's copy and page table, and the fault starts over without a new `page_fault`
+    /// record: the copy's free is one of the fault's allocations given back, below.)
     read: bool,
     /// A copy-on-write fault of a private file mapping: `do_cow_fault()` allocated the copy before
     /// `filemap_fault()` (`mm_filemap_fault` came after a user-page allocation).
@@ -900,8 +898,6 @@ impl Lowerer {
                 // A page the fault allocated and gave back before using it (read-around allocating a page-cache
                 // folio that it then did not add): not the fault's page, and the fault goes on.
                 Record::MmPageFree(p) if f.allocs.iter().any(|a| a.0 == p.pfn) => {
-                    // After a page-cache miss, the fault's own first page given back is VM_FAULT_RETRY.
-                    f.retry |= f.file.is_some() && f.allocs.first().is_some_and(|a| a.0 == p.pfn);
                     f.allocs.retain(|a| a.0 != p.pfn);
                     self.stats.ignored += 1;
                     return;
@@ -1020,7 +1016,6 @@ impl Lowerer {
                     file: None,
                     rss,
                     rss_before_miss: None,
-                    retry: false,
                     read: false,
                     cow: false,
                     miss_index: None,

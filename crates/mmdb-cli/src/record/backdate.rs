@@ -159,14 +159,15 @@ impl Scan {
     }
 
     /// The `mmdb-pagecache` lines of the files no line describes: for each, the pages whose first page-cache
-    /// record after the exec stop is an addition, which were not cached at the exec stop.
-    pub fn unmeasured(&self) -> Vec<String> {
-        let Some((exec_ts, _)) = self.exec else { return Vec::new() };
+    /// record after the exec stop is an addition, which were not cached at the exec stop; and how many files
+    /// those lines describe.
+    pub fn unmeasured(&self) -> (Vec<String>, usize) {
+        let Some((exec_ts, _)) = self.exec else { return (Vec::new(), 0) };
         let mut by_key: BTreeMap<FileKey, Vec<&Change>> = BTreeMap::new();
         for c in self.changes.iter().filter(|c| c.ts_ns > exec_ts && !self.described.contains(&c.key)) {
             by_key.entry(c.key).or_default().push(c);
         }
-        let mut out = Vec::new();
+        let (mut out, mut files) = (Vec::new(), 0);
         for ((dev, ino), mut changes) in by_key {
             changes.sort_by_key(|c| c.ts_ns);
             let (mut seen, mut missing) = (PageRanges::default(), PageRanges::default());
@@ -184,24 +185,13 @@ impl Scan {
                 }
                 seen.insert(c.index, c.end);
             }
+            files += usize::from(!missing.is_empty());
             for (first, end) in missing.iter() {
                 let m = PageCache { dev, ino, first, pages: end - first, cached: Vec::new(), readahead: Vec::new() };
                 out.push(Marker::PageCache(m).to_string());
             }
         }
-        out
-    }
-
-    /// How many files [`Scan::unmeasured`] describes.
-    fn unmeasured_files(&self) -> usize {
-        let Some((exec_ts, _)) = self.exec else { return 0 };
-        let keys: std::collections::BTreeSet<FileKey> = self
-            .changes
-            .iter()
-            .filter(|c| c.ts_ns > exec_ts && c.cached && !self.described.contains(&c.key))
-            .map(|c| c.key)
-            .collect();
-        keys.len()
+        (out, files)
     }
 
     /// The line of the first `mmdb-exec` marker, if there is one.
@@ -270,10 +260,11 @@ fn read(path: &Path, format: RealFormat, scan: &mut Scan, markers: bool) -> anyh
 /// Writes the backdated lines into `markers` (the file holding the markers) before its first `mmdb-exec`.
 fn finish(scan: &Scan, markers: &Path) -> anyhow::Result<(usize, usize)> {
     let mut lines = scan.backdated();
-    lines.extend(scan.unmeasured());
+    let (missing, files) = scan.unmeasured();
+    lines.extend(missing);
     let (Some(line), false) = (scan.exec_line(), lines.is_empty()) else { return Ok((0, 0)) };
     insert_before(markers, line, &lines).with_context(|| format!("cannot write {}", markers.display()))?;
-    Ok((scan.measured.len(), scan.unmeasured_files()))
+    Ok((scan.measured.len(), files))
 }
 
 /// Rewrites `path` with a line for each of `markers` before its line `before` (1-based): that line's text up to its
@@ -387,15 +378,12 @@ mod tests {
             other(change(20, 0, 1, true)), // another file never measured
             Change { key: ((254, 0), 7), ..change(20, 5, 6, true) }, // a file described before the exec stop
         ];
-        assert_eq!(
-            scan.unmeasured(),
-            [
-                "mmdb-pagecache dev=254:0 ino=42 first=2 pages=4 cached=-",
-                "mmdb-pagecache dev=254:0 ino=43 first=0 pages=1 cached=-"
-            ]
-        );
-        assert_eq!(scan.unmeasured_files(), 2);
-        assert!(Scan { exec: None, ..scan }.unmeasured().is_empty());
+        let lines = [
+            "mmdb-pagecache dev=254:0 ino=42 first=2 pages=4 cached=-",
+            "mmdb-pagecache dev=254:0 ino=43 first=0 pages=1 cached=-",
+        ];
+        assert_eq!(scan.unmeasured(), (lines.map(String::from).to_vec(), 2));
+        assert_eq!(Scan { exec: None, ..scan }.unmeasured(), (Vec::new(), 0));
     }
 
     #[test]
