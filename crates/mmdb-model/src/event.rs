@@ -126,6 +126,12 @@ pub enum Op {
     /// and `mm_filemap_delete_from_page_cache` records (filemap.rs). `readahead`: the cached pages carry
     /// `PG_readahead`, which fault-around skips too (`mmdb-pagecache`'s `readahead=`).
     PageCache { file: String, index: u64, pages: u64, cached: bool, readahead: bool },
+    /// What a real trace says about one page of regular file `file` cached before the trace: page `index` is held
+    /// by page frame `pfn`, whose `/proc/kpageflags` read `kflags` (the KPF_* bits) when the recorder measured it
+    /// (`mmdb-pagecache-page`). When the model first needs that page (a fault, fault-around) it takes this frame
+    /// and the flags no tracepoint shows (`PG_active`, `PG_referenced`, `PG_dirty`, `PG_mappedtodisk`) instead
+    /// of a page frame of its own (filemap.rs).
+    PageCacheFrame { file: String, index: u64, pfn: Pfn, kflags: u64 },
 }
 
 impl Op {
@@ -164,6 +170,7 @@ impl Op {
             Op::BalloonDeflate { .. } => "balloon_deflate",
             Op::Vrange { .. } => "vrange",
             Op::PageCache { .. } => "page_cache",
+            Op::PageCacheFrame { .. } => "page_cache_frame",
         }
     }
 }

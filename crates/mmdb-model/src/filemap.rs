@@ -113,6 +113,13 @@ impl Model {
         } else {
             f.readahead.remove(index, end);
         }
+        if !cached {
+            // A page that leaves the page cache takes its frame along; the next one is another allocation.
+            let gone: Vec<u64> = f.frames.range(index..end).map(|(&i, _)| i).collect();
+            for i in gone {
+                f.frames.remove(&i);
+            }
+        }
         if cached {
             f.uncached.remove(index, end);
             return;
@@ -126,6 +133,47 @@ impl Model {
             self.files[id as usize].pages.remove(&i);
             self.folio_mut(head).refs.pagecache -= 1;
             self.folio_put_refs(head, 1);
+        }
+    }
+
+    /// [`crate::Op::PageCacheFrame`]: page `index` of the regular file `name`, cached before the trace, is held by
+    /// page frame `pfn` with kpageflags `kflags`. Kept until the model first takes the page
+    /// ([`Model::take_page_cache_frame`]); a page the model already holds is its own account, and is left alone.
+    pub(crate) fn page_cache_frame(&mut self, name: &str, index: u64, pfn: Pfn, kflags: u64) {
+        let id = self.file_id(name, false);
+        let f = &mut self.files[id as usize];
+        if f.shmem || f.pages.contains_key(&index) {
+            return;
+        }
+        f.frames.insert(index, (pfn, kflags));
+    }
+
+    /// The frame [`crate::Op::PageCacheFrame`] gave for page `index` of `file`, taken as the model creates the
+    /// folio of a page cached before the trace (`filemap_get_folio()` finding it in the xarray); `None` when the
+    /// trace gave none.
+    pub(crate) fn take_page_cache_frame(&mut self, file: FileId, index: u64) -> Option<(Pfn, u64)> {
+        self.files[file as usize].frames.remove(&index)
+    }
+
+    /// The flags a page-cache folio from before the trace takes from its kpageflags (`kflags`): the LRU list it is
+    /// on (`PG_active`), `PG_referenced`, `PG_dirty`, and `PG_mappedtodisk` (`KPF_MAPPEDTODISK`: set by the file
+    /// system's read when every block of the folio is on disk, `ext4_mpage_readpages()`). The others are the
+    /// model's own (`PG_lru`, `PG_uptodate`) or follow from its mappings (`KPF_MMAP`).
+    pub(crate) fn apply_pre_trace_kflags(&mut self, head: Pfn, kflags: u64) {
+        use crate::proc::kpf;
+        let bit = |b: u32| kflags >> b & 1 == 1;
+        let f = self.folio_mut(head);
+        if bit(kpf::ACTIVE) {
+            f.flags.set_active();
+        }
+        if bit(kpf::REFERENCED) {
+            f.flags.set_referenced();
+        }
+        if bit(kpf::DIRTY) {
+            f.flags.set_dirty();
+        }
+        if bit(kpf::OWNER_2) {
+            f.flags.set_mappedtodisk();
         }
     }
 

@@ -62,6 +62,30 @@ page_flags! {
 pub struct PageFlags(pub u32);
 
 impl PageFlags {
+    /// Tests `PG_mappedtodisk`: `PG_owner_2` on a page-cache folio (every block of it is on disk), the bit
+    /// `PG_anon_exclusive` is on an anonymous one.
+    #[inline]
+    pub fn test_mappedtodisk(self) -> bool {
+        self.test_anon_exclusive()
+    }
+    /// Sets `PG_mappedtodisk` (see [`PageFlags::test_mappedtodisk`]).
+    #[inline]
+    pub fn set_mappedtodisk(&mut self) {
+        self.set_anon_exclusive();
+    }
+    /// The names of the set flags of a folio, anonymous (`anon`) or not: bit 11 is `PG_anon_exclusive` on an
+    /// anonymous folio and `PG_mappedtodisk` on any other.
+    pub fn folio_names(self, anon: bool) -> Vec<&'static str> {
+        let mut names = self.names();
+        if !anon {
+            for n in &mut names {
+                if *n == PageFlag::anon_exclusive.name() {
+                    *n = "PG_mappedtodisk";
+                }
+            }
+        }
+        names
+    }
     /// The names of the set flags, in bit order (`PG_uptodate`, `PG_lru`, …).
     pub fn names(self) -> Vec<&'static str> {
         PageFlag::ALL.iter().filter(|f| self.0 & (1 << **f as u32) != 0).map(|f| f.name()).collect()

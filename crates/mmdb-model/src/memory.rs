@@ -397,13 +397,18 @@ impl Model {
             // of this event, and charged to the root memcg rather than to whoever faulted it now. Without a trace
             // the page-cache miss is an allocation charged to the faulting mm's memcg, as in the kernel; so is a
             // page the trace showed not to be cached ([`Op::PageCache`]), whose allocation the trace then missed.
+            // Its page frame and flags are the trace's when it gave them ([`Op::PageCacheFrame`]).
             if !self.alloc_pages_within_ram(1) {
                 return Err(FaultError::Oom);
             }
-            let head = self.alloc_folio(0, None, mapping, 0);
+            let frame = self.take_page_cache_frame(file, index);
+            let head = self.alloc_folio(0, frame.map(|f| f.0), mapping, 0);
             self.mem_cgroup_charge(0, 1);
             self.allocated.retain(|a| a.0 != head);
             self.folio_mut(head).pre_trace = true;
+            if let Some((_, kflags)) = frame {
+                self.apply_pre_trace_kflags(head, kflags);
+            }
             head
         } else {
             self.alloc_charged(0, want, mapping, mm)?

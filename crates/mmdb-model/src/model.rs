@@ -132,6 +132,9 @@ pub struct FileObj {
     /// Cached page indexes whose folio carries `PG_readahead` (the async-readahead mark), as the trace showed
     /// them: fault-around skips them, a fault on the page itself clears the mark (filemap.rs).
     pub readahead: crate::filemap::PageRanges,
+    /// Page index → the page frame and kpageflags the trace gave for a page cached before the trace
+    /// ([`Op::PageCacheFrame`]), until the model takes the page (filemap.rs).
+    pub frames: BTreeMap<u64, (Pfn, u64)>,
 }
 
 /// The kernel model. See the crate documentation.
@@ -279,6 +282,7 @@ impl Model {
                 | Op::KmemFree { .. }
                 | Op::BalloonDeflate { .. }
                 | Op::PageCache { .. }
+                | Op::PageCacheFrame { .. }
         ) && !matches!(ev.op, Op::MemcgCreate { .. } | Op::Swapon { .. })
             && !self.tasks.contains_key(&pid)
         {
@@ -353,6 +357,10 @@ impl Model {
             Op::Vrange { addr, len, mode, behavior } => Some(self.sys_vrange(pid, *addr, *len, *mode, *behavior)),
             Op::PageCache { file, index, pages, cached, readahead } => {
                 self.page_cache_state(file, *index, *pages, *cached, *readahead);
+                None
+            }
+            Op::PageCacheFrame { file, index, pfn, kflags } => {
+                self.page_cache_frame(file, *index, *pfn, *kflags);
                 None
             }
         }
@@ -636,6 +644,7 @@ impl Model {
             unlinked: false,
             uncached: Default::default(),
             readahead: Default::default(),
+            frames: BTreeMap::new(),
         });
         (self.files.len() - 1) as FileId
     }

@@ -424,7 +424,7 @@ impl Model {
             pfn,
             head: f.pfn,
             order: f.order,
-            flags: f.flags.names(),
+            flags: f.flags.folio_names(f.is_anon()),
             raw_mapcount: f.pages[idx].mapcount,
             mapcount: f.page_mapcount(idx),
             folio_mapcount: f.mapcount(),
@@ -493,7 +493,7 @@ pub mod kpf {
     pub const ZERO_PAGE: u32 = 24;
     pub const RESERVED: u32 = 32;
     pub const MLOCKED: u32 = 33;
-    /// `PG_owner_2`: `PG_anon_exclusive` on anonymous pages.
+    /// `PG_owner_2`: `PG_anon_exclusive` on anonymous pages, `PG_mappedtodisk` (`KPF_MAPPEDTODISK`) on others.
     pub const OWNER_2: u32 = 34;
     /// `PG_owner_priv_1`: `PG_swapcache` on swap-backed folios.
     pub const OWNER_PRIVATE: u32 = 37;
@@ -574,6 +574,7 @@ impl Model {
         set(f.is_large() && f.is_anon(), kpf::THP);
         set(fl.test_mlocked(), kpf::MLOCKED);
         set(f.is_anon() && f.pages[0].anon_exclusive, kpf::OWNER_2);
+        set(!f.is_anon() && fl.test_mappedtodisk(), kpf::OWNER_2);
         set(fl.test_swapcache(), kpf::OWNER_PRIVATE);
         k
     }

@@ -204,10 +204,14 @@ impl Model {
         }
     }
 
-    /// kpageflags reads `PG_anon_exclusive` of the head page through the folio flags; keep that view in sync.
+    /// kpageflags reads `PG_anon_exclusive` of the head page through the folio flags; keep that view in sync. The
+    /// bit is `PG_mappedtodisk` on a page-cache folio, which the rmap leaves alone.
     pub(crate) fn sync_head_exclusive(&mut self, head: Pfn) {
         let f = Arc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
-        if f.pages[0].anon_exclusive && f.is_anon() {
+        if !f.is_anon() {
+            return;
+        }
+        if f.pages[0].anon_exclusive {
             f.flags.set_anon_exclusive();
         } else {
             f.flags.clear_anon_exclusive();

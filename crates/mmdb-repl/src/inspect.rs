@@ -862,7 +862,8 @@ pub fn verify(s: &mut Session, args: &[&str]) -> CmdResult {
 fn verify_checkpoint(out: &mut Styled, m: &Model, cp: &crate::program::TruthCheckpoint) {
     let mut bad_pages: Vec<(u32, String, Vec<String>)> = Vec::new();
     for p in &cp.pages {
-        let diffs: Vec<String> = compare_page(m, &p.value).diffs.into_iter().map(|d| d.1).collect();
+        let outside = if p.value.present { cp.outside.get(&p.value.pfn).copied().unwrap_or(0) } else { 0 };
+        let diffs: Vec<String> = compare_page(m, &p.value, outside).diffs.into_iter().map(|d| d.1).collect();
         if !diffs.is_empty() {
             bad_pages.push((p.line, format!("{}:{:#x}", p.value.pid, p.value.vaddr), diffs));
         }

@@ -45,6 +45,8 @@ pub struct TruthCheckpoint {
     pub pages: Vec<Located<Page>>,
     /// Each traced process's smaps_rollup and RSS counters (`mmdb-rollup` lines).
     pub rollups: Vec<Located<Rollup>>,
+    /// pfn → its mappings by processes outside the trace (`mmdb-outside` lines).
+    pub outside: std::collections::BTreeMap<u64, u64>,
 }
 
 /// A divergence of a real trace, placed in the program.
@@ -142,6 +144,7 @@ impl Program {
                 position: after_time.position(c.ts_ns),
                 pages: c.pages.clone(),
                 rollups: c.rollups.clone(),
+                outside: c.outside.clone(),
             })
             .collect();
         Program {

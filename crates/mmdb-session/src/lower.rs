@@ -426,6 +426,9 @@ pub struct Lowerer {
     /// Cached pages the markers showed carrying `PG_readahead` (`readahead=`), by file, not yet given to the model:
     /// it gets them with the file's holes, and from then on keeps them itself (a fault on the page clears its mark).
     readahead_marks: FxHashMap<String, PageRanges>,
+    /// Page frames and kpageflags of cached pages (`mmdb-pagecache-page`), by file, then page index, not yet given
+    /// to the model: it gets them with the file's holes (`Op::PageCacheFrame`).
+    page_frames: FxHashMap<String, std::collections::BTreeMap<u64, (u64, u64)>>,
     /// The line of the record being fed, for the log.
     cur_line: u32,
     /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
@@ -470,6 +473,7 @@ impl Lowerer {
             in_reclaim: FxHashMap::default(),
             page_cache: FxHashMap::default(),
             readahead_marks: FxHashMap::default(),
+            page_frames: FxHashMap::default(),
             execs: Vec::new(),
             pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
@@ -1324,6 +1328,11 @@ impl Lowerer {
             }
             return;
         }
+        if let Marker::PageCachePage(p) = m {
+            let name = file_name(p.dev.0, p.dev.1, p.ino);
+            self.page_frames.entry(name).or_default().insert(p.index, (p.pfn, p.kflags));
+            return;
+        }
         let pid = match m {
             Marker::ExecVma(v) => v.vma.pid,
             Marker::Exec(stack) => stack.pid,
@@ -1592,6 +1601,13 @@ impl Lowerer {
             // A folio added now is not the one measured with the mark; a deleted one takes its mark along.
             marks.remove(p.index, end);
         }
+        if let Some(frames) = self.page_frames.get_mut(&name) {
+            // Nor is it in the frame measured: that one is gone, or going.
+            let gone: Vec<u64> = frames.range(p.index..end).map(|(&i, _)| i).collect();
+            for i in gone {
+                frames.remove(&i);
+            }
+        }
         match (self.page_cache.get_mut(&name), cached) {
             (Some(holes), true) => holes.remove(p.index, end),
             (Some(holes), false) => holes.insert(p.index, end),
@@ -1663,7 +1679,14 @@ impl Lowerer {
                 readahead,
             })
             .collect();
-        for op in ops {
+        let frames = self.page_frames.remove(name).unwrap_or_default();
+        let frames = frames.into_iter().map(|(index, (pfn, kflags))| Op::PageCacheFrame {
+            file: name.clone(),
+            index,
+            pfn,
+            kflags,
+        });
+        for op in ops.into_iter().chain(frames) {
             self.apply(pid, f.cpu, f.ts_ns, op);
         }
         rebound

@@ -67,6 +67,10 @@ pub struct Verify {
     pub rollup_within: Vec<(String, u64)>,
     /// Pages whose pfn the model never allocated: state from before the trace, or untraced allocations.
     pub pages_unknown: u64,
+    /// Compared pages that processes outside the trace map too (`mmdb-outside`): their mappings were added to the
+    /// model's mapcount.
+    #[serde(skip)]
+    pub pages_outside: u64,
     /// Disagreeing pages by likely cause: `pre-trace` (the model never saw the page, or maps nothing there: the
     /// page was populated before the trace or by an untraced path such as exec), `batch` (only `PG_lru` or
     /// `PG_active` differ: the folio's per-CPU batch drained at another time, usually where a pid-filtered trace
@@ -486,7 +490,11 @@ pub struct PageComparison {
 }
 
 /// Compares one `mmdb-page` line with the model: the one rule `--verify` and the REPL's `verify` share.
-pub fn compare_page(model: &Model, p: &Page) -> PageComparison {
+///
+/// `outside` is how many of the page's mappings belong to processes the trace does not follow (the checkpoint's
+/// `mmdb-outside` line for the pfn, else 0): the model's mapcount (kpagecount) is compared with them added, and its
+/// `excl` (pagemap's "mapped once") holds only when there are none.
+pub fn compare_page(model: &Model, p: &Page, outside: u64) -> PageComparison {
     let mut diffs = Vec::new();
     let mut diff = |field: &str, kernel: String, modelv: String| {
         if kernel != modelv {
@@ -512,8 +520,9 @@ pub fn compare_page(model: &Model, p: &Page) -> PageComparison {
     }
     let unseen = p.present && model.folio(p.pfn).is_none() && !kernel_zero;
     if p.present {
-        diff("excl", p.excl.to_string(), pm.excl.to_string());
-        diff("mapcount", p.mapcount.to_string(), model.kpagecount(pm.pfn).to_string());
+        let mapcount = model.kpagecount(pm.pfn) + outside;
+        diff("excl", p.excl.to_string(), (pm.excl && outside == 0).to_string());
+        diff("mapcount", p.mapcount.to_string(), mapcount.to_string());
         let mk = model.kpageflags(pm.pfn);
         for (bit, name) in COMPARED_KFLAGS {
             // Which page of the huge zero folio it is: a machine property too.
@@ -597,6 +606,8 @@ struct Verifier {
     /// The checkpoint ids seen, and the id of a checkpoint that repeats one (its lines are not compared).
     seen: std::collections::BTreeSet<u32>,
     skipping: Option<u32>,
+    /// The `mmdb-outside` lines for the checkpoint that begins next, or is open.
+    outside: std::collections::BTreeMap<u64, u64>,
 }
 
 impl Verifier {
@@ -609,15 +620,25 @@ impl Verifier {
                     self.out.checkpoints += 1;
                 }
             }
-            Marker::CheckpointEnd { id } if self.skipping == Some(*id) => self.skipping = None,
+            Marker::CheckpointEnd { id } if self.skipping == Some(*id) => {
+                self.skipping = None;
+                self.outside.clear();
+            }
+            Marker::CheckpointEnd { .. } => self.outside.clear(),
+            Marker::Outside { pfn, mapcount } => {
+                self.outside.insert(*pfn, *mapcount);
+            }
             _ if self.skipping.is_some() => {}
-            Marker::Page(p) => match &mut self.uncertain {
-                Some(u) => {
-                    u.pages.total += 1;
-                    u.pages.agree += u64::from(compare_page(low.model(), p).cause.is_none());
+            Marker::Page(p) => {
+                let outside = if p.present { self.outside.get(&p.pfn).copied().unwrap_or(0) } else { 0 };
+                match &mut self.uncertain {
+                    Some(u) => {
+                        u.pages.total += 1;
+                        u.pages.agree += u64::from(compare_page(low.model(), p, outside).cause.is_none());
+                    }
+                    None => self.page(low.model(), line, p, outside),
                 }
-                None => self.page(low.model(), line, p),
-            },
+            }
             Marker::Rollup(r) => match &mut self.uncertain {
                 Some(u) => {
                     u.rollups.total += 1;
@@ -636,9 +657,10 @@ impl Verifier {
         }
     }
 
-    fn page(&mut self, model: &Model, line: u32, p: &Page) {
+    fn page(&mut self, model: &Model, line: u32, p: &Page, outside: u64) {
         self.out.pages.total += 1;
-        let c = compare_page(model, p);
+        self.out.pages_outside += u64::from(outside > 0);
+        let c = compare_page(model, p, outside);
         if c.unknown {
             self.out.pages_unknown += 1;
         }
@@ -787,6 +809,9 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
         v.pages.total,
         pct(v.pages.agree, v.pages.total)
     );
+    if v.pages_outside > 0 {
+        let _ = writeln!(out, "    {} mapped by processes outside the trace too (mmdb-outside)", v.pages_outside);
+    }
     if !v.page_causes.is_empty() {
         let causes: Vec<String> = v.page_causes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         let _ = writeln!(out, "    disagreements by cause: {}", causes.join(", "));
@@ -835,6 +860,7 @@ pub fn render_real_json(r: &RealReplay, path: &str) -> String {
         let mut verify = serde_json::to_value(&r.verify).unwrap_or_default();
         if let Some(p) = verify.get_mut("pages").and_then(|p| p.as_object_mut()) {
             p.insert("unknown".into(), r.verify.pages_unknown.into());
+            p.insert("outside".into(), r.verify.pages_outside.into());
         }
         obj.insert("verify".into(), verify);
         obj.insert("divergence_list".into(), serde_json::to_value(&r.divergences).unwrap_or_default());

@@ -344,6 +344,19 @@ const EVENTS: &[EventDef] = &[
             Ok(Op::PageCache { file, index, pages, cached, readahead })
         },
     },
+    EventDef {
+        name: "page_cache_frame",
+        fields: &[
+            req("file", Kind::Str, "NAME"),
+            req("index", Kind::Num, "N"),
+            req("pfn", Kind::Num, "PFN"),
+            req("kflags", Kind::Num, "FLAGS"),
+        ],
+        build: |f| {
+            let (file, index) = (f.string("file")?, f.num("index")?);
+            Ok(Op::PageCacheFrame { file, index, pfn: f.num("pfn")?, kflags: f.num("kflags")? })
+        },
+    },
 ];
 
 /// A field's value, read according to its [`Kind`].

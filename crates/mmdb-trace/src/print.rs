@@ -170,6 +170,10 @@ fn write_fields(out: &mut String, op: &Op) {
                 out.push_str(" readahead=1");
             }
         }
+        Op::PageCacheFrame { file, index, pfn, kflags } => {
+            write_str(out, "file", file);
+            let _ = write!(out, " index={index} pfn={pfn:#x} kflags={kflags:#x}");
+        }
     }
 }
 

@@ -43,6 +43,25 @@
 //! the cached pages that carry `PG_readahead`, which fault-around skips (the recorder finds them by faulting
 //! around in a mapping of its own; `mincore()` cannot tell them apart).
 //!
+//! For a file some traced process maps shared (`s` perms: its page-cache pages are ground truth, `mmdb-page`), the
+//! recorder also writes, after its `mmdb-pagecache` lines, one line per cached page with its pfn and kpageflags as
+//! they were when measured: which page frame holds a page cached before the trace, and its flags (`PG_active`,
+//! `PG_mappedtodisk`), are state no tracepoint shows:
+//!
+//! ```text
+//! mmdb-pagecache-page dev=<MAJ>:<MIN> ino=<dec> index=<idx> pfn=0x<hex> kflags=0x<hex>
+//! ```
+//!
+//! And before `mmdb-checkpoint begin` (after the `mmdb-pagecache` lines), for each page of the checkpoint's page
+//! lines that processes outside the trace map too (a shared file's page cache, `gconv-modules.cache`): how many of
+//! the `kpagecount` that page line gives are theirs, the line's mapcount less the PTEs of the traced processes that
+//! map the pfn. This is not state of the traced processes, so it is not an input: the verifier adds it to the
+//! model's mapcount of that pfn when it compares the checkpoint.
+//!
+//! ```text
+//! mmdb-outside pfn=0x<hex> mapcount=<dec>
+//! ```
+//!
 //! In ftrace text each marker is a `trace_marker` write (`tracing_mark_write: mmdb-checkpoint begin id=1`); with
 //! perf they sit in a side file, each line prefixed by its CLOCK_MONOTONIC time (`1277.379730585: mmdb-...`).
 //!
@@ -91,6 +110,31 @@ pub enum Marker {
     Exec(ExecStack),
     /// `mmdb-pagecache`: which pages of a file were in the page cache (an input, not ground truth).
     PageCache(PageCache),
+    /// `mmdb-pagecache-page`: the page frame and flags of one cached page of a file mapped shared (an input).
+    PageCachePage(PageCachePage),
+    /// `mmdb-outside`: how many mappings of a page the next checkpoint shows belong to processes outside the trace.
+    Outside {
+        /// The page frame.
+        pfn: u64,
+        /// Its mappings by tasks the trace does not follow.
+        mapcount: u64,
+    },
+}
+
+/// `mmdb-pagecache-page`: page `index` of one file was cached in page frame `pfn`, with kpageflags `kflags`, when
+/// the recorder measured the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageCachePage {
+    /// The device's major and minor numbers.
+    pub dev: (u32, u32),
+    /// The inode.
+    pub ino: u64,
+    /// The page index in the file.
+    pub index: u64,
+    /// The page frame holding it.
+    pub pfn: u64,
+    /// `/proc/kpageflags` at `pfn` (the KPF_* bits).
+    pub kflags: u64,
 }
 
 /// The most ranges one `mmdb-pagecache` line holds: a line stays under about 1.5 KB.
@@ -340,6 +384,12 @@ impl fmt::Display for Marker {
                 }
                 Ok(())
             }
+            Marker::PageCachePage(p) => write!(
+                f,
+                "mmdb-pagecache-page dev={}:{} ino={} index={} pfn={:#x} kflags={:#x}",
+                p.dev.0, p.dev.1, p.ino, p.index, p.pfn, p.kflags
+            ),
+            Marker::Outside { pfn, mapcount } => write!(f, "mmdb-outside pfn={pfn:#x} mapcount={mapcount}"),
         }
     }
 }
@@ -532,6 +582,14 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             }
             Marker::PageCache(PageCache { dev, ino, first, pages, cached, readahead })
         }
+        "mmdb-pagecache-page" => Marker::PageCachePage(PageCachePage {
+            dev: c.dev()?,
+            ino: c.num("ino", "<dec>")?,
+            index: c.num("index", "<idx>")?,
+            pfn: c.num("pfn", "0x<hex>")?,
+            kflags: c.num("kflags", "0x<hex>")?,
+        }),
+        "mmdb-outside" => Marker::Outside { pfn: c.num("pfn", "0x<hex>")?, mapcount: c.num("mapcount", "<dec>")? },
         "mmdb-exec" => Marker::Exec(ExecStack {
             pid: c.pid()?,
             start_stack: c.num("start_stack", "0x<hex>")?,
@@ -553,7 +611,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
         }),
         _ => {
             let expected = "a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-                            `mmdb-exec-vma`, `mmdb-exec` or `mmdb-pagecache`";
+                            `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page` or `mmdb-outside`";
             return Err(LineError::at_token(text, kind_offset, expected));
         }
     };
@@ -690,6 +748,8 @@ pub struct Checkpoint {
     pub vmas: Vec<Located<Vma>>,
     /// The page lines of every process.
     pub pages: Vec<Located<Page>>,
+    /// The `mmdb-outside` lines written before `begin`: pfn → mappings by tasks outside the trace.
+    pub outside: BTreeMap<u64, u64>,
 }
 
 /// The ground truth of a trace: its `mmdb-record`, its checkpoints and the rule violations found.
@@ -761,6 +821,7 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
     let mut skipping: Option<u32> = None;
     let mut current: Option<Current> = None;
     let mut next_id = 1u32;
+    let mut outside = BTreeMap::new();
     for m in markers {
         let err = |expected: String, found: &str| rule_error(m, expected, found);
         match &m.marker {
@@ -788,6 +849,7 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                         .errors
                         .push(err(format!("a new checkpoint id (id={id} began at line {first})"), &format!("id={id}")));
                     skipping = Some(*id);
+                    outside.clear();
                     continue;
                 }
                 if *id != next_id {
@@ -805,6 +867,7 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                     rollups: Vec::new(),
                     vmas: Vec::new(),
                     pages: Vec::new(),
+                    outside: std::mem::take(&mut outside),
                 });
                 open = Some(truth.checkpoints.len() - 1);
             }
@@ -826,7 +889,11 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                 c.end_line = Some(m.line);
             }
             // Exec's layout and the page cache are inputs for the lowering, not part of a checkpoint.
-            Marker::ExecVma(_) | Marker::Exec(_) | Marker::PageCache(_) => {}
+            Marker::ExecVma(_) | Marker::Exec(_) | Marker::PageCache(_) | Marker::PageCachePage(_) => {}
+            // For the checkpoint that begins next.
+            Marker::Outside { pfn, mapcount } => {
+                outside.insert(*pfn, *mapcount);
+            }
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if skipping.is_some() => {}
             Marker::Rollup(_) | Marker::Vma(_) | Marker::Page(_) if open.is_none() => {
                 truth.errors.push(err("`mmdb-checkpoint begin` before snapshot lines".into(), "mmdb-"));

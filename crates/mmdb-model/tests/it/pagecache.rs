@@ -167,3 +167,39 @@ fn deleted_pages_leave_the_page_cache_unless_mapped() {
     assert!(s.m.folio(still_mapped).is_some() && s.pfn(1, BASE + 10 * PG) == Some(still_mapped));
     assert_eq!(s.rss(1).0, 8);
 }
+
+/// A page cached before the trace whose frame the trace gave (`Op::PageCacheFrame`, the recorder's
+/// `mmdb-pagecache-page`: gconv-modules.cache's pages, traces/real/README.md) is held by that frame, with the flags
+/// no tracepoint shows: on the active list, `PG_mappedtodisk` (kpageflags bit 34, the bit `PG_anon_exclusive` is on
+/// an anonymous page). Pages without a frame get one of the model's own; a page that leaves the page cache before
+/// the model takes it loses its frame.
+#[test]
+fn pages_cached_before_the_trace_take_the_frame_the_trace_gave() {
+    let mut s = mapped();
+    let frame = |s: &mut Sim, index: u64, pfn: u64| {
+        s.ev(1, Op::PageCacheFrame { file: FILE.into(), index, pfn, kflags: 0x4_0000_086c });
+    };
+    frame(&mut s, 0, 0x179cf2);
+    frame(&mut s, 1, 0x494bbf);
+    frame(&mut s, 2, 0x12cbcc);
+    hole(&mut s, 2, false);
+    hole(&mut s, 2, true);
+    read(&mut s, 0, None);
+    assert_eq!(s.pfn(1, BASE), Some(0x179cf2));
+    assert_eq!(s.pfn(1, BASE + PG), Some(0x494bbf));
+    assert!(s.pfn(1, BASE + 2 * PG).is_some_and(|p| p != 0x12cbcc), "it left the page cache: another frame");
+    let kflags = s.m.kpageflags(0x179cf2);
+    for bit in [kpf::ACTIVE, kpf::REFERENCED, kpf::LRU, kpf::MMAP, kpf::OWNER_2] {
+        assert_eq!(kflags >> bit & 1, 1, "bit {bit} of {kflags:#x}");
+    }
+    assert_eq!(kflags >> kpf::ANON & 1, 0);
+    let info = s.m.page_info(0x179cf2).expect("the folio");
+    assert!(info.flags.contains(&"PG_mappedtodisk") && !info.flags.contains(&"PG_anon_exclusive"), "{info:?}");
+    assert_eq!(info.lru, Some("active_file"));
+    // Another mapping of the page keeps the flag: it is not the rmap's.
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    s.ev(2, Op::Munmap { addr: BASE, len: 64 * PG });
+    assert_eq!(s.m.kpageflags(0x179cf2) >> kpf::OWNER_2 & 1, 1);
+    // A page without a frame: the model's own, and none of those flags.
+    assert_eq!(s.m.kpageflags(s.pfn(1, BASE + 3 * PG).expect("mapped")) >> kpf::OWNER_2 & 1, 0);
+}

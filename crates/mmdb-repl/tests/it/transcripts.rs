@@ -237,7 +237,7 @@ fn completion_comes_from_the_table_and_the_state() {
     let c = mmdb_repl::complete(&s, "rev", 3);
     assert_eq!(c.candidates, ["reverse-continue", "reverse-step"]);
     let c = mmdb_repl::complete(&s, "break p", 7);
-    let want = ["page_cache", "pfn", "pid"].map(String::from);
+    let want = ["page_cache", "page_cache_frame", "pfn", "pid"].map(String::from);
     assert_eq!((c.start, c.candidates.as_slice()), (6, &want[..]));
     let c = mmdb_repl::complete(&s, "rss 31", 6);
     assert_eq!(c.candidates, ["3175", "3176"]);

@@ -88,6 +88,12 @@ fn op() -> impl Strategy<Value = Op> {
         (text(), num(), num(), any::<bool>(), any::<bool>()).prop_map(|(file, index, pages, cached, ra)| {
             Op::PageCache { file, index, pages, cached, readahead: cached && ra }
         }),
+        (text(), num(), num(), num()).prop_map(|(file, index, pfn, kflags)| Op::PageCacheFrame {
+            file,
+            index,
+            pfn,
+            kflags
+        }),
     ]
 }
 

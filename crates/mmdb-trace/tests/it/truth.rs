@@ -1,6 +1,6 @@
 //! Ground-truth markers: the grammar both ways, side files, and the checkpoint rules.
 
-use mmdb_trace::truth::{ExecStack, ExecVma, Page, PageCache, Perms, Rollup, Vma};
+use mmdb_trace::truth::{ExecStack, ExecVma, Page, PageCache, PageCachePage, Perms, Rollup, Vma};
 use mmdb_trace::{collect_checkpoints, parse_marker, parse_truth_sidefile, Marker, TimedMarker};
 use proptest::prelude::*;
 
@@ -100,7 +100,8 @@ fn errors_say_what_the_grammar_expects() {
         error("mmdb-snapshot id=1"),
         (
             "expected a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-             `mmdb-exec-vma`, `mmdb-exec` or `mmdb-pagecache`, found `mmdb-snapshot`"
+             `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page` or `mmdb-outside`, found \
+             `mmdb-snapshot`"
                 .to_string(),
             0
         )
@@ -263,6 +264,24 @@ fn the_duplicate_checkpoints_lines_are_dropped() {
     assert!(truth.checkpoints[0].rollups.is_empty());
 }
 
+/// `mmdb-outside` lines belong to the checkpoint that begins after them, and to no other.
+#[test]
+fn outside_lines_go_with_the_next_checkpoint() {
+    let truth = collect_checkpoints(&timed(&[
+        "mmdb-outside pfn=0x179cf2 mapcount=4",
+        "mmdb-pagecache-page dev=254:0 ino=325745 index=0 pfn=0x179cf2 kflags=0x40000086c",
+        "mmdb-outside pfn=0x494bbf mapcount=1",
+        "mmdb-checkpoint begin id=1",
+        "mmdb-checkpoint end id=1",
+        "mmdb-checkpoint begin id=2",
+        "mmdb-checkpoint end id=2",
+    ]));
+    assert!(truth.errors.is_empty(), "{:?}", truth.errors);
+    let outside: Vec<Vec<(u64, u64)>> =
+        truth.checkpoints.iter().map(|c| c.outside.iter().map(|(&p, &n)| (p, n)).collect()).collect();
+    assert_eq!(outside, [vec![(0x179cf2, 4), (0x494bbf, 1)], vec![]]);
+}
+
 fn perms() -> impl Strategy<Value = Perms> {
     (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(read, write, exec, shared)| Perms {
         read,
@@ -332,6 +351,10 @@ fn marker() -> impl Strategy<Value = Marker> {
                 let readahead = cached.iter().step_by(2).map(|&(a, _)| (a, a)).collect();
                 Marker::PageCache(PageCache { dev, ino, first, pages, cached, readahead })
             }),
+        (any::<(u32, u32)>(), any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(dev, ino, index, pfn, kflags)| Marker::PageCachePage(PageCachePage { dev, ino, index, pfn, kflags })
+        ),
+        (any::<u64>(), any::<u64>()).prop_map(|(pfn, mapcount)| Marker::Outside { pfn, mapcount }),
     ]
 }
 
