@@ -84,7 +84,10 @@ around in a mapping of its own); at each checkpoint the same for files mapped
 since. At the end it takes the latter back to the exec stop through the
 trace's page-cache records, and writes there the pages of files never
 measured that the trace shows being read in, so the replay's fault-around
-knows every file's holes from the start.
+knows every file's holes from the start. For a file mapped shared, whose
+pages are ground truth, it also writes the page frame and kpageflags of each
+cached page, and before each checkpoint how many of a listed file page's
+mappings belong to processes outside the trace.
 
 Checkpoints: whenever a traced process stops itself (raise(SIGSTOP)), and
 every MS milliseconds with --checkpoint-every, the recorder stops every
@@ -703,7 +706,8 @@ impl Drop for Tree {
 }
 
 /// Writes the marker lines of checkpoint `id` for the stopped processes `pids`, in pid order, after the page cache
-/// of the files they map that have no `mmdb-pagecache` line yet (mapped since exec: `dlopen()`, `mmap()`).
+/// of the files they map that have no `mmdb-pagecache` line yet (mapped since exec: `dlopen()`, `mmap()`) and the
+/// `mmdb-outside` lines of the pages listed that processes outside the trace map too.
 fn write_checkpoint(
     id: u64,
     pids: &BTreeSet<i32>,
@@ -716,14 +720,16 @@ fn write_checkpoint(
             sink.mark(&line).context("cannot write a page-cache marker")?;
         }
     }
+    // A process that exits while being snapshotted is skipped.
+    let snapshots: Vec<snapshot::ProcessSnapshot> =
+        pids.iter().filter_map(|&pid| snapshot::process_lines(pid, &kpage).ok()).collect();
+    for (pfn, mapcount) in snapshot::outside(&snapshots) {
+        sink.mark(&mmdb_trace::truth::Marker::Outside { pfn, mapcount }.to_string())
+            .context("cannot write a checkpoint marker")?;
+    }
     sink.mark(&checkpoint_begin(id)).context("cannot write a checkpoint marker")?;
-    for &pid in pids {
-        // A process that exits while being snapshotted is skipped.
-        if let Ok(lines) = snapshot::process_lines(pid, &kpage) {
-            for line in lines {
-                sink.mark(&line).context("cannot write a checkpoint marker")?;
-            }
-        }
+    for line in snapshots.iter().flat_map(|s| &s.lines) {
+        sink.mark(line).context("cannot write a checkpoint marker")?;
     }
     sink.mark(&checkpoint_end(id)).context("cannot write a checkpoint marker")?;
     Ok(())

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use mmdb_model::filemap::PageRanges;
-use mmdb_trace::truth::{Marker, PageCache, TimedMarker};
+use mmdb_trace::truth::{Marker, PageCache, PageCachePage, TimedMarker};
 use mmdb_trace::{Record, TraceLine};
 
 use super::pagecache::{self, FileKey};
@@ -58,6 +58,8 @@ struct Measured {
     uncached: PageRanges,
     /// The cached pages measured with `PG_readahead`.
     readahead: PageRanges,
+    /// The page frames and kpageflags measured with it (`mmdb-pagecache-page`), by page index.
+    frames: BTreeMap<u64, (u64, u64)>,
 }
 
 /// What a recording says about the page cache: the first exec stop, the residency lines written after it, and
@@ -71,6 +73,8 @@ pub struct Scan {
     /// Every file some `mmdb-pagecache` line describes, before the exec stop or after.
     described: std::collections::BTreeSet<FileKey>,
     changes: Vec<Change>,
+    /// The file whose first measurement the last marker was part of: its `mmdb-pagecache-page` lines follow.
+    measuring: Option<FileKey>,
 }
 
 impl Scan {
@@ -90,19 +94,27 @@ impl Scan {
     /// `mmdb-pagecache` lines after it. A file measured more than once keeps its first measurement, which may
     /// take several lines, each going on where the previous one stopped.
     pub fn marker(&mut self, m: &TimedMarker) {
+        let measuring = self.measuring.take();
         match &m.marker {
             Marker::Exec(_) if self.exec.is_none() => self.exec = Some((m.ts_ns, m.line)),
             Marker::PageCache(p) => {
                 self.described.insert((p.dev, p.ino));
-                if self.exec.is_some() {
-                    self.measured_line(m.ts_ns, p);
+                if self.exec.is_some() && self.measured_line(m.ts_ns, p) {
+                    self.measuring = Some((p.dev, p.ino));
                 }
+            }
+            Marker::PageCachePage(p) if measuring == Some((p.dev, p.ino)) => {
+                if let Some(measured) = self.measured.get_mut(&(p.dev, p.ino)) {
+                    measured.frames.insert(p.index, (p.pfn, p.kflags));
+                }
+                self.measuring = measuring;
             }
             _ => {}
         }
     }
 
-    fn measured_line(&mut self, ts_ns: u64, p: &PageCache) {
+    /// Adds a line to the first measurement of its file; false when it belongs to a later one.
+    fn measured_line(&mut self, ts_ns: u64, p: &PageCache) -> bool {
         let end = p.first.saturating_add(p.pages);
         let m = match self.measured.get_mut(&(p.dev, p.ino)) {
             None if p.first == 0 => self.measured.entry((p.dev, p.ino)).or_insert(Measured {
@@ -110,9 +122,10 @@ impl Scan {
                 pages: 0,
                 uncached: PageRanges::default(),
                 readahead: PageRanges::default(),
+                frames: BTreeMap::new(),
             }),
             Some(m) if p.first != 0 && p.first == m.pages => m,
-            _ => return, // a later measurement, or a line that does not go on from the last one
+            _ => return false, // a later measurement, or a line that does not go on from the last one
         };
         m.pages = end;
         for (a, b) in p.uncached() {
@@ -121,6 +134,7 @@ impl Scan {
         for &(a, b) in &p.readahead {
             m.readahead.insert(a, b.saturating_add(1));
         }
+        true
     }
 
     /// The `mmdb-pagecache` lines of each file measured after the exec stop, as its residency was at the exec
@@ -135,14 +149,16 @@ impl Scan {
         let mut out = Vec::new();
         for (&key, m) in &self.measured {
             let (mut pages, mut uncached, mut readahead) = (m.pages, m.uncached.clone(), m.readahead.clone());
+            let mut frames = m.frames.clone();
             let mut changes: Vec<&Change> =
                 by_key.get(&key).map(|v| v.iter().copied().filter(|c| c.ts_ns < m.ts_ns).collect()).unwrap_or_default();
             // Stable: changes at the same time keep their trace order, and are undone last one first.
             changes.sort_by_key(|c| c.ts_ns);
             for c in changes.iter().rev() {
                 // A page added in between carried no mark at the exec stop (it was not cached); one removed in
-                // between may have: its mark is not known.
+                // between may have: its mark is not known. Nor is the frame of either.
                 readahead.remove(c.index, c.end);
+                frames.retain(|&i, _| !(c.index..c.end).contains(&i));
                 if c.cached {
                     uncached.insert(c.index, c.end);
                 } else {
@@ -154,6 +170,10 @@ impl Scan {
             let cached = complement(&uncached, pages);
             let readahead: Vec<(u64, u64)> = readahead.iter().map(|(a, b)| (a, b - 1)).collect();
             out.extend(pagecache::lines(key, pages, &cached, &readahead));
+            let (dev, ino) = key;
+            out.extend(frames.into_iter().map(|(index, (pfn, kflags))| {
+                Marker::PageCachePage(PageCachePage { dev, ino, index, pfn, kflags }).to_string()
+            }));
         }
         out
     }
@@ -346,6 +366,34 @@ mod tests {
             Change { key: ((254, 0), 7), ..change(20, 0, 1, true) }, // another file
         ];
         assert_eq!(scan.backdated(), ["mmdb-pagecache dev=254:0 ino=42 first=0 pages=10 cached=0-1,4-6,8"]);
+    }
+
+    /// The page frames measured with a file go back with it, but not those of pages that left or entered the page
+    /// cache in between (their frame at the exec stop is not known), nor those of a later measurement.
+    #[test]
+    fn page_frames_measured_go_back_with_their_file() {
+        let frame = |ts: u64, index: u64, pfn: u64| {
+            let line = format!("mmdb-pagecache-page dev=254:0 ino=42 index={index} pfn={pfn:#x} kflags=0x40000086c");
+            timed(ts, pagecache(&line))
+        };
+        let mut scan = Scan::default();
+        scan.marker(&frame(5, 0, 0x100)); // before the exec stop: stays there
+        scan.marker(&timed(10, exec()));
+        scan.marker(&timed(100, pagecache("mmdb-pagecache dev=254:0 ino=42 first=0 pages=3 cached=0-2")));
+        for (index, pfn) in [(0, 0x200), (1, 0x201), (2, 0x202)] {
+            scan.marker(&frame(100, index, pfn));
+        }
+        scan.marker(&timed(101, pagecache("mmdb-checkpoint begin id=1")));
+        scan.marker(&frame(300, 0, 0x300)); // not after a measurement of its file
+        scan.changes = vec![change(50, 1, 2, true)];
+        assert_eq!(
+            scan.backdated(),
+            [
+                "mmdb-pagecache dev=254:0 ino=42 first=0 pages=3 cached=0,2",
+                "mmdb-pagecache-page dev=254:0 ino=42 index=0 pfn=0x200 kflags=0x40000086c",
+                "mmdb-pagecache-page dev=254:0 ino=42 index=2 pfn=0x202 kflags=0x40000086c",
+            ]
+        );
     }
 
     #[test]

@@ -10,11 +10,16 @@
 //! is skipped; the replay then takes its pages to be cached, as without residency.
 //!
 //! A cached page may carry `PG_readahead`, which fault-around skips (`next_uptodate_folio()`) and `mincore()`
-//! cannot see. The recorder finds those pages with fault-around itself ([`readahead_marks`]): in a read-only
+//! cannot see. The recorder finds those pages with fault-around itself ([`probe`]): in a read-only
 //! shared mapping of its own with `MADV_RANDOM`, it touches one cached page of each fault-around window and reads
 //! from `/proc/self/pagemap` which cached pages were not mapped. `MADV_RANDOM` (`VM_RAND_READ`) keeps this from
 //! changing anything: a fault there starts no readahead and clears no mark (`do_async_mmap_readahead()`), and the
 //! unmap does not mark the pages accessed (`vma_has_recency()`). They go in the markers' `readahead=`.
+//!
+//! The same probe, once every cached page is mapped in it, reads which page frame holds each one. For a file some
+//! traced process maps shared, whose page-cache pages are ground truth (`mmdb-page`), those frames and their
+//! kpageflags go in `mmdb-pagecache-page` lines: a page cached before the trace was put in its frame, and given
+//! `PG_active` or `PG_mappedtodisk`, where no tracepoint saw it.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
@@ -22,9 +27,10 @@ use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mmdb_trace::truth::{Marker, PageCache, PAGECACHE_MAX_RANGES};
+use mmdb_trace::truth::{Marker, PageCache, PageCachePage, PAGECACHE_MAX_RANGES};
 
-use super::markers::{MapsEntry, PAGE_SIZE};
+use super::markers::{MapsEntry, PagemapEntry, PAGE_SIZE};
+use super::snapshot::Kpage;
 
 /// A file by device (major, minor) and inode, as `/proc/PID/maps` and the filemap tracepoints name it.
 pub type FileKey = ((u32, u32), u64);
@@ -54,16 +60,18 @@ impl Written {
             let Ok(meta) = fs::metadata(&lib) else { continue };
             let key = (split_dev(meta.dev()), meta.ino());
             if meta.is_file() && self.0.insert(key) {
-                lines.extend(File::open(&lib).ok().and_then(|f| residency_lines(&f, key)).unwrap_or_default());
+                lines.extend(File::open(&lib).ok().and_then(|f| residency_lines(&f, key, None)).unwrap_or_default());
             }
         }
         lines
     }
 
     /// The `mmdb-pagecache` lines of the files `pid` maps (its `/proc/PID/maps` lines `mapped`) that have none yet,
-    /// each opened through `/proc/PID/map_files`, which names the mapped file even when its path no longer does.
+    /// each opened through `/proc/PID/map_files`, which names the mapped file even when its path no longer does;
+    /// and the `mmdb-pagecache-page` lines of those it maps shared.
     pub fn mapped_lines(&mut self, pid: i32, mapped: &[MapsEntry]) -> Vec<String> {
         let mut lines = Vec::new();
+        let mut kpage = None;
         for e in mapped.iter().filter(|e| is_file(e)) {
             let key = (e.dev, e.inode);
             if self.0.contains(&key) {
@@ -75,7 +83,11 @@ impl Written {
                 .filter(|f| f.metadata().is_ok_and(|m| m.is_file() && m.ino() == e.inode));
             if let Some(f) = file {
                 self.0.insert(key);
-                lines.extend(residency_lines(&f, key).unwrap_or_default());
+                let shared = mapped.iter().any(|m| (m.dev, m.inode) == key && m.perms.ends_with('s'));
+                if shared && kpage.is_none() {
+                    kpage = Kpage::open().ok();
+                }
+                lines.extend(residency_lines(&f, key, kpage.as_ref().filter(|_| shared)).unwrap_or_default());
             }
         }
         lines
@@ -126,15 +138,24 @@ fn parse_ld_list(text: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The `mmdb-pagecache` lines of an open file named `key`, if it can be measured.
-fn residency_lines(file: &File, key: FileKey) -> Option<Vec<String>> {
+/// The `mmdb-pagecache` lines of an open file named `key`, if it can be measured; with `frames`, then an
+/// `mmdb-pagecache-page` line for each cached page the probe found in a page frame, with its kpageflags.
+fn residency_lines(file: &File, key: FileKey, frames: Option<&Kpage>) -> Option<Vec<String>> {
     let size = file.metadata().ok()?.len();
     let resident = mincore_file(file, size)?;
     let pages = u64::try_from(resident.len()).ok()?;
     let cached = ranges(resident.iter().map(|&r| r & 1 != 0));
-    let marked = readahead_marks(file, size, &resident);
-    let readahead = ranges((0..pages).map(|i| marked.binary_search(&i).is_ok()));
-    Some(lines(key, pages, &cached, &readahead))
+    let probed = probe(file, size, &resident);
+    let readahead = ranges((0..pages).map(|i| probed.marks.binary_search(&i).is_ok()));
+    let mut out = lines(key, pages, &cached, &readahead);
+    if let Some(kpage) = frames {
+        let (dev, ino) = key;
+        for &(index, pfn) in &probed.frames {
+            let kflags = kpage.info(pfn).kflags;
+            out.push(Marker::PageCachePage(PageCachePage { dev, ino, index, pfn, kflags }).to_string());
+        }
+    }
+    Some(out)
 }
 
 /// The cached pages as inclusive index ranges.
@@ -196,15 +217,36 @@ fn mincore_file(file: &File, size: u64) -> Option<Vec<u8>> {
 /// (`do_fault_around()`).
 const FAULT_AROUND_PAGES: usize = 16;
 
+/// What probing a file's cached pages with fault-around found ([`probe`]).
+#[derive(Debug, Default)]
+struct Probed {
+    /// The cached pages carrying `PG_readahead`, in increasing order.
+    marks: Vec<u64>,
+    /// (page index, pfn) of each cached page, in increasing order of index.
+    frames: Vec<(u64, u64)>,
+}
+
 /// The cached pages of `file` (`resident`, from `mincore()`) that carry `PG_readahead`, in increasing order:
 /// those that fault-around skips in two probes ([`fault_around_skips`]). A folio still under read I/O (locked,
 /// not uptodate: readahead that `ld.so --list` started a moment ago) is skipped too, but only for a moment: the
-/// first probe waits for the pages it found skipped, so the second sees them mapped. None found when the file
-/// cannot be probed.
-fn readahead_marks(file: &File, size: u64, resident: &[u8]) -> Vec<u64> {
-    let Some(first) = fault_around_skips(file, size, resident).filter(|m| !m.is_empty()) else { return Vec::new() };
-    let second = fault_around_skips(file, size, resident).unwrap_or_default();
-    first.into_iter().filter(|i| second.binary_search(i).is_ok()).collect()
+/// first probe waits for the pages it found skipped, so the second sees them mapped. And the page frames of the
+/// cached pages, from the first probe. Nothing found when the file cannot be probed.
+fn probe(file: &File, size: u64, resident: &[u8]) -> Probed {
+    let Some(first) = fault_around_skips(file, size, resident) else { return Probed::default() };
+    if first.skipped.is_empty() {
+        return Probed { marks: Vec::new(), frames: first.frames };
+    }
+    let second = fault_around_skips(file, size, resident).map(|p| p.skipped).unwrap_or_default();
+    let marks = first.skipped.into_iter().filter(|i| second.binary_search(i).is_ok()).collect();
+    Probed { marks, frames: first.frames }
+}
+
+/// One run of [`fault_around_skips`].
+struct FaultAround {
+    /// The cached pages fault-around did not map.
+    skipped: Vec<u64>,
+    /// (page index, pfn) of every cached page, each mapped by the end of the run.
+    frames: Vec<(u64, u64)>,
 }
 
 /// The cached pages of `file` (`resident`, from `mincore()`) that fault-around does not map: those carrying
@@ -213,10 +255,10 @@ fn readahead_marks(file: &File, size: u64, resident: &[u8]) -> Vec<u64> {
 /// `/proc/self/pagemap` then shows not present were skipped. A page read this way is mapped whatever its mark, so
 /// each window whose read page is not known to be unmarked is done again (`MADV_DONTNEED` of the window, then a
 /// read of another of its cached pages). Each page found is then read where it is, which waits for its I/O
-/// (`filemap_fault()` locks the folio) and keeps its mark (`VM_RAND_READ`). `None` when the file cannot be mapped
-/// or the page map read.
+/// (`filemap_fault()` locks the folio) and keeps its mark (`VM_RAND_READ`). Every cached page is mapped then, and
+/// the page map gives their page frames. `None` when the file cannot be mapped or the page map read.
 #[allow(unsafe_code)]
-fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<Vec<u64>> {
+fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<FaultAround> {
     use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::FileExt as _;
 
@@ -225,7 +267,7 @@ fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<Vec<u64
     let page = PAGE_SIZE as usize;
     let cached: Vec<usize> = (0..resident.len()).filter(|&i| resident[i] & 1 != 0).collect();
     if cached.is_empty() {
-        return Some(Vec::new());
+        return Some(FaultAround { skipped: Vec::new(), frames: Vec::new() });
     }
     // `do_fault_around()` aligns its window in the virtual address space, but a window clipped by the VMA's start
     // slides to start there: with the file mapped at a 16-page boundary, the windows are file pages 16k..16k+15.
@@ -273,10 +315,13 @@ fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<Vec<u64
         unsafe { std::ptr::read_volatile((base + i * page) as *const u8) };
     };
     let pagemap = File::open("/proc/self/pagemap").ok();
-    let present = |from: usize, to: usize| -> Option<Vec<bool>> {
+    let entries = |from: usize, to: usize| -> Option<Vec<PagemapEntry>> {
         let mut buf = vec![0u8; (to - from) * 8];
         pagemap.as_ref()?.read_exact_at(&mut buf, ((base / page + from) * 8) as u64).ok()?;
-        Some(buf.chunks_exact(8).map(|e| e[7] & 0x80 != 0).collect())
+        Some(buf.chunks_exact(8).map(|e| PagemapEntry(u64::from_ne_bytes(e.try_into().expect("8 bytes")))).collect())
+    };
+    let present = |from: usize, to: usize| -> Option<Vec<bool>> {
+        Some(entries(from, to)?.into_iter().map(|e| e.present()).collect())
     };
     let window = |i: usize| i / FAULT_AROUND_PAGES;
     let result = (|| {
@@ -316,7 +361,9 @@ fn fault_around_skips(file: &File, size: u64, resident: &[u8]) -> Option<Vec<u64
         for &i in &marked {
             read(i as usize);
         }
-        Some(marked)
+        let all = entries(0, resident.len())?;
+        let frames = cached.iter().filter(|&&i| all[i].present()).map(|&i| (i as u64, all[i].pfn())).collect();
+        Some(FaultAround { skipped: marked, frames })
     })();
     // SAFETY: unmaps the reservation, and with it the file's mapping inside it; no reference into them exists.
     unsafe { libc::munmap(reserve, reserved) };
@@ -390,7 +437,7 @@ mod tests {
 
     /// A `read()` of page 0 of a file not cached reads 4 pages ahead (`get_init_ra_size()` of a 1-page request)
     /// and marks page 1 for the next readahead (`async_size` 3). The probe finds that mark, and finding it leaves
-    /// the page cache and the mark as they were.
+    /// the page cache and the mark as they were. It also finds the page frame of each cached page.
     #[test]
     fn readahead_marks_are_found_and_left_in_place() {
         use std::io::Write as _;
@@ -407,8 +454,8 @@ mod tests {
         let mut byte = [0u8; 1];
         f.read_exact_at(&mut byte, 0).expect("read");
         let cached = mincore_file(&f, size).expect("mincore");
-        let marks = fault_around_skips(&f, size, &cached);
-        let again = readahead_marks(&f, size, &cached);
+        let marks = fault_around_skips(&f, size, &cached).map(|p| p.skipped);
+        let again = probe(&f, size, &cached);
         let after = mincore_file(&f, size).expect("mincore");
         fs::remove_file(&path).expect("remove");
         if before.iter().any(|&r| r & 1 != 0) {
@@ -418,6 +465,12 @@ mod tests {
         }
         assert_eq!(ranges(cached.iter().map(|&r| r & 1 != 0)), [(0, 3)]);
         assert_eq!(marks, Some(vec![1]));
-        assert_eq!((again, after), (vec![1], cached));
+        assert_eq!((again.marks, after), (vec![1], cached));
+        assert_eq!(again.frames.iter().map(|f| f.0).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        if nix::unistd::geteuid().is_root() {
+            // /proc/self/pagemap shows page frames to root only; four pages, four frames.
+            let pfns: BTreeSet<u64> = again.frames.iter().map(|f| f.1).collect();
+            assert!(pfns.len() == 4 && !pfns.contains(&0), "{:?}", again.frames);
+        }
     }
 }

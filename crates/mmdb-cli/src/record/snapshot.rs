@@ -2,6 +2,7 @@
 //!
 //! Nothing global changes while a snapshot is taken: no cache drop, no LRU drain; the files are only read.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -60,7 +61,7 @@ impl Kpage {
     }
 
     /// The mapcount and flags of `pfn`; a pfn the files do not cover reads as zeros.
-    fn info(&self, pfn: u64) -> KpageInfo {
+    pub fn info(&self, pfn: u64) -> KpageInfo {
         let read = |f: &File| {
             let mut b = [0u8; 8];
             f.read_exact_at(&mut b, pfn * 8).map(|()| u64::from_ne_bytes(b)).unwrap_or(0)
@@ -69,10 +70,40 @@ impl Kpage {
     }
 }
 
-/// The marker lines of one process: its rollup, every VMA in maps order, then its pages in address order.
+/// One process's part of a checkpoint ([`process_lines`]).
+#[derive(Debug, Default)]
+pub struct ProcessSnapshot {
+    /// Its marker lines.
+    pub lines: Vec<String>,
+    /// The page frame of every present file page (pagemap bit 61) of the VMAs scanned, listed or not: a private
+    /// mapping's page-cache page is not listed, but it is one of the page's mappings all the same.
+    pub file_pfns: Vec<u64>,
+    /// (pfn, kpagecount) of each present file page listed.
+    pub listed_file: Vec<(u64, u64)>,
+}
+
+/// The mappings of each listed file page by processes outside the trace: kpagecount less the traced processes'
+/// PTEs that map the page frame, for the pages where that is not 0 (`mmdb-outside`).
+pub fn outside(snapshots: &[ProcessSnapshot]) -> BTreeMap<u64, u64> {
+    let mut traced: BTreeMap<u64, u64> = BTreeMap::new();
+    for pfn in snapshots.iter().flat_map(|s| &s.file_pfns) {
+        *traced.entry(*pfn).or_default() += 1;
+    }
+    let mut out = BTreeMap::new();
+    for &(pfn, mapcount) in snapshots.iter().flat_map(|s| &s.listed_file) {
+        let outside = mapcount.saturating_sub(traced.get(&pfn).copied().unwrap_or(0));
+        if outside > 0 {
+            out.insert(pfn, outside);
+        }
+    }
+    out
+}
+
+/// The marker lines of one process: its rollup, every VMA in maps order, then its pages in address order; and the
+/// page frames of its file pages, for [`outside`].
 ///
 /// An error means the process could not be read (it exited, for one); the caller skips it.
-pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<Vec<String>> {
+pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<ProcessSnapshot> {
     let proc = Path::new("/proc").join(pid.to_string());
     let rollup = markers::rollup(
         pid,
@@ -86,6 +117,7 @@ pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<Vec<String>> {
         .collect::<io::Result<_>>()?;
     let pagemap = File::open(proc.join("pagemap"))?;
 
+    let mut snap = ProcessSnapshot::default();
     let mut lines = Vec::with_capacity(1 + vmas.len());
     lines.push(Marker::Rollup(rollup).to_string());
     lines.extend(vmas.iter().map(|v| v.line(pid)));
@@ -103,13 +135,21 @@ pub fn process_lines(pid: i32, kpage: &Kpage) -> io::Result<Vec<String>> {
             pagemap.read_exact_at(&mut buf, first * 8)?;
             for (i, raw) in buf.chunks_exact(8).enumerate() {
                 let entry = PagemapEntry(u64::from_ne_bytes(raw.try_into().expect("chunks of 8 bytes")));
+                let file = entry.present() && entry.file();
+                if file {
+                    snap.file_pfns.push(entry.pfn());
+                }
                 if entry.listed(scan) {
                     let kp = if entry.present() { kpage.info(entry.pfn()) } else { KpageInfo::default() };
+                    if file {
+                        snap.listed_file.push((entry.pfn(), kp.mapcount));
+                    }
                     lines.push(page_line(pid, (first + i as u64) * PAGE_SIZE, entry, kp));
                 }
             }
             done += n;
         }
     }
-    Ok(lines)
+    snap.lines = lines;
+    Ok(snap)
 }

@@ -70,6 +70,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("thread-churn-notgid.ftrace.xz", 1025, 1025, 1452, 1452, 3, 3, 0),
         ("git-log.ftrace.xz", 15590, 15590, 780, 794, 2, 2, 0),
         ("git-cold.ftrace.xz", 5448, 5448, 679, 700, 3, 3, 0),
+        ("find-gconv.ftrace.xz", 197, 197, 121, 121, 1, 1, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -274,6 +275,30 @@ fn a_fault_a_checkpoint_interrupts_maps_nothing() {
     assert!(text[end..].find(fault).is_some_and(|at| at < 2000), "the same fault again after the checkpoint");
     let v = replay_json(&super::test_dir("git-cold"), "t.ftrace", &text)["verify"].clone();
     assert_eq!((v["rollups"]["agree"].as_u64(), v["rollups"]["total"].as_u64()), (Some(3), Some(3)));
+}
+
+/// `traces/real/find-gconv.ftrace.xz`: glibc maps `gconv-modules.cache` shared (`r--s`), so its page-cache pages
+/// are ground truth (`mmdb-page`), and other processes on the machine map them too. The recorder wrote where each
+/// of the 7 pages was and its flags (`mmdb-pagecache-page`: active, `PG_mappedtodisk`), and how many mappings
+/// the checkpoint's kpagecount counts outside the trace (`mmdb-outside`). Without the first the model's pages are
+/// its own, without their pfns and flags; without the second their mapcount is the trace's alone.
+#[test]
+fn shared_file_pages_take_their_frame_and_count_mappings_outside_the_trace() {
+    let text = unxz("find-gconv.ftrace.xz");
+    let frames = |l: &&str| l.contains("tracing_mark_write: mmdb-pagecache-page ");
+    let outside = |l: &&str| l.contains("tracing_mark_write: mmdb-outside ");
+    assert_eq!((text.lines().filter(frames).count(), text.lines().filter(outside).count()), (14, 7));
+    let dir = super::test_dir("find-gconv");
+    let pages = |name: &str, text: &str| {
+        let v = replay_json(&dir, name, text)["verify"].clone();
+        (v["pages"]["agree"].as_u64(), v["pages"]["total"].as_u64(), v["pages"]["outside"].as_u64())
+    };
+    assert_eq!(pages("t.ftrace", &text), (Some(121), Some(121), Some(7)));
+    let without = |drop: &dyn Fn(&&str) -> bool| -> String {
+        text.lines().filter(|l| !drop(l)).map(|l| format!("{l}\n")).collect()
+    };
+    assert_eq!(pages("no-frames.ftrace", &without(&frames)), (Some(114), Some(121), Some(7)));
+    assert_eq!(pages("no-outside.ftrace", &without(&outside)), (Some(114), Some(121), Some(0)));
 }
 
 /// The report of `mmdb replay NAME --verify --format json`, NAME written in `dir` with `text`.
