@@ -34,7 +34,9 @@
 //!   the fault, and so does its `VM_FAULT_RETRY`: a copy-on-write fault frees its copy and page table and
 //!   allocates them again, a read fault's retry maps the window read in (`mm_filemap_map_pages` after the
 //!   additions), with no new `page_fault` record. When fault-around ran before the miss too, its `rss_stat` is
-//!   short of the pages read in since.
+//!   short of the pages read in since. The task sleeps on the read inside the fault: other tasks running on its
+//!   CPU meanwhile do not end it; a checkpoint's SIGSTOP does, and the fault then maps nothing
+//!   (`fault_signal_pending()`).
 //! - `page_fault_kernel` on a user address (exec's `padzero` and `create_elf_tables`, `copy_to_user` into a fresh
 //!   buffer) is a fault like `page_fault_user`.
 //! - A read fault on a file mapping maps the window `mm_filemap_map_pages` reports (one page without it): the
@@ -545,16 +547,23 @@ impl Lowerer {
     /// stopped, so the faults they were in are over (the task's next record would otherwise end each one). But a
     /// user fault that was reading its page in when the checkpoint's SIGSTOP came did not retry: with a signal
     /// pending, `fault_signal_pending()` sends the task back to user space, where it stops, and the access faults
-    /// again after the checkpoint (a new `page_fault_user`). Such a fault mapped nothing: only its read-in stays.
+    /// again after the checkpoint (a new `page_fault_user`). Such a fault mapped nothing: only its read-in stays,
+    /// and the step of a fault-around before the miss that mapped nothing (`add_mm_counter()` of 0 pages).
     pub fn flush_pending_faults(&mut self) {
         let mut pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
         pids.sort_unstable();
         for pid in pids {
+            let file_pages = self.model.rss(pid).map(|r| r.file * PAGE_SIZE as i64);
             let abandoned = self.pending_fault.get(&pid).is_some_and(|f| {
-                f.read && f.rss.is_empty() && !f.around_after_miss && f.user && f.access != Access::Write
+                let idle_around = f.rss.len() <= f.rss_before_miss.unwrap_or(0)
+                    && f.rss.iter().all(|r| r.3 == RssMember::FilePages && Some(r.4) == file_pages);
+                f.read && idle_around && !f.around_after_miss && f.user && f.access != Access::Write
             });
             match abandoned.then(|| self.pending_fault.remove(&pid)).flatten() {
                 Some(f) => {
+                    for (l, mm_id, curr, member, size) in &f.rss {
+                        self.rss_stat_ahead(l, *mm_id, *curr, *member, *size, 0);
+                    }
                     self.late_page_cache(&f);
                     self.recycle(f);
                 }
@@ -798,9 +807,15 @@ impl Lowerer {
         }
         // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
         // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
-        // alone does not complete it; its rss_stat waits for the fault instead (below).
-        let done: Vec<Pid> =
-            self.pending_fault.iter().filter(|(p, f)| **p != pid && f.cpu == l.cpu).map(|(p, _)| *p).collect();
+        // alone does not complete it; its rss_stat waits for the fault instead (below). Nor does a fault that
+        // reads its page in (`mm_filemap_fault` came): the task sleeps on the I/O inside the fault, others run on
+        // its CPU, and the fault goes on (its retry's fault-around) when the read completes.
+        let done: Vec<Pid> = self
+            .pending_fault
+            .iter()
+            .filter(|(p, f)| **p != pid && f.cpu == l.cpu && f.miss_index.is_none())
+            .map(|(p, _)| *p)
+            .collect();
         for p in done {
             self.flush_fault(p);
         }
