@@ -52,7 +52,8 @@
 //! any traced task's: a shell's child executing a command); the new image starts when its layout is known: the
 //! `mmdb-exec-vma`/`mmdb-exec` input markers `mmdb record` writes at the recorded command's exec stop (the ELF
 //! segments, the vDSO, the stack), or, for other tasks, at once, with stand-ins; the held records are replayed
-//! into it. A failed `execve` gives its records back to the old image. The pages
+//! into it (the page-cache lines measured at the exec stop are newer than them: their page-cache additions take no
+//! measured mark or frame away). A failed `execve` gives its records back to the old image. The pages
 //! `copy_strings` allocated (no fault shows them) are the stack's top pages, down to `arg_start`. The old image's
 //! records (its teardown) are not the new mm's and are counted as skipped.
 //!
@@ -431,6 +432,10 @@ pub struct Lowerer {
     /// Page frames and kpageflags of cached pages (`mmdb-pagecache-page`), by file, then page index, not yet given
     /// to the model: it gets them with the file's holes (`Op::PageCacheFrame`).
     page_frames: FxHashMap<String, std::collections::BTreeMap<u64, (u64, u64)>>,
+    /// Replaying an exec's held records ([`Lowerer::finish_exec`]): they all came before the exec stop, where the
+    /// `mmdb-pagecache` lines just read were measured, so their page-cache additions do not take away the marks
+    /// and frames measured there (the exec's own readahead set those marks).
+    replaying_exec: bool,
     /// The line of the record being fed, for the log.
     cur_line: u32,
     /// Every model event applied so far with the source line that caused it, when [`Lowerer::keep_log`] asked
@@ -476,6 +481,7 @@ impl Lowerer {
             page_cache: FxHashMap::default(),
             readahead_marks: FxHashMap::default(),
             page_frames: FxHashMap::default(),
+            replaying_exec: false,
             execs: Vec::new(),
             pfnmap: Vec::new(),
             fork_rss: FxHashMap::default(),
@@ -1478,6 +1484,8 @@ impl Lowerer {
             }
         }
         let mut next_arg = arg_pages.into_iter();
+        // (Only an exec stop with `mmdb-exec` measured the page cache after these records.)
+        self.replaying_exec = stack.is_some();
         let mut held = x.held.iter().peekable();
         let mut faulted: Vec<u64> = Vec::new();
         let (mut at_cpu, mut at_ts) = (cpu, ts);
@@ -1502,6 +1510,7 @@ impl Lowerer {
         for l in held {
             self.exec_held(l, new_mm, &mut next_arg, &cache_allocs);
         }
+        self.replaying_exec = false;
         self.cur_line = exec_line.line;
     }
 
@@ -1612,11 +1621,12 @@ impl Lowerer {
         } else {
             self.stats.ignored += 1;
         }
-        if let Some(marks) = self.readahead_marks.get_mut(&name) {
+        let measured_since = self.replaying_exec && cached;
+        if let Some(marks) = self.readahead_marks.get_mut(&name).filter(|_| !measured_since) {
             // A folio added now is not the one measured with the mark; a deleted one takes its mark along.
             marks.remove(p.index, end);
         }
-        if let Some(frames) = self.page_frames.get_mut(&name) {
+        if let Some(frames) = self.page_frames.get_mut(&name).filter(|_| !measured_since) {
             // Nor is it in the frame measured: that one is gone, or going.
             let gone: Vec<u64> = frames.range(p.index..end).map(|(&i, _)| i).collect();
             for i in gone {

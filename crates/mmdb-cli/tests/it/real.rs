@@ -71,6 +71,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("git-log.ftrace.xz", 16448, 16448, 2780, 2780, 7, 7, 0),
         ("git-cold.ftrace.xz", 4391, 4391, 555, 555, 2, 2, 0),
         ("find-gconv.ftrace.xz", 197, 197, 121, 121, 1, 1, 0),
+        ("perl-exec-readahead.ftrace.xz", 9344, 9344, 48373, 48373, 7, 7, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -329,6 +330,23 @@ fn shared_file_pages_take_their_frame_and_count_mappings_outside_the_trace() {
     };
     assert_eq!(pages("no-frames.ftrace", &without(&frames)), (Some(114), Some(121), Some(7)));
     assert_eq!(pages("no-outside.ftrace", &without(&outside)), (Some(114), Some(121), Some(0)));
+}
+
+/// `traces/real/perl-exec-readahead.ftrace.xz`: `/usr/bin/perl` evicted, so exec reads it in, and its readahead
+/// marks page 417; the recorder measures the mark at the exec stop, after that read (`readahead=1,417`). The
+/// exec's records are held back until then and replayed after the measurement: replayed as they were, page 417's
+/// addition to the page cache took the mark away, and a later fault-around over it mapped a page the kernel's
+/// skipped (37 MM_FILEPAGES `rss_stat`s and every rollup a page high).
+#[test]
+fn the_exec_stop_measurement_is_newer_than_the_execs_own_reads() {
+    let text = unxz("perl-exec-readahead.ftrace.xz");
+    let added = text.find("mm_filemap_add_to_page_cache: dev 254:0 ino 3c742 pfn=").expect("perl read in");
+    let page_417 = text[added..].find(" ofs=1708032 order=0").expect("page 417 read in") + added;
+    let measured = text.find("ino=247618 first=0 pages=929 cached=0-928 readahead=1,417").expect("the mark");
+    let stop = text.find("tracing_mark_write: mmdb-exec ").expect("the exec stop");
+    assert!(page_417 < measured && measured < stop);
+    let v = replay_json(&super::test_dir("perl-exec-ra"), "t.ftrace", &text)["verify"].clone();
+    assert_eq!((v["rss_stat"]["matched"].as_u64(), v["rollups"]["agree"].as_u64()), (Some(9344), Some(7)));
 }
 
 /// The report of `mmdb replay NAME --verify --format json`, NAME written in `dir` with `text`.
