@@ -814,8 +814,9 @@ impl Lowerer {
         // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
         // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
         // alone does not complete it; its rss_stat waits for the fault instead (below). Nor does a fault that
-        // reads its page in (`mm_filemap_fault` came): the task sleeps on the I/O inside the fault, others run on
-        // its CPU, and the fault goes on (its retry's fault-around) when the read completes.
+        // reads its page in (`mm_filemap_fault` came): the task sleeps on the I/O inside the fault (`filemap_fault()`
+        // → `lock_folio_maybe_drop_mmap()`), others run on its CPU, and the fault goes on (its retry's
+        // fault-around) when the read completes.
         let done: Vec<Pid> = self
             .pending_fault
             .iter()
