@@ -25,6 +25,17 @@ use crate::model::Model;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PageRanges(BTreeMap<u64, u64>);
 
+/// Takes the entries of page indexes `start..end` out of a map keyed by page index (what the trace knew of pages
+/// that have since left or entered the page cache).
+pub fn remove_pages<V>(map: &mut BTreeMap<u64, V>, start: u64, end: u64) {
+    if start >= end {
+        return;
+    }
+    let mut tail = map.split_off(&start);
+    let mut after = tail.split_off(&end);
+    map.append(&mut after);
+}
+
 impl PageRanges {
     /// Whether `index` is in the set.
     pub fn contains(&self, index: u64) -> bool {
@@ -115,10 +126,7 @@ impl Model {
         }
         if !cached {
             // A page that leaves the page cache takes its frame along; the next one is another allocation.
-            let gone: Vec<u64> = f.frames.range(index..end).map(|(&i, _)| i).collect();
-            for i in gone {
-                f.frames.remove(&i);
-            }
+            remove_pages(&mut f.frames, index, end);
         }
         if cached {
             f.uncached.remove(index, end);

@@ -1629,10 +1629,7 @@ impl Lowerer {
         }
         if let Some(frames) = self.page_frames.get_mut(&name).filter(|_| !measured_since) {
             // Nor is it in the frame measured: that one is gone, or going.
-            let gone: Vec<u64> = frames.range(p.index..end).map(|(&i, _)| i).collect();
-            for i in gone {
-                frames.remove(&i);
-            }
+            mmdb_model::filemap::remove_pages(frames, p.index, end);
         }
         match (self.page_cache.get_mut(&name), cached) {
             (Some(holes), true) => holes.remove(p.index, end),

@@ -203,3 +203,14 @@ fn pages_cached_before_the_trace_take_the_frame_the_trace_gave() {
     // A page without a frame: the model's own, and none of those flags.
     assert_eq!(s.m.kpageflags(s.pfn(1, BASE + 3 * PG).expect("mapped")) >> kpf::OWNER_2 & 1, 0);
 }
+
+/// `filemap::remove_pages` takes exactly the indexes of its half-open range out.
+#[test]
+fn remove_pages_takes_a_half_open_range_out() {
+    let mut map: std::collections::BTreeMap<u64, u64> = (0..10).map(|i| (i, i * 2)).collect();
+    mmdb_model::filemap::remove_pages(&mut map, 3, 6);
+    assert_eq!(map.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 6, 7, 8, 9]);
+    mmdb_model::filemap::remove_pages(&mut map, 8, 8);
+    mmdb_model::filemap::remove_pages(&mut map, 9, u64::MAX);
+    assert_eq!(map.keys().copied().collect::<Vec<_>>(), [0, 1, 2, 6, 7, 8]);
+}
