@@ -22,6 +22,7 @@ mod perf;
 mod procs;
 mod snapshot;
 mod tracefs;
+mod tracer;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -71,13 +72,17 @@ The recorder (root only) creates its own tracefs instance
 (/sys/kernel/tracing/instances/mmdb-PID) with trace_clock=mono, overwrite off,
 a pid filter that follows forks, and the memory-management events mmdb
 replays. CMD starts blocked; the `mmdb-record` marker is written, then CMD
-executes, so its execve is in the trace; at the exec the recorder writes the
-new image's layout (maps, stack) as input markers. trace_pipe is copied into
+executes, so its execve is in the trace. The recorder follows CMD and every
+process and thread it makes with ptrace (as strace -f does: a setuid program
+runs without its privileges, and a debugger cannot attach to its children),
+and at every execve of the tree (CMD's, a shell's `cat`, a compiler's cc1)
+writes the new image's layout (maps, stack) as input markers while it waits
+before its first instruction. trace_pipe is copied into
 FILE while CMD runs. A second instance (mmdb-PID-lru) records the LRU events
 of every other task, which move the per-CPU batches CMD's pages wait in; its
 lines are merged into FILE by time at the end.
 
-Page cache: at the exec stop the recorder writes which pages of the
+Page cache: at each exec stop the recorder writes which pages of the
 binary, its interpreter and its libraries are cached (mincore), and which of
 those carry the readahead mark that fault-around skips (found by faulting
 around in a mapping of its own); at each checkpoint the same for files mapped
@@ -91,11 +96,13 @@ mappings belong to processes outside the trace.
 
 Checkpoints: whenever a traced process stops itself (raise(SIGSTOP)), and
 every MS milliseconds with --checkpoint-every, the recorder stops every
-traced process, writes the ground-truth markers of ground-truth-format.md
-(smaps_rollup, maps, pagemap, kpagecount and kpageflags of each process) to
-the instance's trace_marker, and continues them. After a self-stop the
-recorder waits up to 100 ms for the other processes to stop or block, so
-processes that stop together share one checkpoint. Nothing global changes.
+traced thread (PTRACE_INTERRUPT), writes the ground-truth markers of
+ground-truth-format.md (smaps_rollup, maps, pagemap, kpagecount and
+kpageflags of each process) to the instance's trace_marker, and resumes
+them; a self-stop's SIGSTOP is taken as the request and not delivered.
+After a self-stop the recorder waits up to 100 ms for the other processes
+to stop or block, so processes that stop together share one checkpoint.
+Nothing global changes.
 
 With --perf, `perf record` attaches to the blocked CMD instead and FILE holds
 `perf script` text; the markers go to FILE.truth, each line prefixed by its
@@ -243,21 +250,10 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
         }
     };
     sink.mark(&record_line(child.pid(), &cmd_text)).context("cannot write the mmdb-record marker")?;
-    child.seize_for_exec()?;
+    child.seize(tracer::options())?;
     child.release()?;
     let written = &mut tree.pagecache;
-    let mut layout = |sink: &mut dyn MarkerSink| -> anyhow::Result<()> {
-        let mut lines = child::exec_layout(child.pid())?;
-        // The page cache of the image's files goes before `mmdb-exec`, which ends the layout.
-        let exec = lines.pop();
-        lines.extend(written.exec_lines(child.pid()));
-        lines.extend(exec);
-        for line in lines {
-            sink.mark(&line).context("cannot write an exec layout marker")?;
-        }
-        Ok(())
-    };
-    if let Some(status) = child.finish_exec(|| layout(&mut *sink))? {
+    if let Some(status) = child.finish_exec(|| write_exec_stop(child.pid(), &mut *sink, written))? {
         tree.status = Some(status);
     }
     // From here on, a partial trace is worth keeping.
@@ -337,7 +333,7 @@ pub fn run(args: &RecordArgs) -> anyhow::Result<u8> {
 fn report_backdated((files, unmeasured): (usize, usize)) {
     if files > 0 {
         eprintln!(
-            "mmdb record: page cache of {} first measured at a checkpoint, backdated to the exec stop",
+            "mmdb record: page cache of {} first measured after the exec stop (at a checkpoint or a later exec), backdated to it",
             plural(files as u64, "file")
         );
     }
@@ -380,15 +376,7 @@ fn preflight(args: &RecordArgs) -> anyhow::Result<()> {
     if !Path::new(TRACEFS).join("instances").is_dir() {
         bail!("tracefs is not mounted at {TRACEFS} (mount it with `mount -t tracefs nodev {TRACEFS}`)");
     }
-    let program = child::resolve_command(&args.command[0])?;
-    if let Some(interpreter) = child::script_interpreter(&program) {
-        eprintln!(
-            "mmdb record: warning: {} is a script run by {interpreter}; if it executes another program (as pyenv's and \
-             rbenv's shims do), that program's exec has no layout markers and its verification is approximate: \
-             record the program itself",
-            program.display()
-        );
-    }
+    child::resolve_command(&args.command[0])?;
     if args.perf {
         let ok = std::process::Command::new("perf")
             .arg("--version")
@@ -543,11 +531,14 @@ struct Tree {
     done: bool,
     /// The files whose page cache the recording has written.
     pagecache: pagecache::Written,
+    /// Every traced thread, attached with ptrace from its first instruction.
+    tracer: tracer::Tracer,
 }
 
 impl Tree {
     fn new(me: i32, child: i32) -> Tree {
-        Tree { me, child, status: None, perf: None, done: false, pagecache: pagecache::Written::default() }
+        let (pagecache, tracer) = (pagecache::Written::default(), tracer::Tracer::new(child));
+        Tree { me, child, status: None, perf: None, done: false, pagecache, tracer }
     }
 
     /// The live traced processes, sorted by pid; zombies that are the recorder's children are reaped on the way.
@@ -572,19 +563,16 @@ impl Tree {
         }
     }
 
-    /// Polls the direct child with WUNTRACED: returns whether it stopped; records its exit.
-    fn poll_child(&mut self) -> bool {
-        if self.status.is_some() {
-            return false;
+    /// Collects the traced threads' ptrace-stops: resumes them (`hold` false) or holds them for a checkpoint,
+    /// writes the layout of each new image at its exec stop, and records the child's exit. Returns whether any
+    /// thread reported.
+    fn poll(&mut self, hold: bool, sink: &mut dyn MarkerSink) -> bool {
+        let pagecache = &mut self.pagecache;
+        let any = self.tracer.poll(hold, &mut |pid| exec_stop(pid, sink, pagecache));
+        if self.status.is_none() {
+            self.status = self.tracer.status();
         }
-        match waitpid(Pid::from_raw(self.child), Some(WaitPidFlag::WNOHANG | WaitPidFlag::WUNTRACED)) {
-            Ok(WaitStatus::Stopped(..)) => true,
-            Ok(st @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
-                self.status = Some(st);
-                false
-            }
-            _ => false,
-        }
+        any
     }
 
     /// The main loop: checkpoints on self-stops and on the timer until every traced process is gone.
@@ -594,87 +582,78 @@ impl Tree {
         every: Option<Duration>,
         interrupted: &AtomicBool,
     ) -> anyhow::Result<LoopEnd> {
+        let mut wake = tracer::Wake::new()?;
         let mut checkpoints = 0;
         let mut next = every.map(|d| Instant::now() + d);
         loop {
             if interrupted.load(Ordering::SeqCst) {
-                self.interrupt();
+                self.interrupt(sink);
                 self.done = true;
                 return Ok(LoopEnd { checkpoints, status: self.status, interrupted: true });
             }
-            let child_stopped = self.poll_child();
+            self.poll(false, sink);
             let live = self.live();
             if live.is_empty() && self.status.is_some() {
                 self.done = true;
                 return Ok(LoopEnd { checkpoints, status: self.status, interrupted: false });
             }
-            let self_stop = child_stopped || live.iter().any(|p| p.state == 'T');
+            let self_stop = self.tracer.take_self_stop();
             let due = next.is_some_and(|t| Instant::now() >= t);
             if self_stop || due {
                 if !due {
-                    self.settle();
+                    self.settle(sink);
                 }
                 checkpoints += 1;
                 self.checkpoint(checkpoints, sink)?;
                 next = every.map(|d| Instant::now() + d);
             }
-            sleep(POLL);
+            let timeout = next.map_or(POLL, |t| t.saturating_duration_since(Instant::now()).min(POLL));
+            wake.wait(timeout);
         }
     }
 
     /// Gives the other processes a moment to reach a stop (or a sleep) of their own, so processes that stop
     /// together share one checkpoint instead of being stopped a few instructions before theirs.
-    fn settle(&mut self) {
+    fn settle(&mut self, sink: &mut dyn MarkerSink) {
         let deadline = Instant::now() + SETTLE_MAX;
         let mut quiet = 0;
         while quiet < SETTLE_QUIET_POLLS && Instant::now() < deadline {
             sleep(Duration::from_millis(2));
+            self.poll(false, sink);
             let busy = self.live().iter().any(|p| activity(p.pid) == Activity::Busy);
             quiet = if busy { 0 } else { quiet + 1 };
         }
     }
 
-    /// Stops every traced process, writes checkpoint `id`, and continues them.
+    /// Stops every traced thread, writes checkpoint `id`, and resumes them. The threads made while the others
+    /// stop are stopped too (they begin in a ptrace-stop); an exec stop on the way writes its layout first.
     fn checkpoint(&mut self, id: u64, sink: &mut dyn MarkerSink) -> anyhow::Result<()> {
-        let mut stopped = BTreeSet::new();
-        // A process forked while the others are being stopped shows up in the next round.
-        for _ in 0..10 {
-            let new: BTreeSet<i32> = self.live().iter().map(|p| p.pid).filter(|p| !stopped.contains(p)).collect();
-            if new.is_empty() {
-                break;
-            }
-            for &pid in &new {
-                if activity(pid) != Activity::Stopped {
-                    if let Err(e) = procs::signal(pid, Signal::SIGSTOP) {
-                        eprintln!("mmdb record: warning: cannot stop pid {pid}: {e}");
-                    }
-                }
-            }
-            for pid in procs::wait_stopped(&new, STOP_TIMEOUT) {
-                eprintln!("mmdb record: warning: pid {pid} did not stop within {STOP_TIMEOUT:?}; snapshot anyway");
-            }
-            stopped.extend(new);
+        let pagecache = &mut self.pagecache;
+        let stuck = self.tracer.stop_all(STOP_TIMEOUT, &mut |pid| exec_stop(pid, &mut *sink, pagecache));
+        for tid in stuck {
+            eprintln!("mmdb record: warning: thread {tid} did not stop within {STOP_TIMEOUT:?}; snapshot anyway");
         }
+        if self.status.is_none() {
+            self.status = self.tracer.status();
+        }
+        let stopped: BTreeSet<i32> = self.live().iter().map(|p| p.pid).collect();
         let written = write_checkpoint(id, &stopped, sink, &mut self.pagecache);
-        for &pid in &stopped {
-            if let Err(e) = procs::signal(pid, Signal::SIGCONT) {
-                eprintln!("mmdb record: warning: cannot continue pid {pid}: {e}");
-            }
-        }
+        self.tracer.resume_all();
         written
     }
 
     /// After Ctrl-C or SIGTERM: asks the processes to terminate, then kills what is left.
-    fn interrupt(&mut self) {
+    fn interrupt(&mut self, sink: &mut dyn MarkerSink) {
         eprintln!("mmdb record: interrupted; stopping the command");
+        self.tracer.resume_all();
         for (sig, grace) in [(Signal::SIGTERM, INTERRUPT_GRACE), (Signal::SIGKILL, INTERRUPT_GRACE)] {
             for p in self.live() {
                 let _ = procs::signal(p.pid, sig);
-                let _ = procs::signal(p.pid, Signal::SIGCONT);
             }
             let deadline = Instant::now() + grace;
             while Instant::now() < deadline {
-                self.poll_child();
+                // Each signal reaches a traced thread as a ptrace-stop, and is delivered when it is resumed.
+                self.poll(false, sink);
                 if self.live().is_empty() {
                     return;
                 }
@@ -699,9 +678,32 @@ impl Drop for Tree {
             for p in live {
                 let _ = procs::signal(p.pid, Signal::SIGKILL);
             }
+            // The killed threads' exits are reported to the tracer: collecting them reaps them.
+            self.tracer.poll(false, &mut |_| {});
             sleep(POLL);
         }
-        self.poll_child();
+        self.tracer.poll(false, &mut |_| {});
+    }
+}
+
+/// At the exec stop of `pid` (the command's, or any traced process's `execve`): writes the new image's layout
+/// and, before its `mmdb-exec` line, the page cache of the files it maps or will map, measured now.
+fn write_exec_stop(pid: i32, sink: &mut dyn MarkerSink, pagecache: &mut pagecache::Written) -> anyhow::Result<()> {
+    let mut lines = child::exec_layout(pid)?;
+    // The page cache of the image's files goes before `mmdb-exec`, which ends the layout.
+    let exec = lines.pop();
+    lines.extend(pagecache.exec_lines(pid));
+    lines.extend(exec);
+    for line in lines {
+        sink.mark(&line).context("cannot write an exec layout marker")?;
+    }
+    Ok(())
+}
+
+/// [`write_exec_stop`] for a descendant's `execve`: a failure costs that image its layout, not the recording.
+fn exec_stop(pid: i32, sink: &mut dyn MarkerSink, pagecache: &mut pagecache::Written) {
+    if let Err(e) = write_exec_stop(pid, sink, pagecache) {
+        eprintln!("mmdb record: warning: no exec layout for pid {pid}: {e:#}");
     }
 }
 

@@ -1,4 +1,5 @@
-//! Backdating the page-cache residency of files first measured at a checkpoint to the exec stop.
+//! Backdating the page-cache residency of files first measured after the exec stop (at a checkpoint, or at a
+//! descendant's exec stop) to the exec stop.
 //!
 //! A file the program maps after exec (`dlopen()` of a Python extension module, an `mmap()` of a data file) is
 //! measured only at the next checkpoint, when `/proc/PID/maps` first shows it ([`super::pagecache`]); its first

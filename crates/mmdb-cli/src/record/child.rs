@@ -5,9 +5,10 @@
 //! recorder free of `unsafe` (no raw `fork`), and the pid that executes CMD is the child's pid from the start.
 //! If the recorder dies first, the child gets end-of-file (or its parent-death signal) and never executes CMD.
 //!
-//! The recorder also holds the child with ptrace (`PTRACE_O_TRACEEXEC`) until its `execve` completes: at that exec
-//! stop it reads the layout exec chose (`/proc/PID/maps`, the stack addresses in `/proc/PID/stat`), which no
-//! tracepoint shows, writes it as `mmdb-exec-vma` and `mmdb-exec` input markers, and detaches.
+//! The recorder attaches to the child with ptrace before it executes the command ([`super::tracer`]): at the stop
+//! after its `execve` it reads the layout exec chose (`/proc/PID/maps`, the stack addresses in `/proc/PID/stat`),
+//! which no tracepoint shows, and writes it as `mmdb-exec-vma` and `mmdb-exec` input markers; the tracer then
+//! follows the command's descendants and their own `execve`s the same way.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -91,23 +92,22 @@ impl BlockedChild {
         self.pid
     }
 
-    /// Attaches to the (still blocked) child with ptrace so that it stops once its `execve` has completed. The
-    /// child is killed if the recorder dies while attached (`PTRACE_O_EXITKILL`).
-    pub fn seize_for_exec(&self) -> anyhow::Result<()> {
-        let options = ptrace::Options::PTRACE_O_TRACEEXEC | ptrace::Options::PTRACE_O_EXITKILL;
+    /// Attaches to the (still blocked) child with ptrace and `options`, which must stop it once its `execve` has
+    /// completed (`PTRACE_O_TRACEEXEC`).
+    pub fn seize(&self, options: ptrace::Options) -> anyhow::Result<()> {
         ptrace::seize(Pid::from_raw(self.pid), options).context("cannot attach to the child with ptrace")
     }
 
     /// After [`BlockedChild::release`]: waits for the exec stop, runs `at_exec` while the new image is stopped
-    /// before its first instruction, and detaches. Returns the child's exit status instead when it ended without
-    /// executing the command.
+    /// before its first instruction, and resumes it, still attached. Returns the child's exit status instead when
+    /// it ended without executing the command.
     pub fn finish_exec(&self, at_exec: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<Option<WaitStatus>> {
         let pid = Pid::from_raw(self.pid);
         loop {
             match waitpid(pid, Some(WaitPidFlag::__WALL)) {
                 Ok(WaitStatus::PtraceEvent(_, _, event)) if event == ptrace::Event::PTRACE_EVENT_EXEC as i32 => {
                     let result = at_exec();
-                    ptrace::detach(pid, None).context("cannot detach from the child")?;
+                    ptrace::cont(pid, None).context("cannot continue the child")?;
                     return result.map(|()| None);
                 }
                 // Signals sent to the child before its exec are passed on unchanged.
@@ -201,15 +201,6 @@ pub fn resolve_command(program: &OsStr) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("cannot run `{shown}`: command not found in PATH"))
 }
 
-/// The interpreter line of `path` when it is a script (`#!/usr/bin/env bash` gives `/usr/bin/env bash`).
-pub fn script_interpreter(path: &Path) -> Option<String> {
-    let mut head = [0u8; 256];
-    let n = io::Read::read(&mut fs::File::open(path).ok()?, &mut head).ok()?;
-    let line = head[..n].strip_prefix(b"#!")?;
-    let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
-    Some(String::from_utf8_lossy(line).trim().to_string())
-}
-
 /// Whether `path` is a regular file with an execute bit.
 fn is_executable(path: &Path) -> io::Result<bool> {
     let meta = fs::metadata(path)?;
@@ -218,7 +209,7 @@ fn is_executable(path: &Path) -> io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::{resolve_command, script_interpreter, stack_fields};
+    use super::{resolve_command, stack_fields};
     use std::ffi::OsStr;
 
     #[test]
@@ -242,19 +233,5 @@ mod tests {
         assert_eq!(err.to_string(), "cannot run `./no/such/file`: no such file");
         let err = resolve_command(OsStr::new("/proc/version")).unwrap_err();
         assert_eq!(err.to_string(), "cannot run `/proc/version`: not an executable file");
-    }
-
-    #[test]
-    fn scripts_are_told_by_their_interpreter_line() {
-        let dir = std::env::temp_dir().join(format!("mmdb-script-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("shim");
-        std::fs::write(&script, "#!/usr/bin/env bash\nexec python3 \"$@\"\n").unwrap();
-        assert_eq!(script_interpreter(&script).as_deref(), Some("/usr/bin/env bash"));
-        let binary = dir.join("binary");
-        std::fs::write(&binary, b"\x7fELF\x02\x01\x01").unwrap();
-        assert_eq!(script_interpreter(&binary), None);
-        assert_eq!(script_interpreter(&dir.join("missing")), None);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

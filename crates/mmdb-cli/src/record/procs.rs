@@ -1,14 +1,12 @@
-//! The traced processes: who they are (descendants of the recorder), whether they are stopped, and stopping them.
+//! The traced processes: who they are (descendants of the recorder), whether they are stopped, and signalling them.
 //!
 //! The kernel here has no `/proc/PID/task/TID/children`, so the process tree comes from a scan of `/proc/*/stat`.
 //! The recorder is a child subreaper, so a traced process whose parent exits is re-parented to the recorder and
 //! stays in the tree.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -96,7 +94,7 @@ pub fn thread_states(pid: i32) -> io::Result<Vec<char>> {
 /// How far a process is from a consistent snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activity {
-    /// Every thread is stopped (or exiting).
+    /// Every thread is stopped (`T`) or held by the recorder in a ptrace-stop (`t`), or exiting.
     Stopped,
     /// No thread is stopped or runnable: all sleep (`S`), waiting for something.
     Sleeping,
@@ -111,9 +109,9 @@ pub fn activity_of(states: &[char]) -> Activity {
     let live: Vec<char> = states.iter().copied().filter(|s| !matches!(s, 'Z' | 'X' | 'x')).collect();
     if live.is_empty() {
         Activity::Gone
-    } else if live.iter().all(|&s| s == 'T') {
+    } else if live.iter().all(|&s| matches!(s, 'T' | 't')) {
         Activity::Stopped
-    } else if live.iter().all(|&s| matches!(s, 'T' | 'S' | 'I')) {
+    } else if live.iter().all(|&s| matches!(s, 'T' | 't' | 'S' | 'I')) {
         Activity::Sleeping
     } else {
         Activity::Busy
@@ -133,19 +131,6 @@ pub fn signal(pid: i32, sig: Signal) -> io::Result<()> {
     match kill(Pid::from_raw(pid), sig) {
         Ok(()) | Err(Errno::ESRCH) => Ok(()),
         Err(e) => Err(io::Error::from(e)),
-    }
-}
-
-/// Waits until every process of `pids` is stopped or gone; returns the ones still running at the deadline.
-pub fn wait_stopped(pids: &BTreeSet<i32>, timeout: Duration) -> Vec<i32> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let running: Vec<i32> =
-            pids.iter().copied().filter(|&p| !matches!(activity(p), Activity::Stopped | Activity::Gone)).collect();
-        if running.is_empty() || Instant::now() >= deadline {
-            return running;
-        }
-        sleep(Duration::from_micros(500));
     }
 }
 
@@ -178,6 +163,8 @@ mod tests {
     fn activities() {
         assert_eq!(activity_of(&['T', 'T']), Activity::Stopped);
         assert_eq!(activity_of(&['T', 'Z']), Activity::Stopped);
+        assert_eq!(activity_of(&['t', 'T']), Activity::Stopped);
+        assert_eq!(activity_of(&['t', 'S']), Activity::Sleeping);
         assert_eq!(activity_of(&['S', 'T']), Activity::Sleeping);
         assert_eq!(activity_of(&['S', 'R']), Activity::Busy);
         assert_eq!(activity_of(&['D']), Activity::Busy);
