@@ -9,10 +9,13 @@
 //!
 //! A cached page may also carry `PG_readahead`, the mark readahead leaves on the page whose access should start
 //! the next asynchronous readahead. `next_uptodate_folio()` (6.12 mm/filemap.c) skips a folio with the mark, so
-//! fault-around never maps it; the fault on the page itself does (`filemap_fault()` finds it cached) and clears
-//! the mark (`do_async_mmap_readahead()` → `page_cache_async_ra()`). `mincore()` cannot tell such a page from
-//! another: `mmdb record` finds the marks with fault-around itself (`readahead=` of `mmdb-pagecache`). Marks that
-//! readahead during the trace sets are not modelled.
+//! fault-around never maps it; the fault on the page itself does (`filemap_fault()` finds it cached): it clears
+//! the mark and starts the next readahead (`do_async_mmap_readahead()` → `page_cache_async_ra()`), which drops
+//! the mmap lock, so the fault is retried and its fault-around maps the window again, the folio included. `mincore()` cannot tell such a page from
+//! another: `mmdb record` finds the marks with fault-around itself (`readahead=` of `mmdb-pagecache`); the
+//! lowering adds the mark asynchronous readahead puts on the first folio it reads during the trace. The mark
+//! that synchronous read-around sets (`ra_pages` * 3/4 into its window, `ra_pages` being the device's
+//! `read_ahead_kb`, which the trace does not give) is not modelled.
 
 use std::collections::BTreeMap;
 
@@ -209,11 +212,14 @@ impl Model {
     /// additions the trace shows. The mark is a folio flag: the whole marked run around `index` loses it (the
     /// recorder sees a large folio's mark as a run of pages; readahead marks one folio per window, so two runs do
     /// not touch).
-    pub(crate) fn filemap_fault_readahead(&mut self, file: FileId, index: u64) {
+    ///
+    /// Returns whether the page carried the mark: `do_async_mmap_readahead()` then dropped the mmap lock for the
+    /// I/O, and the fault is retried (`VM_FAULT_RETRY`).
+    pub(crate) fn filemap_fault_readahead(&mut self, file: FileId, index: u64) -> bool {
         let f = &mut self.files[file as usize];
-        if let Some((start, end)) = f.readahead.range_containing(index) {
-            f.readahead.remove(start, end);
-        }
+        let Some((start, end)) = f.readahead.range_containing(index) else { return false };
+        f.readahead.remove(start, end);
+        true
     }
 
     /// The page indexes of the file `name` known to carry `PG_readahead`, as half-open ranges.

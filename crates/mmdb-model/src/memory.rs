@@ -284,7 +284,7 @@ impl Model {
         if write && !shared {
             // do_cow_fault: the page-cache folio is read (created if missing) but only the copy is mapped;
             // copy_mc_user_highpage() copies its data.
-            self.filemap_fault_readahead(file, index);
+            let _ = self.filemap_fault_readahead(file, index);
             let cached = self.filemap_get_folio(file, index, None, mm)?;
             let content = self.folios[&cached].pages[0].content;
             self.anon_vma_prepare(mm, vma.start);
@@ -304,7 +304,13 @@ impl Model {
             self.do_fault_around(mm, vma, addr, file)?;
         }
         // __do_fault() → filemap_fault(), after fault-around (which skipped the page if it carried the mark).
-        self.filemap_fault_readahead(file, index);
+        let retry = self.filemap_fault_readahead(file, index);
+        if retry && !write {
+            // The retry (`FAULT_FLAG_TRIED`) runs fault-around again: the folio has lost its mark, and is mapped
+            // with the rest of the window; the pages the readahead adds are still under I/O (the lowering gives
+            // them to the model after the fault).
+            self.do_fault_around(mm, vma, addr, file)?;
+        }
         self.map_file_page(mm, vma, addr, file, index, want, write)
     }
 

@@ -181,6 +181,12 @@ pub struct RssCheck {
     /// says it was set), whose value lies between the model's counters before and after that table.
     #[serde(skip_serializing_if = "is_zero")]
     pub resched: u64,
+    /// Of the matched: fault-around steps of a fault that then retried without reading its own page in (it
+    /// waited for an earlier readahead's I/O, or started the next readahead from a `PG_readahead` folio): the
+    /// retry's fault-around maps what the first skipped, and the value lies between the model's counters before
+    /// and after the fault (which it applies whole).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retried: u64,
     /// The first mismatches, in trace order.
     pub mismatches: Vec<RssMismatch>,
     /// `rss_stat` events compared after events were lost ([`Lowerer::mark_uncertain`]), counted here instead of in
@@ -354,6 +360,22 @@ struct PendingFault {
     late_adds: Vec<TraceLine>,
     /// Fault-around ran again after the miss: the retry (`VM_FAULT_RETRY`) mapped the window read in.
     around_after_miss: bool,
+    /// The read-in added the faulting page itself: it was missing (`do_sync_mmap_readahead()`). Without it, the
+    /// page was cached and carried `PG_readahead`, and the read-in is the asynchronous readahead it started.
+    read_own: bool,
+    /// The first folio the read-in added: (file, first page index, one past its last).
+    first_read: Option<(String, u64, u64)>,
+}
+
+/// Why an `rss_stat` is compared as a range (between the model's counters before and after an operation it
+/// applied whole) rather than as one value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PartialStep {
+    /// An unmap step `need_resched()` cut short inside a page table.
+    Resched,
+    /// A fault-around step before the fault's retry, which mapped what the first pass skipped: pages still
+    /// under a readahead's I/O, or the folio whose `PG_readahead` the fault cleared.
+    Retried,
 }
 
 /// An `rss_stat` held back to be compared later: its record, `mm_id`, `curr`, member and size.
@@ -399,7 +421,7 @@ pub struct Lowerer {
     deferred_sys: FxHashMap<Pid, DeferredSys>,
     /// Set by [`Lowerer::apply_deferred_sys`] for the `rss_stat` at hand when it is a step `need_resched()` cut
     /// short: the task and the model's counters before the table, the range's other end.
-    partial_step: Option<(Pid, [i64; 4])>,
+    partial_step: Option<(Pid, [i64; 4], PartialStep)>,
     pending_fault: FxHashMap<Pid, PendingFault>,
     /// The emptied vectors of completed faults, reused by the next ones (a fault per few records would otherwise
     /// allocate and free two).
@@ -610,7 +632,7 @@ impl Lowerer {
             }
             if same_step || resumed {
                 if d.resched_rest {
-                    self.partial_step = d.partial_before.map(|before| (pid, before));
+                    self.partial_step = d.partial_before.map(|before| (pid, before, PartialStep::Resched));
                 }
                 self.deferred_sys.insert(pid, d);
                 return;
@@ -672,7 +694,7 @@ impl Lowerer {
             d.resched_rest = st.need_resched && in_table && a != b;
             d.partial_before = d.resched_rest.then_some(b);
             if d.resched_rest {
-                self.partial_step = Some((pid, b));
+                self.partial_step = Some((pid, b, PartialStep::Resched));
             }
         }
         d.done = at;
@@ -869,7 +891,12 @@ impl Lowerer {
                     }
                     None => {}
                 }
+                if !f.read {
+                    let name = file_name(p.s_dev.major, p.s_dev.minor, p.i_ino);
+                    f.first_read = p.end().map(|end| (name, p.index, end));
+                }
                 f.read = true;
+                f.read_own |= f.miss_index.is_some_and(|i| p.index <= i && p.end().is_some_and(|e| i < e));
                 late = f.rss_before_miss.is_some() || own;
                 if late {
                     f.late_adds.push(l.clone());
@@ -1047,6 +1074,8 @@ impl Lowerer {
                     miss_index: None,
                     late_adds: Vec::new(),
                     around_after_miss: false,
+                    read_own: false,
+                    first_read: None,
                 };
                 self.pending_fault.insert(pid, pf);
             }
@@ -1236,9 +1265,13 @@ impl Lowerer {
         let fed = std::mem::replace(&mut self.cur_line, f.line);
         // Fault-around, the miss, the read-in, then (retrying) fault-around over the window read in: the model
         // maps it at once, with the page cache as the retry found it, and the step of the first fault-around
-        // lacks the pages read in since.
+        // lacks the pages read in since. Unless the faulting page was cached all along (no addition of it): the
+        // read was the asynchronous readahead its `PG_readahead` started (`do_async_mmap_readahead()`, which
+        // drops the mmap lock: `VM_FAULT_RETRY`), and the retry's fault-around found those pages still locked
+        // under I/O and not uptodate (`next_uptodate_folio()` skips them): they enter the model after the fault.
         let mut read_in_window = 0;
-        if f.around_after_miss {
+        let mapped_read_in = f.around_after_miss && (f.read_own || f.miss_index.is_none());
+        if mapped_read_in {
             for add in &f.late_adds {
                 if let Record::MmFilemapAddToPageCache(p) = &add.record {
                     if let (Some((_, first, last)), Some(end)) = (&f.file, p.end()) {
@@ -1268,11 +1301,26 @@ impl Lowerer {
             false => around,
         };
         let want = f.allocs.first().map(|a| a.0);
+        let before = self.model.rss(pid).map(|r| [r.file, r.anon, r.swapents, r.shmem]);
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
+        // A fault that went into filemap_fault() and retried its fault-around without reading its own page in:
+        // either the page was being read by an earlier readahead (fault-around skipped the pages still locked
+        // under that I/O, and filemap_fault() slept until the page was uptodate: `lock_folio_maybe_drop_mmap()`),
+        // or it carried `PG_readahead` and started the next readahead (`do_async_mmap_readahead()` drops the mmap
+        // lock). The retry maps what the first pass skipped; how much that was, no record says (the I/O's
+        // progress): the first step lies between the model's counters before and after the fault.
+        let retried = f.around_after_miss && !f.read_own;
         for (i, (l, mm_id, curr, member, size)) in f.rss.iter().enumerate() {
             // Fault-around's step before a page-cache miss: the page read in is counted by finish_fault() later.
             let before_miss = f.rss_before_miss.is_some_and(|n| i < n) && f.access != Access::Write;
-            let ahead = if before_miss && *member == RssMember::FilePages { read_in_window.max(1) as i64 } else { 0 };
+            let ahead = match (before_miss && *member == RssMember::FilePages, retried, before) {
+                (true, true, Some(b)) => {
+                    self.partial_step = Some((pid, b, PartialStep::Retried));
+                    0
+                }
+                (true, _, _) => read_in_window.max(1) as i64,
+                (false, _, _) => 0,
+            };
             self.rss_stat_ahead(l, *mm_id, *curr, *member, *size, ahead);
         }
         let what = || format!("{} fault at {:#x}", f.access.name(), f.addr);
@@ -1293,8 +1341,17 @@ impl Lowerer {
             ),
             _ => {}
         }
-        if !f.around_after_miss {
+        if !mapped_read_in {
             self.late_page_cache(&f);
+        }
+        if let Some((name, index, end)) = f.first_read.as_ref().filter(|_| f.read && !f.read_own) {
+            // Asynchronous readahead marks the first folio of the window it reads (`page_cache_async_ra()` sets
+            // `async_size = size`, so `page_cache_ra_order()`'s mark is the window's start): fault-around skips it
+            // from now on, and a fault on it starts the next window. Given to the model at the file's next fault,
+            // like a measured mark (a file whose page cache the trace never described keeps no marks).
+            if self.page_cache.contains_key(name) {
+                self.readahead_marks.entry(name.clone()).or_default().insert(*index, *end);
+            }
         }
         self.cur_line = fed;
         self.recycle(f);
@@ -1888,8 +1945,11 @@ impl Lowerer {
             self.rss_log.push(sample);
         }
         // A step need_resched() cut short: anywhere between the model's counters before and after the table.
-        let partial = self.partial_step.take().filter(|(p, _)| *p == pid).map(|(_, before)| before[member.index()]);
-        let in_partial = partial.is_some_and(|b| kernel >= model.min(b) && kernel <= model.max(b));
+        let partial = self.partial_step.take().filter(|(p, ..)| *p == pid);
+        let in_partial = partial.is_some_and(|(_, before, _)| {
+            let b = before[member.index()];
+            kernel >= model.min(b) && kernel <= model.max(b)
+        });
         let matched = model == kernel || (model < kernel && kernel <= model + in_flight) || in_partial;
         if self.uncertain_from.is_some() {
             self.rss.uncertain_total += 1;
@@ -1902,8 +1962,11 @@ impl Lowerer {
             self.rss.matched += 1;
             self.rss.by_member[member.index()].1 += 1;
             if model != kernel {
-                if in_partial {
-                    self.rss.resched += 1;
+                if let (true, Some((_, _, kind))) = (in_partial, partial) {
+                    match kind {
+                        PartialStep::Resched => self.rss.resched += 1,
+                        PartialStep::Retried => self.rss.retried += 1,
+                    }
                 } else {
                     self.rss.concurrent += 1;
                 }

@@ -99,7 +99,8 @@ pub struct Uncertain {
 
 /// `rss_stat` figures in the verify object: `total` and `matched`; and, when not zero, how many of the matched
 /// did so within a range rather than exactly: `concurrent` (a sibling thread's fault under way on another CPU may
-/// be counted) and `resched` (an unmap step `need_resched()` cut short inside a page table).
+/// be counted), `resched` (an unmap step `need_resched()` cut short inside a page table) and `retried` (a
+/// fault-around step before its fault's retry, which mapped what it skipped).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RssTally {
     pub total: u64,
@@ -108,6 +109,8 @@ pub struct RssTally {
     pub concurrent: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub resched: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub retried: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -391,6 +394,7 @@ impl TraceReplayer {
             matched: low.rss.matched,
             concurrent: low.rss.concurrent,
             resched: low.rss.resched,
+            retried: low.rss.retried,
         };
         verify.divergences = low.divergence_count;
         if let Some(u) = &mut verify.uncertain {
@@ -786,6 +790,13 @@ pub fn render_real_text(r: &RealReplay, path: &str, verify: bool) -> String {
             out,
             "    {} of the matched are unmap steps need_resched() cut short inside a page table (within the table's range)",
             r.rss.resched
+        );
+    }
+    if r.rss.retried > 0 {
+        let _ = writeln!(
+            out,
+            "    {} of the matched are fault-around steps before their fault's retry (within the fault's range)",
+            r.rss.retried
         );
     }
     for (i, name) in mmdb_model::mm::RSS_COUNTER_NAMES.iter().enumerate() {
