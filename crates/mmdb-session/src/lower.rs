@@ -1301,8 +1301,6 @@ impl Lowerer {
             false => around,
         };
         let want = f.allocs.first().map(|a| a.0);
-        let before = self.model.rss(pid).map(|r| [r.file, r.anon, r.swapents, r.shmem]);
-        let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
         // A fault that went into filemap_fault() and retried its fault-around without reading its own page in:
         // either the page was being read by an earlier readahead (fault-around skipped the pages still locked
         // under that I/O, and filemap_fault() slept until the page was uptodate: `lock_folio_maybe_drop_mmap()`),
@@ -1310,6 +1308,8 @@ impl Lowerer {
         // lock). The retry maps what the first pass skipped; how much that was, no record says (the I/O's
         // progress): the first step lies between the model's counters before and after the fault.
         let retried = f.around_after_miss && !f.read_own;
+        let before = retried.then(|| self.model.rss(pid).map(|r| [r.file, r.anon, r.swapents, r.shmem])).flatten();
+        let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
         for (i, (l, mm_id, curr, member, size)) in f.rss.iter().enumerate() {
             // Fault-around's step before a page-cache miss: the page read in is counted by finish_fault() later.
             let before_miss = f.rss_before_miss.is_some_and(|n| i < n) && f.access != Access::Write;
@@ -1944,7 +1944,8 @@ impl Lowerer {
             let sample = RssSample { position: log.len(), line: l.line, pid, member: member.name(), kernel, model };
             self.rss_log.push(sample);
         }
-        // A step need_resched() cut short: anywhere between the model's counters before and after the table.
+        // A step need_resched() cut short, or a fault-around step before its fault's retry: anywhere between the
+        // model's counters before and after the table or the fault ([`PartialStep`]).
         let partial = self.partial_step.take().filter(|(p, ..)| *p == pid);
         let in_partial = partial.is_some_and(|(_, before, _)| {
             let b = before[member.index()];
