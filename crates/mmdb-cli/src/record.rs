@@ -564,15 +564,15 @@ impl Tree {
     }
 
     /// Collects the traced threads' ptrace-stops: resumes them (`hold` false) or holds them for a checkpoint,
-    /// writes the layout of each new image at its exec stop, and records the child's exit. Returns whether any
-    /// thread reported.
-    fn poll(&mut self, hold: bool, sink: &mut dyn MarkerSink) -> bool {
+    /// and writes the layout of each new image at its exec stop.
+    fn poll(&mut self, hold: bool, sink: &mut dyn MarkerSink) {
         let pagecache = &mut self.pagecache;
-        let any = self.tracer.poll(hold, &mut |pid| exec_stop(pid, sink, pagecache));
-        if self.status.is_none() {
-            self.status = self.tracer.status();
-        }
-        any
+        self.tracer.poll(hold, &mut |pid| exec_stop(pid, sink, pagecache));
+    }
+
+    /// The command's exit status, once known: collected by the tracer, or by a reap or the exec wait before it.
+    fn command_status(&self) -> Option<WaitStatus> {
+        self.status.or(self.tracer.status())
     }
 
     /// The main loop: checkpoints on self-stops and on the timer until every traced process is gone.
@@ -589,13 +589,13 @@ impl Tree {
             if interrupted.load(Ordering::SeqCst) {
                 self.interrupt(sink);
                 self.done = true;
-                return Ok(LoopEnd { checkpoints, status: self.status, interrupted: true });
+                return Ok(LoopEnd { checkpoints, status: self.command_status(), interrupted: true });
             }
             self.poll(false, sink);
             let live = self.live();
-            if live.is_empty() && self.status.is_some() {
+            if live.is_empty() && self.command_status().is_some() {
                 self.done = true;
-                return Ok(LoopEnd { checkpoints, status: self.status, interrupted: false });
+                return Ok(LoopEnd { checkpoints, status: self.command_status(), interrupted: false });
             }
             let self_stop = self.tracer.take_self_stop();
             let due = next.is_some_and(|t| Instant::now() >= t);
@@ -632,9 +632,6 @@ impl Tree {
         let stuck = self.tracer.stop_all(STOP_TIMEOUT, &mut |pid| exec_stop(pid, &mut *sink, pagecache));
         for tid in stuck {
             eprintln!("mmdb record: warning: thread {tid} did not stop within {STOP_TIMEOUT:?}; snapshot anyway");
-        }
-        if self.status.is_none() {
-            self.status = self.tracer.status();
         }
         let stopped: BTreeSet<i32> = self.live().iter().map(|p| p.pid).collect();
         let written = write_checkpoint(id, &stopped, sink, &mut self.pagecache);

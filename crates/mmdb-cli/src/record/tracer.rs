@@ -128,9 +128,8 @@ impl Tracer {
 
     /// Collects every report waiting. Outside a checkpoint (`hold` false) each stopped thread is resumed at once,
     /// except one that stopped itself; during one, every thread that reports is held. `at_exec(pid)` runs at each
-    /// exec stop, while the new image waits. Returns whether any thread reported.
-    pub fn poll(&mut self, hold: bool, at_exec: &mut dyn FnMut(i32)) -> bool {
-        let mut any = false;
+    /// exec stop, while the new image waits.
+    pub fn poll(&mut self, hold: bool, at_exec: &mut dyn FnMut(i32)) {
         loop {
             let mut reported = false;
             let tids: Vec<i32> = self.tids.keys().copied().collect();
@@ -150,9 +149,8 @@ impl Tracer {
                 }
             }
             if !reported {
-                return any;
+                return;
             }
-            any = true;
         }
     }
 
