@@ -52,6 +52,14 @@
 //! mmdb-pagecache-page dev=<MAJ>:<MIN> ino=<dec> index=<idx> pfn=0x<hex> kflags=0x<hex>
 //! ```
 //!
+//! Right after `mmdb-record`, one line per block device gives its readahead window as sysfs shows it
+//! (`/sys/class/bdi/<MAJ>:<MIN>/read_ahead_kb`, the `ra_pages` every file opened on it starts with): where
+//! `do_sync_mmap_readahead()`'s read-around puts its `PG_readahead` mark depends on it, and no tracepoint shows it.
+//!
+//! ```text
+//! mmdb-bdi dev=<MAJ>:<MIN> read_ahead_kb=<dec>
+//! ```
+//!
 //! And before `mmdb-checkpoint begin` (after the `mmdb-pagecache` lines), for each page of the checkpoint's page
 //! lines that processes outside the trace map too (a shared file's page cache, `gconv-modules.cache`): how many of
 //! the `kpagecount` that page line gives are theirs, the line's mapcount less the PTEs of the traced processes that
@@ -112,6 +120,13 @@ pub enum Marker {
     PageCache(PageCache),
     /// `mmdb-pagecache-page`: the page frame and flags of one cached page of a file mapped shared (an input).
     PageCachePage(PageCachePage),
+    /// `mmdb-bdi`: a block device's readahead window, `read_ahead_kb` in sysfs (an input).
+    Bdi {
+        /// The device's major and minor numbers (as `dev=` of the filemap tracepoints gives them).
+        dev: (u32, u32),
+        /// `/sys/class/bdi/<MAJ>:<MIN>/read_ahead_kb`.
+        read_ahead_kb: u64,
+    },
     /// `mmdb-outside`: how many mappings of a page the next checkpoint shows belong to processes outside the trace.
     Outside {
         /// The page frame.
@@ -389,6 +404,9 @@ impl fmt::Display for Marker {
                 "mmdb-pagecache-page dev={}:{} ino={} index={} pfn={:#x} kflags={:#x}",
                 p.dev.0, p.dev.1, p.ino, p.index, p.pfn, p.kflags
             ),
+            Marker::Bdi { dev, read_ahead_kb } => {
+                write!(f, "mmdb-bdi dev={}:{} read_ahead_kb={read_ahead_kb}", dev.0, dev.1)
+            }
             Marker::Outside { pfn, mapcount } => write!(f, "mmdb-outside pfn={pfn:#x} mapcount={mapcount}"),
         }
     }
@@ -589,6 +607,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
             pfn: c.num("pfn", "0x<hex>")?,
             kflags: c.num("kflags", "0x<hex>")?,
         }),
+        "mmdb-bdi" => Marker::Bdi { dev: c.dev()?, read_ahead_kb: c.num("read_ahead_kb", "<dec>")? },
         "mmdb-outside" => Marker::Outside { pfn: c.num("pfn", "0x<hex>")?, mapcount: c.num("mapcount", "<dec>")? },
         "mmdb-exec" => Marker::Exec(ExecStack {
             pid: c.pid()?,
@@ -611,7 +630,7 @@ pub fn parse_marker(text: &str) -> Result<Marker, LineError> {
         }),
         _ => {
             let expected = "a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-                            `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page` or `mmdb-outside`";
+                            `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page`, `mmdb-bdi` or `mmdb-outside`";
             return Err(LineError::at_token(text, kind_offset, expected));
         }
     };
@@ -889,7 +908,11 @@ pub fn collect_checkpoints(markers: &[TimedMarker]) -> Truth {
                 c.end_line = Some(m.line);
             }
             // Exec's layout and the page cache are inputs for the lowering, not part of a checkpoint.
-            Marker::ExecVma(_) | Marker::Exec(_) | Marker::PageCache(_) | Marker::PageCachePage(_) => {}
+            Marker::ExecVma(_)
+            | Marker::Exec(_)
+            | Marker::PageCache(_)
+            | Marker::PageCachePage(_)
+            | Marker::Bdi { .. } => {}
             // For the checkpoint that begins next.
             Marker::Outside { pfn, mapcount } => {
                 outside.insert(*pfn, *mapcount);

@@ -26,6 +26,15 @@ pub fn record_line(pid: i32, cmd: &str) -> String {
     Marker::Record { pid: pid as u32, cmd: one_line(cmd) }.to_string()
 }
 
+/// The `mmdb-bdi` line of the backing device named `name` in `/sys/class/bdi` (`<MAJ>:<MIN>` for a block
+/// device), whose `read_ahead_kb` file reads `read_ahead_kb`; `None` for a device without numbers (`btrfs-1`).
+pub fn bdi_line(name: &str, read_ahead_kb: &str) -> Option<String> {
+    let (major, minor) = name.split_once(':')?;
+    let dev = (major.parse().ok()?, minor.parse().ok()?);
+    let read_ahead_kb = read_ahead_kb.trim().parse().ok()?;
+    Some(Marker::Bdi { dev, read_ahead_kb }.to_string())
+}
+
 /// The `mmdb-checkpoint begin` line.
 pub fn checkpoint_begin(id: u64) -> String {
     Marker::CheckpointBegin { id: u32::try_from(id).unwrap_or(u32::MAX) }.to_string()
@@ -335,6 +344,8 @@ RssShmem:\t       0 kB
     fn fixed_lines() {
         assert_eq!(record_line(3175, "./basic"), "mmdb-record pid=3175 cmd=./basic");
         assert_eq!(record_line(7, "sh -c 'a\nb'"), "mmdb-record pid=7 cmd=sh -c 'a b'");
+        assert_eq!(bdi_line("254:0", "8192\n").as_deref(), Some("mmdb-bdi dev=254:0 read_ahead_kb=8192"));
+        assert_eq!((bdi_line("btrfs-1", "128\n"), bdi_line("7:0", "")), (None, None));
         assert_eq!(command_line(&["./w", "--x", "1"]), "./w --x 1");
         assert_eq!(checkpoint_begin(1), "mmdb-checkpoint begin id=1");
         assert_eq!(checkpoint_end(12), "mmdb-checkpoint end id=12");

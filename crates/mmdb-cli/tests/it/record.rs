@@ -54,10 +54,20 @@ fn record_writes_a_checkpoint_and_removes_its_instance() {
     // Exec's layout, read at the exec stop: every mapping of the new image, the stack among them, then the page
     // cache of its files (the shell, the dynamic loader, and the libc the loader resolves for the shell), then the
     // stack's addresses; then the first checkpoint, after the page cache of any file mapped since.
+    // First the readahead window of each block device (the shell's own among them, as its `mmdb-exec-vma` lines
+    // name it), then exec's layout, read at the exec stop.
+    let bdis: Vec<&str> = m[1..].iter().copied().take_while(|l| l.starts_with("mmdb-bdi dev=")).collect();
     let begin = m.iter().position(|l| *l == "mmdb-checkpoint begin id=1").expect("a checkpoint");
     let exec_at = m.iter().position(|l| l.starts_with("mmdb-exec pid=")).expect("an mmdb-exec marker");
-    let vmas = m[1..exec_at].iter().take_while(|l| l.starts_with("mmdb-exec-vma ")).count();
-    let (layout, pagecache) = m[1..exec_at].split_at(vmas);
+    let vmas = m[1 + bdis.len()..exec_at].iter().take_while(|l| l.starts_with("mmdb-exec-vma ")).count();
+    let (layout, pagecache) = m[1 + bdis.len()..exec_at].split_at(vmas);
+    let shell_dev = layout.iter().find(|l| l.contains(" perms=r-xp ")).and_then(|l| l.split(" dev=").nth(1));
+    let shell_dev = shell_dev.and_then(|d| d.split(' ').next()).expect("the shell's device");
+    assert!(
+        shell_dev.starts_with("0:")
+            || bdis.iter().any(|b| b.starts_with(&format!("mmdb-bdi dev={shell_dev} read_ahead_kb="))),
+        "{shell_dev}: {bdis:?}"
+    );
     assert!(layout.iter().all(|l| l.starts_with(&format!("mmdb-exec-vma pid={pid} start=0x"))), "{layout:?}");
     assert!(layout.iter().any(|l| l.ends_with(" dev=0:0 ino=0 name=[stack]")), "{layout:?}");
     assert!(layout.iter().any(|l| l.contains(" perms=r-xp ") && (l.ends_with("/dash") || l.ends_with("/sh"))));

@@ -100,7 +100,7 @@ fn errors_say_what_the_grammar_expects() {
         error("mmdb-snapshot id=1"),
         (
             "expected a marker: `mmdb-record`, `mmdb-checkpoint`, `mmdb-rollup`, `mmdb-vma`, `mmdb-page`, \
-             `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page` or `mmdb-outside`, found \
+             `mmdb-exec-vma`, `mmdb-exec`, `mmdb-pagecache`, `mmdb-pagecache-page`, `mmdb-bdi` or `mmdb-outside`, found \
              `mmdb-snapshot`"
                 .to_string(),
             0
@@ -355,6 +355,7 @@ fn marker() -> impl Strategy<Value = Marker> {
             |(dev, ino, index, pfn, kflags)| Marker::PageCachePage(PageCachePage { dev, ino, index, pfn, kflags })
         ),
         (any::<u64>(), any::<u64>()).prop_map(|(pfn, mapcount)| Marker::Outside { pfn, mapcount }),
+        (any::<(u32, u32)>(), any::<u64>()).prop_map(|(dev, read_ahead_kb)| Marker::Bdi { dev, read_ahead_kb }),
     ]
 }
 
