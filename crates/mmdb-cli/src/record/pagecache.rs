@@ -26,6 +26,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use mmdb_trace::truth::{Marker, PageCache, PageCachePage, PAGECACHE_MAX_RANGES};
 
@@ -142,7 +143,7 @@ fn parse_ld_list(text: &str) -> Vec<PathBuf> {
 /// `mmdb-pagecache-page` line for each cached page the probe found in a page frame, with its kpageflags.
 fn residency_lines(file: &File, key: FileKey, frames: Option<&Kpage>) -> Option<Vec<String>> {
     let size = file.metadata().ok()?.len();
-    let resident = mincore_file(file, size)?;
+    let resident = settled_residency(file, size)?;
     let pages = u64::try_from(resident.len()).ok()?;
     let cached = ranges(resident.iter().map(|&r| r & 1 != 0));
     let probed = probe(file, size, &resident);
@@ -211,6 +212,62 @@ fn mincore_file(file: &File, size: u64) -> Option<Vec<u8>> {
     // SAFETY: unmaps exactly the mapping made above; no reference into it exists.
     unsafe { libc::munmap(addr, len) };
     (rc == 0).then_some(vec)
+}
+
+/// How long [`settled_residency`] waits for a file's read I/O in flight to complete.
+const READ_IO_WAIT: Duration = Duration::from_secs(1);
+
+/// `mincore()` of `file` once no read of it is in flight. `mincore()` counts only uptodate pages
+/// (`mincore_page()`), and the read-around `ld.so --list` (or the exec) started goes on after it returned: just
+/// after `ld.so --list cc1` the page cache held 3074 of `cc1`'s pages, 1654 of them uptodate, all 3074 some 6 ms
+/// later, with no tracepoint of the traced processes to say so. `cachestat()` (6.5) counts every page in the
+/// cache, so the two agree once the I/O is done: polled each millisecond for up to [`READ_IO_WAIT`] (without
+/// `cachestat()`, the first measurement stands).
+fn settled_residency(file: &File, size: u64) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + READ_IO_WAIT;
+    loop {
+        let resident = mincore_file(file, size)?;
+        let uptodate = resident.iter().filter(|&&r| r & 1 != 0).count() as u64;
+        if cachestat_pages(file).is_none_or(|cached| cached <= uptodate) || Instant::now() >= deadline {
+            return Some(resident);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The pages of `file` in the page cache, uptodate or not (`cachestat()`'s `nr_cache` over the whole file), or
+/// `None` when the kernel has no `cachestat()`.
+#[allow(unsafe_code)]
+fn cachestat_pages(file: &File) -> Option<u64> {
+    use std::os::fd::AsRawFd as _;
+
+    use nix::libc;
+    /// `__NR_cachestat` (the generic syscall table's number, the same on every architecture).
+    const SYS_CACHESTAT: libc::c_long = 451;
+    /// `struct cachestat_range`: offset and length in bytes, a length of 0 meaning to the end of the file.
+    #[repr(C)]
+    struct CachestatRange {
+        off: u64,
+        len: u64,
+    }
+    /// `struct cachestat`.
+    #[repr(C)]
+    #[derive(Default)]
+    struct Cachestat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
+    }
+    let range = CachestatRange { off: 0, len: 0 };
+    let mut stat = Cachestat::default();
+    // SAFETY: cachestat(fd, &range, &stat, 0) reads `range` and writes one `struct cachestat` into `stat`, both
+    // live, properly laid out (#[repr(C)]) locals; `fd` is open for the duration of the call.
+    let rc = unsafe {
+        libc::syscall(SYS_CACHESTAT, file.as_raw_fd(), &range as *const CachestatRange, &mut stat as *mut Cachestat, 0)
+    };
+    (rc == 0).then_some(stat.nr_cache)
 }
 
 /// The fault-around window: `fault_around_bytes` (64 KiB) of pages, aligned in the virtual address space
@@ -433,6 +490,34 @@ mod tests {
         let v = mincore_file(&f, size).expect("mincore");
         assert_eq!(v.len() as u64, size.div_ceil(PAGE_SIZE));
         assert_eq!(mincore_file(&f, 0), None);
+    }
+
+    /// Readahead in flight (`POSIX_FADV_WILLNEED` starts it and returns) puts pages in the page cache that
+    /// `mincore()` does not count until their I/O completes: the residency written waits for them.
+    #[test]
+    fn residency_waits_for_reads_in_flight() {
+        use std::io::Write as _;
+        let dir = std::env::current_exe().expect("the test binary").parent().expect("its directory").to_path_buf();
+        let path = dir.join(format!("mmdb-inflight-probe-{}", std::process::id()));
+        let pages = 2048;
+        let mut f = File::create(&path).expect("create");
+        f.write_all(&vec![7u8; pages * PAGE_SIZE as usize]).expect("write");
+        f.sync_all().expect("fsync");
+        let f = File::open(&path).expect("open");
+        let size = pages as u64 * PAGE_SIZE;
+        nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_DONTNEED).expect("fadvise");
+        let evicted = mincore_file(&f, size).expect("mincore").iter().all(|&r| r & 1 == 0);
+        nix::fcntl::posix_fadvise(&f, 0, 0, nix::fcntl::PosixFadviseAdvice::POSIX_FADV_WILLNEED).expect("fadvise");
+        let settled = settled_residency(&f, size).expect("mincore");
+        let cached = cachestat_pages(&f);
+        fs::remove_file(&path).expect("remove");
+        if !evicted || cached.is_none() {
+            eprintln!("{}: no page cache to drop, or no cachestat(); nothing to wait for", path.display());
+            return;
+        }
+        let uptodate = settled.iter().filter(|&&r| r & 1 != 0).count() as u64;
+        assert_eq!(Some(uptodate), cached);
+        assert!(uptodate > 0);
     }
 
     /// A `read()` of page 0 of a file not cached reads 4 pages ahead (`get_init_ra_size()` of a 1-page request)
