@@ -365,6 +365,9 @@ struct PendingFault {
     read_own: bool,
     /// The first folio the read-in added: (file, first page index, one past its last).
     first_read: Option<(String, u64, u64)>,
+    /// The folio the read-in added where a read-around from the faulting page puts its `PG_readahead` mark
+    /// (`do_sync_mmap_readahead()`: `ra_pages` from the device's `mmdb-bdi` line): (file, first index, one past).
+    around_mark: Option<(String, u64, u64)>,
 }
 
 /// Why an `rss_stat` is compared as a range (between the model's counters before and after an operation it
@@ -451,6 +454,11 @@ pub struct Lowerer {
     /// Cached pages the markers showed carrying `PG_readahead` (`readahead=`), by file, not yet given to the model:
     /// it gets them with the file's holes, and from then on keeps them itself (a fault on the page clears its mark).
     readahead_marks: FxHashMap<String, PageRanges>,
+    /// A `read()` reading a file from its first page, by task: the file, one past the last page its synchronous
+    /// readahead added so far, and whether every folio was a single page ([`Lowerer::read_from_start`]).
+    reads_from_start: FxHashMap<Pid, (String, u64, bool)>,
+    /// Each block device's readahead window in pages (`bdi->ra_pages`, from `mmdb-bdi`), by major and minor.
+    ra_pages: FxHashMap<(u32, u32), u64>,
     /// Page frames and kpageflags of cached pages (`mmdb-pagecache-page`), by file, then page index, not yet given
     /// to the model: it gets them with the file's holes (`Op::PageCacheFrame`).
     page_frames: FxHashMap<String, std::collections::BTreeMap<u64, (u64, u64)>>,
@@ -502,6 +510,8 @@ impl Lowerer {
             in_reclaim: FxHashMap::default(),
             page_cache: FxHashMap::default(),
             readahead_marks: FxHashMap::default(),
+            ra_pages: FxHashMap::default(),
+            reads_from_start: FxHashMap::default(),
             page_frames: FxHashMap::default(),
             replaying_exec: false,
             execs: Vec::new(),
@@ -666,6 +676,11 @@ impl Lowerer {
                 if populated.saturating_sub(next) > EMPTY_PMDS_IN_ONE_PIECE * HPAGE_PMD_SIZE {
                     next = populated;
                 }
+                // unmap_vmas() zaps one VMA after the other: a table two VMAs share gets a zap_pte_range(), and a
+                // counter step, for each.
+                if let Some(vma) = self.model.vma_at(pid, at) {
+                    next = next.min(vma.end);
+                }
                 let mm = self.model.task(pid).and_then(|t| t.mm);
                 let full = mm.and_then(|mm| self.model.zap_gather(mm, &mut d.gather, at, next));
                 d.flushing = full.is_some();
@@ -818,6 +833,18 @@ impl Lowerer {
         if let Some(t) = l.tgid {
             self.learn_tgid(pid, t);
         }
+        // A read's readahead is over at the task's first record that is not one of its folios (allocated, added,
+        // then put in a per-CPU batch).
+        let reading_on = matches!(
+            l.record,
+            Record::MmPageAlloc(_)
+                | Record::MmFilemapAddToPageCache(_)
+                | Record::MmLruInsertion(_)
+                | Record::MmLruActivate(_)
+        );
+        if !reading_on && !l.in_irq && !self.reads_from_start.is_empty() {
+            self.end_read_from_start(pid);
+        }
         // Not at an allocation: zap_page_range() allocates its mmu_gather batch before it zaps anything. Nor at
         // the frees of a full gather's flush: the zap goes on after them.
         let deferred = if self.deferred_sys.is_empty() || l.in_irq { None } else { self.deferred_sys.get_mut(&pid) };
@@ -897,6 +924,15 @@ impl Lowerer {
                 }
                 f.read = true;
                 f.read_own |= f.miss_index.is_some_and(|i| p.index <= i && p.end().is_some_and(|e| i < e));
+                // mmap read-around: `ra_pages` pages from `ra_pages / 2` before the faulting page, the last
+                // `ra_pages / 4` of them asynchronous, so the page starting those carries the mark.
+                let ra = self.ra_pages.get(&(p.s_dev.major, p.s_dev.minor)).copied().filter(|&ra| ra > 0);
+                if let (Some(ra), Some(i), Some(end)) = (ra, f.miss_index, p.end()) {
+                    let mark = i.saturating_sub(ra / 2) + ra - ra / 4;
+                    if (p.index..end).contains(&mark) {
+                        f.around_mark = Some((file_name(p.s_dev.major, p.s_dev.minor, p.i_ino), p.index, end));
+                    }
+                }
                 late = f.rss_before_miss.is_some() || own;
                 if late {
                     f.late_adds.push(l.clone());
@@ -981,7 +1017,7 @@ impl Lowerer {
             Record::TracingMarkWrite { buf } => {
                 if let Some(rest) = buf.strip_prefix("mmdb-record pid=") {
                     self.recorded = rest.split_whitespace().next().and_then(|p| p.parse().ok());
-                } else if buf.starts_with("mmdb-pagecache") {
+                } else if buf.starts_with("mmdb-pagecache") || buf.starts_with("mmdb-bdi ") {
                     if let Ok(m) = parse_marker(buf) {
                         self.input_marker(&m);
                     }
@@ -989,7 +1025,13 @@ impl Lowerer {
             }
             // Evidence of the page cache, for whichever task: remembered for the file's next fault (and counted
             // with the records not used, as no model event comes of them here).
-            Record::MmFilemapAddToPageCache(p) => self.page_cache_record(l, p, true),
+            Record::MmFilemapAddToPageCache(p) => {
+                self.page_cache_record(l, p, true);
+                // (Not an exec's own reads: the page cache measured at its exec stop shows what they left.)
+                if self.alive.contains(&pid) && !self.replaying_exec {
+                    self.read_from_start(pid, p);
+                }
+            }
             Record::MmFilemapDeleteFromPageCache(p) => self.page_cache_record(l, p, false),
             Record::SchedProcessExec(e) => {
                 let p = e.pid;
@@ -1076,6 +1118,7 @@ impl Lowerer {
                     around_after_miss: false,
                     read_own: false,
                     first_read: None,
+                    around_mark: None,
                 };
                 self.pending_fault.insert(pid, pf);
             }
@@ -1280,6 +1323,7 @@ impl Lowerer {
                     self.page_cache_record(add, p, true);
                 }
             }
+            self.read_around_mark(pid, &f);
         }
         let around = match self.model.vma_at(pid, f.addr) {
             Some(vma) => fault_window(vma, &f),
@@ -1343,6 +1387,7 @@ impl Lowerer {
         }
         if !mapped_read_in {
             self.late_page_cache(&f);
+            self.read_around_mark(pid, &f);
         }
         if let Some((name, index, end)) = f.first_read.as_ref().filter(|_| f.read && !f.read_own) {
             // Asynchronous readahead marks the first folio of the window it reads (`page_cache_async_ra()` sets
@@ -1355,6 +1400,62 @@ impl Lowerer {
         }
         self.cur_line = fed;
         self.recycle(f);
+    }
+
+    /// The `PG_readahead` mark of a fault's synchronous read-around, once its read-in is in the page cache: only a
+    /// fault that read its own page in reads around (`do_sync_mmap_readahead()`), and not in a `VM_EXEC` mapping
+    /// (since 6.16 that reads from the faulting page to the VMA's end with `async_size = 0`) nor a `VM_HUGEPAGE` one
+    /// (PMD-sized folios). Given to the model with the file's holes, before the retry's fault-around (which skips
+    /// the marked folio), in a file whose page cache the trace described.
+    fn read_around_mark(&mut self, pid: Pid, f: &PendingFault) {
+        let Some((name, index, end)) = f.around_mark.as_ref().filter(|_| f.read_own) else { return };
+        let flags = self.model.vma_at(pid, f.addr).map(|vma| vma.flags);
+        if flags.is_none_or(|v| v.contains(VmFlags::VM_EXEC) || v.contains(VmFlags::VM_HUGEPAGE)) {
+            return;
+        }
+        if self.page_cache.contains_key(name) {
+            self.readahead_marks.entry(name.clone()).or_default().insert(*index, *end);
+        }
+    }
+
+    /// A page-cache addition by a traced task outside any fault: a `read()` (or `pread()`) that missed, whose
+    /// synchronous readahead (`page_cache_sync_ra()`) adds its window folio by folio. One that starts at the
+    /// file's first page is followed to its end ([`Lowerer::end_read_from_start`]).
+    fn read_from_start(&mut self, pid: Pid, p: &mmdb_trace::records::MmFilemapPageCache) {
+        let Some(end) = p.end() else { return };
+        let name = file_name(p.s_dev.major, p.s_dev.minor, p.i_ino);
+        let single = end == p.index + 1;
+        match self.reads_from_start.get_mut(&pid) {
+            Some((file, next, all_single)) if *file == name && *next == p.index => {
+                *next = end;
+                *all_single &= single;
+                return;
+            }
+            Some(_) => self.end_read_from_start(pid),
+            None => {}
+        }
+        if p.index == 0 {
+            self.reads_from_start.insert(pid, (name, end, single));
+        }
+    }
+
+    /// The end of a read's readahead from a file's first page: where its `PG_readahead` mark went. A read at the
+    /// start of a file gets the initial window (`page_cache_sync_ra()`: `size = get_init_ra_size(req_count)`,
+    /// four times the request rounded up to a power of two while that is at most `ra_pages / 32`, with
+    /// `async_size = size - req_count`), so the mark is on page `req_count`, and the window's size tells the
+    /// request: up to 4 pages (fewer at the file's end), one page (the dynamic loader's 832-byte read of an ELF
+    /// header, the common case); up to 8, two. A larger window leaves the request ambiguous, and no mark is
+    /// given.
+    fn end_read_from_start(&mut self, pid: Pid) {
+        let Some((name, pages, single)) = self.reads_from_start.remove(&pid) else { return };
+        let mark = match pages {
+            2..=4 => 1,
+            5..=8 => 2,
+            _ => return,
+        };
+        if single && self.page_cache.contains_key(&name) {
+            self.readahead_marks.entry(name).or_default().insert(mark, mark + 1);
+        }
     }
 
     /// The page-cache additions a fault's read-in made after its fault-around, once the fault is applied.
@@ -1405,6 +1506,11 @@ impl Lowerer {
             for &(a, b) in &p.readahead {
                 marks.insert(a, b.saturating_add(1));
             }
+            return;
+        }
+        if let Marker::Bdi { dev, read_ahead_kb } = m {
+            // read_ahead_kb_store(): the window in pages.
+            self.ra_pages.insert(*dev, read_ahead_kb / (PAGE_SIZE / 1024));
             return;
         }
         if let Marker::PageCachePage(p) = m {
