@@ -434,6 +434,9 @@ pub struct Lowerer {
     brk: FxHashMap<Pid, u64>,
     /// `rss_stat` `mm_id` hash → a task of that mm.
     mm_ids: FxHashMap<u32, Pid>,
+    /// The `mm_id` each task's mm has now, the reverse of `mm_ids`: an mm_struct freed (by exec or exit) may come
+    /// back from the slab under the same hashed pointer for the next fork's child ([`Lowerer::mm_owner`]).
+    mm_id_of: FxHashMap<Pid, u32>,
     /// The recorded task's `execve` in flight.
     /// The execs in flight: the recorded task's first, and any traced task's (a child of `fork()` or `vfork()`
     /// executing another program).
@@ -507,6 +510,7 @@ impl Lowerer {
             newtask_flags: FxHashMap::default(),
             brk: FxHashMap::default(),
             mm_ids: FxHashMap::default(),
+            mm_id_of: FxHashMap::default(),
             in_reclaim: FxHashMap::default(),
             page_cache: FxHashMap::default(),
             readahead_marks: FxHashMap::default(),
@@ -796,12 +800,15 @@ impl Lowerer {
         self.cur_line = l.line;
         if !self.execs.is_empty() {
             let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
+            let frees = matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_));
             if let Some(i) = self.execs.iter().position(|x| x.pid == pid) {
                 let x = &mut self.execs[i];
                 match &l.record {
                     _ if x.exec.is_some() => self.finish_exec(i, None),
                     Record::SchedProcessExec(e) => {
                         x.exec = Some((l.clone(), e.filename.clone()));
+                        // exec_mmap() dropped the old mm: its mm_struct may be the next fork's.
+                        self.mm_id_of.remove(&pid);
                         return;
                     }
                     // A failed execve (a PATH entry that is not there): its records are the old image's after all.
@@ -816,9 +823,11 @@ impl Lowerer {
                         return;
                     }
                 }
-            } else if let Some(x) = self.execs.iter_mut().find(|x| lru && x.cpu == l.cpu) {
+            } else if let Some(x) = self.execs.iter_mut().find(|x| (lru || frees) && x.cpu == l.cpu) {
                 // Another task draining a per-CPU batch during the exec may move the new image's pages (the
-                // arguments copy_strings() put in this CPU's batch): keep it in order with the held records.
+                // arguments copy_strings() put in this CPU's batch), or free the old image's (exec_mmap()'s
+                // teardown left them in the batch with its last reference): keep it in order with the held
+                // records.
                 x.held.push(l.clone());
                 return;
             } else if let Record::TracingMarkWrite { buf } = &l.record {
@@ -1153,13 +1162,14 @@ impl Lowerer {
                 // While a thread of the same mm is inside a fault, the shared counter already includes that fault:
                 // compare once the model has applied it.
                 let group = self.tgid.get(&pid).copied().unwrap_or(pid);
+                let unknown_mm = self.mm_owner(r.mm_id).is_none();
                 let sibling = self
                     .pending_fault
                     .iter_mut()
                     .find(|(p, _)| self.tgid.get(p).copied().unwrap_or(**p) == group)
                     .map(|(_, f)| f);
                 let forking = !r.curr
-                    && !self.mm_ids.contains_key(&r.mm_id)
+                    && unknown_mm
                     && self.alive.contains(&pid)
                     && self.pending_sys.get(&pid).is_some_and(|s| {
                         matches!(s.syscall(), Syscall::Clone | Syscall::Clone3 | Syscall::Fork | Syscall::Vfork)
@@ -1619,7 +1629,7 @@ impl Lowerer {
             _ => None,
         });
         if let Some(id) = new_mm {
-            self.mm_ids.insert(id, pid);
+            self.learn_mm_id(id, pid);
         }
         // copy_strings()'s get_arg_page() calls in order, each a FOLL_TOUCH of one page. The first touch of a page
         // faults it in: the next argument-page allocation held back, then what that fault wrote (its counter step,
@@ -1965,7 +1975,7 @@ impl Lowerer {
         }
         let mut last: Vec<(TraceLine, u32, RssMember, i64)> = Vec::new();
         for e in events {
-            self.mm_ids.insert(e.1, child);
+            self.learn_mm_id(e.1, child);
             match last.iter_mut().find(|x| x.2 == e.2) {
                 Some(x) => {
                     self.rss.skipped += 1;
@@ -2009,6 +2019,19 @@ impl Lowerer {
         }
     }
 
+    /// `mm_id` is the mm of task `pid` (a `curr=1` event of it, exec's new mm, a fork's copy).
+    fn learn_mm_id(&mut self, mm_id: u32, pid: Pid) {
+        self.mm_ids.insert(mm_id, pid);
+        self.mm_id_of.insert(pid, mm_id);
+    }
+
+    /// The live task whose mm `mm_id` is now: not one that has exited or executed another image since, whose
+    /// mm_struct (and so its hashed pointer) the next fork may have been given.
+    fn mm_owner(&self, mm_id: u32) -> Option<Pid> {
+        let pid = *self.mm_ids.get(&mm_id)?;
+        (self.alive.contains(&pid) && self.mm_id_of.get(&pid) == Some(&mm_id)).then_some(pid)
+    }
+
     fn rss_stat(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64) {
         self.rss_stat_ahead(l, mm_id, curr, member, size, 0);
     }
@@ -2017,7 +2040,7 @@ impl Lowerer {
     /// (steps of the same operation that the model took at once).
     fn rss_stat_ahead(&mut self, l: &TraceLine, mm_id: u32, curr: bool, member: RssMember, size: i64, ahead: i64) {
         let pid = if curr && self.alive.contains(&l.pid) {
-            self.mm_ids.insert(mm_id, l.pid);
+            self.learn_mm_id(mm_id, l.pid);
             l.pid
         } else {
             let Some(&pid) = self.mm_ids.get(&mm_id) else {

@@ -250,6 +250,23 @@ fn the_devices_readahead_window_places_read_around_marks() {
     assert_eq!(rss("without.ftrace", &text), (3794, 3813));
 }
 
+/// `traces/real/open/sh-pipeline.ftrace.xz`: a shell pipeline whose children fork and execute. An mm_struct freed
+/// by exec comes back from the slab, with the same hashed `mm_id`, for the shell's next fork: the 24 `rss_stat`s
+/// of that fork's copy must not be compared with the executed child's counters (they were, and 24 did not
+/// match). And the per-CPU batch drains and frees of other tasks while a child's exec is held back stay in order
+/// with its records (19 divergences before these two rules). The recording's other disagreements are not
+/// explained yet (traces/real/README.md), so it is kept apart from the recordings at their targets.
+#[test]
+fn a_freed_mm_id_is_the_next_forks() {
+    let text = unxz("open/sh-pipeline.ftrace.xz");
+    let dir = super::test_dir("sh-pipeline");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    let v = &json["verify"];
+    assert_eq!((v["rss_stat"]["matched"].as_u64(), v["rss_stat"]["total"].as_u64()), (Some(986), Some(986)));
+    assert_eq!(v["divergences"], 13, "{}", json["divergence_list"]);
+    assert_eq!((v["rollups"]["agree"].as_u64(), v["rollups"]["total"].as_u64()), (Some(12), Some(12)));
+}
+
 /// `traces/real/thread-churn-notgid.ftrace.xz`: four threads made by `clone3()` (whose flags the syscall record
 /// does not show) recorded without the TGID column. `task_newtask`'s `clone_flags` (`CLONE_VM | CLONE_THREAD`, ...)
 /// tell they are threads; without those records they would be processes with copied mms, and almost nothing would
