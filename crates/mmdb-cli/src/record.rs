@@ -700,22 +700,19 @@ fn write_exec_stop(pid: i32, sink: &mut dyn MarkerSink, pagecache: &mut pagecach
     Ok(())
 }
 
-/// The `mmdb-bdi` lines of every block device in `/sys/class/bdi`, in device order: the readahead window files
+/// The `mmdb-bdi` lines of every block device in `/sys/class/bdi`, sorted: the readahead window files
 /// opened on each start with (an unreadable directory gives none; the replay then places no read-around marks).
 fn bdi_lines() -> Vec<String> {
     let Ok(dir) = fs::read_dir("/sys/class/bdi") else { return Vec::new() };
-    let mut devices: Vec<((u32, u32), String)> = dir
+    let mut lines: Vec<String> = dir
         .flatten()
         .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
             let kb = fs::read_to_string(entry.path().join("read_ahead_kb")).ok()?;
-            let line = markers::bdi_line(&name, &kb)?;
-            let (major, minor) = name.split_once(':')?;
-            Some(((major.parse().ok()?, minor.parse().ok()?), line))
+            markers::bdi_marker(entry.file_name().to_str()?, &kb).map(|m| m.to_string())
         })
         .collect();
-    devices.sort();
-    devices.into_iter().map(|(_, line)| line).collect()
+    lines.sort();
+    lines
 }
 
 /// [`write_exec_stop`] for a descendant's `execve`: a failure costs that image its layout, not the recording.

@@ -26,13 +26,13 @@ pub fn record_line(pid: i32, cmd: &str) -> String {
     Marker::Record { pid: pid as u32, cmd: one_line(cmd) }.to_string()
 }
 
-/// The `mmdb-bdi` line of the backing device named `name` in `/sys/class/bdi` (`<MAJ>:<MIN>` for a block
+/// The `mmdb-bdi` marker of the backing device named `name` in `/sys/class/bdi` (`<MAJ>:<MIN>` for a block
 /// device), whose `read_ahead_kb` file reads `read_ahead_kb`; `None` for a device without numbers (`btrfs-1`).
-pub fn bdi_line(name: &str, read_ahead_kb: &str) -> Option<String> {
+pub fn bdi_marker(name: &str, read_ahead_kb: &str) -> Option<Marker> {
     let (major, minor) = name.split_once(':')?;
     let dev = (major.parse().ok()?, minor.parse().ok()?);
     let read_ahead_kb = read_ahead_kb.trim().parse().ok()?;
-    Some(Marker::Bdi { dev, read_ahead_kb }.to_string())
+    Some(Marker::Bdi { dev, read_ahead_kb })
 }
 
 /// The `mmdb-checkpoint begin` line.
@@ -344,8 +344,9 @@ RssShmem:\t       0 kB
     fn fixed_lines() {
         assert_eq!(record_line(3175, "./basic"), "mmdb-record pid=3175 cmd=./basic");
         assert_eq!(record_line(7, "sh -c 'a\nb'"), "mmdb-record pid=7 cmd=sh -c 'a b'");
-        assert_eq!(bdi_line("254:0", "8192\n").as_deref(), Some("mmdb-bdi dev=254:0 read_ahead_kb=8192"));
-        assert_eq!((bdi_line("btrfs-1", "128\n"), bdi_line("7:0", "")), (None, None));
+        let line = bdi_marker("254:0", "8192\n").map(|m| m.to_string());
+        assert_eq!(line.as_deref(), Some("mmdb-bdi dev=254:0 read_ahead_kb=8192"));
+        assert_eq!((bdi_marker("btrfs-1", "128\n"), bdi_marker("7:0", "")), (None, None));
         assert_eq!(command_line(&["./w", "--x", "1"]), "./w --x 1");
         assert_eq!(checkpoint_begin(1), "mmdb-checkpoint begin id=1");
         assert_eq!(checkpoint_end(12), "mmdb-checkpoint end id=12");
