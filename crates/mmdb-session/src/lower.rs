@@ -1162,18 +1162,19 @@ impl Lowerer {
                 // While a thread of the same mm is inside a fault, the shared counter already includes that fault:
                 // compare once the model has applied it.
                 let group = self.tgid.get(&pid).copied().unwrap_or(pid);
-                let unknown_mm = self.mm_owner(r.mm_id).is_none();
+                // A fork's copy (`curr=0` inside clone): an mm no live task has yet (only asked then: the lookup
+                // is off the path of the usual `curr=1` event).
+                let forking = !r.curr
+                    && self.alive.contains(&pid)
+                    && self.pending_sys.get(&pid).is_some_and(|s| {
+                        matches!(s.syscall(), Syscall::Clone | Syscall::Clone3 | Syscall::Fork | Syscall::Vfork)
+                    })
+                    && self.mm_owner(r.mm_id).is_none();
                 let sibling = self
                     .pending_fault
                     .iter_mut()
                     .find(|(p, _)| self.tgid.get(p).copied().unwrap_or(**p) == group)
                     .map(|(_, f)| f);
-                let forking = !r.curr
-                    && unknown_mm
-                    && self.alive.contains(&pid)
-                    && self.pending_sys.get(&pid).is_some_and(|s| {
-                        matches!(s.syscall(), Syscall::Clone | Syscall::Clone3 | Syscall::Fork | Syscall::Vfork)
-                    });
                 match sibling {
                     _ if forking => self.fork_rss.entry(pid).or_default().push((l.clone(), r.mm_id, r.member, r.size)),
                     Some(f) => f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size)),
