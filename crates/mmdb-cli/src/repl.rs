@@ -194,6 +194,8 @@ fn open(args: &ReplArgs) -> anyhow::Result<Session> {
             // growing model is packed thousands of times (each pack copies the folio table).
             let len_hint = std::fs::metadata(path).ok().filter(|_| text.is_plain()).map(|m| (m.len() / 100) as usize);
             let (replay, log, _) = real.replay_with(&mut text, first, |replayer| {
+                // `history` and `explain` read every page's history from this one pass.
+                replayer.record_history();
                 let shared = Rc::clone(&checkpointer);
                 replayer.on_step(move |n, model| {
                     let mut c = shared.borrow_mut();

@@ -43,7 +43,7 @@ pub use consts::*;
 pub use event::{Access, Event, FileRef, Op, Pfn, Pid};
 pub use flags::{PageFlag, PageFlags, VmFlags};
 pub use folio::{Folio, FolioMapping, LruList, MmId, Page, Rmap};
-pub use history::{Field, HistoryEntry};
+pub use history::{Field, HistoryEntry, PageLog};
 pub use memcg::Memcg;
 pub use model::{Config, Model, Outcome, PackedModel, ThpMode, DEFAULT_TOTALRAM_PAGES};
 pub use proc::{kpf, PageInfo, PagemapEntry};

@@ -3,7 +3,7 @@
 use crate::consts::*;
 use crate::event::{Event, Op, Pfn, Pid};
 use crate::folio::{FileId, Folio, FolioMapping, MmId};
-use crate::history::{HistoryEntry, Snapshot};
+use crate::history::{HistoryEntry, PageLog, Snapshot, Touched};
 use crate::lru::{CpuBatches, Lruvec};
 use crate::memcg::Memcg;
 use crate::mm::{MmStruct, Task};
@@ -167,11 +167,15 @@ pub struct Model {
     pub(crate) deferred_split: BTreeSet<Pfn>,
     pub(crate) vmstat: VmStat,
     pub(crate) diagnostics: DiagnosticLog,
-    history: FxHashMap<Pfn, Vec<HistoryEntry>>,
+    /// Every page's changes, when `cfg.history` records them; shared with clones (see [`Model::pack`]).
+    history: Arc<PageLog>,
     /// Allocations and frees of the event being applied, returned in its [`Outcome`].
     pub(crate) allocated: Vec<(Pfn, u32)>,
     pub(crate) freed: Vec<(Pfn, u32)>,
-    pending: FxHashMap<Pfn, (Snapshot, Option<u64>)>,
+    /// The folios the event being applied has changed, with their state before it (history only).
+    pending: Touched,
+    /// Room for one folio's changes, kept from event to event.
+    changes: Vec<(Pfn, crate::history::Field, i64, i64)>,
     pub(crate) events: u64,
     pub(crate) ev_ts: u64,
     pub(crate) cur_pid: Pid,
@@ -218,10 +222,11 @@ impl Model {
             deferred_split: BTreeSet::new(),
             vmstat: VmStat::default(),
             diagnostics: DiagnosticLog::default(),
-            history: FxHashMap::default(),
+            history: crate::history::empty_log(),
             allocated: Vec::new(),
             freed: Vec::new(),
-            pending: FxHashMap::default(),
+            pending: Touched::default(),
+            changes: Vec::new(),
             events: 0,
             ev_ts: 0,
             cur_pid: 0,
@@ -424,9 +429,9 @@ impl Model {
 
     /// Snapshots a folio for history the first time the current event touches it.
     pub(crate) fn touch(&mut self, head: Pfn) {
-        if self.cfg.history && !self.pending.contains_key(&head) {
+        if self.cfg.history && !self.pending.contains(head) {
             let snap = Snapshot::of(self.folios.get(&head).map(|f| &**f), head);
-            self.pending.insert(head, (snap, self.ctx_addr));
+            self.pending.insert(head, snap, self.ctx_addr);
         }
     }
 
@@ -443,43 +448,52 @@ impl Model {
 
     /// Diffs every snapshot of this event against the folio's new state and appends the changes to history.
     fn flush_history(&mut self) {
+        if !self.cfg.history {
+            return;
+        }
+        let log = Arc::make_mut(&mut self.history);
+        log.record_event(self.events, self.ev_ts, self.cur_pid, self.cur_op);
         if self.pending.is_empty() {
             return;
         }
-        let mut pending: Vec<_> = self.pending.drain().collect();
-        pending.sort_unstable_by_key(|(pfn, _)| *pfn);
-        for (head, (before, addr)) in pending {
+        let mut pending = self.pending.take();
+        let mut changes = std::mem::take(&mut self.changes);
+        for (head, before, addr) in pending.drain(..) {
             let mut after = Snapshot::of(self.folios.get(&head).map(|f| &**f), head);
-            // Pages may have moved to other folios (split) or been freed: read each page on its own.
-            let n = before.mapcounts.len().max(after.mapcounts.len());
-            after.mapcounts = (0..n).map(|i| self.page_state(head + i as u64).0).collect();
-            after.exclusive = (0..n).map(|i| self.page_state(head + i as u64).1).collect();
-            for (pfn, field, old, new) in Snapshot::diff(&before, &after) {
-                let entry = HistoryEntry {
-                    event: self.events,
-                    ts_ns: self.ev_ts,
-                    op: self.cur_op,
-                    pid: self.cur_pid,
-                    addr,
-                    field,
-                    old,
-                    new,
-                };
-                self.history.entry(pfn).or_default().push(entry);
+            if !after.alive || after.mapcounts.len() < before.mapcounts.len() {
+                // Pages moved to other folios (split) or were freed: read each page where it is now.
+                let n = before.mapcounts.len().max(after.mapcounts.len());
+                after.mapcounts = (0..n).map(|i| self.page_state(head + i as u64).0).collect();
+                after.exclusive = (0..n).map(|i| self.page_state(head + i as u64).1).collect();
             }
+            changes.clear();
+            Snapshot::diff(&before, &after, &mut changes);
+            Arc::make_mut(&mut self.history).record_changes(self.events, addr, &changes);
         }
+        self.pending.give_back(pending);
+        self.changes = changes;
     }
 
-    /// The history of one page: its own entries and, for a page of a large folio, the folio's (head) entries.
+    /// The history of one page up to the model's position: its own changes and, for a page of a large folio,
+    /// the folio's (head) changes.
     pub fn page_history(&self, pfn: Pfn) -> Vec<HistoryEntry> {
-        let mut out: Vec<HistoryEntry> = self.history.get(&pfn).cloned().unwrap_or_default();
-        if let Some(head) = self.folio_head(pfn).filter(|h| *h != pfn) {
-            out.extend(self.history.get(&head).into_iter().flatten().filter(|e| {
-                !matches!(e.field, crate::history::Field::Mapcount | crate::history::Field::AnonExclusive)
-            }));
-            out.sort_by_key(|e| e.event);
-        }
-        out
+        self.history.page_history(pfn, self.folio_head(pfn), self.events)
+    }
+
+    /// Starts or stops recording per-page history (`Config::history`) from the next event on.
+    pub fn record_history(&mut self, on: bool) {
+        self.cfg.history = on;
+    }
+
+    /// The per-page history log, shared.
+    pub fn history_log(&self) -> &Arc<PageLog> {
+        &self.history
+    }
+
+    /// Gives the model a history log to read (recorded by another model of the same events, further on
+    /// perhaps): [`Model::page_history`] shows what it holds up to this model's position.
+    pub fn set_history_log(&mut self, log: Arc<PageLog>) {
+        self.history = log;
     }
 
     // ---- page allocator ---------------------------------------------------------------------------------
@@ -726,7 +740,10 @@ pub struct PackedModel {
 }
 
 impl Model {
-    /// Packs the model into a [`PackedModel`], which [`PackedModel::unpack`] turns back into an equal model.
+    /// Packs the model into a [`PackedModel`], which [`PackedModel::unpack`] turns back into an equal model,
+    /// with one exception: a packed model records no history and holds none. A packed model is a checkpoint to
+    /// navigate from; the history of the whole trace is the one log the recording model built
+    /// ([`Model::history_log`]), which any model can be given to read ([`Model::set_history_log`]).
     pub fn pack(&self) -> PackedModel {
         let placeholder = Arc::new(Folio::new(0, 0, FolioMapping::Anon, 0));
         let mut data = Vec::new();
@@ -751,7 +768,7 @@ impl Model {
         data.shrink_to_fit();
         // Every field by name, so that a new one cannot be forgotten here.
         let rest = Model {
-            cfg: self.cfg.clone(),
+            cfg: Config { history: false, ..self.cfg.clone() },
             tasks: self.tasks.clone(),
             mms,
             next_mm_id: self.next_mm_id,
@@ -772,10 +789,11 @@ impl Model {
             deferred_split: self.deferred_split.clone(),
             vmstat: self.vmstat.clone(),
             diagnostics: self.diagnostics.clone(),
-            history: self.history.clone(),
+            history: crate::history::empty_log(),
             allocated: self.allocated.clone(),
             freed: self.freed.clone(),
             pending: self.pending.clone(),
+            changes: Vec::new(),
             events: self.events,
             ev_ts: self.ev_ts,
             cur_pid: self.cur_pid,
@@ -928,5 +946,20 @@ mod tests {
             }
             assert_eq!(state(&u), state(&m), "replayed from event {at}");
         }
+    }
+
+    #[test]
+    fn a_packed_model_carries_no_history_and_records_none() {
+        let mut m = Model::new(Config::default());
+        for (i, (pid, op)) in scenario().into_iter().enumerate().take(40) {
+            m.apply(&Event { comm: "a".into(), pid, cpu: 0, ts_ns: i as u64, op });
+        }
+        assert!(!m.history_log().is_empty());
+        let mut u = m.pack().unpack();
+        assert!(u.history_log().is_empty() && !u.config().history);
+        for (i, (pid, op)) in scenario().into_iter().enumerate().skip(40) {
+            u.apply(&Event { comm: "a".into(), pid, cpu: 0, ts_ns: i as u64, op });
+        }
+        assert!(u.history_log().is_empty(), "an unpacked checkpoint recorded history");
     }
 }

@@ -1,8 +1,9 @@
-//! Time-travel cost: how long `goto` to a random event and `reverse-step` take on a long synthetic trace.
+//! Time-travel cost: how long `goto` to a random event, `reverse-step` and `history` of the busiest page take on a
+//! long synthetic trace.
 //!
 //! Run with `cargo bench -p mmdb-repl --bench time_travel` (optionally `-- EVENTS`, default 1,000,000). It prints
-//! the setup time, the checkpoint interval, count and memory, what restoring a checkpoint costs, and the median and
-//! 90th-percentile latency of each operation. It is a measurement, not a test: nothing fails on slow numbers.
+//! the setup time, the checkpoint interval, count and memory, the size of the page history the setup recorded,
+//! what restoring a checkpoint costs, and the median and 90th-percentile latency of each operation. It is a measurement, not a test: nothing fails on slow numbers.
 // A benchmark reads the clock; the library never does.
 #![allow(clippy::disallowed_methods)]
 
@@ -68,6 +69,20 @@ fn main() {
         walk.push(t.elapsed());
     }
     report("reverse-step (walking back)", &mut walk);
+    // `history` of the page with the most changes, at random positions (the cursor moves there first, untimed).
+    let log = std::sync::Arc::clone(&s.program().history);
+    println!("page history: {} changes of {} pages, {} MiB", log.len(), log.pages(), log.footprint() >> 20);
+    if let Some((pfn, changes)) = log.busiest() {
+        let mut histories = Vec::new();
+        for _ in 0..20 {
+            s.seek((next() % (n as u64 + 1)) as usize);
+            let t = Instant::now();
+            let h = s.history_model().page_history(pfn);
+            histories.push(t.elapsed());
+            std::hint::black_box(h);
+        }
+        report(&format!("history of pfn {pfn:#x} ({changes} changes in all)"), &mut histories);
+    }
     // The process's peak resident memory, as the kernel counts it.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     if let Some(hwm) = status.lines().find(|l| l.starts_with("VmHWM:")) {

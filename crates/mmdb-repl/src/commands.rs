@@ -302,8 +302,8 @@ pub static COMMANDS: &[Command] = &[
         category: Category::Inspection,
         usage: "history X",
         summary: "Lists every change to a page up to the cursor: event, time, operation, process, old -> new.",
-        help: "The first `history` replays the trace with per-page history on, from the start to the cursor; later \
-               ones continue from there when the cursor moved forwards.",
+        help: "The REPL records every page's history once, as it opens the trace (`info trace` says how much and \
+               names the busiest page); `history` reads it up to the cursor, so it costs the same anywhere.",
         args: &[ArgKind::Page],
         run: inspect::history,
     },

@@ -420,6 +420,17 @@ pub fn info(s: &mut Session, args: &[&str]) -> CmdResult {
             }
             out.text(format!("time travel: a checkpoint every {} events, {} kept", s.interval(), s.checkpoint_count()))
                 .nl();
+            let h = &p.history;
+            out.text(format!(
+                "page history: {} changes of {} pages, {:.1} MiB",
+                h.len(),
+                h.pages(),
+                h.footprint() as f64 / (1u64 << 20) as f64
+            ));
+            if let Some((pfn, n)) = h.busiest() {
+                out.text(format!("; the busiest page is {pfn:#x} ({n} changes)"));
+            }
+            out.nl();
         }
         _ => return Err(CmdError::Usage("which topic? breakpoints, checkpoints or trace".to_string())),
     }

@@ -5,9 +5,11 @@
 //! `mmdb_session::verify::replay_trace_logged`, whose event log is the program: applying it in order to a fresh
 //! model with [`Program::config`] rebuilds the lowering's model exactly.
 
-use mmdb_model::{Config, Event, Profile};
+use std::sync::Arc;
+
+use mmdb_model::{Config, Event, PageLog, Profile};
 use mmdb_session::lower::{Divergence, RssSample};
-use mmdb_session::verify::{replay_trace_profile, RealReplay, ReplayLog};
+use mmdb_session::verify::{replay_trace_for_session, RealReplay, ReplayLog};
 use mmdb_trace::truth::{collect_checkpoints, trace_markers, Page, Rollup, TimedMarker};
 use mmdb_trace::{parse_events_bytes, ErrorTally, Located, ParseError, ParsedTrace};
 
@@ -77,6 +79,9 @@ pub struct Program {
     pub checkpoints: Vec<TruthCheckpoint>,
     /// The kernel's `rss_stat`s of the traced mms, placed by position, in order (real traces only).
     pub rss_samples: Vec<RssSample>,
+    /// Every page's history over the whole program, recorded as it was first replayed (by the lowering of a real
+    /// trace, or by [`crate::Session::new`]); empty until then.
+    pub history: Arc<PageLog>,
 }
 
 impl Program {
@@ -92,6 +97,7 @@ impl Program {
             divergence_count: 0,
             checkpoints: Vec::new(),
             rss_samples: Vec::new(),
+            history: Arc::default(),
         }
     }
 
@@ -110,7 +116,7 @@ impl Program {
 
     /// [`Program::from_real`] lowered and replayed under a kernel profile.
     pub fn from_real_profile(trace: &ParsedTrace, side: Option<&[TimedMarker]>, profile: Profile) -> Program {
-        let (replay, log) = replay_trace_profile(trace, side, profile, true);
+        let (replay, log) = replay_trace_for_session(trace, side, profile);
         let markers = match side {
             Some(markers) => markers.to_vec(),
             None => trace_markers(trace).0,
@@ -157,6 +163,7 @@ impl Program {
             divergence_count: replay.verify.divergences,
             checkpoints,
             rss_samples: log.rss,
+            history: log.history,
         }
     }
 

@@ -26,7 +26,8 @@
 //!
 //! Memory: the checkpoints stay within the budget (plus at most one checkpoint while the interval doubles); on
 //! top come the ladder (at most [`LADDER_RUNGS`] clones, which share unchanged folios and PTE tables with each
-//! other and with the cursor's model), the model at the cursor and the history model.
+//! other and with the cursor's model), the model at the cursor and the program's page history (recorded by the
+//! same pass that takes the checkpoints: [`Program::history`], read by `history` and `explain` at any position).
 //!
 //! The session also holds the Rhai engine of `rhai`, `source`, registered commands and breakpoint conditions
 //! (made on first use, see `script.rs`); a Rhai condition is compiled when its breakpoint is set and evaluated,
@@ -178,8 +179,6 @@ pub struct Session {
     ladder: Option<(usize, Vec<(usize, Model)>)>,
     breakpoints: Vec<Breakpoint>,
     next_id: u32,
-    /// A model with per-page history, and its position, built on demand for `history` and `explain`.
-    history: Option<(usize, Model)>,
     interrupt: Arc<AtomicBool>,
     /// The Rhai engine of `rhai`, `source`, conditions and registered commands, and the file reader.
     scripting: Scripting,
@@ -196,14 +195,19 @@ impl Session {
 
     /// [`Session::new`] with the checkpoints' memory bounded by `budget` bytes (as [`PackedModel::footprint_since`]
     /// counts it): one pass over the program through a [`Checkpointer`].
-    pub fn with_budget(name: impl Into<String>, program: Program, budget: usize) -> Session {
-        let mut model = Model::new(program.config.clone());
+    pub fn with_budget(name: impl Into<String>, mut program: Program, budget: usize) -> Session {
+        // The same pass records every page's history, unless the program came with it.
+        let record = program.history.is_empty();
+        let mut model = Model::new(Config { history: record, ..program.config.clone() });
         let mut checkpointer = Checkpointer::new(budget, Some(program.len()), &model);
         for (i, step) in program.steps.iter().enumerate() {
             model.apply(&step.event);
             if i + 1 < program.len() {
                 checkpointer.after_step(i + 1, &model);
             }
+        }
+        if record {
+            program.history = Arc::clone(model.history_log());
         }
         Session::with_checkpoints(name, program, checkpointer)
     }
@@ -224,7 +228,6 @@ impl Session {
             ladder: None,
             breakpoints: Vec::new(),
             next_id: 1,
-            history: None,
             interrupt: Arc::new(AtomicBool::new(false)),
             scripting: Scripting::default(),
             line_args: String::new(),
@@ -516,21 +519,30 @@ impl Session {
         }
     }
 
-    /// The model with per-page history at the cursor, replayed from the start (or from where it was, when the
-    /// cursor moved forward) on first use.
+    /// The model at the cursor, reading the program's per-page history ([`Program::history`]) up to the cursor.
     pub fn history_model(&mut self) -> &Model {
-        history_at(&mut self.history, &self.program, self.cursor)
+        self.attach_history();
+        &self.model
     }
 
-    /// The model at the cursor, for a script: the one with per-page history when `history` (a query that calls
-    /// `history()`), with `event` set to the event at the cursor.
+    /// Gives the model at the cursor the program's history log to read (it records none itself).
+    fn attach_history(&mut self) {
+        if !Arc::ptr_eq(self.model.history_log(), &self.program.history) {
+            self.model.set_history_log(Arc::clone(&self.program.history));
+        }
+    }
+
+    /// The model at the cursor, for a script, with `event` set to the event at the cursor; reading the program's
+    /// per-page history when `history` (a query that calls `history()`).
     pub(crate) fn script_model(&mut self, history: bool) -> (&QueryEngine, &mut Model) {
+        if history {
+            self.attach_history();
+        }
         let cursor = self.cursor;
-        let model = if history { history_at(&mut self.history, &self.program, cursor) } else { &mut self.model };
         let event = cursor.checked_sub(1).and_then(|i| self.program.steps.get(i)).map(|st| &st.event);
         let engine = self.scripting.engine_or_new(&self.interrupt);
         crate::script::set_event(engine, event, cursor);
-        (engine, model)
+        (engine, &mut self.model)
     }
 
     /// The Rhai engine, made on first use.
@@ -577,21 +589,6 @@ enum Base {
     Rung(usize),
     /// A checkpoint (its index).
     Checkpoint(usize),
-}
-
-/// The model with per-page history after `pos` steps of `program`, kept in `history` and caught up from where it
-/// was when `pos` is not before it, replayed from the start otherwise.
-fn history_at<'h>(history: &'h mut Option<(usize, Model)>, program: &Program, pos: usize) -> &'h mut Model {
-    if !matches!(history, Some((p, _)) if *p <= pos) {
-        let cfg = Config { history: true, ..program.config.clone() };
-        *history = Some((0, Model::new(cfg)));
-    }
-    let (at, model) = history.get_or_insert_with(|| (0, Model::default()));
-    for step in &program.steps[*at..pos] {
-        model.apply(&step.event);
-    }
-    *at = pos;
-    model
 }
 
 /// The breakpoints among `active` that fire at `pos` (event `pos` just applied to `model`), updating probes; or

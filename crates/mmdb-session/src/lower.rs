@@ -570,6 +570,12 @@ impl Lowerer {
         self.log.get_or_insert_with(Vec::new);
     }
 
+    /// Records per-page history in the model from the next event on ([`Model::record_history`]): the REPL's
+    /// `history` reads it. Recording does not change what the lowering decides.
+    pub fn record_history(&mut self) {
+        self.model.record_history(true);
+    }
+
     /// The applied events with their source lines, in order; empty unless [`Lowerer::keep_log`] was called.
     pub fn take_log(&mut self) -> Vec<(u32, Event)> {
         self.log.as_mut().map(std::mem::take).unwrap_or_default()

@@ -5,8 +5,10 @@
 //! in [`COMPARED_KFLAGS`] all match the model's; a page the model does not know does not agree. A rollup agrees
 //! when every field matches.
 
+use std::sync::Arc;
+
 use crate::lower::{Divergence, Lowerer, LoweringStats, RssCheck, RssSample};
-use mmdb_model::{kpf, Config, Event, Model, Profile, Report};
+use mmdb_model::{kpf, Config, Event, Model, PageLog, Profile, Report};
 use mmdb_trace::diag::MAX_KEPT_ERRORS;
 use mmdb_trace::records::Record;
 use mmdb_trace::records::UnknownField;
@@ -154,6 +156,20 @@ pub fn replay_trace_profile(
     replay_trace_inner(trace, side, keep_log, profile)
 }
 
+/// [`replay_trace_profile`] with its log kept and per-page history recorded ([`ReplayLog::history`]): what a
+/// debugging session of the trace needs.
+pub fn replay_trace_for_session(
+    trace: &ParsedTrace,
+    side: Option<&[TimedMarker]>,
+    profile: Profile,
+) -> (RealReplay, ReplayLog) {
+    let mut r = TraceReplayer::new(profile, side.map(<[TimedMarker]>::to_vec), true);
+    r.record_history();
+    r.low.learn_tgids(&trace.lines);
+    r.replay_piece(trace);
+    r.finish()
+}
+
 /// [`replay_trace`], also returning every model event the lowering applied with its source line, in order.
 ///
 /// Applying these events to a fresh `Model::new(Config { trace_pfns: true, .. })` reproduces the replay's model
@@ -171,6 +187,9 @@ pub struct ReplayLog {
     pub rss: Vec<RssSample>,
     /// The trace's own ground-truth markers (`tracing_mark_write: mmdb-...`), in order.
     pub markers: Vec<TimedMarker>,
+    /// Every page's history over the whole replay, when [`TraceReplayer::record_history`] asked for it (empty
+    /// otherwise).
+    pub history: Arc<PageLog>,
 }
 
 fn replay_trace_inner(
@@ -251,6 +270,12 @@ impl TraceReplayer {
             pending_records: 0,
             unknown_fields: Vec::new(),
         }
+    }
+
+    /// Records every page's history as the trace is replayed, from the next event on; [`TraceReplayer::finish`]
+    /// returns it in [`ReplayLog::history`]. Costs time and memory (a few bytes per change of a page).
+    pub fn record_history(&mut self) {
+        self.low.record_history();
     }
 
     /// Merges `extra` (the LRU events of other tasks that `mmdb record --perf` keeps in a `.lru` file, of the same
@@ -383,7 +408,12 @@ impl TraceReplayer {
         let mut errors = self.errors;
         keep_first_errors(&mut errors);
         let (model, mut low) = self.low.finish();
-        let log = ReplayLog { events: low.take_log(), rss: low.take_rss_log(), markers: self.markers };
+        let log = ReplayLog {
+            events: low.take_log(),
+            rss: low.take_rss_log(),
+            markers: self.markers,
+            history: Arc::clone(model.history_log()),
+        };
         let mut report = model.report();
         report.violations = model.check();
         report.diagnostics.extend(self.backwards.finish());

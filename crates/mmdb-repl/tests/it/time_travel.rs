@@ -56,3 +56,40 @@ fn the_footprint_grows_with_the_state() {
     let folios = s.model().report().pages.folios;
     assert!(full > empty + folios as usize * std::mem::size_of::<mmdb_model::Folio>(), "{empty} -> {full}");
 }
+
+/// Every page's history at `pos` from a model that recorded it while replaying straight from the start.
+fn straight_history(program: &Program, pos: usize, pfns: &[u64]) -> Vec<Vec<mmdb_model::HistoryEntry>> {
+    let mut m = Model::new(mmdb_model::Config { history: true, ..program.config.clone() });
+    for step in &program.steps[..pos] {
+        m.apply(&step.event);
+    }
+    pfns.iter().map(|&p| m.page_history(p)).collect()
+}
+
+#[test]
+fn history_at_any_position_is_what_a_straight_replay_recorded() {
+    let program = churn(6_000);
+    let mut s = Session::with_budget("churn", program.clone(), 1 << 20);
+    assert!(s.program().history.len() > 6_000, "the opening pass records history: {:?}", s.program().history);
+    // Every page the program touches, and pfns the trace never names.
+    let mut pfns: Vec<u64> = Vec::new();
+    let mut end = Model::new(program.config.clone());
+    for step in &program.steps {
+        let out = end.apply(&step.event);
+        pfns.extend(out.allocated.iter().map(|(p, _)| *p));
+    }
+    pfns.sort_unstable();
+    pfns.dedup();
+    pfns.extend([0, 1, u64::MAX]);
+    for pos in [6_000, 5_999, 170, 0, 3_001, 4_500] {
+        s.seek(pos);
+        let got: Vec<_> = pfns.iter().map(|&p| s.history_model().page_history(p)).collect();
+        let want = straight_history(&program, pos, &pfns);
+        assert!(want.iter().map(Vec::len).sum::<usize>() > 0 || pos == 0, "no history at {pos}");
+        for ((pfn, g), w) in pfns.iter().zip(&got).zip(&want) {
+            assert_eq!(g, w, "history of pfn {pfn:#x} at {pos}");
+        }
+        // Reading the history leaves the model at the cursor as a straight replay has it.
+        assert_eq!(format!("{:?}", s.model().report()), straight(&program, pos), "at {pos}");
+    }
+}
