@@ -75,6 +75,15 @@ use serde::Serialize;
 
 /// `CLONE_VM`: the child shares the parent's mm.
 const CLONE_VM: u64 = 0x100;
+/// The pfn a free record frees.
+fn freed_pfn(r: &Record) -> Option<u64> {
+    match r {
+        Record::MmPageFree(f) => Some(f.pfn),
+        Record::MmPageFreeBatched(f) => Some(f.pfn),
+        _ => None,
+    }
+}
+
 /// `CLONE_VFORK`: the parent waits until the child execs or exits.
 const CLONE_VFORK: u64 = 0x4000;
 /// `CLONE_THREAD`: the child is in the parent's thread group.
@@ -113,6 +122,8 @@ struct ExecInFlight {
     held: Vec<TraceLine>,
     /// `sched_process_exec`, once seen: (its line, the filename).
     exec: Option<(TraceLine, String)>,
+    /// Whether the old image is gone from the model (`Op::Exec` applied at `sched_process_exec`).
+    begun: bool,
     /// The `mmdb-exec-vma` markers so far.
     vmas: Vec<ExecVma>,
 }
@@ -327,6 +338,8 @@ const KEEP: usize = 50;
 /// A fault waiting for the allocations that follow it.
 #[derive(Debug)]
 struct PendingFault {
+    /// A per-CPU batch moved before the fault allocated anything (`wp_can_reuse_anon_folio()`'s drain).
+    drained: bool,
     addr: u64,
     access: Access,
     /// A user-mode fault (`page_fault_user`), which a pending signal ends before its retry.
@@ -800,6 +813,12 @@ impl Lowerer {
         out
     }
 
+    /// Whether the model has `pfn` mapped by `pid`'s mm.
+    fn mapped_by_task(&self, pfn: Option<u64>, pid: Pid) -> bool {
+        let (Some(pfn), Some(mm)) = (pfn, self.model.task(pid).and_then(|t| t.mm)) else { return false };
+        self.model.folio(pfn).is_some_and(|f| f.rmap.iter().any(|r| r.mm == mm))
+    }
+
     /// Feeds one record line.
     pub fn feed(&mut self, l: &TraceLine) {
         let pid = l.pid;
@@ -815,6 +834,7 @@ impl Lowerer {
                         x.exec = Some((l.clone(), e.filename.clone()));
                         // exec_mmap() dropped the old mm: its mm_struct may be the next fork's.
                         self.mm_id_of.remove(&pid);
+                        self.begin_exec(i);
                         return;
                     }
                     // A failed execve (a PATH entry that is not there): its records are the old image's after all.
@@ -829,12 +849,22 @@ impl Lowerer {
                         return;
                     }
                 }
-            } else if let Some(x) = self.execs.iter_mut().find(|x| (lru || frees) && x.cpu == l.cpu) {
+            } else if let Some(i) = self
+                .execs
+                .iter()
+                .position(|x| x.cpu == l.cpu && (lru || (frees && self.mapped_by_task(freed_pfn(&l.record), x.pid))))
+            {
                 // Another task draining a per-CPU batch during the exec may move the new image's pages (the
                 // arguments copy_strings() put in this CPU's batch), or free the old image's (exec_mmap()'s
-                // teardown left them in the batch with its last reference): keep it in order with the held
-                // records.
-                x.held.push(l.clone());
+                // teardown left them in the batch with its last reference, and the model tears the old image
+                // down only when the new one begins): keep it in order with the held records. A free of any
+                // other page is not the exec's: another exec's replayed records free their own old image, and
+                // holding those until this exec ends would free them after their new image reused the pfns.
+                self.execs[i].held.push(l.clone());
+                if let Some(f) = self.pending_fault.get_mut(&pid).filter(|f| lru && f.allocs.is_empty()) {
+                    // The batch move is this task's fault's drain all the same (see `drained`).
+                    f.drained = true;
+                }
                 return;
             } else if let Record::TracingMarkWrite { buf } = &l.record {
                 if buf.starts_with("mmdb-exec") || buf.starts_with("mmdb-pagecache") {
@@ -974,7 +1004,15 @@ impl Lowerer {
         // So does a per-CPU batch move before the fault allocated anything: wp_can_reuse_anon_folio() drains this
         // CPU's batches before it decides between reuse and copy. (After the allocation, it is the new folio
         // filling a batch at the end of the fault, folio_add_lru_vma(): the fault is complete.)
-        let batch_move = (lru && self.pending_fault.get(&pid).is_some_and(|f| f.allocs.is_empty())) || reading;
+        // The drain frees the folios whose last reference the batch held (`folios_put_refs()`): part of it too.
+        let frees = matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_));
+        let drain = !l.in_irq
+            && self.pending_fault.get_mut(&pid).is_some_and(|f| {
+                let drain = f.allocs.is_empty() && (lru || (frees && f.drained));
+                f.drained |= drain;
+                drain
+            });
+        let batch_move = drain || reading;
         // An interrupt on the task's CPU (an RCU callback freeing pages) is not the task's doing either.
         if let Some(f) = self.pending_fault.get_mut(&pid).filter(|_| !reclaim && !batch_move && !l.in_irq) {
             let file = |dev: mmdb_trace::records::Dev, ino: u64| file_name(dev.major, dev.minor, ino);
@@ -1098,7 +1136,14 @@ impl Lowerer {
                 if (Some(pid) == self.recorded || self.alive.contains(&pid))
                     && !self.execs.iter().any(|x| x.pid == pid) =>
             {
-                self.execs.push(ExecInFlight { pid, cpu: l.cpu, held: Vec::new(), exec: None, vmas: Vec::new() });
+                self.execs.push(ExecInFlight {
+                    pid,
+                    cpu: l.cpu,
+                    held: Vec::new(),
+                    exec: None,
+                    begun: false,
+                    vmas: Vec::new(),
+                });
             }
             Record::SysEnter(s) if self.alive.contains(&pid) => self.sys_enter(l, *s),
             Record::SysExit(x) if self.alive.contains(&pid) => self.sys_exit(l, x.syscall, x.ret),
@@ -1116,6 +1161,7 @@ impl Lowerer {
                 let (allocs, rss) = self.spare.pop().unwrap_or_default();
                 let user = matches!(l.record, Record::PageFaultUser(_));
                 let pf = PendingFault {
+                    drained: false,
                     user,
                     addr: *address,
                     access,
@@ -1548,6 +1594,44 @@ impl Lowerer {
         }
     }
 
+    /// The old image of a traced task's exec in flight (`execs[i]`, at its `sched_process_exec`) is gone: mirrors
+    /// `exec_mmap()`, which dropped the old mm before the event fired. `Op::Exec` is applied now, with the frees
+    /// held back since `sys_enter_execve` of pages the old image mapped (its teardown's, and other tasks' frees
+    /// of its pages left in this CPU's batches), so that the tasks that run before the new image begins find
+    /// those pfns free when they reuse them; every other held record, and the new image's layout, wait for
+    /// [`Lowerer::finish_exec`]. Not when the task was in reclaim during the exec (its frees are the reclaim's,
+    /// counted at its end), nor for the recorded task's first exec (no old image in the model).
+    fn begin_exec(&mut self, i: usize) {
+        let x = &self.execs[i];
+        let pid = x.pid;
+        let Some((exec_line, filename)) = x.exec.clone() else { return };
+        if !self.alive.contains(&pid) {
+            return;
+        }
+        let reclaim = x
+            .held
+            .iter()
+            .any(|l| matches!(l.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_)));
+        // The old image's pages among the frees (the teardown's): the rest stays in order with the held records.
+        let held = std::mem::take(&mut self.execs[i].held);
+        let (frees, rest): (Vec<TraceLine>, Vec<TraceLine>) = held.into_iter().partition(|l| {
+            !reclaim && matches!(l.record, Record::MmPageFree(_)) && self.mapped_by_task(freed_pfn(&l.record), pid)
+        });
+        self.execs[i].held = rest;
+        self.cur_line = exec_line.line;
+        // The new image's break is its own (the first `brk(0)` learns it).
+        self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
+        self.apply(pid, exec_line.cpu, exec_line.ts_ns, Op::Exec { filename });
+        self.execs[i].begun = true;
+        for l in &frees {
+            if let Record::MmPageFree(f) = &l.record {
+                self.cur_line = l.line;
+                self.page_free(l, f.pfn);
+            }
+        }
+        self.cur_line = exec_line.line;
+    }
+
     /// The new image of an exec in flight (`execs[i]`) begins: its layout (when the trace has it), then the records
     /// held back since `sys_enter_execve`, replayed into it. The recorded task starts here; any other traced task
     /// gets a fresh mm (`Op::Exec`).
@@ -1563,11 +1647,7 @@ impl Lowerer {
         let x = self.execs.swap_remove(i);
         let Some((exec_line, filename)) = x.exec else { return };
         let pid = x.pid;
-        if self.alive.contains(&pid) {
-            // The new image's break is its own (the first `brk(0)` learns it).
-            self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
-            self.apply(pid, exec_line.cpu, exec_line.ts_ns, Op::Exec { filename: filename.clone() });
-        } else {
+        if !x.begun {
             self.spawn_recorded(pid, &exec_line, &filename);
         }
         let (cpu, ts) = (exec_line.cpu, exec_line.ts_ns);
