@@ -118,7 +118,8 @@ struct ExecInFlight {
     pid: Pid,
     /// The CPU of its `sys_enter_execve`: another task's LRU records there are held with it.
     cpu: u32,
-    /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image.
+    /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image (but the
+    /// frees of the old image's pages, applied at `sched_process_exec`: [`Lowerer::begin_exec`]).
     held: Vec<TraceLine>,
     /// `sched_process_exec`, once seen: (its line, the filename).
     exec: Option<(TraceLine, String)>,
@@ -857,7 +858,7 @@ impl Lowerer {
                 // Another task draining a per-CPU batch during the exec may move the new image's pages (the
                 // arguments copy_strings() put in this CPU's batch), or free the old image's (exec_mmap()'s
                 // teardown left them in the batch with its last reference, and the model tears the old image
-                // down only when the new one begins): keep it in order with the held records. A free of any
+                // down only at `sched_process_exec`): keep it in order with the held records. A free of any
                 // other page is not the exec's: another exec's replayed records free their own old image, and
                 // holding those until this exec ends would free them after their new image reused the pfns.
                 self.execs[i].held.push(l.clone());
@@ -1006,7 +1007,8 @@ impl Lowerer {
         // filling a batch at the end of the fault, folio_add_lru_vma(): the fault is complete.)
         // The drain frees the folios whose last reference the batch held (`folios_put_refs()`): part of it too.
         let frees = matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_));
-        let drain = !l.in_irq
+        let drain = (lru || frees)
+            && !l.in_irq
             && self.pending_fault.get_mut(&pid).is_some_and(|f| {
                 let drain = f.allocs.is_empty() && (lru || (frees && f.drained));
                 f.drained |= drain;
