@@ -120,6 +120,8 @@ const CHUNK_BLOCKS: usize = 1 << 14;
 struct Arena {
     chunks: Vec<Box<[[u8; BLOCK]]>>,
     blocks: u32,
+    /// Room to encode one entry in, kept from one to the next.
+    scratch: Vec<u8>,
 }
 
 impl Arena {
@@ -166,98 +168,55 @@ impl PageStream {
             Some(a) if a == self.last_addr => ADDR_SAME,
             Some(_) => ADDR_NEW,
         };
-        let mut buf = [0u8; 48];
-        let mut n = 0;
-        let mut put = |v: u64| {
-            let mut v = v;
-            while v >= 0x80 {
-                buf[n] = v as u8 | 0x80;
-                n += 1;
-                v >>= 7;
-            }
-            buf[n] = v as u8;
-            n += 1;
-        };
-        let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
-        put(event - self.last_event);
-        put(u64::from(field as u8 | mode << 3));
-        put(zigzag(old));
-        put(zigzag(new));
+        // One entry, encoded in the arena's scratch room, then written into the chain.
+        let mut buf = std::mem::take(&mut arena.scratch);
+        buf.clear();
+        varint::put(&mut buf, event - self.last_event);
+        buf.push(field as u8 | mode << 3);
+        varint::put_i(&mut buf, old);
+        varint::put_i(&mut buf, new);
         if let Some(a) = addr.filter(|_| mode == ADDR_NEW) {
-            put(zigzag(a.wrapping_sub(self.last_addr) as i64));
+            varint::put_i(&mut buf, a.wrapping_sub(self.last_addr) as i64);
             self.last_addr = a;
         }
+        let n = buf.len();
         self.last_event = event;
         self.changes = self.changes.saturating_add(1);
         // Byte by byte: an entry is a few bytes, and a copy of a variable length would call `memmove`.
         let at = self.used as usize;
         if BLOCK_DATA - at >= n {
             let block = arena.block_mut(self.last);
-            for (d, s) in block[at..at + n].iter_mut().zip(&buf[..n]) {
+            for (d, s) in block[at..at + n].iter_mut().zip(&buf) {
                 *d = *s;
             }
             self.used += n as u8;
-            return;
-        }
-        for &b in &buf[..n] {
-            if self.used as usize == BLOCK_DATA {
-                let next = arena.alloc();
-                arena.block_mut(self.last)[BLOCK_DATA..].copy_from_slice(&next.to_le_bytes());
-                self.last = next;
-                self.used = 0;
-            }
-            arena.block_mut(self.last)[self.used as usize] = b;
-            self.used += 1;
-        }
-    }
-
-    /// Reads the stream's bytes back.
-    fn reader<'a>(&self, arena: &'a Arena) -> StreamReader<'a> {
-        StreamReader { arena, stream: *self, block: self.first, at: 0 }
-    }
-}
-
-struct StreamReader<'a> {
-    arena: &'a Arena,
-    stream: PageStream,
-    block: u32,
-    at: usize,
-}
-
-impl StreamReader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        if self.block == self.stream.last && self.at == self.stream.used as usize {
-            return None;
-        }
-        if self.at == BLOCK_DATA {
-            let b = self.arena.block(self.block);
-            self.block = u32::from_le_bytes([b[BLOCK_DATA], b[BLOCK_DATA + 1], b[BLOCK_DATA + 2], b[BLOCK_DATA + 3]]);
-            self.at = 0;
-            if self.block == self.stream.last && self.stream.used == 0 {
-                return None;
+        } else {
+            for &b in &buf {
+                if self.used as usize == BLOCK_DATA {
+                    let next = arena.alloc();
+                    arena.block_mut(self.last)[BLOCK_DATA..].copy_from_slice(&next.to_le_bytes());
+                    self.last = next;
+                    self.used = 0;
+                }
+                arena.block_mut(self.last)[self.used as usize] = b;
+                self.used += 1;
             }
         }
-        let v = self.arena.block(self.block)[self.at];
-        self.at += 1;
-        Some(v)
+        arena.scratch = buf;
     }
 
-    fn varint(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(v);
-            }
-            shift += 7;
+    /// The stream's bytes, its chain of blocks put end to end.
+    fn bytes(&self, arena: &Arena) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut b = self.first;
+        while b != self.last {
+            let block = arena.block(b);
+            out.extend_from_slice(&block[..BLOCK_DATA]);
+            let next = &block[BLOCK_DATA..];
+            b = u32::from_le_bytes([next[0], next[1], next[2], next[3]]);
         }
-    }
-
-    fn varint_i(&mut self) -> Option<i64> {
-        let v = self.varint()?;
-        Some((v >> 1) as i64 ^ -((v & 1) as i64))
+        out.extend_from_slice(&arena.block(self.last)[..self.used as usize]);
+        out
     }
 }
 
@@ -428,19 +387,19 @@ impl PageLog {
     /// The changes of `pfn` made by events before `before`, in order, appended to `out`; `keep` chooses fields.
     fn decode(&self, pfn: Pfn, before: u64, keep: impl Fn(Field) -> bool, out: &mut Vec<HistoryEntry>) {
         let Some(s) = self.pages.get(&pfn) else { return };
-        let mut input = s.reader(&self.arena);
+        let bytes = s.bytes(&self.arena);
+        let mut input = &bytes[..];
         let (mut event, mut addr) = (0u64, 0u64);
         let mut who = self.events.reader();
-        // The stream is what `PageStream::push` wrote: a short one is a bug, and ends the history there.
-        while let Some(delta) = input.varint() {
-            let (Some(tag), Some(old), Some(new)) = (input.varint(), input.varint_i(), input.varint_i()) else {
-                break;
-            };
-            event += delta;
-            let mode = tag as u8 >> 3;
+        while !input.is_empty() {
+            event += varint::get(&mut input);
+            let tag = input[0];
+            input = &input[1..];
+            let old = varint::get_i(&mut input);
+            let new = varint::get_i(&mut input);
+            let mode = tag >> 3;
             if mode == ADDR_NEW {
-                let Some(d) = input.varint_i() else { break };
-                addr = addr.wrapping_add(d as u64);
+                addr = addr.wrapping_add(varint::get_i(&mut input) as u64);
             }
             if event >= before {
                 break;
