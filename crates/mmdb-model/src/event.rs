@@ -47,8 +47,11 @@ pub enum Op {
     /// `kernel_clone()` with `CLONE_VM` but not `CLONE_THREAD` (`vfork()`, `posix_spawn()`): a child process that
     /// borrows the parent's mm until it execs or exits.
     Vfork { child: Pid },
-    /// `execve()`: the task gets a fresh mm; the old one is released (`exec_mmap` → `mmput`).
+    /// `execve()`: the task gets a fresh mm; the old one is released (`exec_mmap` → `mmput`). An empty `filename`
+    /// leaves the comm as it is (a trace that shows the teardown before the name: [`Op::Rename`] follows).
     Exec { filename: String },
+    /// `__set_task_comm()` (the `task_rename` tracepoint; `begin_new_exec()` calls it right after `exec_mmap()`).
+    Rename { comm: String },
     /// `do_exit()` of one task; the mm is torn down when its last user exits.
     Exit,
     /// `mmap()`; `addr` is a hint (or the exact place with `MAP_FIXED`), `None` lets the model choose.
@@ -143,6 +146,7 @@ impl Op {
             Op::Vfork { .. } => "vfork",
             Op::Exec { .. } => "exec",
             Op::Exit => "exit",
+            Op::Rename { .. } => "rename",
             Op::Mmap { .. } => "mmap",
             Op::Munmap { .. } => "munmap",
             Op::Mprotect { .. } => "mprotect",

@@ -202,15 +202,23 @@ impl Model {
         }
         let memcg = t.mm.map(|m| self.mm(m).memcg).unwrap_or(0);
         let new = self.new_mm(pid, memcg);
-        let comm: String = filename.rsplit('/').next().unwrap_or(filename).chars().take(15).collect();
         let task = self.tasks.get_mut(&pid).expect("exec of a vanished task");
         task.mm = Some(new);
         task.tgid = pid;
-        task.comm = comm;
+        if !filename.is_empty() {
+            self.set_task_comm(pid, filename.rsplit('/').next().unwrap_or(filename));
+        }
         if let Some(old) = t.mm {
             self.mmput(old);
         }
         Some(0)
+    }
+
+    /// `__set_task_comm()`: the name, cut to `TASK_COMM_LEN - 1` (15) bytes' worth of characters.
+    pub(crate) fn set_task_comm(&mut self, pid: Pid, comm: &str) {
+        if let Some(task) = self.tasks.get_mut(&pid) {
+            task.comm = comm.chars().take(15).collect();
+        }
     }
 
     /// `do_exit()`: `exit_mm()` → `mmput()`; the task is reaped.

@@ -303,6 +303,10 @@ impl Model {
             Op::Fork { child, thread } => self.fork(pid, *child, *thread, *thread, &ev.comm),
             Op::Vfork { child } => self.fork(pid, *child, false, true, &ev.comm),
             Op::Exec { filename } => self.exec(pid, filename),
+            Op::Rename { comm } => {
+                self.set_task_comm(pid, comm);
+                None
+            }
             Op::Exit => {
                 self.do_exit(pid);
                 None

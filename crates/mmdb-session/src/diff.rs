@@ -1596,8 +1596,10 @@ fn describe_op(ev: &Event, comm: &str) -> String {
         Op::Fork { child, thread: false } => format!("fork of pid {child} {by}"),
         Op::Fork { child, thread: true } => format!("clone of thread {child} {by}"),
         Op::Vfork { child } => format!("vfork of pid {child} {by}"),
+        Op::Exec { filename } if filename.is_empty() => format!("exec {by}"),
         Op::Exec { filename } => format!("exec of {filename} {by}"),
         Op::Exit => format!("exit of pid {} ({comm})", ev.pid),
+        Op::Rename { comm: to } => format!("pid {} ({comm}) renamed {to}", ev.pid),
         Op::Mmap { addr, len, prot: p, flags, .. } => format!(
             "mmap of {len:#x} bytes{} ({}, {}) {by}",
             addr.map(|a| format!(" at {a:#x}")).unwrap_or_default(),

@@ -55,7 +55,10 @@
 //! into it (the page-cache lines measured at the exec stop are newer than them: their page-cache additions take no
 //! measured mark or frame away). A failed `execve` gives its records back to the old image. The pages
 //! `copy_strings` allocated (no fault shows them) are the stack's top pages, down to `arg_start`. The old image's
-//! records (its teardown) are not the new mm's and are counted as skipped.
+//! records (its teardown) are not the new mm's and are counted as skipped. The old image itself goes at its
+//! teardown's first free (`exec_mmap()`, early in the exec: `exec` without the name) or at `sched_process_exec`,
+//! which names the task (`rename`). Several execs may be in flight at once: each holds only records that came after
+//! its own `sys_enter_execve`, and a record of another task still ends the fault pending on its CPU.
 //!
 //! State from before the trace, in traces without exec's layout: a fault where the model has no VMA lands in a
 //! mapping exec made; the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
@@ -118,6 +121,9 @@ struct ExecInFlight {
     pid: Pid,
     /// The CPU of its `sys_enter_execve`: another task's LRU records there are held with it.
     cpu: u32,
+    /// The line of its `sys_enter_execve`: records from before it (another exec's held records, replayed late)
+    /// are not this exec's.
+    from_line: u32,
     /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image (but the
     /// frees of the old image's pages, applied at `sched_process_exec`: [`Lowerer::begin_exec`]).
     held: Vec<TraceLine>,
@@ -820,24 +826,49 @@ impl Lowerer {
         self.model.folio(pfn).is_some_and(|f| f.rmap.iter().any(|r| r.mm == mm))
     }
 
+    /// Completes the pending faults of other tasks on `l`'s CPU: a task's fault is over once its CPU runs someone
+    /// else (the kernel finished it before switching). Done before anything else looks at `l`, so that a record
+    /// held back with an exec still ends the faults before it. A sibling thread on another CPU may act between a
+    /// fault and its allocation record, so that alone does not complete it; its rss_stat waits for the fault
+    /// instead. Nor does a fault that reads its page in (`mm_filemap_fault` came): the task sleeps on the I/O
+    /// inside the fault (`filemap_fault()` → `lock_folio_maybe_drop_mmap()`), others run on its CPU, and the fault
+    /// goes on (its retry's fault-around) when the read completes. A record replayed late (held with an exec) ends
+    /// only the faults that began before it.
+    fn end_faults_switched_out(&mut self, l: &TraceLine) {
+        if self.pending_fault.is_empty() {
+            return;
+        }
+        let done: Vec<Pid> = self
+            .pending_fault
+            .iter()
+            .filter(|(p, f)| **p != l.pid && f.cpu == l.cpu && f.miss_index.is_none() && f.line < l.line)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in done {
+            self.flush_fault(p);
+        }
+    }
+
     /// Feeds one record line.
     pub fn feed(&mut self, l: &TraceLine) {
         let pid = l.pid;
         self.cur_line = l.line;
+        self.end_faults_switched_out(l);
         if !self.execs.is_empty() {
             let lru = matches!(l.record, Record::MmLruInsertion(_) | Record::MmLruActivate(_));
             let frees = matches!(l.record, Record::MmPageFree(_) | Record::MmPageFreeBatched(_));
-            if let Some(i) = self.execs.iter().position(|x| x.pid == pid) {
-                let x = &mut self.execs[i];
+            if let Some(i) = self.execs.iter().position(|x| x.pid == pid && l.line > x.from_line) {
                 match &l.record {
-                    _ if x.exec.is_some() => self.finish_exec(i, None),
+                    _ if self.execs[i].exec.is_some() => self.finish_exec(i, None),
                     Record::SchedProcessExec(e) => {
-                        x.exec = Some((l.clone(), e.filename.clone()));
+                        self.execs[i].exec = Some((l.clone(), e.filename.clone()));
                         // exec_mmap() dropped the old mm: its mm_struct may be the next fork's.
                         self.mm_id_of.remove(&pid);
                         self.begin_exec(i);
                         return;
                     }
+                    // The old image's teardown frees its pages: exec_mmap() has run.
+                    Record::MmPageFree(f) if !l.in_irq && self.exec_teardown_free(i, l, f.pfn) => return,
                     // A failed execve (a PATH entry that is not there): its records are the old image's after all.
                     Record::SysExit(e) if e.syscall == Syscall::Execve && e.ret < 0 => {
                         let x = self.execs.swap_remove(i);
@@ -846,15 +877,15 @@ impl Lowerer {
                         }
                     }
                     _ => {
-                        x.held.push(l.clone());
+                        self.execs[i].held.push(l.clone());
                         return;
                     }
                 }
-            } else if let Some(i) = self
-                .execs
-                .iter()
-                .position(|x| x.cpu == l.cpu && (lru || (frees && self.mapped_by_task(freed_pfn(&l.record), x.pid))))
-            {
+            } else if let Some(i) = self.execs.iter().position(|x| {
+                x.cpu == l.cpu
+                    && l.line > x.from_line
+                    && (lru || (frees && self.mapped_by_task(freed_pfn(&l.record), x.pid)))
+            }) {
                 // Another task draining a per-CPU batch during the exec may move the new image's pages (the
                 // arguments copy_strings() put in this CPU's batch), or free the old image's (exec_mmap()'s
                 // teardown left them in the batch with its last reference, and the model tears the old image
@@ -905,21 +936,6 @@ impl Lowerer {
                 };
                 self.apply_deferred_sys(pid, step);
             }
-        }
-        // Another task's pending fault is complete once its CPU runs someone else (the kernel finished it before
-        // switching). A sibling thread on another CPU may act between a fault and its allocation record, so that
-        // alone does not complete it; its rss_stat waits for the fault instead (below). Nor does a fault that
-        // reads its page in (`mm_filemap_fault` came): the task sleeps on the I/O inside the fault (`filemap_fault()`
-        // → `lock_folio_maybe_drop_mmap()`), others run on its CPU, and the fault goes on (its retry's
-        // fault-around) when the read completes.
-        let done: Vec<Pid> = self
-            .pending_fault
-            .iter()
-            .filter(|(p, f)| **p != pid && f.cpu == l.cpu && f.miss_index.is_none())
-            .map(|(p, _)| *p)
-            .collect();
-        for p in done {
-            self.flush_fault(p);
         }
         // A file fault whose page is not cached (`filemap_fault()` came, then the page cache grows) reads it in:
         // the readahead's page-cache additions, the lru_add batches they fill and the pages it gives back are not
@@ -1141,6 +1157,7 @@ impl Lowerer {
                 self.execs.push(ExecInFlight {
                     pid,
                     cpu: l.cpu,
+                    from_line: l.line,
                     held: Vec::new(),
                     exec: None,
                     begun: false,
@@ -1596,6 +1613,39 @@ impl Lowerer {
         }
     }
 
+    /// A free by the task of an exec in flight (`execs[i]`) before its `sched_process_exec`, applied now when it is
+    /// the old image's teardown (returns whether it was). `exec_mmap()` drops the old mm early in the exec
+    /// (`begin_new_exec()`), before the new image is loaded; when the task sleeps in the loading, another task may
+    /// reuse the freed page frames before `sched_process_exec` fires. So the first free of a page the task's old
+    /// image maps begins the exec there (`Op::Exec` without the name, which only `sched_process_exec` gives), and
+    /// the task's later frees are applied as they come, but those of pages allocated since `sys_enter_execve`
+    /// (the new image's, held with their allocations). Not during reclaim (its frees are counted at its end).
+    fn exec_teardown_free(&mut self, i: usize, l: &TraceLine, pfn: u64) -> bool {
+        let x = &self.execs[i];
+        let pid = x.pid;
+        let reclaim = |h: &TraceLine| {
+            matches!(h.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_))
+        };
+        if x.exec.is_some() || x.held.iter().any(reclaim) || !self.alive.contains(&pid) {
+            return false;
+        }
+        if x.begun {
+            let new = x.held.iter().any(|h| matches!(&h.record, Record::MmPageAlloc(a) if a.pfn == Some(pfn)));
+            if new {
+                return false;
+            }
+        } else {
+            if !self.mapped_by_task(Some(pfn), pid) {
+                return false;
+            }
+            self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
+            self.apply(pid, l.cpu, l.ts_ns, Op::Exec { filename: String::new() });
+            self.execs[i].begun = true;
+        }
+        self.page_free(l, pfn);
+        true
+    }
+
     /// The old image of a traced task's exec in flight (`execs[i]`, at its `sched_process_exec`) is gone: mirrors
     /// `exec_mmap()`, which dropped the old mm before the event fired. `Op::Exec` is applied now, with the frees
     /// held back since `sys_enter_execve` of pages the old image mapped (its teardown's, and other tasks' frees
@@ -1608,6 +1658,13 @@ impl Lowerer {
         let pid = x.pid;
         let Some((exec_line, filename)) = x.exec.clone() else { return };
         if !self.alive.contains(&pid) {
+            return;
+        }
+        if x.begun {
+            // Its teardown began it (`exec_teardown_free`): the name is all that is left.
+            self.cur_line = exec_line.line;
+            let comm = filename.rsplit('/').next().unwrap_or(&filename).to_string();
+            self.apply(pid, exec_line.cpu, exec_line.ts_ns, Op::Rename { comm });
             return;
         }
         let reclaim = x

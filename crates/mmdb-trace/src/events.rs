@@ -130,6 +130,11 @@ const EVENTS: &[EventDef] = &[
     },
     EventDef { name: "exit", fields: &[], build: |_| Ok(Op::Exit) },
     EventDef {
+        name: "rename",
+        fields: &[req("comm", Kind::Str, "NAME")],
+        build: |f| Ok(Op::Rename { comm: f.string("comm")? }),
+    },
+    EventDef {
         name: "mmap",
         fields: &[
             opt_("addr", Kind::Num, "ADDR"),

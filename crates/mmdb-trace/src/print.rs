@@ -62,6 +62,7 @@ fn write_fields(out: &mut String, op: &Op) {
             let _ = write!(out, " child={child}");
         }
         Op::Exec { filename } => write_str(out, "filename", filename),
+        Op::Rename { comm } => write_str(out, "comm", comm),
         Op::Exit | Op::LruAddDrain | Op::LruAddDrainAll => {}
         Op::Mmap { addr, len, prot, flags, file } => {
             if let Some(addr) = addr {

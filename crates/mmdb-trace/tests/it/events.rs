@@ -28,6 +28,7 @@ fn every_event_kind() {
         ("fork: child=101 thread=0", Op::Fork { child: 101, thread: false }),
         ("fork: thread=1 child=0x65", Op::Fork { child: 101, thread: true }),
         ("exec: filename=/bin/true", Op::Exec { filename: "/bin/true".into() }),
+        ("rename: comm=tail", Op::Rename { comm: "tail".into() }),
         (r#"exec: filename="/tmp/a \"b\"\\c""#, Op::Exec { filename: "/tmp/a \"b\"\\c".into() }),
         ("exit:", Op::Exit),
         ("exit:   ", Op::Exit),

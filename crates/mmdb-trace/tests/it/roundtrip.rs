@@ -36,6 +36,7 @@ fn op() -> impl Strategy<Value = Op> {
         text().prop_map(|comm| Op::Spawn { comm }),
         (any::<u32>(), any::<bool>()).prop_map(|(child, thread)| Op::Fork { child, thread }),
         text().prop_map(|filename| Op::Exec { filename }),
+        text().prop_map(|comm| Op::Rename { comm }),
         Just(Op::Exit),
         (proptest::option::of(num()), num(), num(), num(), proptest::option::of((text(), num()))).prop_map(
             |(addr, len, prot, flags, file)| Op::Mmap {
