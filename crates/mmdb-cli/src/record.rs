@@ -17,6 +17,7 @@ mod child;
 mod markers;
 mod memcg;
 mod merge;
+mod mmapstop;
 mod pagecache;
 mod perf;
 mod procs;
@@ -570,7 +571,7 @@ impl Tree {
     /// and writes the layout of each new image at its exec stop.
     fn poll(&mut self, hold: bool, sink: &mut dyn MarkerSink) {
         let pagecache = &mut self.pagecache;
-        self.tracer.poll(hold, &mut |pid| exec_stop(pid, sink, pagecache));
+        self.tracer.poll(hold, &mut |stop| on_stop(stop, sink, pagecache));
     }
 
     /// The command's exit status, once known: collected by the tracer, or by a reap or the exec wait before it.
@@ -632,7 +633,7 @@ impl Tree {
     /// stop are stopped too (they begin in a ptrace-stop); an exec stop on the way writes its layout first.
     fn checkpoint(&mut self, id: u64, sink: &mut dyn MarkerSink) -> anyhow::Result<()> {
         let pagecache = &mut self.pagecache;
-        let stuck = self.tracer.stop_all(STOP_TIMEOUT, &mut |pid| exec_stop(pid, &mut *sink, pagecache));
+        let stuck = self.tracer.stop_all(STOP_TIMEOUT, &mut |stop| on_stop(stop, &mut *sink, pagecache));
         for tid in stuck {
             eprintln!("mmdb record: warning: thread {tid} did not stop within {STOP_TIMEOUT:?}; snapshot anyway");
         }
@@ -715,10 +716,25 @@ fn bdi_lines() -> Vec<String> {
     lines
 }
 
-/// [`write_exec_stop`] for a descendant's `execve`: a failure costs that image its layout, not the recording.
-fn exec_stop(pid: i32, sink: &mut dyn MarkerSink, pagecache: &mut pagecache::Written) {
-    if let Err(e) = write_exec_stop(pid, sink, pagecache) {
-        eprintln!("mmdb record: warning: no exec layout for pid {pid}: {e:#}");
+/// What the recorder writes at a stop of a traced thread: at a descendant's `execve`, [`write_exec_stop`] (a
+/// failure costs that image its layout, not the recording); at an `mmap()` of a file, the file's page cache, the
+/// first time it is mapped ([`mmapstop`]).
+fn on_stop(stop: tracer::Stop, sink: &mut dyn MarkerSink, pagecache: &mut pagecache::Written) {
+    match stop {
+        tracer::Stop::Exec(pid) => {
+            if let Err(e) = write_exec_stop(pid, sink, pagecache) {
+                eprintln!("mmdb record: warning: no exec layout for pid {pid}: {e:#}");
+            }
+        }
+        tracer::Stop::Mmap(tid) => {
+            let Some((fd, shared)) = mmapstop::mmap_args(tid) else { return };
+            for line in pagecache.fd_lines(tid, fd, shared) {
+                if let Err(e) = sink.mark(&line) {
+                    eprintln!("mmdb record: warning: cannot write a page-cache marker: {e:#}");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -174,6 +174,11 @@ pub fn exec_after(fifo: &Path, ppid: Option<i32>, cmd: &[OsString]) -> u8 {
             return 127;
         }
     };
+    // Every mmap() of a file in the tree stops for the recorder first (mmapstop.rs); without it, such files are
+    // measured at the next checkpoint, as before.
+    if let Err(e) = super::mmapstop::install() {
+        eprintln!("mmdb record: warning: {e:#}; files mapped after exec are measured at checkpoints only");
+    }
     let err = Command::new(path).arg0(program).args(args).exec();
     eprintln!("mmdb record: cannot execute {}: {err}", program.to_string_lossy());
     127

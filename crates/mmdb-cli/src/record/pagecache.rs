@@ -94,6 +94,17 @@ impl Written {
         lines
     }
 
+    /// The lines of the file behind descriptor `fd` of `pid`, which it is about to map (shared or not), if it has
+    /// none yet: at an mmap stop ([`super::mmapstop`]).
+    pub fn fd_lines(&mut self, pid: i32, fd: i32, shared: bool) -> Vec<String> {
+        let Some((file, key)) = super::mmapstop::open_fd(pid, fd) else { return Vec::new() };
+        if !self.0.insert(key) {
+            return Vec::new();
+        }
+        let kpage = if shared { Kpage::open().ok() } else { None };
+        residency_lines(&file, key, kpage.as_ref()).unwrap_or_default()
+    }
+
     /// The lines for the files the stopped process `pid` maps that have none yet (at a checkpoint).
     pub fn process_lines(&mut self, pid: i32) -> Vec<String> {
         let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
@@ -110,7 +121,7 @@ fn is_file(e: &MapsEntry) -> bool {
 }
 
 /// A `dev_t` as (major, minor), the Linux encoding.
-fn split_dev(dev: u64) -> (u32, u32) {
+pub(super) fn split_dev(dev: u64) -> (u32, u32) {
     let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0fff);
     let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
     (major as u32, minor as u32)

@@ -38,6 +38,16 @@ pub fn options() -> ptrace::Options {
         | O::PTRACE_O_TRACEVFORKDONE
         | O::PTRACE_O_TRACECLONE
         | O::PTRACE_O_EXITKILL
+        | O::PTRACE_O_TRACESECCOMP
+}
+
+/// A stop where the recorder writes something before the thread goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// An `execve` of this pid completed: the new image waits before its first instruction.
+    Exec(i32),
+    /// This thread is about to `mmap()` a file ([`super::mmapstop`]).
+    Mmap(i32),
 }
 
 /// A thread held in a ptrace-stop, and the signal to deliver when it is resumed.
@@ -53,6 +63,8 @@ enum Report {
     Gone,
     /// An `execve` completed: the new image's layout is to be written, then the thread resumed.
     Exec,
+    /// The mmap filter stopped it before an `mmap()` of a file: the file is to be measured, then the thread resumed.
+    Mmap,
     /// It made a thread or process `child` (which starts in a stop of its own), and waits to be resumed; after a
     /// `vfork()` it then waits for the child to execute or exit, which it reports ([`Report::VforkDone`]).
     Fork { child: i32, vfork: bool },
@@ -71,6 +83,7 @@ fn classify(status: WaitStatus) -> Option<Report> {
     Some(match status {
         WaitStatus::Exited(..) | WaitStatus::Signaled(..) => Report::Gone,
         WaitStatus::PtraceEvent(_, _, e) if e == Event::PTRACE_EVENT_EXEC as i32 => Report::Exec,
+        WaitStatus::PtraceEvent(_, _, e) if e == Event::PTRACE_EVENT_SECCOMP as i32 => Report::Mmap,
         WaitStatus::PtraceEvent(pid, _, e)
             if [Event::PTRACE_EVENT_FORK, Event::PTRACE_EVENT_VFORK, Event::PTRACE_EVENT_CLONE]
                 .iter()
@@ -127,9 +140,9 @@ impl Tracer {
     }
 
     /// Collects every report waiting. Outside a checkpoint (`hold` false) each stopped thread is resumed at once,
-    /// except one that stopped itself; during one, every thread that reports is held. `at_exec(pid)` runs at each
-    /// exec stop, while the new image waits.
-    pub fn poll(&mut self, hold: bool, at_exec: &mut dyn FnMut(i32)) {
+    /// except one that stopped itself; during one, every thread that reports is held. `at_stop` runs at each exec
+    /// stop, while the new image waits, and at each mmap stop, before the call runs.
+    pub fn poll(&mut self, hold: bool, at_stop: &mut dyn FnMut(Stop)) {
         loop {
             let mut reported = false;
             let tids: Vec<i32> = self.tids.keys().copied().collect();
@@ -138,7 +151,7 @@ impl Tracer {
                     Ok(status) => {
                         if let Some(report) = classify(status) {
                             reported = true;
-                            self.on_report(tid, status, report, hold, at_exec);
+                            self.on_report(tid, status, report, hold, at_stop);
                         }
                     }
                     // Not ours any more: a thread that exec replaced, or one reaped elsewhere.
@@ -154,7 +167,7 @@ impl Tracer {
         }
     }
 
-    fn on_report(&mut self, tid: i32, status: WaitStatus, report: Report, hold: bool, at_exec: &mut dyn FnMut(i32)) {
+    fn on_report(&mut self, tid: i32, status: WaitStatus, report: Report, hold: bool, at_stop: &mut dyn FnMut(Stop)) {
         let inject = match report {
             Report::Gone => {
                 self.tids.remove(&tid);
@@ -171,7 +184,11 @@ impl Tracer {
                         self.tids.remove(&(former as i32));
                     }
                 }
-                at_exec(tid);
+                at_stop(Stop::Exec(tid));
+                None
+            }
+            Report::Mmap => {
+                at_stop(Stop::Mmap(tid));
                 None
             }
             Report::Fork { child, vfork } => {
@@ -219,7 +236,7 @@ impl Tracer {
 
     /// Stops every thread for a checkpoint (`PTRACE_INTERRUPT`) and waits until each is held or gone, collecting
     /// the threads made meanwhile. Returns the threads still running after `timeout` (stuck in the kernel).
-    pub fn stop_all(&mut self, timeout: Duration, at_exec: &mut dyn FnMut(i32)) -> Vec<i32> {
+    pub fn stop_all(&mut self, timeout: Duration, at_stop: &mut dyn FnMut(Stop)) -> Vec<i32> {
         let deadline = Instant::now() + timeout;
         let mut asked = BTreeSet::new();
         loop {
@@ -229,7 +246,7 @@ impl Tracer {
                     let _ = ptrace::interrupt(Pid::from_raw(tid));
                 }
             }
-            self.poll(true, at_exec);
+            self.poll(true, at_stop);
             let running: Vec<i32> =
                 self.tids.iter().filter(|(t, h)| h.is_none() && !self.in_vfork.contains(t)).map(|(&t, _)| t).collect();
             if running.is_empty() || Instant::now() >= deadline {
@@ -297,6 +314,9 @@ mod tests {
         assert_eq!(classify(exec), Some(Report::Exec));
         let done = WaitStatus::PtraceEvent(p, Signal::SIGTRAP, Event::PTRACE_EVENT_VFORK_DONE as i32);
         assert_eq!(classify(done), Some(Report::VforkDone));
+        // The mmap filter's SECCOMP_RET_TRACE: a stop before the call, where the file is measured.
+        let seccomp = WaitStatus::PtraceEvent(p, Signal::SIGTRAP, Event::PTRACE_EVENT_SECCOMP as i32);
+        assert_eq!(classify(seccomp), Some(Report::Mmap));
         // A group-stop and an interrupt are both PTRACE_EVENT_STOP: resumed as they are.
         let stop = WaitStatus::PtraceEvent(p, Signal::SIGTSTP, Event::PTRACE_EVENT_STOP as i32);
         assert_eq!(classify(stop), Some(Report::Trap));

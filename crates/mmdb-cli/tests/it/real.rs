@@ -75,6 +75,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("gcc-O2.ftrace.xz", 3794, 3813, 510, 510, 8, 8, 0),
         ("sh-pipeline.ftrace.xz", 986, 986, 1124, 1124, 12, 12, 0),
         ("sort-pipeline.ftrace.xz", 1773, 1773, 10410, 10425, 59, 59, 0),
+        ("seq-wc.ftrace.xz", 266, 266, 0, 0, 0, 0, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -288,22 +289,50 @@ fn execs_in_flight_at_once_keep_the_order_of_the_records_they_hold() {
     assert_eq!(agreement(&json), ([1773, 1773], [10410, 10425], [59, 59], 0), "{}", json["divergence_list"]);
     assert_eq!(pfn_in_use(&json), 0, "the trace's allocations found their page frames free");
     // The execs that began at their teardown took their names at `sched_process_exec` (`rename`).
-    let mut repl = Command::new(env!("CARGO_BIN_EXE_mmdb"))
-        .args(["repl", "t.ftrace"])
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("runs mmdb repl");
-    use std::io::Write as _;
-    repl.stdin.take().expect("stdin").write_all(b"goto checkpoint 1\nps\nlist 2179\n").expect("writes");
-    let out = String::from_utf8(repl.wait_with_output().expect("repl exits").stdout).expect("UTF-8");
+    let out = repl_output(&dir, "t.ftrace", b"goto checkpoint 1\nps\nlist 2179\n");
     let comm = |pid: &str| out.lines().find(|l| l.split_whitespace().next() == Some(pid)).map(|l| l.to_string());
     for (pid, name) in [("1604", "sort"), ("1605", "sort"), ("1606", "tail")] {
         let row = comm(pid).unwrap_or_else(|| panic!("{pid} in ps: {out}"));
         assert_eq!(row.split_whitespace().nth(2), Some(name), "{row}");
     }
     assert!(out.contains("exec: filename=\"\"") && out.contains("rename: comm=tail"), "{out}");
+}
+
+/// `traces/real/seq-wc.ftrace.xz`: `seq` and `wc` map locale files after their exec stops and exit before any
+/// checkpoint. The recorder stops each `mmap()` of a file (a seccomp filter's `SECCOMP_RET_TRACE`) and measures
+/// the file there, before the call runs: its `mmdb-pagecache` line comes right before the task's `sys_mmap` of
+/// it (and again, backdated, at the exec stop). Without those lines the replay takes the files' pages to be
+/// cached, and fault-around maps pages the kernel skipped (3 `rss_stat`s off).
+#[test]
+fn files_mapped_after_exec_are_measured_at_their_mmap() {
+    let text = unxz("seq-wc.ftrace.xz");
+    let lines: Vec<&str> = text.lines().collect();
+    let ino = |l: &str| l.split_once(" ino=").and_then(|(_, r)| r.split(' ').next()).map(str::to_string);
+    // Each file whose measurement a traced task's `mmap()` of a descriptor follows at once (on that task's line).
+    let at_mmap: std::collections::BTreeSet<String> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("tracing_mark_write: mmdb-pagecache "))
+        .filter(|(i, _)| {
+            let next = lines[i + 1..].iter().find(|l| !l.contains("tracing_mark_write: mmdb-pagecache"));
+            next.is_some_and(|n| n.contains(": sys_mmap(") && !n.contains("fd: 0xffffffff"))
+        })
+        .filter_map(|(_, l)| ino(l))
+        .collect();
+    // LC_CTYPE and the other locale files, and the gconv cache.
+    assert!(at_mmap.len() >= 12, "{at_mmap:?}");
+    let dir = super::test_dir("seq-wc");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    assert_eq!(agreement(&json), ([266, 266], [0, 0], [0, 0], 0), "{}", json["divergence_list"]);
+    let without: String = lines
+        .iter()
+        .filter(|l| {
+            !(l.contains("tracing_mark_write: mmdb-pagecache ") && ino(l).is_some_and(|i| at_mmap.contains(&i)))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let rss = replay_json(&dir, "without.ftrace", &without)["verify"]["rss_stat"]["matched"].as_u64();
+    assert_eq!(rss, Some(263), "fault-around over files the replay takes to be cached");
 }
 
 /// `traces/real/thread-churn-notgid.ftrace.xz`: four threads made by `clone3()` (whose flags the syscall record
@@ -442,6 +471,20 @@ fn replay_json(dir: &std::path::Path, name: &str, text: &str) -> serde_json::Val
         .output()
         .expect("runs mmdb");
     serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// What `mmdb repl FILE` (in `dir`) prints for the commands `input`.
+fn repl_output(dir: &std::path::Path, file: &str, input: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut repl = Command::new(env!("CARGO_BIN_EXE_mmdb"))
+        .args(["repl", file])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs mmdb repl");
+    repl.stdin.take().expect("stdin").write_all(input).expect("writes");
+    String::from_utf8(repl.wait_with_output().expect("repl exits").stdout).expect("UTF-8")
 }
 
 /// A JSON report's figures: `rss_stat` matched and total, pages and rollups agreeing and total, divergences.
