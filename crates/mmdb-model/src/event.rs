@@ -113,6 +113,11 @@ pub enum Op {
     KmemAlloc { order: u32, account: bool },
     /// `get_page()` on a kernel page: another reference (a pipe buffer `tee()`d to a second pipe).
     KmemGet { pfn: Pfn },
+    /// `folio_get()` by an operation in flight on another CPU, which the model applies whole (the reference
+    /// `do_wp_page()` holds on the page it copies): a short-lived reference on the folio of `pfn`.
+    FolioGet { pfn: Pfn },
+    /// The matching `folio_put()`: the folio is freed if that was its last reference.
+    FolioPut { pfn: Pfn },
     /// A kernel page let go `via` `free_kmem_pages()`, `__free_pages()`, `put_page()` or `release_pages()`.
     KmemFree { pfn: Pfn, via: crate::kmem::KmemFreeVia },
     /// A balloon driver takes a page from the guest (`balloon_page_enqueue()`); `account` allocates it as kmem.
@@ -169,6 +174,8 @@ impl Op {
             Op::Swapon { .. } => "swapon",
             Op::KmemAlloc { .. } => "kmem_alloc",
             Op::KmemGet { .. } => "kmem_get",
+            Op::FolioGet { .. } => "folio_get",
+            Op::FolioPut { .. } => "folio_put",
             Op::KmemFree { .. } => "kmem_free",
             Op::BalloonInflate { .. } => "balloon_inflate",
             Op::BalloonDeflate { .. } => "balloon_deflate",

@@ -285,6 +285,8 @@ impl Model {
                 | Op::ShrinkFolio { .. }
                 | Op::KmemGet { .. }
                 | Op::KmemFree { .. }
+                | Op::FolioGet { .. }
+                | Op::FolioPut { .. }
                 | Op::BalloonDeflate { .. }
                 | Op::PageCache { .. }
                 | Op::PageCacheFrame { .. }
@@ -360,6 +362,8 @@ impl Model {
             Op::Swapon { size } => Some(self.swapon(*size)),
             Op::KmemAlloc { order, account } => Some(self.kmem_alloc(pid, *order, *account)),
             Op::KmemGet { pfn } => Some(self.kmem_get(*pfn)),
+            Op::FolioGet { pfn } => Some(self.folio_get_op(*pfn)),
+            Op::FolioPut { pfn } => Some(self.folio_put_op(*pfn)),
             Op::KmemFree { pfn, via } => Some(self.kmem_put(*pfn, *via)),
             Op::BalloonInflate { account } => Some(self.balloon_inflate(pid, *account)),
             Op::BalloonDeflate { pfn } => Some(self.balloon_deflate(*pfn)),

@@ -1,10 +1,11 @@
 //! The reverse map and mapcounts: `folio_add_*_rmap_*`, `folio_remove_rmap_*`, and the large-folio mm_id slots
 //! (mm/rmap.c, include/linux/rmap.h; kernel-semantics §4.5, §10.2).
 
-use crate::consts::HPAGE_PMD_ORDER;
+use crate::consts::{EINVAL, HPAGE_PMD_ORDER};
 use crate::event::Pfn;
 use crate::folio::{FolioMapping, MmId, Rmap};
 use crate::model::Model;
+use crate::report::Severity;
 use crate::vmstat::VmEvent;
 use std::sync::Arc;
 
@@ -14,6 +15,34 @@ impl Model {
         let f = self.folio_mut(head);
         f.refcount += n;
         f.refs.mappings += n;
+    }
+
+    /// `folio_get` event: a short-lived reference of an operation in flight elsewhere on the folio of `pfn`.
+    /// Returns 0, or `-EINVAL` (with a warning) when no folio holds `pfn`.
+    pub(crate) fn folio_get_op(&mut self, pfn: Pfn) -> i64 {
+        match self.folio_head(pfn) {
+            Some(head) => {
+                self.folio_get_temp(head);
+                0
+            }
+            None => {
+                self.diag(Severity::Warning, "folio-unknown", format!("folio_get: pfn {pfn:#x} is not allocated"));
+                -EINVAL
+            }
+        }
+    }
+
+    /// `folio_put` event: drops a reference [`Model::folio_get_op`] took; 1 when that freed the folio, 0 when
+    /// references remain, `-EINVAL` (with a warning) when the folio holds no such reference.
+    pub(crate) fn folio_put_op(&mut self, pfn: Pfn) -> i64 {
+        let Some(head) = self.folio_head(pfn).filter(|h| self.folios[h].refs.temp > 0) else {
+            let msg = format!("folio_put: pfn {pfn:#x} holds no reference of a folio_get");
+            self.diag(Severity::Warning, "folio-unknown", msg);
+            return -EINVAL;
+        };
+        self.folio_mut(head).refs.temp -= 1;
+        self.folio_put_refs(head, 1);
+        i64::from(!self.folios.contains_key(&head))
     }
 
     /// Takes a short-lived reference held inside one operation (`folio_get` before the folio is mapped).

@@ -232,7 +232,9 @@ fn cheap_differs(ma: &Model, mb: &Model, ev: &Event, oa: &Outcome, ob: &Outcome)
     let range = |addr: u64, len: u64| (addr, addr.saturating_add(len));
     let ranges: Vec<(u64, u64)> = match &ev.op {
         Op::Fork { child, .. } | Op::Vfork { child } => return ma.rss(*child) != mb.rss(*child),
-        Op::ShrinkFolio { pfn } => return !same_folio(ma.folio(*pfn), mb.folio(*pfn)),
+        Op::ShrinkFolio { pfn } | Op::FolioGet { pfn } | Op::FolioPut { pfn } => {
+            return !same_folio(ma.folio(*pfn), mb.folio(*pfn))
+        }
         Op::Munmap { addr, len }
         | Op::Mprotect { addr, len, .. }
         | Op::Madvise { addr, len, .. }
@@ -1628,6 +1630,8 @@ fn describe_op(ev: &Event, comm: &str) -> String {
         Op::Reclaim { nr, memcg: None } => format!("reclaim of {}", plural(*nr, "page")),
         Op::Reclaim { nr, memcg: Some(id) } => format!("reclaim of {} in memcg {id}", plural(*nr, "page")),
         Op::ShrinkFolio { pfn } => format!("shrink_folio_list() of the folio at pfn {pfn:#x}"),
+        Op::FolioGet { pfn } => format!("folio_get() of the folio at pfn {pfn:#x} {by}"),
+        Op::FolioPut { pfn } => format!("folio_put() of the folio at pfn {pfn:#x} {by}"),
         Op::MemcgCreate { id, .. } => format!("creation of memcg {id}"),
         Op::MemcgAttach { id } => format!("move of pid {} into memcg {id}", ev.pid),
         Op::Swapon { size } => format!("swapon of {size:#x} bytes"),

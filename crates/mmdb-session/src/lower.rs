@@ -58,7 +58,12 @@
 //! records (its teardown) are not the new mm's and are counted as skipped. The old image itself goes at its
 //! teardown's first free (`exec_mmap()`, early in the exec: `exec` without the name) or at `sched_process_exec`,
 //! which names the task (`rename`). Several execs may be in flight at once: each holds only records that came after
-//! its own `sys_enter_execve`, and a record of another task still ends the fault pending on its CPU.
+//! its own `sys_enter_execve`, and a record of another task still ends the fault pending on its CPU. The exec's
+//! own batch moves and frees of pages that are neither the new image's nor the old image's are applied at once.
+//!
+//! Two write faults of different tasks racing on one copy-on-write page on two CPUs both copy in the kernel; the
+//! model, which applies a fault whole, is given the other fault's reference on the page while it applies the
+//! first (`folio_get`/`folio_put`, [`Lowerer::racing_cow`]).
 //!
 //! State from before the trace, in traces without exec's layout: a fault where the model has no VMA lands in a
 //! mapping exec made; the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
@@ -869,6 +874,14 @@ impl Lowerer {
                     }
                     // The old image's teardown frees its pages: exec_mmap() has run.
                     Record::MmPageFree(f) if !l.in_irq && self.exec_teardown_free(i, l, f.pfn) => return,
+                    // The batch moves and frees of pages that are neither the new image's (allocated since
+                    // `sys_enter_execve`) nor the old image's (the drain in `exit_mmap()` moves other tasks'
+                    // folios too, and frees those whose last reference the batch held) happen now: held to the
+                    // exec stop, they would find the page frames reused.
+                    Record::MmLruInsertion(mmdb_trace::records::MmLruInsertion { pfn, .. })
+                    | Record::MmLruActivate(mmdb_trace::records::MmLruActivate { pfn, .. })
+                    | Record::MmPageFree(mmdb_trace::records::MmPageFree { pfn, .. })
+                        if !self.exec_window_page(i, *pfn) => {}
                     // A failed execve (a PATH entry that is not there): its records are the old image's after all.
                     Record::SysExit(e) if e.syscall == Syscall::Execve && e.ret < 0 => {
                         let x = self.execs.swap_remove(i);
@@ -959,8 +972,10 @@ impl Lowerer {
                     Record::MmFilemapAddToPageCache(_) => true,
                     Record::MmLruInsertion(p) => f.read && !(f.cow && f.allocs.iter().any(|a| a.0 == p.pfn)),
                     Record::MmLruActivate(p) => f.read && !(f.cow && f.allocs.iter().any(|a| a.0 == p.pfn)),
-                    Record::MmPageFree(p) => f.read && !f.allocs.iter().any(|a| a.0 == p.pfn),
-                    Record::MmPageFreeBatched(_) => f.read,
+                    // A copy-on-write fault's retry frees its page table too, also when the page it waited for
+                    // was another task's read (`lock_folio_maybe_drop_mmap()`, then `VM_FAULT_RETRY`).
+                    Record::MmPageFree(p) => (f.read || f.cow) && !f.allocs.iter().any(|a| a.0 == p.pfn),
+                    Record::MmPageFreeBatched(_) => f.read || f.cow,
                     _ => false,
                 };
                 part && f.miss_index.is_some()
@@ -1378,6 +1393,36 @@ impl Lowerer {
         (n < o && heap.start <= n && o <= heap.end).then_some(Op::Munmap { addr: n, len: o - n })
     }
 
+    /// Another task's write fault racing this one (`f`, of `pid`, taken out of the pending faults) on the same
+    /// copy-on-write page on another CPU: both allocated their copies, so each `do_wp_page()` found the page still
+    /// mapped by the other, or held by its `folio_get()`, and copied; applied one after the other, the second
+    /// would find the page its own and reuse it. Returns that task and the page's pfn.
+    fn racing_cow(&self, pid: Pid, f: &PendingFault) -> Option<(Pid, u64)> {
+        use mmdb_model::mm::Pte;
+        if f.access != Access::Write || f.allocs.is_empty() || self.pending_fault.is_empty() {
+            return None;
+        }
+        let shared_anon = |pid: Pid, addr: u64| match self.model.lookup(pid, addr)? {
+            Pte::Present(p) if !p.write && !p.special => {
+                let folio = self.model.folio(p.pfn).filter(|folio| folio.is_anon() && folio.mapcount() > 1)?;
+                Some(folio.pfn)
+            }
+            _ => None,
+        };
+        let old = shared_anon(pid, f.addr)?;
+        let mm = self.model.task(pid).and_then(|t| t.mm);
+        self.pending_fault
+            .iter()
+            .filter(|(&g, gf)| {
+                g != pid
+                    && gf.cpu != f.cpu
+                    && gf.access == Access::Write
+                    && !gf.allocs.is_empty()
+                    && self.model.task(g).and_then(|t| t.mm) != mm
+            })
+            .find_map(|(&g, gf)| (shared_anon(g, gf.addr) == Some(old)).then_some((g, old)))
+    }
+
     fn flush_fault(&mut self, pid: Pid) {
         let Some(f) = self.pending_fault.remove(&pid) else { return };
         let vvar = self.pfnmap.iter().any(|&(s, e)| (s..e).contains(&f.addr));
@@ -1435,7 +1480,20 @@ impl Lowerer {
         // progress): the first step lies between the model's counters before and after the fault.
         let retried = f.around_after_miss && !f.read_own;
         let before = retried.then(|| self.model.rss(pid).map(|r| [r.file, r.anon, r.swapents, r.shmem])).flatten();
+        let racing = self.racing_cow(pid, &f);
+        if let Some((other, old)) = racing {
+            // The other fault's `folio_get()` before its copy: this fault finds the page still shared.
+            let (cpu, ts) = self.pending_fault.get(&other).map_or((f.cpu, f.ts_ns), |g| (g.cpu, g.ts_ns));
+            self.apply(other, cpu, ts, Op::FolioGet { pfn: old });
+        }
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
+        if let Some((other, old)) = racing {
+            // Its copy is made too (its allocation came already): then its `folio_put()`, which frees the page.
+            let (cpu, ts) = self.pending_fault.get(&other).map_or((f.cpu, f.ts_ns), |g| (g.cpu, g.ts_ns));
+            self.flush_fault(other);
+            self.cur_line = f.line;
+            self.apply(other, cpu, ts, Op::FolioPut { pfn: old });
+        }
         for (i, (l, mm_id, curr, member, size)) in f.rss.iter().enumerate() {
             // Fault-around's step before a page-cache miss: the page read in is counted by finish_fault() later.
             let before_miss = f.rss_before_miss.is_some_and(|n| i < n) && f.access != Access::Write;
@@ -1644,6 +1702,14 @@ impl Lowerer {
         }
         self.page_free(l, pfn);
         true
+    }
+
+    /// Whether `pfn` is a page of the exec in flight `execs[i]`: allocated since its `sys_enter_execve`, or mapped
+    /// by its old image.
+    fn exec_window_page(&self, i: usize, pfn: u64) -> bool {
+        let x = &self.execs[i];
+        x.held.iter().any(|h| matches!(&h.record, Record::MmPageAlloc(a) if a.pfn == Some(pfn)))
+            || self.mapped_by_task(Some(pfn), x.pid)
     }
 
     /// The old image of a traced task's exec in flight (`execs[i]`, at its `sched_process_exec`) is gone: mirrors

@@ -283,6 +283,16 @@ const EVENTS: &[EventDef] = &[
         build: |f| Ok(Op::KmemAlloc { order: f.u32("order")?, account: f.opt_bool("account")?.unwrap_or(false) }),
     },
     EventDef {
+        name: "folio_get",
+        fields: &[req("pfn", Kind::Num, "PFN")],
+        build: |f| Ok(Op::FolioGet { pfn: f.num("pfn")? }),
+    },
+    EventDef {
+        name: "folio_put",
+        fields: &[req("pfn", Kind::Num, "PFN")],
+        build: |f| Ok(Op::FolioPut { pfn: f.num("pfn")? }),
+    },
+    EventDef {
         name: "kmem_get",
         fields: &[req("pfn", Kind::Num, "PFN")],
         build: |f| Ok(Op::KmemGet { pfn: f.num("pfn")? }),

@@ -151,7 +151,9 @@ fn write_fields(out: &mut String, op: &Op) {
         Op::KmemAlloc { order, account } => {
             let _ = write!(out, " order={order} account={}", u8::from(*account));
         }
-        Op::KmemGet { pfn } | Op::BalloonDeflate { pfn } => hex(out, "pfn", *pfn),
+        Op::KmemGet { pfn } | Op::BalloonDeflate { pfn } | Op::FolioGet { pfn } | Op::FolioPut { pfn } => {
+            hex(out, "pfn", *pfn)
+        }
         Op::KmemFree { pfn, via } => {
             hex(out, "pfn", *pfn);
             let _ = write!(out, " via={}", via.name());

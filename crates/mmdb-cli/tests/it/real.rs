@@ -76,6 +76,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("sh-pipeline.ftrace.xz", 986, 986, 1124, 1124, 12, 12, 0),
         ("sort-pipeline.ftrace.xz", 1773, 1773, 10410, 10425, 59, 59, 0),
         ("seq-wc.ftrace.xz", 266, 266, 0, 0, 0, 0, 0),
+        ("sort-race.ftrace.xz", 1787, 1787, 6698, 6698, 37, 37, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -296,6 +297,35 @@ fn execs_in_flight_at_once_keep_the_order_of_the_records_they_hold() {
         assert_eq!(row.split_whitespace().nth(2), Some(name), "{row}");
     }
     assert!(out.contains("exec: filename=\"\"") && out.contains("rename: comm=tail"), "{out}");
+}
+
+/// `traces/real/sort-race.ftrace.xz`: the pipeline again, on an idle machine, where the children's execs and
+/// faults overlap on both CPUs. Three more rules:
+/// - `sort`'s `exit_mmap()` drains its CPU's batch, which holds other tasks' folios, and frees those whose last
+///   reference it held: those moves and frees happen at once, not with the exec's held records (6 `free-mapped`
+///   divergences when the page frames had been reused by the exec stop).
+/// - The shell and `tail` (its child) write to one copy-on-write page at the same moment on two CPUs, and both
+///   copy: the second applied finds the page held by the first's `folio_get()` (a `fault-alloc-missing`, a
+///   `free-mapped`, a `pfn-in-use` and 10 pages off before).
+/// - `sort`'s copy-on-write fault on its data segment waited for the page another `sort` was reading, and retried
+///   (`VM_FAULT_RETRY`): the page table it freed is part of the fault (a `fault-alloc-extra` and 9 pages off).
+#[test]
+fn faults_racing_on_two_cpus_replay_as_the_kernel_ran_them() {
+    let text = unxz("sort-race.ftrace.xz");
+    let dir = super::test_dir("sort-race");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    assert_eq!(agreement(&json), ([1787, 1787], [6698, 6698], [37, 37], 0), "{}", json["divergence_list"]);
+    assert_eq!(pfn_in_use(&json), 0, "the trace's allocations found their page frames free");
+    let out = repl_output(&dir, "t.ftrace", b"break folio_get\ncontinue\nlist 8\n");
+    // tail's reference on the shared page while the shell's fault copies it, then both copies, then its put.
+    for want in [
+        "15853 [001] folio_get: pfn=0x4b5daa",
+        "15845 [000] fault: addr=0x7f5b6e22c068 access=write pfn=0x1aefba",
+        "15853 [001] fault: addr=0x7f5b6e22c068 access=write pfn=0x265965",
+        "15853 [001] folio_put: pfn=0x4b5daa",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
 }
 
 /// `traces/real/seq-wc.ftrace.xz`: `seq` and `wc` map locale files after their exec stops and exit before any

@@ -58,7 +58,7 @@ fn cases() -> Vec<Case> {
         mm(r#"exec: filename="a\qb""#, Some("\\q"), "an escape `\\\"`, `\\\\`, `\\n`, `\\r`, `\\t` or `\\0`"),
         mm(r#"spawn: comm="a"b"#, Some("b"), "a blank after the closing `\"`"),
         mm("exit: now", Some("now"), "end of line"),
-        mm("frobnicate: x=1", Some("frobnicate"), "one of the mm event names: spawn, fork, vfork, exec, exit, rename, mmap, munmap, mprotect, mremap, brk, fault, touch, gup, store, madvise, mlock, munlock, lru_add_drain, lru_add_drain_all, folio_batch_move, reclaim, shrink_folio, memcg_create, memcg_attach, swapon, kmem_alloc, kmem_get, kmem_free, balloon_inflate, balloon_deflate, vrange, page_cache, page_cache_frame"),
+        mm("frobnicate: x=1", Some("frobnicate"), "one of the mm event names: spawn, fork, vfork, exec, exit, rename, mmap, munmap, mprotect, mremap, brk, fault, touch, gup, store, madvise, mlock, munlock, lru_add_drain, lru_add_drain_all, folio_batch_move, reclaim, shrink_folio, memcg_create, memcg_attach, swapon, kmem_alloc, folio_get, folio_put, kmem_get, kmem_free, balloon_inflate, balloon_deflate, vrange, page_cache, page_cache_frame"),
         anchored(mm("fault addr=0x1 access=read", Some(" "), "`:` after the event name"), " addr=0x1"),
         mm("exit", None, "`:` after the event name"),
         anchored(case("app-100 [000] 0.000200 fault: addr=0x1 access=read", Some(" "), "`:` after the timestamp"), " fault:"),

@@ -110,6 +110,8 @@ fn every_event_kind() {
         ("kmem_alloc: order=1 account=1", Op::KmemAlloc { order: 1, account: true }),
         ("kmem_alloc: order=0", Op::KmemAlloc { order: 0, account: false }),
         ("kmem_get: pfn=0x100000", Op::KmemGet { pfn: 0x100000 }),
+        ("folio_get: pfn=0x4b5daa", Op::FolioGet { pfn: 0x4b5daa }),
+        ("folio_put: pfn=0x4b5daa", Op::FolioPut { pfn: 0x4b5daa }),
         (
             "kmem_free: pfn=0x100000 via=release_pages",
             Op::KmemFree { pfn: 0x100000, via: mmdb_model::kmem::KmemFreeVia::ReleasePages },

@@ -76,6 +76,8 @@ fn op() -> impl Strategy<Value = Op> {
         num().prop_map(|size| Op::Swapon { size }),
         (any::<u32>(), any::<bool>()).prop_map(|(order, account)| Op::KmemAlloc { order, account }),
         num().prop_map(|pfn| Op::KmemGet { pfn }),
+        num().prop_map(|pfn| Op::FolioGet { pfn }),
+        num().prop_map(|pfn| Op::FolioPut { pfn }),
         (num(), proptest::sample::select(mmdb_model::kmem::KmemFreeVia::ALL.to_vec()))
             .prop_map(|(pfn, via)| Op::KmemFree { pfn, via }),
         any::<bool>().prop_map(|account| Op::BalloonInflate { account }),
