@@ -14,8 +14,10 @@
 //! the tree with `PTRACE_O_TRACESECCOMP` from its first instruction; without a tracer such a call would fail with
 //! `ENOSYS`, which the recorder never lets happen (it kills the tree rather than detach from it).
 //!
-//! seccompiler sets `PR_SET_NO_NEW_PRIVS`: a setuid program runs without its privileges, as it already does
-//! under ptrace. Only on x86-64, whose registers the recorder reads; elsewhere files are measured as before.
+//! The filter is hand-written classic BPF ([`program`]) that lets other architectures' calls through (a 32-bit
+//! program runs as before), installed with seccompiler, which sets `PR_SET_NO_NEW_PRIVS`: a setuid program runs
+//! without its privileges, as it already does under ptrace. Only on x86-64, whose registers the recorder reads;
+//! elsewhere files are measured as before.
 
 use std::os::unix::fs::MetadataExt as _;
 
@@ -26,40 +28,46 @@ pub const MMAP_STOP_DATA: u32 = 0x6d6d;
 const MAP_SHARED: u64 = 0x01;
 const MAP_ANONYMOUS: u64 = 0x20;
 
+/// The filter, in classic BPF over `struct seccomp_data` (`nr` at 0, `arch` at 4, `args[i]` at 16 + 8i, little
+/// endian): on x86-64, `mmap()` (nr 9) whose descriptor (the low word of argument 4) is not -1 and whose flags
+/// (argument 3) lack `MAP_ANONYMOUS` returns `SECCOMP_RET_TRACE`; everything else, other architectures'
+/// system calls included (a 32-bit program, which seccompiler's own filters would kill), is allowed.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn program() -> Vec<seccompiler::sock_filter> {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD (0) | BPF_W (0) | BPF_ABS
+    const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
+    const JSET_K: u16 = 0x05 | 0x40; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+    const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+    let op = |code, jt, jf, k| seccompiler::sock_filter { code, jt, jf, k };
+    // Jump offsets count from the next instruction; ALLOW is instruction 9.
+    vec![
+        op(LD_W_ABS, 0, 0, 4),                                          // 0: arch
+        op(JEQ_K, 0, 7, AUDIT_ARCH_X86_64),                             // 1: else ALLOW
+        op(LD_W_ABS, 0, 0, 0),                                          // 2: nr
+        op(JEQ_K, 0, 5, 9),                                             // 3: __NR_mmap, else ALLOW
+        op(LD_W_ABS, 0, 0, 16 + 8 * 4),                                 // 4: fd
+        op(JEQ_K, 3, 0, u32::MAX),                                      // 5: -1: ALLOW
+        op(LD_W_ABS, 0, 0, 16 + 8 * 3),                                 // 6: flags
+        op(JSET_K, 1, 0, MAP_ANONYMOUS as u32),                         // 7: MAP_ANONYMOUS: ALLOW
+        op(RET_K, 0, 0, SECCOMP_RET_TRACE | (MMAP_STOP_DATA & 0xffff)), // 8: SECCOMP_RET_DATA
+        op(RET_K, 0, 0, SECCOMP_RET_ALLOW),                             // 9
+    ]
+}
+
 /// Installs the filter in the calling process (the child, just before it executes the command).
 #[cfg(target_arch = "x86_64")]
 pub fn install() -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Cmp, SeccompCondition as Cond,
-        SeccompFilter, SeccompRule,
-    };
-    // mmap(addr, len, prot, flags, fd, off): argument 4 is the descriptor (an int: -1 for none), 3 the flags.
-    let rule = SeccompRule::new(vec![
-        Cond::new(4, Len::Dword, Cmp::Ne, u64::from(u32::MAX))?,
-        Cond::new(3, Len::Dword, Cmp::MaskedEq(MAP_ANONYMOUS), 0)?,
-    ])?;
-    let filter = SeccompFilter::new(
-        [(libc_sys_mmap(), vec![rule])].into_iter().collect(),
-        SeccompAction::Allow,
-        SeccompAction::Trace(MMAP_STOP_DATA),
-        seccompiler::TargetArch::x86_64,
-    )?;
-    let program: BpfProgram = filter.try_into().context("cannot compile the mmap filter")?;
-    seccompiler::apply_filter(&program).context("cannot install the mmap filter")?;
-    Ok(())
+    seccompiler::apply_filter(&program()).context("cannot install the mmap filter")
 }
 
 /// Elsewhere the recorder does not read registers: no filter.
 #[cfg(not(target_arch = "x86_64"))]
 pub fn install() -> anyhow::Result<()> {
     Ok(())
-}
-
-/// `__NR_mmap` on x86-64.
-#[cfg(target_arch = "x86_64")]
-fn libc_sys_mmap() -> i64 {
-    9
 }
 
 /// What an mmap stop of thread `tid` maps: its descriptor and whether the mapping is shared; `None` when the
@@ -93,6 +101,43 @@ pub fn open_fd(pid: i32, fd: i32) -> Option<(std::fs::File, super::pagecache::Fi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the filter over one `struct seccomp_data` (classic BPF: the four instructions it uses).
+    fn run(nr: u32, arch: u32, args: [u64; 6]) -> u32 {
+        let mut data = Vec::new();
+        data.extend(nr.to_le_bytes());
+        data.extend(arch.to_le_bytes());
+        data.extend(0u64.to_le_bytes()); // instruction_pointer
+        args.iter().for_each(|a| data.extend(a.to_le_bytes()));
+        let (prog, mut pc, mut acc) = (program(), 0usize, 0u32);
+        loop {
+            let i = &prog[pc];
+            pc += 1;
+            match i.code {
+                0x20 => acc = u32::from_le_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                0x15 => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
+                0x45 => pc += usize::from(if acc & i.k != 0 { i.jt } else { i.jf }),
+                0x06 => return i.k,
+                code => panic!("unexpected instruction {code:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_stops_only_mmaps_of_files_on_x86_64() {
+        const X86_64: u32 = 0xc000_003e;
+        const I386: u32 = 0x4000_0003;
+        let (trace, allow) = (0x7ff0_0000 | MMAP_STOP_DATA, 0x7fff_0000);
+        let mmap = |fd: u64, flags: u64| [0, 4096, 1, flags, fd, 0];
+        assert_eq!(run(9, X86_64, mmap(3, 0x02)), trace); // MAP_PRIVATE of fd 3
+        assert_eq!(run(9, X86_64, mmap(5, 0x01)), trace); // MAP_SHARED
+        assert_eq!(run(9, X86_64, mmap(u64::MAX, 0x22)), allow); // anonymous, fd -1
+        assert_eq!(run(9, X86_64, mmap(0xffff_ffff, 0x22)), allow); // fd -1 as an int
+        assert_eq!(run(9, X86_64, mmap(3, 0x22)), allow); // MAP_ANONYMOUS ignores the descriptor
+        assert_eq!(run(10, X86_64, mmap(3, 0x02)), allow); // mprotect
+        assert_eq!(run(9, I386, mmap(3, 0x02)), allow); // a 32-bit program's call 9 (link) runs
+        assert_eq!(run(0x4000_0009, X86_64, mmap(3, 0x02)), allow); // x32's mmap is not stopped
+    }
 
     #[test]
     fn the_stop_reads_the_descriptor_and_sharing() {
