@@ -2,6 +2,11 @@
 
 use crate::event::Pfn;
 use crate::flags::PageFlags;
+use smallvec::SmallVec;
+
+/// How the model holds each folio: shared between a model and its clones (checkpoints) until one changes it
+/// (`make_mut`). Not atomic: a model and its clones stay on one thread.
+pub(crate) type FolioRc<T> = std::rc::Rc<T>;
 use serde::{Deserialize, Serialize};
 
 /// Identifies a `struct mm_struct` in the model (the index of its slot; also its `mm->mm_id`).
@@ -119,7 +124,7 @@ pub struct Folio {
     /// What the refcount is made of.
     pub refs: RefParts,
     /// The pages, head first; `pages.len() == 1 << order`.
-    pub pages: Vec<Page>,
+    pub pages: SmallVec<[Page; 1]>,
     /// `folio->_large_mapcount` (large folios only; -1 = unmapped).
     pub large_mapcount: i32,
     /// `folio->_entire_mapcount`: PMD mappings, -1 = none.
@@ -169,7 +174,7 @@ impl Folio {
             flags,
             refcount: 0,
             refs: RefParts::default(),
-            pages: vec![Page::UNMAPPED; 1 << order],
+            pages: smallvec::smallvec![Page::UNMAPPED; 1 << order],
             large_mapcount: -1,
             entire_mapcount: -1,
             nr_pages_mapped: 0,
@@ -434,7 +439,7 @@ impl Folio {
         let lru_next = (bits & 1 << 5 != 0).then(|| pfn.wrapping_add(get_i(input) as u64));
         let swap = (bits & 1 << 6 != 0).then(|| get(input));
         let runs = get(input);
-        let mut pages = Vec::with_capacity(1 << order);
+        let mut pages = SmallVec::with_capacity(1 << order);
         for _ in 0..runs {
             let len = get(input) as usize;
             let v = get_i(input);

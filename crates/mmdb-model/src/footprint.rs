@@ -1,6 +1,7 @@
 //! An estimate of the heap memory a [`Model`] or a [`PackedModel`] holds, alone or beside an earlier one it shares
 //! state with, so that a debugger can bound the memory its time-travel checkpoints take.
 
+use crate::folio::FolioRc;
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ impl Model {
         let folios: usize = self
             .folios
             .iter()
-            .filter(|(pfn, f)| earlier.and_then(|e| e.folios.get(pfn)).is_none_or(|old| !Arc::ptr_eq(old, f)))
+            .filter(|(pfn, f)| earlier.and_then(|e| e.folios.get(pfn)).is_none_or(|old| !FolioRc::ptr_eq(old, f)))
             .map(|(_, f)| folio_bytes(f))
             .sum();
         folios + self.tables_and_maps_since(earlier)
@@ -58,7 +59,7 @@ impl Model {
 
     /// [`Model::footprint_since`] without the folios themselves: the tables, maps and lists.
     fn tables_and_maps_since(&self, earlier: Option<&Model>) -> usize {
-        let mut total = hash_slots::<Pfn, Arc<Folio>>(self.folios.capacity());
+        let mut total = hash_slots::<Pfn, FolioRc<Folio>>(self.folios.capacity());
         total += hash_slots::<Pfn, Pfn>(self.tails.capacity());
         for (id, mm) in &self.mms {
             total += mm.vmas.len() * btree_entry::<u64, Vma>();

@@ -4,12 +4,12 @@
 use crate::consts::*;
 use crate::event::Pfn;
 use crate::flags::VmFlags;
+use crate::folio::FolioRc;
 use crate::folio::{Folio, FolioMapping, MmId, Rmap};
 use crate::memory::FaultError;
 use crate::mm::{pmd_index, HugePmd, Pmd, PresentPte, Pte, Vma, MM_ANONPAGES};
 use crate::model::{Model, ThpMode};
 use crate::vmstat::VmEvent;
-use std::sync::Arc;
 
 impl Model {
     /// `thp_vma_allowable_order(PMD_ORDER)` for a fault: anonymous private VMAs, per the THP mode and
@@ -222,7 +222,7 @@ impl Model {
         if was_on_lru {
             self.lruvec_del_folio(head);
         }
-        let old: Folio = Arc::unwrap_or_clone(self.folios.remove(&head).expect("folio vanished"));
+        let old: Folio = FolioRc::unwrap_or_clone(self.folios.remove(&head).expect("folio vanished"));
         for i in 1..old.nr_pages() {
             self.tails.remove(&(head + i));
         }
@@ -250,12 +250,12 @@ impl Model {
             nf.flags = inherit;
             // __split_huge_page_tail() copies PG_mappedtodisk, the patch's PG_lazyfreeaccounted.
             nf.lazyfree_accounted = old.lazyfree_accounted;
-            nf.pages = vec![*page];
+            nf.pages = smallvec::smallvec![*page];
             nf.refcount = rmap.len() as i32;
             nf.refs.mappings = rmap.len() as i32;
             nf.rmap = rmap;
             // History: the head's snapshot already covers every page of the old folio.
-            self.folios.insert(pfn, Arc::new(nf));
+            self.folios.insert(pfn, FolioRc::new(nf));
             self.sync_head_exclusive(pfn);
             if was_on_lru {
                 self.lruvec_add_folio(pfn);

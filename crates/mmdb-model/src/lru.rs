@@ -1,7 +1,7 @@
 //! Lruvecs (the five LRU lists per memcg) and the per-CPU folio batches in front of them (mm/swap.c, mm/mlock.c).
 
+use crate::folio::FolioRc;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 use crate::consts::FOLIO_BATCH_SIZE;
 use crate::event::Pfn;
@@ -118,19 +118,19 @@ impl Model {
                 l.tail = Some(head);
             }
         }
-        let f = Arc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
+        let f = FolioRc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
         if tail {
             f.lru_prev = old_tail;
             f.lru_next = None;
             if let Some(t) = old_tail {
-                Arc::make_mut(self.folios.get_mut(&t).expect("lru link to a freed folio: model bug")).lru_next =
+                FolioRc::make_mut(self.folios.get_mut(&t).expect("lru link to a freed folio: model bug")).lru_next =
                     Some(head);
             }
         } else {
             f.lru_next = old_head;
             f.lru_prev = None;
             if let Some(h) = old_head {
-                Arc::make_mut(self.folios.get_mut(&h).expect("lru link to a freed folio: model bug")).lru_prev =
+                FolioRc::make_mut(self.folios.get_mut(&h).expect("lru link to a freed folio: model bug")).lru_prev =
                     Some(head);
             }
         }
@@ -143,11 +143,11 @@ impl Model {
         f.flags.clear_lru();
         let (prev, next, memcg, nr) = (f.lru_prev.take(), f.lru_next.take(), f.memcg, f.nr_pages());
         match prev {
-            Some(p) => Arc::make_mut(self.folios.get_mut(&p).expect("lru link: model bug")).lru_next = next,
+            Some(p) => FolioRc::make_mut(self.folios.get_mut(&p).expect("lru link: model bug")).lru_next = next,
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].head = next,
         }
         match next {
-            Some(n) => Arc::make_mut(self.folios.get_mut(&n).expect("lru link: model bug")).lru_prev = prev,
+            Some(n) => FolioRc::make_mut(self.folios.get_mut(&n).expect("lru link: model bug")).lru_prev = prev,
             None => self.lruvecs.entry(memcg).or_default().lists[list as usize].tail = prev,
         }
         self.lruvecs.entry(memcg).or_default().lists[list as usize].nr_pages -= nr;

@@ -2,6 +2,7 @@
 
 use crate::consts::*;
 use crate::event::{Event, Op, Pfn, Pid};
+use crate::folio::FolioRc;
 use crate::folio::{FileId, Folio, FolioMapping, MmId};
 use crate::history::{HistoryEntry, PageLog, Snapshot, Touched};
 use crate::lru::{CpuBatches, Lruvec};
@@ -147,7 +148,7 @@ pub struct Model {
     pub(crate) next_anon_vma: u32,
     /// The folios, each shared copy-on-write between clones of the model (time-travel checkpoints): writers go
     /// through [`Model::folio_mut`] (`Arc::make_mut`), so a clone costs the table, not the folios.
-    pub(crate) folios: FxHashMap<Pfn, Arc<Folio>>,
+    pub(crate) folios: FxHashMap<Pfn, FolioRc<Folio>>,
     pub(crate) tails: FxHashMap<Pfn, Pfn>,
     /// The order-0 free list (the per-CPU page lists, LIFO). It only grows on a churning trace (split THPs are
     /// freed a page at a time), so it is kept in chunks shared between clones ([`FreeList`]).
@@ -432,7 +433,7 @@ impl Model {
     /// Every mutation of a folio goes through here, so that history sees it.
     pub(crate) fn folio_mut(&mut self, head: Pfn) -> &mut Folio {
         self.touch(head);
-        Arc::make_mut(self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug"))
+        FolioRc::make_mut(self.folios.get_mut(&head).expect("folio_mut on a pfn that is not a folio head: model bug"))
     }
 
     /// Snapshots a folio for history the first time the current event touches it.
@@ -533,7 +534,7 @@ impl Model {
         let mut f = Folio::new(pfn, order, mapping, memcg);
         f.refcount = 0;
         self.touch(pfn);
-        self.folios.insert(pfn, Arc::new(f));
+        self.folios.insert(pfn, FolioRc::new(f));
         for i in 1..nr {
             self.tails.insert(pfn + i, pfn);
         }
@@ -753,13 +754,13 @@ impl Model {
     /// navigate from; the history of the whole trace is the one log the recording model built
     /// ([`Model::history_log`]), which any model can be given to read ([`Model::set_history_log`]).
     pub fn pack(&self) -> PackedModel {
-        let placeholder = Arc::new(Folio::new(0, 0, FolioMapping::Anon, 0));
+        let placeholder = FolioRc::new(Folio::new(0, 0, FolioMapping::Anon, 0));
         let mut data = Vec::new();
         // The clone keeps the table's layout; each folio's place is then taken by the placeholder.
         let mut folios = self.folios.clone();
         for f in folios.values_mut() {
             f.pack(&mut data);
-            *f = Arc::clone(&placeholder);
+            *f = FolioRc::clone(&placeholder);
         }
         let mut mms = self.mms.clone();
         for mm in mms.values_mut() {
@@ -820,7 +821,7 @@ impl PackedModel {
         let mut m = self.rest.clone();
         let mut input = &self.data[..];
         for f in m.folios.values_mut() {
-            *f = Arc::new(Folio::unpack(&mut input));
+            *f = FolioRc::new(Folio::unpack(&mut input));
         }
         let mut tails = FxHashMap::with_capacity_and_hasher(self.tails_capacity, Default::default());
         for f in m.folios.values().filter(|f| f.is_large()) {

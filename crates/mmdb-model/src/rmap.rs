@@ -3,11 +3,11 @@
 
 use crate::consts::{EINVAL, HPAGE_PMD_ORDER};
 use crate::event::Pfn;
+use crate::folio::FolioRc;
 use crate::folio::{FolioMapping, MmId, Rmap};
 use crate::model::Model;
 use crate::report::Severity;
 use crate::vmstat::VmEvent;
-use std::sync::Arc;
 
 impl Model {
     /// Takes `n` mapping references (the `folio_get`/`folio_ref_add` that goes with each new mapping).
@@ -236,7 +236,7 @@ impl Model {
     /// kpageflags reads `PG_anon_exclusive` of the head page through the folio flags; keep that view in sync. The
     /// bit is `PG_mappedtodisk` on a page-cache folio, which the rmap leaves alone.
     pub(crate) fn sync_head_exclusive(&mut self, head: Pfn) {
-        let f = Arc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
+        let f = FolioRc::make_mut(self.folios.get_mut(&head).expect("folio vanished"));
         if !f.is_anon() {
             return;
         }
