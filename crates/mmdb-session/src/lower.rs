@@ -1697,6 +1697,8 @@ impl Lowerer {
                 return false;
             }
             self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
+            // The old mm_struct is freed: the next fork's child may be given it, and its hashed mm_id.
+            self.mm_id_of.remove(&pid);
             self.apply(pid, l.cpu, l.ts_ns, Op::Exec { filename: String::new() });
             self.execs[i].begun = true;
         }

@@ -77,6 +77,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("sort-pipeline.ftrace.xz", 1773, 1773, 10410, 10425, 59, 59, 0),
         ("seq-wc.ftrace.xz", 266, 266, 0, 0, 0, 0, 0),
         ("sort-race.ftrace.xz", 1787, 1787, 6698, 6698, 37, 37, 0),
+        ("find-xargs.ftrace.xz", 640, 640, 1942, 1942, 36, 36, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -326,6 +327,18 @@ fn faults_racing_on_two_cpus_replay_as_the_kernel_ran_them() {
     ] {
         assert!(out.contains(want), "{want}: {out}");
     }
+}
+
+/// `traces/real/find-xargs.ftrace.xz`: `find`'s exec tore its old mm down (line ~2550), and the shell's next fork
+/// (line 2661, for `wc`) was given the freed mm_struct, so its copy's `rss_stat`s carry the mm_id `find`'s old mm
+/// had, before `find`'s `sched_process_exec` (line 2736). The teardown's first free forgets that mm_id, so those
+/// steps are the fork's copy, not `find`'s counters (12 of them failed to match before, 639/651).
+#[test]
+fn an_exec_gives_up_its_mm_id_at_its_teardown() {
+    let text = unxz("find-xargs.ftrace.xz");
+    let dir = super::test_dir("find-xargs");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    assert_eq!(agreement(&json), ([640, 640], [1942, 1942], [36, 36], 0), "{}", json["verify"]["rss_stat"]);
 }
 
 /// `traces/real/seq-wc.ftrace.xz`: `seq` and `wc` map locale files after their exec stops and exit before any
