@@ -63,7 +63,9 @@
 //!
 //! Two write faults of different tasks racing on one copy-on-write page on two CPUs both copy in the kernel; the
 //! model, which applies a fault whole, is given the other fault's reference on the page while it applies the
-//! first (`folio_get`/`folio_put`, [`Lowerer::racing_cow`]).
+//! first (`folio_get`/`folio_put`, [`Lowerer::racing_cow`]). And a fault that comes on a shared anonymous page
+//! first applies other tasks' pending write faults on it that have allocated their copies
+//! ([`Lowerer::end_copies_before`]): a copy changes no counter, so nothing else would end them in time.
 //!
 //! State from before the trace, in traces without exec's layout: a fault where the model has no VMA lands in a
 //! mapping exec made; the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
@@ -1192,6 +1194,7 @@ impl Lowerer {
                 } else {
                     Access::Read
                 };
+                self.end_copies_before(pid, *address);
                 let (allocs, rss) = self.spare.pop().unwrap_or_default();
                 let user = matches!(l.record, Record::PageFaultUser(_));
                 let pf = PendingFault {
@@ -1391,6 +1394,38 @@ impl Lowerer {
         let (o, n) = (page_align(old), page_align(brk));
         let heap = self.model.vma_at(pid, n)?;
         (n < o && heap.start <= n && o <= heap.end).then_some(Op::Munmap { addr: n, len: o - n })
+    }
+
+    /// A fault of `pid` at `addr` comes: another task's pending write fault on the same shared anonymous page that
+    /// has allocated its copy is past its decision, and `wp_page_copy()` puts the copy in place within
+    /// microseconds, so it is applied first. Left pending (it ends at its task's next record), it would come after
+    /// this fault, which would then find the page still shared and copy it where the kernel reused it (a shell's
+    /// copy after `fork()` and its child's write to the same page: bash's loop, three divergences each time).
+    fn end_copies_before(&mut self, pid: Pid, addr: u64) {
+        use mmdb_model::mm::Pte;
+        if self.pending_fault.is_empty() {
+            return;
+        }
+        let page = |lower: &Self, pid: Pid, addr: u64| match lower.model.lookup(pid, addr) {
+            Some(Pte::Present(p)) if !p.write && !p.special => lower.model.folio_head(p.pfn),
+            _ => None,
+        };
+        let Some(head) = page(self, pid, addr) else { return };
+        let copies: Vec<Pid> = self
+            .pending_fault
+            .iter()
+            .filter(|(&a, f)| {
+                a != pid
+                    && f.access == Access::Write
+                    && !f.allocs.is_empty()
+                    && self.model.vma_at(a, f.addr).is_some_and(|v| v.file.is_none())
+                    && page(self, a, f.addr) == Some(head)
+            })
+            .map(|(&a, _)| a)
+            .collect();
+        for a in copies {
+            self.flush_fault(a);
+        }
     }
 
     /// Another task's write fault racing this one (`f`, of `pid`, taken out of the pending faults) on the same

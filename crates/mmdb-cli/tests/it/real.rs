@@ -78,6 +78,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("seq-wc.ftrace.xz", 266, 266, 0, 0, 0, 0, 0),
         ("sort-race.ftrace.xz", 1787, 1787, 6698, 6698, 37, 37, 0),
         ("find-xargs.ftrace.xz", 640, 640, 1942, 1942, 36, 36, 0),
+        ("bash-loop.ftrace.xz", 4613, 4613, 2774, 2778, 67, 67, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -339,6 +340,20 @@ fn an_exec_gives_up_its_mm_id_at_its_teardown() {
     let dir = super::test_dir("find-xargs");
     let json = replay_json(&dir, "t.ftrace", &text);
     assert_eq!(agreement(&json), ([640, 640], [1942, 1942], [36, 36], 0), "{}", json["verify"]["rss_stat"]);
+}
+
+/// `traces/real/bash-loop.ftrace.xz`: bash forks a subshell per iteration, then writes to its own data pages on
+/// one CPU (copies: the child shares them) while the child writes to the same pages on the other. Bash's copy has
+/// its allocation and nothing after it (a copy of an anonymous page changes no counter), so it stayed pending
+/// until bash's next record, after the child's write: the child then copied the page the kernel let it reuse, and
+/// bash reused the page the kernel had copied (three divergences each time, eight in all). A fault that comes on a
+/// shared page now first applies the other tasks' pending copies of it.
+#[test]
+fn a_pending_copy_of_a_shared_page_comes_before_the_next_fault_on_it() {
+    let text = unxz("bash-loop.ftrace.xz");
+    let dir = super::test_dir("bash-loop");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    assert_eq!(agreement(&json), ([4613, 4613], [2774, 2778], [67, 67], 0), "{}", json["divergence_list"]);
 }
 
 /// `traces/real/seq-wc.ftrace.xz`: `seq` and `wc` map locale files after their exec stops and exit before any
