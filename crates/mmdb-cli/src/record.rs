@@ -86,8 +86,12 @@ lines are merged into FILE by time at the end.
 Page cache: at each exec stop the recorder writes which pages of the
 binary, its interpreter and its libraries are cached (mincore), and which of
 those carry the readahead mark that fault-around skips (found by faulting
-around in a mapping of its own); at each checkpoint the same for files mapped
-since. At the end it takes the latter back to the exec stop through the
+around in a mapping of its own); and the same for each file the tree maps
+later, at its first mmap(), before the call runs (a seccomp filter, installed
+before CMD executes, stops every mmap of a file descriptor for the recorder;
+like ptrace, it keeps a setuid program from gaining privileges), or at the
+next checkpoint where that filter cannot be used. At the end it takes those
+measurements back to the exec stop through the
 trace's page-cache records, and writes there the pages of files never
 measured that the trace shows being read in, so the replay's fault-around
 knows every file's holes from the start. For a file mapped shared, whose

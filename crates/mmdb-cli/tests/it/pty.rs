@@ -216,7 +216,7 @@ fn completion_colour_ctrl_c_and_ctrl_d_at_a_terminal() {
 #[test]
 fn ctrl_c_stops_a_long_continue_and_the_repl_goes_on() {
     let dir = test_dir("pty_interrupt");
-    write(&dir, "long.events", &long_trace(400_000));
+    write(&dir, "long.events", &long_trace(1_000_000));
     let Some(mut t) = Terminal::spawn(&dir, &["long.events"]) else { return };
     t.ready("Ctrl-D to leave.");
     // After the parent's COW reuse (event 6), a watchpoint that never fires: `continue` runs to the end
@@ -225,12 +225,13 @@ fn ctrl_c_stops_a_long_continue_and_the_repl_goes_on() {
     t.command("watch page 100:0x7f0000000000 refcount", "(now: 1)");
     t.send("continue\r");
     t.expect("continue");
-    std::thread::sleep(Duration::from_millis(300));
+    // A million events take a release build about half a second to run through (a debug build, many).
+    std::thread::sleep(Duration::from_millis(50));
     t.send("\x03");
     t.ready("interrupted");
     // The cursor stopped somewhere in the middle, and the session still answers.
-    let out = t.command("where", "of 400005");
-    assert!(!out.contains("event 400005 of"), "where: {out:?}");
+    let out = t.command("where", "of 1000005");
+    assert!(!out.contains("event 1000005 of"), "where: {out:?}");
     t.send("quit\r");
     assert_eq!(t.wait(), Some(0));
 }
