@@ -1403,7 +1403,10 @@ impl Lowerer {
     /// copy after `fork()` and its child's write to the same page: bash's loop, three divergences each time).
     fn end_copies_before(&mut self, pid: Pid, addr: u64) {
         use mmdb_model::mm::Pte;
-        if self.pending_fault.is_empty() {
+        // (The page-table walks below only when another task's copy is under way at all: this runs at every
+        // fault.)
+        let copying = |(&a, f): (&Pid, &PendingFault)| a != pid && f.access == Access::Write && !f.allocs.is_empty();
+        if !self.pending_fault.iter().any(copying) {
             return;
         }
         let page = |lower: &Self, pid: Pid, addr: u64| match lower.model.lookup(pid, addr) {
@@ -1414,12 +1417,9 @@ impl Lowerer {
         let copies: Vec<Pid> = self
             .pending_fault
             .iter()
+            .filter(|&entry| copying(entry))
             .filter(|(&a, f)| {
-                a != pid
-                    && f.access == Access::Write
-                    && !f.allocs.is_empty()
-                    && self.model.vma_at(a, f.addr).is_some_and(|v| v.file.is_none())
-                    && page(self, a, f.addr) == Some(head)
+                self.model.vma_at(a, f.addr).is_some_and(|v| v.file.is_none()) && page(self, a, f.addr) == Some(head)
             })
             .map(|(&a, _)| a)
             .collect();
@@ -1434,7 +1434,12 @@ impl Lowerer {
     /// would find the page its own and reuse it. Returns that task and the page's pfn.
     fn racing_cow(&self, pid: Pid, f: &PendingFault) -> Option<(Pid, u64)> {
         use mmdb_model::mm::Pte;
-        if f.access != Access::Write || f.allocs.is_empty() || self.pending_fault.is_empty() {
+        let copying = |(&g, gf): (&Pid, &PendingFault)| {
+            g != pid && gf.cpu != f.cpu && gf.access == Access::Write && !gf.allocs.is_empty()
+        };
+        // (The page-table walks below only when another task's copy is under way at all: this runs at every
+        // fault.)
+        if f.access != Access::Write || f.allocs.is_empty() || !self.pending_fault.iter().any(copying) {
             return None;
         }
         let shared_anon = |pid: Pid, addr: u64| match self.model.lookup(pid, addr)? {
@@ -1448,13 +1453,7 @@ impl Lowerer {
         let mm = self.model.task(pid).and_then(|t| t.mm);
         self.pending_fault
             .iter()
-            .filter(|(&g, gf)| {
-                g != pid
-                    && gf.cpu != f.cpu
-                    && gf.access == Access::Write
-                    && !gf.allocs.is_empty()
-                    && self.model.task(g).and_then(|t| t.mm) != mm
-            })
+            .filter(|&entry| copying(entry) && self.model.task(*entry.0).and_then(|t| t.mm) != mm)
             .find_map(|(&g, gf)| (shared_anon(g, gf.addr) == Some(old)).then_some((g, old)))
     }
 
