@@ -294,3 +294,60 @@ fn the_outcome_lists_what_an_event_allocated_and_freed() {
     let out = s.m.apply(&ev(Op::LruAddDrain));
     assert_eq!(out.freed, vec![(pfn, 0)]);
 }
+
+/// Two tasks writing to one copy-on-write page at the same moment on two CPUs both copy (each `do_wp_page()`
+/// found the other's mapping, or its `folio_get()`, still there). Applied one after the other, the second would
+/// find the page its own and reuse it; with the first one's reference held across (`folio_get`/`folio_put`),
+/// both copy, and the put frees the page.
+#[test]
+fn a_reference_in_flight_makes_both_racing_writers_copy() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    s.drain();
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    let old = s.pfn(1, a).expect("mapped");
+    assert_eq!(s.pfn(2, a), Some(old));
+    s.ev(2, Op::FolioGet { pfn: old });
+    s.write(1, a, PG);
+    s.write(2, a, PG);
+    let (p1, p2) = (s.pfn(1, a).expect("parent's copy"), s.pfn(2, a).expect("child's copy"));
+    assert!(p1 != old && p2 != old && p1 != p2, "both copied: {old:#x} {p1:#x} {p2:#x}");
+    assert_eq!(s.vm(VmEvent::PGREUSE), 0);
+    let f = s.m.folio(old).expect("the held reference keeps it");
+    assert_eq!((f.refcount, f.refs.temp, f.mapcount()), (1, 1, 0));
+    assert_eq!(s.ev(2, Op::FolioPut { pfn: old }), Some(1), "the put freed it");
+    assert!(s.m.folio(old).is_none());
+    assert_eq!(s.ev(2, Op::FolioPut { pfn: old }), Some(-mmdb_model::EINVAL));
+    assert_eq!(s.ev(2, Op::FolioGet { pfn: old }), Some(-mmdb_model::EINVAL));
+    let warned = s.m.diagnostics().iter().filter(|d| d.kind == "folio-unknown").count();
+    assert_eq!(warned, 2, "{:?}", s.m.diagnostics().to_vec());
+    assert!(s.m.check().is_empty(), "{:#?}", s.m.check());
+    // Without the reference, the second writer reuses the page the first left it.
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    s.ev(1, Op::Fork { child: 2, thread: false });
+    let old = s.pfn(1, a).expect("mapped");
+    s.write(1, a, PG);
+    s.write(2, a, PG);
+    assert_eq!(s.pfn(2, a), Some(old), "reused");
+}
+
+/// `exec_mmap()` tears the old image down before the trace names the program: `exec` without a name keeps the
+/// comm, and `rename` (`__set_task_comm()`) sets it, cut to 15 characters.
+#[test]
+fn an_exec_without_a_name_keeps_the_comm_until_renamed() {
+    let mut s = Sim::new();
+    s.spawn(1);
+    let a = s.mmap(1, PG);
+    s.write(1, a, PG);
+    s.ev(1, Op::Exec { filename: String::new() });
+    assert_eq!(s.rss(1), (0, 0, 0, 0));
+    let comm = s.m.task(1).expect("task").comm.clone();
+    s.ev(1, Op::Rename { comm: "a-very-long-program-name".into() });
+    assert_ne!(comm, "a-very-long-pro");
+    assert_eq!(s.m.task(1).expect("task").comm, "a-very-long-pro");
+}
