@@ -56,16 +56,20 @@
 //! measured mark or frame away). A failed `execve` gives its records back to the old image. The pages
 //! `copy_strings` allocated (no fault shows them) are the stack's top pages, down to `arg_start`. The old image's
 //! records (its teardown) are not the new mm's and are counted as skipped. The old image itself goes at its
-//! teardown's first free (`exec_mmap()`, early in the exec: `exec` without the name) or at `sched_process_exec`,
+//! teardown (`exec_mmap()`, early in the exec: `exec` without the name), at the first free of a page it maps or
+//! the first `rss_stat` of its mm (a child's teardown frees nothing it shares with its parent), or at
+//! `sched_process_exec`,
 //! which names the task (`rename`). Several execs may be in flight at once: each holds only records that came after
 //! its own `sys_enter_execve`, and a record of another task still ends the fault pending on its CPU. The exec's
 //! own batch moves and frees of pages that are neither the new image's nor the old image's are applied at once.
 //!
 //! Two write faults of different tasks racing on one copy-on-write page on two CPUs both copy in the kernel; the
 //! model, which applies a fault whole, is given the other fault's reference on the page while it applies the
-//! first (`folio_get`/`folio_put`, [`Lowerer::racing_cow`]). And a fault that comes on a shared anonymous page
-//! first applies other tasks' pending write faults on it that have allocated their copies
-//! ([`Lowerer::end_copies_before`]): a copy changes no counter, so nothing else would end them in time.
+//! first (`folio_get`/`folio_put`, [`Lowerer::racing_cow`]). And a write fault on a shared anonymous page
+//! that it reused applies other tasks' pending write faults on it that have allocated their copies first
+//! ([`Lowerer::end_copies_before`]): a copy changes no counter, so nothing else would end them in time. A free of
+//! a page that is no user page the model knows does not end a fault (an interrupt's, in perf text, which has no
+//! irq-info column).
 //!
 //! State from before the trace, in traces without exec's layout: a fault where the model has no VMA lands in a
 //! mapping exec made; the lowering adds a stand-in VMA, file-backed with the kernel's fault-around window when the
@@ -874,8 +878,19 @@ impl Lowerer {
                         self.begin_exec(i);
                         return;
                     }
-                    // The old image's teardown frees its pages: exec_mmap() has run.
+                    // The old image's teardown frees its pages, or steps its counters down (a page it shared with its
+                    // parent is not freed: a child's teardown frees nothing): exec_mmap() has run.
                     Record::MmPageFree(f) if !l.in_irq && self.exec_teardown_free(i, l, f.pfn) => return,
+                    Record::RssStat(r)
+                        if !r.curr
+                            && !self.execs[i].begun
+                            && self.mm_id_of.get(&pid) == Some(&r.mm_id)
+                            && self.may_tear_down(i) =>
+                    {
+                        self.begin_teardown(i, l);
+                        self.execs[i].held.push(l.clone());
+                        return;
+                    }
                     // The batch moves and frees of pages that are neither the new image's (allocated since
                     // `sys_enter_execve`) nor the old image's (the drain in `exit_mmap()` moves other tasks'
                     // folios too, and frees those whose last reference the batch held) happen now: held to the
@@ -1079,6 +1094,13 @@ impl Lowerer {
                     self.stats.ignored += 1;
                     return;
                 }
+                // A free of a page that is no user page the model knows (a slab's, a page table's) is not the
+                // task's next step: an interrupt's RCU callback freeing on its stack, which perf text, without
+                // the irq-info column, cannot tell apart (ftrace's `in_irq` does). The fault goes on.
+                Record::MmPageFree(p) if self.model.folio_head(p.pfn).is_none() => {
+                    self.stats.ignored += 1;
+                    return;
+                }
                 Record::RssStat(r) => {
                     f.rss.push((l.clone(), r.mm_id, r.curr, r.member, r.size));
                     // An anonymous fault is complete at its MM_ANONPAGES step: do_anonymous_page() and
@@ -1194,7 +1216,6 @@ impl Lowerer {
                 } else {
                     Access::Read
                 };
-                self.end_copies_before(pid, *address);
                 let (allocs, rss) = self.spare.pop().unwrap_or_default();
                 let user = matches!(l.record, Record::PageFaultUser(_));
                 let pf = PendingFault {
@@ -1396,11 +1417,12 @@ impl Lowerer {
         (n < o && heap.start <= n && o <= heap.end).then_some(Op::Munmap { addr: n, len: o - n })
     }
 
-    /// A fault of `pid` at `addr` comes: another task's pending write fault on the same shared anonymous page that
-    /// has allocated its copy is past its decision, and `wp_page_copy()` puts the copy in place within
-    /// microseconds, so it is applied first. Left pending (it ends at its task's next record), it would come after
-    /// this fault, which would then find the page still shared and copy it where the kernel reused it (a shell's
-    /// copy after `fork()` and its child's write to the same page: bash's loop, three divergences each time).
+    /// A write fault of `pid` at `addr` that allocated nothing (the kernel reused the page) is applied: another
+    /// task's pending write fault on the same shared anonymous page that has allocated its copy had put it in place
+    /// before this fault decided, or this one would have copied too (both copying is [`Lowerer::racing_cow`]).
+    /// So it is applied first. Left pending (it ends at its task's next record, and a copy changes no counter),
+    /// it would come after this fault, which would find the page still shared and copy it where the kernel
+    /// reused it (a shell's copy after `fork()` and its child's write to the same page: bash's loop).
     fn end_copies_before(&mut self, pid: Pid, addr: u64) {
         use mmdb_model::mm::Pte;
         // (The page-table walks below only when another task's copy is under way at all: this runs at every
@@ -1514,6 +1536,9 @@ impl Lowerer {
         // progress): the first step lies between the model's counters before and after the fault.
         let retried = f.around_after_miss && !f.read_own;
         let before = retried.then(|| self.model.rss(pid).map(|r| [r.file, r.anon, r.swapents, r.shmem])).flatten();
+        if f.access == Access::Write && f.allocs.is_empty() {
+            self.end_copies_before(pid, f.addr);
+        }
         let racing = self.racing_cow(pid, &f);
         if let Some((other, old)) = racing {
             // The other fault's `folio_get()` before its copy: this fault finds the page still shared.
@@ -1705,36 +1730,49 @@ impl Lowerer {
         }
     }
 
-    /// A free by the task of an exec in flight (`execs[i]`) before its `sched_process_exec`, applied now when it is
-    /// the old image's teardown (returns whether it was). `exec_mmap()` drops the old mm early in the exec
-    /// (`begin_new_exec()`), before the new image is loaded; when the task sleeps in the loading, another task may
-    /// reuse the freed page frames before `sched_process_exec` fires. So the first free of a page the task's old
-    /// image maps begins the exec there (`Op::Exec` without the name, which only `sched_process_exec` gives), and
-    /// the task's later frees are applied as they come, but those of pages allocated since `sys_enter_execve`
-    /// (the new image's, held with their allocations). Not during reclaim (its frees are counted at its end).
-    fn exec_teardown_free(&mut self, i: usize, l: &TraceLine, pfn: u64) -> bool {
+    /// Whether the exec in flight `execs[i]` may begin at its old image's teardown: before `sched_process_exec`,
+    /// the task traced, and not in reclaim (whose frees are counted at its end).
+    fn may_tear_down(&self, i: usize) -> bool {
         let x = &self.execs[i];
-        let pid = x.pid;
         let reclaim = |h: &TraceLine| {
             matches!(h.record, Record::MmVmscanMemcgReclaimBegin(_) | Record::MmVmscanDirectReclaimBegin(_))
         };
-        if x.exec.is_some() || x.held.iter().any(reclaim) || !self.alive.contains(&pid) {
+        x.exec.is_none() && self.alive.contains(&x.pid) && !x.held.iter().any(reclaim)
+    }
+
+    /// The old image of the exec in flight `execs[i]` is being torn down (`l` shows it): `exec_mmap()` dropped
+    /// the old mm early in the exec (`begin_new_exec()`), before the new image is loaded, and while the task
+    /// sleeps in the loading others may reuse its page frames, or write to pages it shared with them, before
+    /// `sched_process_exec` fires. `Op::Exec` without the name (which only `sched_process_exec` gives) is applied
+    /// here.
+    fn begin_teardown(&mut self, i: usize, l: &TraceLine) {
+        let pid = self.execs[i].pid;
+        self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
+        // The old mm_struct is freed: the next fork's child may be given it, and its hashed mm_id.
+        self.mm_id_of.remove(&pid);
+        self.apply(pid, l.cpu, l.ts_ns, Op::Exec { filename: String::new() });
+        self.execs[i].begun = true;
+    }
+
+    /// A free by the task of an exec in flight (`execs[i]`), applied now when it is the old image's teardown
+    /// (returns whether it was): the first free of a page the old image maps begins the exec
+    /// ([`Lowerer::begin_teardown`]), and the task's later frees are applied as they come, but those of pages
+    /// allocated since `sys_enter_execve` (the new image's, held with their allocations).
+    fn exec_teardown_free(&mut self, i: usize, l: &TraceLine, pfn: u64) -> bool {
+        if !self.may_tear_down(i) {
             return false;
         }
+        let x = &self.execs[i];
         if x.begun {
             let new = x.held.iter().any(|h| matches!(&h.record, Record::MmPageAlloc(a) if a.pfn == Some(pfn)));
             if new {
                 return false;
             }
         } else {
-            if !self.mapped_by_task(Some(pfn), pid) {
+            if !self.mapped_by_task(Some(pfn), x.pid) {
                 return false;
             }
-            self.brk.remove(self.tgid.get(&pid).unwrap_or(&pid));
-            // The old mm_struct is freed: the next fork's child may be given it, and its hashed mm_id.
-            self.mm_id_of.remove(&pid);
-            self.apply(pid, l.cpu, l.ts_ns, Op::Exec { filename: String::new() });
-            self.execs[i].begun = true;
+            self.begin_teardown(i, l);
         }
         self.page_free(l, pfn);
         true
