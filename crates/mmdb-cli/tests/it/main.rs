@@ -56,6 +56,21 @@ fn test_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The `mmdb-pagecache` lines of a recording that a traced task's `mmap()` of a descriptor follows at once: the
+/// files the recorder measured at an mmap stop.
+fn measured_at_mmap<'a>(lines: &[&'a str]) -> Vec<&'a str> {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("tracing_mark_write: mmdb-pagecache "))
+        .filter(|(i, _)| {
+            let next = lines[i + 1..].iter().find(|l| !l.contains("tracing_mark_write: mmdb-pagecache"));
+            next.is_some_and(|n| n.contains(": sys_mmap(") && !n.contains("fd: 0xffffffff"))
+        })
+        .map(|(_, l)| *l)
+        .collect()
+}
+
 /// Writes `text` to `dir/name`.
 fn write(dir: &Path, name: &str, text: &str) {
     if let Err(err) = std::fs::write(dir.join(name), text) {

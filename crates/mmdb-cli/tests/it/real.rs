@@ -389,16 +389,8 @@ fn files_mapped_after_exec_are_measured_at_their_mmap() {
     let lines: Vec<&str> = text.lines().collect();
     let ino = |l: &str| l.split_once(" ino=").and_then(|(_, r)| r.split(' ').next()).map(str::to_string);
     // Each file whose measurement a traced task's `mmap()` of a descriptor follows at once (on that task's line).
-    let at_mmap: std::collections::BTreeSet<String> = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.contains("tracing_mark_write: mmdb-pagecache "))
-        .filter(|(i, _)| {
-            let next = lines[i + 1..].iter().find(|l| !l.contains("tracing_mark_write: mmdb-pagecache"));
-            next.is_some_and(|n| n.contains(": sys_mmap(") && !n.contains("fd: 0xffffffff"))
-        })
-        .filter_map(|(_, l)| ino(l))
-        .collect();
+    let at_mmap: std::collections::BTreeSet<String> =
+        super::measured_at_mmap(&lines).into_iter().filter_map(ino).collect();
     // LC_CTYPE and the other locale files, and the gconv cache.
     assert!(at_mmap.len() >= 12, "{at_mmap:?}");
     let dir = super::test_dir("seq-wc");

@@ -328,3 +328,34 @@ fn a_full_ring_buffer_is_reported_as_lost_events() {
     let text = mmdb(&dir, &["replay", "busy.ftrace"], None);
     assert!(text.stdout.contains("LOST EVENTS: "), "{}", text.stdout);
 }
+
+/// A file a program maps after its exec stop (here the locale files `setlocale()` maps) is measured at its
+/// `mmap()`, before the call runs: its `mmdb-pagecache` line comes right before the task's `sys_mmap` record of a
+/// descriptor, and the replay matches every `rss_stat` of a program that exits before any checkpoint.
+#[test]
+fn files_are_measured_at_their_first_mmap() {
+    if skip("files_are_measured_at_their_first_mmap") {
+        return;
+    }
+    if !Path::new("/usr/lib/locale/C.utf8/LC_CTYPE").exists() {
+        eprintln!("skipped files_are_measured_at_their_first_mmap: no C.utf8 locale to map");
+        return;
+    }
+    let dir = test_dir("record_mmap_stops");
+    let out = Command::new(env!("CARGO_BIN_EXE_mmdb"))
+        .args(["record", "-o", "wc.ftrace", "--", "sh", "-c", "wc -l /dev/null"])
+        .current_dir(&dir)
+        .env("LC_ALL", "C.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mmdb records");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace = std::fs::read_to_string(dir.join("wc.ftrace")).expect("the trace was written");
+    let lines: Vec<&str> = trace.lines().collect();
+    let at_mmap = super::measured_at_mmap(&lines);
+    assert!(!at_mmap.is_empty(), "no page-cache line right before an mmap of a file:\n{trace}");
+    let replay = mmdb(&dir, &["replay", "--verify", "--format", "json", "wc.ftrace"], None);
+    let v: serde_json::Value = serde_json::from_str(&replay.stdout).expect("a JSON report");
+    let rss = &v["verify"]["rss_stat"];
+    assert_eq!(rss["matched"], rss["total"], "{rss}");
+}
