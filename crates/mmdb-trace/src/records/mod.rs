@@ -134,15 +134,20 @@ pub enum Record {
         /// The text written, without the line break.
         buf: String,
     },
-    /// Any other event, kept as text.
-    Raw {
-        /// The trace system when the format shows it (perf: `sched` of `sched:sched_switch`); ftrace does not.
-        system: Option<String>,
-        /// The event name (`sched_switch`, `sys_openat`).
-        event: String,
-        /// The text after the event name and its separator.
-        fields_text: String,
-    },
+    /// Any other event, kept as text (boxed: the largest record by far, and a rare one, would make every record
+    /// line that large).
+    Raw(Box<RawRecord>),
+}
+
+/// An event mmdb does not type, kept as text ([`Record::Raw`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    /// The trace system when the format shows it (perf: `sched` of `sched:sched_switch`); ftrace does not.
+    pub system: Option<String>,
+    /// The event name (`sched_switch`, `sys_openat`).
+    pub event: String,
+    /// The text after the event name and its separator.
+    pub fields_text: String,
 }
 
 impl Record {
@@ -181,7 +186,7 @@ impl Record {
             Record::SysEnter(e) => e.syscall().enter_event(),
             Record::SysExit(e) => e.syscall.exit_event(),
             Record::TracingMarkWrite { .. } => "tracing_mark_write",
-            Record::Raw { event, .. } => event,
+            Record::Raw(r) => &r.event,
         }
     }
 }
@@ -348,7 +353,11 @@ fn field_event(event: &str) -> Option<&'static FieldEvent> {
 
 /// A [`Record::Raw`].
 pub(crate) fn raw(system: Option<&str>, event: &str, fields_text: &str) -> Record {
-    Record::Raw { system: system.map(str::to_string), event: event.to_string(), fields_text: fields_text.to_string() }
+    Record::Raw(Box::new(RawRecord {
+        system: system.map(str::to_string),
+        event: event.to_string(),
+        fields_text: fields_text.to_string(),
+    }))
 }
 
 /// An interned comm: an index into [`Comms`].

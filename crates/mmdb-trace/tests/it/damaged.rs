@@ -51,7 +51,7 @@ fn fields_of_other_kernels_are_read_by_name_and_the_unknown_ones_reported() {
     assert_eq!(t.errors.len(), 1);
     assert_eq!((t.errors[0].line, t.errors[0].message().as_str()), (3, "expected a `pfn=` field, found end of line"));
     // An unknown event is kept raw, never an error.
-    assert!(matches!(&t.lines[2].record, Record::Raw { event, .. } if event == "sched_switch"));
+    assert!(matches!(&t.lines[2].record, Record::Raw(r) if r.event == "sched_switch"));
 }
 
 #[test]

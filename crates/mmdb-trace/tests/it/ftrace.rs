@@ -1,7 +1,7 @@
 //! ftrace text in its variants: TGID column, no irq column, `<...>` and odd comms, loss notices, trace-cmd report,
 //! raw records, errors, and no panic on any input.
 
-use mmdb_trace::records::{MmPageFree, SysEnter, SysExit, Syscall};
+use mmdb_trace::records::{MmPageFree, RawRecord, SysEnter, SysExit, Syscall};
 use mmdb_trace::{parse_ftrace, Lost, ParsedTrace, Record};
 use proptest::prelude::*;
 
@@ -82,7 +82,8 @@ fn trace_cmd_report() {
         trace.lines[3].record,
         Record::SysEnter(SysEnter::Execve { filename: 0x7f7c2301a030, argv: 0x7f7c2354c9e0, envp: 0x7f7c230ea330 })
     );
-    let Record::Raw { system, event, fields_text } = &trace.lines[5].record else { panic!("{:?}", trace.lines[5]) };
+    let Record::Raw(r) = &trace.lines[5].record else { panic!("{:?}", trace.lines[5]) };
+    let RawRecord { system, event, fields_text } = &**r;
     assert_eq!((system.as_deref(), event.as_str()), (None, "sched_switch"));
     assert!(fields_text.starts_with("prev_comm=basic prev_pid=3175"));
     // No irq column in trace-cmd's default output.
@@ -118,22 +119,24 @@ fn syscalls_in_old_and_verbose_shapes() {
         one(&format!("{prefix}sys_mmap -> 0xfffffffffffffff4")),
         Record::SysExit(SysExit { syscall: Syscall::Mmap, ret: -12 })
     );
-    let Record::Raw { system: None, event, fields_text } = one(&format!("{prefix}sys_openat(dfd: 0xffffff9c)")) else {
-        panic!()
-    };
+    let Record::Raw(r) = one(&format!("{prefix}sys_openat(dfd: 0xffffff9c)")) else { panic!() };
+    let RawRecord { system: None, event, fields_text } = *r else { panic!() };
     assert_eq!((event.as_str(), fields_text.as_str()), ("sys_openat", "(dfd: 0xffffff9c)"));
-    let Record::Raw { event, fields_text, .. } = one(&format!("{prefix}sys_openat -> 0x3")) else { panic!() };
+    let Record::Raw(r) = one(&format!("{prefix}sys_openat -> 0x3")) else { panic!() };
+    let RawRecord { event, fields_text, .. } = *r;
     assert_eq!((event.as_str(), fields_text.as_str()), ("sys_openat", "-> 0x3"));
 }
 
 #[test]
 fn unknown_events_are_raw() {
     let line = "          <idle>-0       [001] d..2.  1272.600000: sched_switch: prev_comm=swapper/1 prev_pid=0 ==> next_comm=basic";
-    let Record::Raw { system, event, fields_text } = one(line) else { panic!() };
+    let Record::Raw(r) = one(line) else { panic!() };
+    let RawRecord { system, event, fields_text } = *r;
     assert_eq!(system, None);
     assert_eq!(event, "sched_switch");
     assert_eq!(fields_text, "prev_comm=swapper/1 prev_pid=0 ==> next_comm=basic");
-    let Record::Raw { event, fields_text, .. } = one("  a-1 [000] 1.0: bare_event") else { panic!() };
+    let Record::Raw(r) = one("  a-1 [000] 1.0: bare_event") else { panic!() };
+    let RawRecord { event, fields_text, .. } = *r;
     assert_eq!((event.as_str(), fields_text.as_str()), ("bare_event", ""));
 }
 

@@ -2,8 +2,8 @@
 //! notices, raw records, errors, and no panic on any input.
 
 use mmdb_trace::records::{
-    LruList, MmFilemapPageCache, MmLruInsertion, PageFaultUser, SchedProcessExit, SchedProcessFork, SysEnter, SysExit,
-    Syscall,
+    LruList, MmFilemapPageCache, MmLruInsertion, PageFaultUser, RawRecord, SchedProcessExit, SchedProcessFork,
+    SysEnter, SysExit, Syscall,
 };
 use mmdb_trace::{parse_perf, Lost, ParsedTrace, Record};
 use proptest::prelude::*;
@@ -112,10 +112,12 @@ fn pid_tid_nanoseconds_and_lost_events() {
         })
     );
     assert_eq!(records[4], &Record::SysExit(SysExit { syscall: Syscall::Clone, ret: 0 }));
-    let Record::Raw { system, event, fields_text } = records[5] else { panic!() };
+    let Record::Raw(r) = records[5] else { panic!() };
+    let RawRecord { system, event, fields_text } = &**r;
     assert_eq!((system.as_deref(), event.as_str()), (Some("sched"), "sched_switch"));
     assert!(fields_text.starts_with("prev_comm=basic"));
-    let Record::Raw { system, event, .. } = records[6] else { panic!() };
+    let Record::Raw(r) = records[6] else { panic!() };
+    let RawRecord { system, event, .. } = &**r;
     assert_eq!((system.as_deref(), event.as_str()), (Some("syscalls"), "sys_enter_openat"));
 }
 
@@ -123,7 +125,7 @@ fn pid_tid_nanoseconds_and_lost_events() {
 fn a_known_name_under_another_system_is_raw() {
     let trace = parse_perf(b"  a 1 [000] 1.000001: mine:mm_page_free: whatever\n");
     assert_eq!(trace.errors, vec![]);
-    assert!(matches!(&trace.lines[0].record, Record::Raw { system: Some(s), .. } if s == "mine"));
+    assert!(matches!(&trace.lines[0].record, Record::Raw(r) if r.system.as_deref() == Some("mine")));
 }
 
 #[test]
