@@ -98,6 +98,8 @@ fn freed_pfn(r: &Record) -> Option<u64> {
     }
 }
 
+/// `KPF_MAPPEDTODISK` (kpageflags bit 34, `PG_mappedtodisk` of a page-cache page).
+const KPF_MAPPEDTODISK: u64 = 1 << 34;
 /// `CLONE_VFORK`: the parent waits until the child execs or exits.
 const CLONE_VFORK: u64 = 0x4000;
 /// `CLONE_THREAD`: the child is in the parent's thread group.
@@ -2090,6 +2092,16 @@ impl Lowerer {
             // Nor is it in the frame measured: that one is gone, or going.
             mmdb_model::filemap::remove_pages(frames, p.index, end);
         }
+        if cached && !measured_since && self.page_cache.contains_key(&name) {
+            // In a file the trace described, the pages are in the folio the record names, read from disk
+            // (`ext4_mpage_readpages()` sets `PG_mappedtodisk` when every block is mapped): a fault that maps one
+            // before the model has read it in (the read-around of another page) maps that frame, not one of the
+            // model's own.
+            let frames = self.page_frames.entry(name.clone()).or_default();
+            for (i, index) in (p.index..end).enumerate() {
+                frames.insert(index, (p.pfn + i as u64, KPF_MAPPEDTODISK));
+            }
+        }
         match (self.page_cache.get_mut(&name), cached) {
             (Some(holes), true) => holes.remove(p.index, end),
             (Some(holes), false) => holes.insert(p.index, end),
@@ -2161,7 +2173,15 @@ impl Lowerer {
                 readahead,
             })
             .collect();
-        let frames = self.page_frames.remove(name).unwrap_or_default();
+        // The frames of the pages this fault may map (its window); the others wait for a fault that maps them.
+        let (first, last) = f.file.as_ref().map_or((0, u64::MAX), |(_, a, b)| (*a, *b));
+        let frames: Vec<(u64, (u64, u64))> = match self.page_frames.get_mut(name) {
+            Some(all) => {
+                let window: Vec<u64> = all.range(first..=last).map(|(&i, _)| i).collect();
+                window.into_iter().filter_map(|i| all.remove(&i).map(|frame| (i, frame))).collect()
+            }
+            None => Vec::new(),
+        };
         let frames = frames.into_iter().map(|(index, (pfn, kflags))| Op::PageCacheFrame {
             file: name.clone(),
             index,

@@ -80,6 +80,7 @@ fn real_recordings_keep_their_agreement_floors() {
         ("find-xargs.ftrace.xz", 640, 640, 1942, 1942, 36, 36, 0),
         ("bash-loop.ftrace.xz", 4613, 4613, 2774, 2778, 67, 67, 0),
         ("bash-loop.perf.txt.xz", 3122, 3122, 1575, 1579, 30, 30, 0),
+        ("shared-readaround.ftrace.xz", 2513, 2513, 3523, 3524, 2, 2, 0),
     ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     for &(file, rss, rss_total, pages, pages_total, rollups, rollups_total, lazyfree_within) in FLOORS {
@@ -376,6 +377,19 @@ fn the_perf_recording_of_the_bash_loop_verifies_too() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(agreement(&json), ([3122, 3122], [1575, 1579], [30, 30], 0), "{}", json["divergence_list"]);
     assert_eq!(pfn_in_use(&json), 0);
+}
+
+/// `traces/real/shared-readaround.ftrace.xz` (`shared-readaround.py`): a file evicted, mapped shared (its
+/// page-cache pages are ground truth), read in by a fault's read-around, then mapped by another fault's
+/// fault-around. The pages the read-around added are in the frames its records name; the model used to give the
+/// second fault's window frames of its own (31 pages off in pfn).
+#[test]
+fn pages_a_read_around_brought_in_keep_their_frames() {
+    let text = unxz("shared-readaround.ftrace.xz");
+    assert!(text.lines().next().is_some_and(|l| l.ends_with("/traces/real/shared-readaround.py")));
+    let dir = super::test_dir("shared-readaround");
+    let json = replay_json(&dir, "t.ftrace", &text);
+    assert_eq!(agreement(&json), ([2513, 2513], [3523, 3524], [2, 2], 0), "{}", json["verify"]["first_pages"]);
 }
 
 /// `traces/real/seq-wc.ftrace.xz`: `seq` and `wc` map locale files after their exec stops and exit before any
