@@ -629,7 +629,8 @@ impl Lowerer {
     /// user fault that was reading its page in when the checkpoint's SIGSTOP came did not retry: with a signal
     /// pending, `fault_signal_pending()` sends the task back to user space, where it stops, and the access faults
     /// again after the checkpoint (a new `page_fault_user`). Such a fault mapped nothing: only its read-in stays,
-    /// and the step of a fault-around before the miss that mapped nothing (`add_mm_counter()` of 0 pages).
+    /// and the step of a fault-around before the miss that mapped nothing (`add_mm_counter()` of 0 pages). So does
+    /// a fault that was waiting for a page another read had in flight (`filemap_fault()` came, no read of its own).
     pub fn flush_pending_faults(&mut self) {
         let mut pids: Vec<Pid> = self.pending_fault.keys().copied().collect();
         pids.sort_unstable();
@@ -638,7 +639,11 @@ impl Lowerer {
             let abandoned = self.pending_fault.get(&pid).is_some_and(|f| {
                 let idle_around = f.rss.len() <= f.rss_before_miss.unwrap_or(0)
                     && f.rss.iter().all(|r| r.3 == RssMember::FilePages && Some(r.4) == file_pages);
-                f.read && idle_around && !f.around_after_miss && f.user && f.access != Access::Write
+                (f.read || f.miss_index.is_some())
+                    && idle_around
+                    && !f.around_after_miss
+                    && f.user
+                    && f.access != Access::Write
             });
             match abandoned.then(|| self.pending_fault.remove(&pid)).flatten() {
                 Some(f) => {
