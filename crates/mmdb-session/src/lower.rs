@@ -495,8 +495,9 @@ pub struct Lowerer {
     reads_from_start: FxHashMap<Pid, (String, u64, bool)>,
     /// Each block device's readahead window in pages (`bdi->ra_pages`, from `mmdb-bdi`), by major and minor.
     ra_pages: FxHashMap<(u32, u32), u64>,
-    /// Page frames and kpageflags of cached pages (`mmdb-pagecache-page`), by file, then page index, not yet given
-    /// to the model: it gets them with the file's holes (`Op::PageCacheFrame`).
+    /// Page frames and kpageflags of cached pages, by file, then page index, not yet given to the model: those
+    /// measured (`mmdb-pagecache-page`), and those the trace shows being added to a file it described. The model
+    /// gets them with the file's holes, for the pages of a fault's window (`Op::PageCacheFrame`).
     page_frames: FxHashMap<String, std::collections::BTreeMap<u64, (u64, u64)>>,
     /// Replaying an exec's held records ([`Lowerer::finish_exec`]): they all came before the exec stop, where the
     /// `mmdb-pagecache` lines just read were measured, so their page-cache additions do not take away the marks
