@@ -269,9 +269,7 @@ fn the_devices_readahead_window_places_read_around_marks() {
 /// - The frees of a write fault's batch drain (`wp_can_reuse_anon_folio()`) do not end the fault (line 875).
 #[test]
 fn a_shell_pipelines_execs_release_their_old_images_where_the_kernel_did() {
-    let text = unxz("sh-pipeline.ftrace.xz");
-    let dir = super::test_dir("sh-pipeline");
-    let json = replay_json(&dir, "t.ftrace", &text);
+    let (_, json) = replay_recording("sh-pipeline.ftrace.xz");
     assert_eq!(agreement(&json), ([986, 986], [1124, 1124], [12, 12], 0), "{}", json["divergence_list"]);
     assert_eq!(pfn_in_use(&json), 0, "the trace's allocations found their page frames free");
 }
@@ -316,9 +314,7 @@ fn execs_in_flight_at_once_keep_the_order_of_the_records_they_hold() {
 ///   (`VM_FAULT_RETRY`): the page table it freed is part of the fault (a `fault-alloc-extra` and 9 pages off).
 #[test]
 fn faults_racing_on_two_cpus_replay_as_the_kernel_ran_them() {
-    let text = unxz("sort-race.ftrace.xz");
-    let dir = super::test_dir("sort-race");
-    let json = replay_json(&dir, "t.ftrace", &text);
+    let (dir, json) = replay_recording("sort-race.ftrace.xz");
     assert_eq!(agreement(&json), ([1787, 1787], [6698, 6698], [37, 37], 0), "{}", json["divergence_list"]);
     assert_eq!(pfn_in_use(&json), 0, "the trace's allocations found their page frames free");
     let out = repl_output(&dir, "t.ftrace", b"break folio_get\ncontinue\nlist 8\n");
@@ -339,9 +335,7 @@ fn faults_racing_on_two_cpus_replay_as_the_kernel_ran_them() {
 /// steps are the fork's copy, not `find`'s counters (12 of them failed to match before, 639/651).
 #[test]
 fn an_exec_gives_up_its_mm_id_at_its_teardown() {
-    let text = unxz("find-xargs.ftrace.xz");
-    let dir = super::test_dir("find-xargs");
-    let json = replay_json(&dir, "t.ftrace", &text);
+    let (_, json) = replay_recording("find-xargs.ftrace.xz");
     assert_eq!(agreement(&json), ([640, 640], [1942, 1942], [36, 36], 0), "{}", json["verify"]["rss_stat"]);
 }
 
@@ -353,9 +347,7 @@ fn an_exec_gives_up_its_mm_id_at_its_teardown() {
 /// shared page now first applies the other tasks' pending copies of it.
 #[test]
 fn a_pending_copy_of_a_shared_page_comes_before_the_next_fault_on_it() {
-    let text = unxz("bash-loop.ftrace.xz");
-    let dir = super::test_dir("bash-loop");
-    let json = replay_json(&dir, "t.ftrace", &text);
+    let (_, json) = replay_recording("bash-loop.ftrace.xz");
     assert_eq!(agreement(&json), ([4613, 4613], [2774, 2778], [67, 67], 0), "{}", json["divergence_list"]);
 }
 
@@ -401,9 +393,7 @@ fn pages_a_read_around_brought_in_keep_their_frames() {
 /// `rss_stat`s and every rollup off before).
 #[test]
 fn a_fault_waiting_on_anothers_read_when_a_checkpoint_comes_maps_nothing() {
-    let text = unxz("java-version.ftrace.xz");
-    let dir = super::test_dir("java-version");
-    let json = replay_json(&dir, "t.ftrace", &text);
+    let (_, json) = replay_recording("java-version.ftrace.xz");
     assert_eq!(agreement(&json), ([3064, 3064], [3050, 3057], [3, 3], 0), "{}", json["verify"]["rss_stat"]);
 }
 
@@ -561,6 +551,14 @@ fn the_exec_stop_measurement_is_newer_than_the_execs_own_reads() {
     assert!(page_417 < measured && measured < stop);
     let v = replay_json(&super::test_dir("perl-exec-ra"), "t.ftrace", &text)["verify"].clone();
     assert_eq!((v["rss_stat"]["matched"].as_u64(), v["rollups"]["agree"].as_u64()), (Some(9344), Some(7)));
+}
+
+/// The report of `mmdb replay --verify --format json` of the recording `file` of `traces/real/` (decompressed into
+/// a test directory of its own), and that directory.
+fn replay_recording(file: &str) -> (std::path::PathBuf, serde_json::Value) {
+    let dir = super::test_dir(file.split('.').next().unwrap_or(file));
+    let json = replay_json(&dir, "t.ftrace", &unxz(file));
+    (dir, json)
 }
 
 /// The report of `mmdb replay NAME --verify --format json`, NAME written in `dir` with `text`.
