@@ -1432,25 +1432,17 @@ impl Lowerer {
     /// it would come after this fault, which would find the page still shared and copy it where the kernel
     /// reused it (a shell's copy after `fork()` and its child's write to the same page: bash's loop).
     fn end_copies_before(&mut self, pid: Pid, addr: u64) {
-        use mmdb_model::mm::Pte;
         // (The page-table walks below only when another task's copy is under way at all: this runs at every
         // fault.)
         let copying = |(&a, f): (&Pid, &PendingFault)| a != pid && f.access == Access::Write && !f.allocs.is_empty();
         if !self.pending_fault.iter().any(copying) {
             return;
         }
-        let page = |lower: &Self, pid: Pid, addr: u64| match lower.model.lookup(pid, addr) {
-            Some(Pte::Present(p)) if !p.write && !p.special => lower.model.folio_head(p.pfn),
-            _ => None,
-        };
-        let Some(head) = page(self, pid, addr) else { return };
+        let Some(page) = self.shared_anon_page(pid, addr) else { return };
         let copies: Vec<Pid> = self
             .pending_fault
             .iter()
-            .filter(|&entry| copying(entry))
-            .filter(|(&a, f)| {
-                self.model.vma_at(a, f.addr).is_some_and(|v| v.file.is_none()) && page(self, a, f.addr) == Some(head)
-            })
+            .filter(|&entry| copying(entry) && self.shared_anon_page(*entry.0, entry.1.addr) == Some(page))
             .map(|(&a, _)| a)
             .collect();
         for a in copies {
@@ -1463,7 +1455,6 @@ impl Lowerer {
     /// mapped by the other, or held by its `folio_get()`, and copied; applied one after the other, the second
     /// would find the page its own and reuse it. Returns that task and the page's pfn.
     fn racing_cow(&self, pid: Pid, f: &PendingFault) -> Option<(Pid, u64)> {
-        use mmdb_model::mm::Pte;
         let copying = |(&g, gf): (&Pid, &PendingFault)| {
             g != pid && gf.cpu != f.cpu && gf.access == Access::Write && !gf.allocs.is_empty()
         };
@@ -1472,19 +1463,24 @@ impl Lowerer {
         if f.access != Access::Write || f.allocs.is_empty() || !self.pending_fault.iter().any(copying) {
             return None;
         }
-        let shared_anon = |pid: Pid, addr: u64| match self.model.lookup(pid, addr)? {
-            Pte::Present(p) if !p.write && !p.special => {
-                let folio = self.model.folio(p.pfn).filter(|folio| folio.is_anon() && folio.mapcount() > 1)?;
-                Some(folio.pfn)
-            }
-            _ => None,
-        };
-        let old = shared_anon(pid, f.addr)?;
+        let old = self.shared_anon_page(pid, f.addr)?;
         let mm = self.model.task(pid).and_then(|t| t.mm);
         self.pending_fault
             .iter()
             .filter(|&entry| copying(entry) && self.model.task(*entry.0).and_then(|t| t.mm) != mm)
-            .find_map(|(&g, gf)| (shared_anon(g, gf.addr) == Some(old)).then_some((g, old)))
+            .find_map(|(&g, gf)| (self.shared_anon_page(g, gf.addr) == Some(old)).then_some((g, old)))
+    }
+
+    /// The anonymous folio `pid` maps read-only at `addr` when more than one mapping shares it (a copy-on-write
+    /// page a write fault there copies or reuses), by its head pfn.
+    fn shared_anon_page(&self, pid: Pid, addr: u64) -> Option<u64> {
+        match self.model.lookup(pid, addr)? {
+            mmdb_model::mm::Pte::Present(p) if !p.write && !p.special => {
+                let folio = self.model.folio(p.pfn).filter(|folio| folio.is_anon() && folio.mapcount() > 1)?;
+                Some(folio.pfn)
+            }
+            _ => None,
+        }
     }
 
     fn flush_fault(&mut self, pid: Pid) {
@@ -1547,16 +1543,18 @@ impl Lowerer {
         if f.access == Access::Write && f.allocs.is_empty() {
             self.end_copies_before(pid, f.addr);
         }
-        let racing = self.racing_cow(pid, &f);
-        if let Some((other, old)) = racing {
-            // The other fault's `folio_get()` before its copy: this fault finds the page still shared.
+        // (The other task, its page and where its fault ran.)
+        let racing = self.racing_cow(pid, &f).map(|(other, old)| {
             let (cpu, ts) = self.pending_fault.get(&other).map_or((f.cpu, f.ts_ns), |g| (g.cpu, g.ts_ns));
+            (other, old, cpu, ts)
+        });
+        if let Some((other, old, cpu, ts)) = racing {
+            // The other fault's `folio_get()` before its copy: this fault finds the page still shared.
             self.apply(other, cpu, ts, Op::FolioGet { pfn: old });
         }
         let out = self.apply(pid, f.cpu, f.ts_ns, Op::Fault { addr: f.addr, access: f.access, pfn: want, around });
-        if let Some((other, old)) = racing {
+        if let Some((other, old, cpu, ts)) = racing {
             // Its copy is made too (its allocation came already): then its `folio_put()`, which frees the page.
-            let (cpu, ts) = self.pending_fault.get(&other).map_or((f.cpu, f.ts_ns), |g| (g.cpu, g.ts_ns));
             self.flush_fault(other);
             self.cur_line = f.line;
             self.apply(other, cpu, ts, Op::FolioPut { pfn: old });
