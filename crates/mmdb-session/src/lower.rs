@@ -140,6 +140,8 @@ struct ExecInFlight {
     /// The task's records from `sys_enter_execve` to `sched_process_exec`, replayed into the new image (but the
     /// frees of the old image's pages, applied at `sched_process_exec`: [`Lowerer::begin_exec`]).
     held: Vec<TraceLine>,
+    /// The page frames the held records allocate (the new image's pages: [`Lowerer::exec_window_page`]).
+    allocated: FxHashSet<u64>,
     /// `sched_process_exec`, once seen: (its line, the filename).
     exec: Option<(TraceLine, String)>,
     /// Whether the old image is gone from the model (`Op::Exec` applied at `sched_process_exec`).
@@ -915,7 +917,11 @@ impl Lowerer {
                         }
                     }
                     _ => {
-                        self.execs[i].held.push(l.clone());
+                        let x = &mut self.execs[i];
+                        if let Record::MmPageAlloc(MmPageAllocRec { pfn: Some(pfn), .. }) = &l.record {
+                            x.allocated.insert(*pfn);
+                        }
+                        x.held.push(l.clone());
                         return;
                     }
                 }
@@ -1206,6 +1212,7 @@ impl Lowerer {
                     cpu: l.cpu,
                     from_line: l.line,
                     held: Vec::new(),
+                    allocated: FxHashSet::default(),
                     exec: None,
                     begun: false,
                     vmas: Vec::new(),
@@ -1770,8 +1777,7 @@ impl Lowerer {
         }
         let x = &self.execs[i];
         if x.begun {
-            let new = x.held.iter().any(|h| matches!(&h.record, Record::MmPageAlloc(a) if a.pfn == Some(pfn)));
-            if new {
+            if x.allocated.contains(&pfn) {
                 return false;
             }
         } else {
@@ -1788,8 +1794,7 @@ impl Lowerer {
     /// by its old image.
     fn exec_window_page(&self, i: usize, pfn: u64) -> bool {
         let x = &self.execs[i];
-        x.held.iter().any(|h| matches!(&h.record, Record::MmPageAlloc(a) if a.pfn == Some(pfn)))
-            || self.mapped_by_task(Some(pfn), x.pid)
+        x.allocated.contains(&pfn) || self.mapped_by_task(Some(pfn), x.pid)
     }
 
     /// The old image of a traced task's exec in flight (`execs[i]`, at its `sched_process_exec`) is gone: mirrors
